@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages basic-docker needs to build, test and run.
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers compared in bench/)
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libsqlite3-dev libarchive-dev libzstd-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev
+  libgtest-dev libgmock-dev
+  libseccomp-dev libcap-dev
+  busybox-static iproute2 procps util-linux
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(crun runc podman)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

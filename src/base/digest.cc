@@ -1,0 +1,62 @@
+#include "base/digest.h"
+
+#include <openssl/evp.h>
+
+namespace bd {
+
+struct Sha256Hasher::Impl {
+  EVP_MD_CTX* ctx = nullptr;
+};
+
+Sha256Hasher::Sha256Hasher() : impl_(std::make_unique<Impl>()) {
+  impl_->ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr);
+}
+
+Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(impl_->ctx); }
+
+void Sha256Hasher::Update(const void* data, size_t len) {
+  EVP_DigestUpdate(impl_->ctx, data, len);
+}
+
+std::string Sha256Hasher::Finish() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(impl_->ctx, md, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "sha256:";
+  out.reserve(7 + 2 * len);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
+std::string Sha256Digest(std::string_view data) {
+  Sha256Hasher h;
+  h.Update(data);
+  return h.Finish();
+}
+
+Status ValidateDigest(std::string_view digest) {
+  constexpr std::string_view kPrefix = "sha256:";
+  if (digest.substr(0, kPrefix.size()) != kPrefix || digest.size() != kPrefix.size() + 64) {
+    return Status::InvalidArgument("invalid digest \"" + std::string(digest) +
+                                   "\": want sha256:<64 hex digits>");
+  }
+  for (char c : digest.substr(kPrefix.size())) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return Status::InvalidArgument("invalid digest \"" + std::string(digest) +
+                                     "\": want lowercase hex");
+    }
+  }
+  return {};
+}
+
+std::string_view DigestHex(std::string_view digest) {
+  auto colon = digest.find(':');
+  return colon == std::string_view::npos ? digest : digest.substr(colon + 1);
+}
+
+}  // namespace bd

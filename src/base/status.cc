@@ -1,0 +1,32 @@
+#include "base/status.h"
+
+namespace bd {
+
+std::string_view CodeName(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kNotFound: return "not found";
+    case Code::kAlreadyExists: return "already exists";
+    case Code::kInvalidArgument: return "invalid argument";
+    case Code::kFailedPrecondition: return "conflict";
+    case Code::kPermissionDenied: return "permission denied";
+    case Code::kUnavailable: return "unavailable";
+    case Code::kInternal: return "internal error";
+  }
+  return "unknown";
+}
+
+Status Status::WithContext(std::string_view context) const {
+  if (ok()) return *this;
+  std::string msg;
+  msg.reserve(context.size() + 2 + message_.size());
+  msg.append(context).append(": ").append(message_);
+  return Status(code_, std::move(msg));
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "OK";
+  return message_.empty() ? std::string(CodeName(code_)) : message_;
+}
+
+}  // namespace bd

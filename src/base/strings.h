@@ -1,0 +1,26 @@
+// Small string helpers shared by every component. Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bd {
+
+std::vector<std::string> Split(std::string_view s, char sep);
+std::string Join(const std::vector<std::string>& parts, std::string_view sep);
+std::string_view TrimSpace(std::string_view s);
+std::optional<int64_t> ParseInt(std::string_view s);
+
+// Quotes a string for display in a shell-like way when it contains spaces or quotes.
+std::string ShellQuote(std::string_view s);
+
+// 64 random lowercase hex digits (from getrandom), as container ids use.
+std::string RandomHexId();
+
+// A byte count the way `docker images` prints it: "4.26MB", "1.2kB".
+std::string HumanSize(int64_t bytes);
+
+}  // namespace bd

@@ -1,0 +1,48 @@
+// The basic-docker command line: one file per verb registers its subcommand on the CLI11 app.
+// Verbs return the process exit code. Status codes map to exit codes in ExitCodeFor only.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/engine.h"
+
+namespace CLI {
+class App;
+}
+
+namespace bd::cli {
+
+class Context {
+ public:
+  std::string root;
+  std::string log_level;
+
+  // Opens the engine on first use.
+  Result<engine::Engine*> Engine();
+  // The action chosen by the parsed subcommand.
+  std::function<int()> action;
+
+ private:
+  std::unique_ptr<engine::Engine> engine_;
+};
+
+// Prints "Error: <message>" to stderr and returns the exit code for `st`.
+int Fail(const Status& st, int exit_code = 1);
+
+// Writes rows as left-aligned columns separated by at least three spaces (as `docker ps`).
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
+
+void RegisterRun(CLI::App& app, Context& ctx);      // run, create, start
+void RegisterPs(CLI::App& app, Context& ctx);       // ps
+void RegisterLogs(CLI::App& app, Context& ctx);     // logs
+void RegisterRm(CLI::App& app, Context& ctx);       // rm, wait
+void RegisterInspect(CLI::App& app, Context& ctx);  // inspect
+void RegisterImages(CLI::App& app, Context& ctx);   // images, rmi, import, load
+
+int Main(int argc, char** argv);
+
+}  // namespace bd::cli

@@ -1,0 +1,148 @@
+// images, rmi, import, load.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "base/strings.h"
+#include "base/time.h"
+#include "cli/cli.h"
+#include "engine/reference.h"
+#include "os/fs.h"
+
+namespace bd::cli {
+namespace {
+
+// "-" is standard input; anything else a file.
+Result<UniqueFd> OpenInput(const std::string& path) {
+  if (path == "-") return UniqueFd(::dup(STDIN_FILENO));
+  return os::Open(path, O_RDONLY);
+}
+
+}  // namespace
+
+void RegisterImages(CLI::App& app, Context& ctx) {
+  struct ListFlags {
+    bool quiet = false;
+    bool no_trunc = false;
+    std::string format;
+  };
+  auto lf = std::make_shared<ListFlags>();
+  CLI::App* images = app.add_subcommand("images", "List images");
+  images->add_flag("-q,--quiet", lf->quiet, "Only show image IDs");
+  images->add_flag("--no-trunc", lf->no_trunc, "Don't truncate output");
+  images->add_option("--format", lf->format, "\"table\" (default) or \"json\" (one object per line)");
+  images->callback([&ctx, lf] {
+    ctx.action = [&ctx, lf]() -> int {
+      if (!lf->format.empty() && lf->format != "json" && lf->format != "table") {
+        return Fail(Status::InvalidArgument("unknown format \"" + lf->format + "\""));
+      }
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      auto list = (*eng)->images().List();
+      if (!list.ok()) return Fail(list.status());
+      std::vector<std::vector<std::string>> rows = {
+          {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
+      std::string out;
+      int64_t now = NowNanos();
+      for (const engine::Image& img : *list) {
+        std::string id = lf->no_trunc ? img.id : std::string(DigestHex(img.id)).substr(0, 12);
+        int64_t created = ParseRfc3339Nano(img.created);
+        std::string ago = created > 0 ? HumanDuration(now - created) + " ago" : "N/A";
+        std::vector<std::pair<std::string, std::string>> names;
+        for (const std::string& t : img.tags) {
+          size_t colon = t.rfind(':');
+          names.emplace_back(t.substr(0, colon), t.substr(colon + 1));
+        }
+        if (names.empty()) names.emplace_back("<none>", "<none>");
+        if (lf->quiet) {
+          out += id + "\n";
+          continue;
+        }
+        for (const auto& [repo, tag] : names) {
+          if (lf->format == "json") {
+            nlohmann::json j = {{"Repository", repo}, {"Tag", tag},     {"ID", id},
+                                {"CreatedAt", img.created}, {"CreatedSince", ago},
+                                {"Size", HumanSize(img.size)}, {"VirtualSize", img.size}};
+            out += j.dump() + "\n";
+          } else {
+            rows.push_back({repo, tag, id, ago, HumanSize(img.size)});
+          }
+        }
+      }
+      if (!lf->quiet && lf->format != "json") out = FormatTable(rows);
+      std::fputs(out.c_str(), stdout);
+      return 0;
+    };
+  });
+
+  auto force = std::make_shared<bool>(false);
+  auto refs = std::make_shared<std::vector<std::string>>();
+  CLI::App* rmi = app.add_subcommand("rmi", "Remove one or more images");
+  rmi->add_flag("-f,--force", *force, "Force removal of the image");
+  rmi->add_option("images", *refs, "Images")->required();
+  rmi->callback([&ctx, force, refs] {
+    ctx.action = [&ctx, force, refs]() -> int {
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      int rc = 0;
+      for (const std::string& ref : *refs) {
+        auto lines = (*eng)->images().Remove(ref, *force);
+        if (!lines.ok()) {
+          rc = Fail(lines.status());
+          continue;
+        }
+        for (const auto& l : *lines) std::printf("%s\n", l.c_str());
+      }
+      return rc;
+    };
+  });
+
+  struct ImportFlags {
+    std::string file;
+    std::string ref;
+  };
+  auto imf = std::make_shared<ImportFlags>();
+  CLI::App* import = app.add_subcommand("import", "Import the contents from a tarball to create a filesystem image");
+  import->add_option("file", imf->file, "Tarball (plain, gzip, zstd, xz, bzip2) or - for stdin")->required();
+  import->add_option("reference", imf->ref, "REPOSITORY[:TAG]");
+  import->callback([&ctx, imf] {
+    ctx.action = [&ctx, imf]() -> int {
+      if (!imf->ref.empty()) {
+        if (auto r = engine::ParseImageRef(imf->ref); !r.ok()) return Fail(r.status());
+      }
+      auto fd = OpenInput(imf->file);
+      if (!fd.ok()) return Fail(fd.status());
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      auto id = (*eng)->images().Import(fd->get(), imf->ref, {}, "basic-docker import " + imf->file);
+      if (!id.ok()) return Fail(id.status());
+      std::printf("%s\n", id->c_str());
+      return 0;
+    };
+  });
+
+  auto input = std::make_shared<std::string>("-");
+  auto quiet = std::make_shared<bool>(false);
+  CLI::App* load = app.add_subcommand("load", "Load images from a docker save or OCI layout archive");
+  load->add_option("-i,--input", *input, "Read from a tar archive file instead of STDIN");
+  load->add_flag("-q,--quiet", *quiet, "Suppress the load output");
+  load->callback([&ctx, input, quiet] {
+    ctx.action = [&ctx, input, quiet]() -> int {
+      auto fd = OpenInput(*input);
+      if (!fd.ok()) return Fail(fd.status());
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      auto lines = (*eng)->images().Load(fd->get());
+      if (!lines.ok()) return Fail(lines.status());
+      if (!*quiet) {
+        for (const auto& l : *lines) std::printf("%s\n", l.c_str());
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace bd::cli

@@ -1,0 +1,86 @@
+// ps.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "base/strings.h"
+#include "base/time.h"
+#include "cli/cli.h"
+
+namespace bd::cli {
+namespace {
+
+std::string StatusText(const engine::Container& c, int64_t now) {
+  if (c.state == engine::kStateRunning) return "Up " + HumanDuration(now - c.started_at);
+  if (c.state == engine::kStateExited) {
+    return "Exited (" + std::to_string(c.exit_code) + ") " + HumanDuration(now - c.finished_at) +
+           " ago";
+  }
+  return "Created";
+}
+
+std::string CommandText(const engine::Container& c) {
+  std::vector<std::string> quoted;
+  for (const auto& a : c.Args()) quoted.push_back(ShellQuote(a));
+  std::string cmd = Join(quoted, " ");
+  if (cmd.size() > 20) cmd = cmd.substr(0, 19) + "…";
+  return "\"" + cmd + "\"";
+}
+
+}  // namespace
+
+void RegisterPs(CLI::App& app, Context& ctx) {
+  struct Flags {
+    bool all = false;
+    bool quiet = false;
+    bool no_trunc = false;
+    std::string format;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* ps = app.add_subcommand("ps", "List containers");
+  ps->add_flag("-a,--all", f->all, "Show all containers (default shows just running)");
+  ps->add_flag("-q,--quiet", f->quiet, "Only display container IDs");
+  ps->add_flag("--no-trunc", f->no_trunc, "Don't truncate output");
+  ps->add_option("--format", f->format, "\"table\" (default) or \"json\" (one object per line)");
+  ps->callback([&ctx, f] {
+    ctx.action = [&ctx, f]() -> int {
+      if (!f->format.empty() && f->format != "json" && f->format != "table") {
+        return Fail(Status::InvalidArgument("unknown format \"" + f->format + "\""));
+      }
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      auto list = (*eng)->containers().List();
+      if (!list.ok()) return Fail(list.status());
+      int64_t now = NowNanos();
+      std::vector<std::vector<std::string>> rows = {
+          {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}};
+      std::string out;
+      for (const engine::Container& c : *list) {
+        if (!f->all && !c.Running()) continue;
+        std::string id = f->no_trunc ? c.id : c.id.substr(0, 12);
+        if (f->quiet) {
+          out += id + "\n";
+        } else if (f->format == "json") {
+          nlohmann::json j = {{"ID", id},
+                              {"Image", c.image_ref},
+                              {"Command", CommandText(c)},
+                              {"CreatedAt", FormatRfc3339Nano(c.created_at)},
+                              {"State", c.state},
+                              {"Status", StatusText(c, now)},
+                              {"Names", c.name},
+                              {"Labels", c.config.labels}};
+          out += j.dump() + "\n";
+        } else {
+          rows.push_back({id, c.image_ref, CommandText(c),
+                          HumanDuration(now - c.created_at) + " ago", StatusText(c, now), "",
+                          c.name});
+        }
+      }
+      if (!f->quiet && f->format != "json") out = FormatTable(rows);
+      std::fputs(out.c_str(), stdout);
+      return 0;
+    };
+  });
+}
+
+}  // namespace bd::cli

@@ -1,0 +1,188 @@
+// run, create, start.
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "base/strings.h"
+#include "cli/cli.h"
+#include "os/error.h"
+#include "os/process.h"
+#include "runtime/launch.h"
+
+namespace bd::cli {
+namespace {
+
+struct CreateFlags {
+  engine::CreateOptions opts;
+  std::vector<std::string> labels;
+  std::string entrypoint;
+  bool interactive = false;
+  bool tty = false;
+};
+
+void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
+  sub->set_help_flag("--help", "Print this help");
+  sub->add_option("--name", f.opts.name, "Assign a name to the container");
+  sub->add_option("-e,--env", f.opts.env, "Set environment variables (K=V, or K to pass it on)")
+      ->allow_extra_args(false);
+  sub->add_option("-w,--workdir", f.opts.working_dir, "Working directory inside the container");
+  sub->add_option("-h,--hostname", f.opts.hostname, "Container host name");
+  sub->add_option("-u,--user", f.opts.user, "Username or UID (format: <name|uid>[:<group|gid>])");
+  sub->add_option("--entrypoint", f.entrypoint, "Overwrite the default ENTRYPOINT of the image");
+  sub->add_option("-l,--label", f.labels, "Set metadata on the container (K=V)")
+      ->allow_extra_args(false);
+  sub->add_flag("--rm", f.opts.auto_remove, "Remove the container when it exits");
+  sub->add_flag("-i,--interactive", f.interactive, "Keep STDIN open");
+  sub->add_flag("-t,--tty", f.tty, "Allocate a pseudo-TTY");
+  sub->prefix_command();
+}
+
+// Fills image and command from the arguments left after the flags.
+Status FinishCreateFlags(CLI::App* sub, CreateFlags& f) {
+  std::vector<std::string> rest = sub->remaining();
+  if (rest.empty()) return Status::InvalidArgument("\"" + sub->get_name() + "\" requires an image");
+  if (rest[0].size() > 1 && rest[0][0] == '-') {
+    return Status::InvalidArgument("unknown flag: " + rest[0]);
+  }
+  if (f.interactive || f.tty) {
+    return Status::Unavailable("-i and -t (interactive containers) are not supported yet");
+  }
+  f.opts.image = rest[0];
+  f.opts.cmd.assign(rest.begin() + 1, rest.end());
+  if (sub->count("--entrypoint")) f.opts.entrypoint = f.entrypoint;
+  for (const std::string& l : f.labels) {
+    size_t eq = l.find('=');
+    if (l.empty() || eq == 0) return Status::InvalidArgument("invalid label \"" + l + "\"");
+    f.opts.labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
+  }
+  return {};
+}
+
+int g_signal_pipe = -1;
+
+void OnSignal(int sig) {
+  unsigned char s = static_cast<unsigned char>(sig);
+  (void)!::write(g_signal_pipe, &s, 1);
+}
+
+// Waits for the attached container to exit, forwarding the signals the CLI receives.
+int AttachUntilExit(engine::Engine& eng, const std::string& id, engine::TaskSession& session) {
+  UniqueFd sigpipe[2];
+  if (Status st = os::MakePipe(sigpipe); !st.ok()) return Fail(st, 125);
+  g_signal_pipe = sigpipe[1].get();
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  while (true) {
+    pollfd fds[2] = {{session.fd(), POLLIN, 0}, {sigpipe[0].get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return Fail(os::ErrnoStatus("poll"), 125);
+    }
+    if (fds[1].revents & POLLIN) {
+      unsigned char sig;
+      if (::read(sigpipe[0].get(), &sig, 1) == 1) {
+        auto c = eng.containers().Get(id);
+        if (c.ok()) (void)eng.Signal(*c, sig);
+      }
+    }
+    if (fds[0].revents) {
+      auto code = session.WaitExit();
+      if (!code.ok()) {
+        auto c = eng.containers().Get(id);
+        if (c.ok() && !c->error.empty()) return Fail(Status::Internal(c->error), 125);
+        return Fail(code.status(), 125);
+      }
+      return *code;
+    }
+  }
+}
+
+int StartAndMaybeAttach(engine::Engine& eng, const engine::Container& c, bool attach,
+                        bool remove_on_failure) {
+  engine::AttachIo io{STDOUT_FILENO, STDERR_FILENO};
+  int code = runtime::kExitEngineFailed;
+  auto session = eng.Start(c.id, attach ? &io : nullptr, &code);
+  if (!session.ok()) {
+    if (remove_on_failure) (void)eng.Remove(c.id, true);
+    return Fail(session.status(), code);
+  }
+  if (!attach) return 0;
+  if (!*session) {
+    return Fail(Status::FailedPrecondition("container " + c.name + " is already running"));
+  }
+  return AttachUntilExit(eng, c.id, **session);
+}
+
+}  // namespace
+
+void RegisterRun(CLI::App& app, Context& ctx) {
+  auto run_flags = std::make_shared<CreateFlags>();
+  auto detach = std::make_shared<bool>(false);
+  CLI::App* run = app.add_subcommand("run", "Create and run a new container from an image");
+  AddCreateFlags(run, *run_flags);
+  run->add_flag("-d,--detach", *detach, "Run in the background and print the container ID");
+  run->callback([&ctx, run, run_flags, detach] {
+    ctx.action = [&ctx, run, run_flags, detach]() -> int {
+      if (Status st = FinishCreateFlags(run, *run_flags); !st.ok()) return Fail(st, 125);
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status(), 125);
+      auto c = (*eng)->Create(run_flags->opts);
+      if (!c.ok()) return Fail(c.status(), 125);
+      // A container whose command never ran is removed: `run` leaves nothing half-made.
+      int rc = StartAndMaybeAttach(**eng, *c, !*detach, /*remove_on_failure=*/true);
+      if (rc == 0 && *detach) std::printf("%s\n", c->id.c_str());
+      return rc;
+    };
+  });
+
+  auto create_flags = std::make_shared<CreateFlags>();
+  CLI::App* create = app.add_subcommand("create", "Create a new container");
+  AddCreateFlags(create, *create_flags);
+  create->callback([&ctx, create, create_flags] {
+    ctx.action = [&ctx, create, create_flags]() -> int {
+      if (Status st = FinishCreateFlags(create, *create_flags); !st.ok()) return Fail(st, 125);
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status(), 125);
+      auto c = (*eng)->Create(create_flags->opts);
+      if (!c.ok()) return Fail(c.status(), 125);
+      std::printf("%s\n", c->id.c_str());
+      return 0;
+    };
+  });
+
+  auto attach = std::make_shared<bool>(false);
+  auto refs = std::make_shared<std::vector<std::string>>();
+  CLI::App* start = app.add_subcommand("start", "Start one or more stopped containers");
+  start->add_flag("-a,--attach", *attach, "Attach stdout/stderr and wait for the exit");
+  start->add_option("containers", *refs, "Containers")->required();
+  start->callback([&ctx, attach, refs] {
+    ctx.action = [&ctx, attach, refs]() -> int {
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      if (*attach && refs->size() != 1) {
+        return Fail(Status::InvalidArgument("you cannot start and attach multiple containers"));
+      }
+      int rc = 0;
+      for (const std::string& ref : *refs) {
+        auto c = (*eng)->containers().Find(ref);
+        if (!c.ok()) {
+          rc = Fail(c.status());
+          continue;
+        }
+        int r = StartAndMaybeAttach(**eng, *c, *attach, false);
+        if (*attach) return r;
+        if (r != 0) rc = r;
+        else std::printf("%s\n", ref.c_str());
+      }
+      return rc;
+    };
+  });
+}
+
+}  // namespace bd::cli

@@ -1,0 +1,84 @@
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "cli/cli.h"
+
+namespace bd::cli {
+
+Result<engine::Engine*> Context::Engine() {
+  if (!engine_) {
+    BD_ASSIGN_OR_RETURN(engine_, engine::Engine::Open(root));
+  }
+  return engine_.get();
+}
+
+int Fail(const Status& st, int exit_code) {
+  std::string line = "Error: " + st.ToString() + "\n";
+  (void)!::write(STDERR_FILENO, line.data(), line.size());
+  return exit_code;
+}
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows) {
+    if (width.size() < r.size()) width.resize(r.size(), 0);
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 3, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"basic-docker: a container engine with live-attached Resource Capsules"};
+  app.name("basic-docker");
+  app.require_subcommand(1);
+  Context ctx;
+  ctx.root = engine::Engine::DefaultRoot();
+  app.add_option("--root", ctx.root, "Data root (default: $BASIC_DOCKER_ROOT or /var/lib/basic-docker)");
+  app.add_option("--log-level", ctx.log_level, "debug, info, warn or error");
+  app.add_flag_callback("-D,--debug", [&] { ctx.log_level = "debug"; }, "Debug logging");
+  app.set_version_flag("-v,--version", "basic-docker version 0.1.0");
+
+  RegisterRun(app, ctx);
+  RegisterPs(app, ctx);
+  RegisterLogs(app, ctx);
+  RegisterRm(app, ctx);
+  RegisterInspect(app, ctx);
+  RegisterImages(app, ctx);
+  app.add_subcommand("version", "Show the version")->callback([&] {
+    ctx.action = [] {
+      std::printf("basic-docker version 0.1.0\n");
+      return 0;
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 125;
+  }
+  if (!ctx.log_level.empty()) {
+    log::Level level;
+    if (!log::ParseLevel(ctx.log_level, &level)) {
+      return Fail(Status::InvalidArgument("unknown log level \"" + ctx.log_level + "\""), 125);
+    }
+    log::SetLevel(level);
+  }
+  return ctx.action ? ctx.action() : 0;
+}
+
+}  // namespace bd::cli
+
+int main(int argc, char** argv) { return bd::cli::Main(argc, argv); }

@@ -1,0 +1,256 @@
+#include "engine/containers.h"
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "base/time.h"
+#include "os/fs.h"
+#include "os/process.h"
+
+namespace bd::engine {
+
+using nlohmann::json;
+
+std::string ContainerConfigToJson(const ContainerConfig& c) {
+  json j = {{"Image", c.image_ref},   {"Entrypoint", c.entrypoint}, {"Cmd", c.cmd},
+            {"Env", c.env},           {"WorkingDir", c.working_dir}, {"User", c.user},
+            {"Hostname", c.hostname}, {"Labels", c.labels},         {"AutoRemove", c.auto_remove}};
+  return j.dump();
+}
+
+Result<ContainerConfig> ContainerConfigFromJson(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument("container config is not a JSON object");
+  }
+  try {
+    ContainerConfig c;
+    c.image_ref = j.value("Image", "");
+    c.entrypoint = j.value("Entrypoint", std::vector<std::string>{});
+    c.cmd = j.value("Cmd", std::vector<std::string>{});
+    c.env = j.value("Env", std::vector<std::string>{});
+    c.working_dir = j.value("WorkingDir", "");
+    c.user = j.value("User", "");
+    c.hostname = j.value("Hostname", "");
+    c.labels = j.value("Labels", std::map<std::string, std::string>{});
+    c.auto_remove = j.value("AutoRemove", false);
+    return c;
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("container config: ") + e.what());
+  }
+}
+
+std::vector<std::string> Container::Args() const {
+  std::vector<std::string> args = config.entrypoint;
+  args.insert(args.end(), config.cmd.begin(), config.cmd.end());
+  return args;
+}
+
+namespace {
+
+void SetEnv(std::vector<std::string>* env, const std::string& kv) {
+  std::string key = kv.substr(0, kv.find('='));
+  for (std::string& e : *env) {
+    if (e.compare(0, key.size() + 1, key + "=") == 0) {
+      e = kv;
+      return;
+    }
+  }
+  env->push_back(kv);
+}
+
+}  // namespace
+
+Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& image) {
+  ContainerConfig c;
+  c.image_ref = opts.image;
+  c.entrypoint = image.config.entrypoint;
+  if (opts.entrypoint) {
+    c.entrypoint.clear();
+    if (!opts.entrypoint->empty()) c.entrypoint.push_back(*opts.entrypoint);
+  }
+  // Like Docker: a new entrypoint drops the image's Cmd unless a command is given.
+  c.cmd = !opts.cmd.empty() ? opts.cmd
+          : opts.entrypoint ? std::vector<std::string>{}
+                            : image.config.cmd;
+  if (c.entrypoint.empty() && c.cmd.empty()) {
+    return Status::InvalidArgument("no command specified: the image has no Cmd or Entrypoint");
+  }
+  c.env = image.config.env;
+  for (const std::string& e : opts.env) {
+    if (e.empty() || e.front() == '=') {
+      return Status::InvalidArgument("invalid environment variable \"" + e + "\"");
+    }
+    if (e.find('=') != std::string::npos) {
+      SetEnv(&c.env, e);
+    } else if (const char* v = std::getenv(e.c_str())) {
+      SetEnv(&c.env, e + "=" + v);
+    }
+  }
+  c.working_dir = opts.working_dir.empty() ? image.config.working_dir : opts.working_dir;
+  if (!c.working_dir.empty() && c.working_dir.front() != '/') {
+    return Status::InvalidArgument("the working directory \"" + c.working_dir +
+                                   "\" is not an absolute path");
+  }
+  c.user = opts.user.empty() ? image.config.user : opts.user;
+  c.hostname = opts.hostname;
+  c.labels = image.config.labels;
+  for (const auto& [k, v] : opts.labels) c.labels[k] = v;
+  c.auto_remove = opts.auto_remove;
+  return c;
+}
+
+runtime::Spec BuildSpec(const std::string& id, const ContainerConfig& config,
+                        const std::vector<std::string>& layer_dirs, const Paths& paths) {
+  std::string dir = paths.Container(id);
+  runtime::Spec s;
+  s.id = id;
+  s.process.args = config.entrypoint;
+  s.process.args.insert(s.process.args.end(), config.cmd.begin(), config.cmd.end());
+  s.process.env = config.env;
+  s.process.cwd = config.working_dir.empty() ? "/" : config.working_dir;
+  s.process.user = config.user;
+  s.hostname = config.hostname.empty() ? id.substr(0, 12) : config.hostname;
+  s.rootfs = dir + "/merged";
+  runtime::Overlay o;
+  o.lower_dirs.assign(layer_dirs.rbegin(), layer_dirs.rend());  // overlayfs: topmost first
+  o.upper_dir = dir + "/upper";
+  o.work_dir = dir + "/work";
+  s.overlay = std::move(o);
+  s.mounts = runtime::DefaultMounts();
+  for (const char* f : {"hostname", "hosts", "resolv.conf"}) {
+    s.mounts.push_back({std::string("/etc/") + f, "bind", dir + "/" + f, {"rbind", "rprivate"}});
+  }
+  s.namespaces = runtime::DefaultNamespaces();
+  return s;
+}
+
+namespace {
+
+constexpr std::string_view kColumns =
+    "id, name, image_id, image_ref, config, spec, state, pid, shim_pid, shim_start, exit_code,"
+    " error, created_at, started_at, finished_at";
+
+Result<Container> FromRow(store::Statement& st) {
+  Container c;
+  c.id = st.Text(0);
+  c.name = st.Text(1);
+  c.image_id = st.Text(2);
+  c.image_ref = st.Text(3);
+  BD_ASSIGN_OR_RETURN(c.config, ContainerConfigFromJson(st.Text(4)));
+  c.spec_json = st.Text(5);
+  c.state = st.Text(6);
+  c.pid = static_cast<pid_t>(st.Int(7));
+  c.shim_pid = static_cast<pid_t>(st.Int(8));
+  c.shim_start = static_cast<uint64_t>(st.Int(9));
+  c.exit_code = static_cast<int>(st.Int(10));
+  c.error = st.Text(11);
+  c.created_at = st.Int(12);
+  c.started_at = st.Int(13);
+  c.finished_at = st.Int(14);
+  return c;
+}
+
+}  // namespace
+
+Status ContainerStore::Insert(const Container& c) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "INSERT INTO containers(id, name, image_id, image_ref, config, spec, state, created_at)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  Status s = st.BindAll(c.id, c.name, c.image_id, c.image_ref, ContainerConfigToJson(c.config),
+                        c.spec_json, c.state, c.created_at)
+                 .Run();
+  if (s.code() == Code::kAlreadyExists) {
+    return Status::AlreadyExists("Conflict. The container name \"/" + c.name +
+                                 "\" is already in use. Remove that container or choose "
+                                 "another name.");
+  }
+  return s;
+}
+
+Status ContainerStore::Reconcile(Container* c) {
+  if (!c->Running() || os::ProcessMatches(c->shim_pid, c->shim_start)) return {};
+  c->state = kStateExited;
+  c->exit_code = 255;
+  c->error = "the container's shim exited without recording the container's exit";
+  c->finished_at = NowNanos();
+  c->pid = 0;
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE containers SET state = ?, exit_code = ?, error = ?, finished_at = ?, pid = 0"
+      " WHERE id = ? AND state = 'running' AND shim_pid = ?"));
+  return st.BindAll(c->state, c->exit_code, c->error, c->finished_at, c->id, c->shim_pid).Run();
+}
+
+Result<Container> ContainerStore::Get(const std::string& id) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT " + std::string(kColumns) +
+                                            " FROM containers WHERE id = ?"));
+  st.BindAll(id);
+  BD_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound("No such container: " + id);
+  BD_ASSIGN_OR_RETURN(Container c, FromRow(st));
+  BD_RETURN_IF_ERROR(Reconcile(&c));
+  return c;
+}
+
+Result<Container> ContainerStore::Find(std::string_view ref) {
+  std::string r(ref);
+  if (!r.empty() && r.front() == '/') r.erase(0, 1);
+  if (r.empty()) return Status::InvalidArgument("empty container name or id");
+  BD_ASSIGN_OR_RETURN(auto exact, db_->Prepare("SELECT id FROM containers WHERE id = ?1 OR name = ?1"));
+  exact.BindAll(r);
+  BD_ASSIGN_OR_RETURN(bool has_exact, exact.Step());
+  if (has_exact) return Get(exact.Text(0));
+  // Ids are lowercase hex, so every id starting with r sorts between r and r + 'g'.
+  BD_ASSIGN_OR_RETURN(auto prefix, db_->Prepare(
+      "SELECT id FROM containers WHERE id > ?1 AND id < ?1 || 'g' LIMIT 2"));
+  prefix.BindAll(r);
+  std::vector<std::string> ids;
+  while (true) {
+    BD_ASSIGN_OR_RETURN(bool row, prefix.Step());
+    if (!row) break;
+    ids.push_back(prefix.Text(0));
+  }
+  if (ids.empty()) return Status::NotFound("No such container: " + r);
+  if (ids.size() > 1) {
+    return Status::InvalidArgument("multiple containers found with id prefix " + r +
+                                   ": give more characters");
+  }
+  return Get(ids[0]);
+}
+
+Result<std::vector<Container>> ContainerStore::List() {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT " + std::string(kColumns) +
+                                            " FROM containers ORDER BY created_at DESC"));
+  std::vector<Container> out;
+  while (true) {
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    BD_ASSIGN_OR_RETURN(Container c, FromRow(st));
+    out.push_back(std::move(c));
+  }
+  for (Container& c : out) BD_RETURN_IF_ERROR(Reconcile(&c));
+  return out;
+}
+
+Status ContainerStore::MarkRunning(const std::string& id, pid_t pid, pid_t shim_pid,
+                                   uint64_t shim_start, int64_t started_at) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE containers SET state = 'running', pid = ?, shim_pid = ?, shim_start = ?,"
+      " started_at = ?, exit_code = 0, error = '', finished_at = 0 WHERE id = ?"));
+  return st.BindAll(pid, shim_pid, static_cast<int64_t>(shim_start), started_at, id).Run();
+}
+
+Status ContainerStore::MarkExited(const std::string& id, int exit_code, const std::string& error,
+                                  int64_t finished_at) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE containers SET state = 'exited', pid = 0, exit_code = ?, error = ?,"
+      " finished_at = ? WHERE id = ?"));
+  return st.BindAll(exit_code, error, finished_at, id).Run();
+}
+
+Status ContainerStore::Delete(const std::string& id) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("DELETE FROM containers WHERE id = ?"));
+  return st.BindAll(id).Run();
+}
+
+}  // namespace bd::engine

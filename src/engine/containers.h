@@ -1,0 +1,107 @@
+// Containers as the state database records them, and the pure step from a container's config
+// and its image to the runtime spec the shim launches. ContainerStore is not thread-safe; each
+// process (CLI, shim) has its own over its own Db connection.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/images.h"
+#include "engine/paths.h"
+#include "runtime/spec.h"
+#include "store/db.h"
+
+namespace bd::engine {
+
+// What the user asked for, merged with the image's defaults (Docker's Config + HostConfig).
+struct ContainerConfig {
+  std::string image_ref;
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;
+  std::string working_dir;
+  std::string user;
+  std::string hostname;
+  std::map<std::string, std::string> labels;
+  bool auto_remove = false;
+};
+
+std::string ContainerConfigToJson(const ContainerConfig& c);
+Result<ContainerConfig> ContainerConfigFromJson(std::string_view json);
+
+inline constexpr std::string_view kStateCreated = "created";
+inline constexpr std::string_view kStateRunning = "running";
+inline constexpr std::string_view kStateExited = "exited";
+
+struct Container {
+  std::string id;
+  std::string name;
+  std::string image_id;
+  std::string image_ref;
+  ContainerConfig config;
+  std::string spec_json;
+  std::string state;
+  pid_t pid = 0;
+  pid_t shim_pid = 0;
+  uint64_t shim_start = 0;
+  int exit_code = 0;
+  std::string error;
+  int64_t created_at = 0;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+
+  std::vector<std::string> Args() const;  // entrypoint + cmd
+  bool Running() const { return state == kStateRunning; }
+};
+
+// User-facing options of `create` / `run` before they meet the image.
+struct CreateOptions {
+  std::string image;
+  std::string name;                      // empty: generated
+  std::vector<std::string> cmd;          // empty: the image's Cmd
+  std::optional<std::string> entrypoint; // set: replaces the image's Entrypoint ("" clears it)
+  std::vector<std::string> env;          // "K=V", or "K" to take K from the caller's environment
+  std::string working_dir;
+  std::string user;
+  std::string hostname;
+  std::map<std::string, std::string> labels;
+  bool auto_remove = false;
+};
+
+// Merges `opts` over the image's config. Fails when no command results.
+Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& image);
+
+// Builds the runtime spec: overlay of the image's layers under the container's upper dir,
+// the default mounts plus /etc/hostname, /etc/hosts and /etc/resolv.conf from the container dir.
+runtime::Spec BuildSpec(const std::string& id, const ContainerConfig& config,
+                        const std::vector<std::string>& layer_dirs, const Paths& paths);
+
+class ContainerStore {
+ public:
+  explicit ContainerStore(store::Db* db) : db_(db) {}
+
+  Status Insert(const Container& c);
+  Result<Container> Get(const std::string& id);
+  // By full id, exact name, or unique id prefix. Not found: "No such container: REF".
+  Result<Container> Find(std::string_view ref);
+  Result<std::vector<Container>> List();
+  Status MarkRunning(const std::string& id, pid_t pid, pid_t shim_pid, uint64_t shim_start,
+                     int64_t started_at);
+  Status MarkExited(const std::string& id, int exit_code, const std::string& error,
+                    int64_t finished_at);
+  Status Delete(const std::string& id);
+
+ private:
+  // A running row whose shim is gone is marked exited: the shim is the only one that would
+  // have recorded the exit.
+  Status Reconcile(Container* c);
+  store::Db* db_;
+};
+
+}  // namespace bd::engine

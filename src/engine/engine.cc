@@ -1,0 +1,421 @@
+#include "engine/engine.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "base/time.h"
+#include "engine/logfile.h"
+#include "engine/reference.h"
+#include "engine/schema.h"
+#include "os/error.h"
+#include "os/fs.h"
+#include "os/process.h"
+#include "runtime/launch.h"
+
+namespace bd::engine {
+namespace {
+
+std::string ShimPath() {
+  if (const char* p = std::getenv("BASIC_DOCKER_SHIM"); p && *p) return p;
+  return os::SelfExeDir() + "/basic-docker-shim";
+}
+
+// The files a container sees at /etc/hostname, /etc/hosts and /etc/resolv.conf.
+Status WriteEtcFiles(const std::string& dir, const std::string& hostname) {
+  BD_RETURN_IF_ERROR(os::WriteFile(dir + "/hostname", hostname + "\n"));
+  BD_RETURN_IF_ERROR(os::WriteFile(dir + "/hosts",
+                                   "127.0.0.1\tlocalhost\n"
+                                   "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                   "127.0.1.1\t" + hostname + "\n"));
+  std::string resolv;
+  if (auto host = os::ReadFile("/etc/resolv.conf"); host.ok()) {
+    // The host's loopback resolvers are unreachable from the container's own loopback.
+    for (const std::string& line : Split(*host, '\n')) {
+      std::string_view l = TrimSpace(line);
+      if (l.rfind("nameserver", 0) == 0 &&
+          (l.find(" 127.") != std::string_view::npos || l.find(" ::1") != std::string_view::npos)) {
+        continue;
+      }
+      if (!l.empty()) resolv.append(l).push_back('\n');
+    }
+  }
+  return os::WriteFile(dir + "/resolv.conf", resolv);
+}
+
+// The container's directories and files: present (kJoined/kBound alike) or absent.
+class RootfsComponent : public portlayer::Component {
+ public:
+  explicit RootfsComponent(const Paths* paths) : paths_(paths) {}
+  std::string_view Name() const override { return "rootfs"; }
+
+  Result<portlayer::Level> Observe(const portlayer::Handle& h,
+                                   const portlayer::Element& e) override {
+    if (!os::IsDir(paths_->Container(h.container_id()) + "/upper")) {
+      return portlayer::Level::kAbsent;
+    }
+    return e.desired == portlayer::Level::kAbsent ? portlayer::Level::kJoined : e.desired;
+  }
+
+  Status Apply(portlayer::Handle& h, const portlayer::Element& e, portlayer::Level from,
+               portlayer::Level to) override {
+    std::string dir = paths_->Container(h.container_id());
+    if (to == portlayer::Level::kAbsent) return os::RemoveAll(dir);
+    if (from != portlayer::Level::kAbsent) return {};
+    Status st = [&]() -> Status {
+      BD_RETURN_IF_ERROR(os::MkdirAll(dir, 0711));
+      for (const char* sub : {"/upper", "/merged"}) BD_RETURN_IF_ERROR(os::MkdirAll(dir + sub, 0755));
+      BD_RETURN_IF_ERROR(os::MkdirAll(dir + "/work", 0700));
+      return WriteEtcFiles(dir, e.config);
+    }();
+    if (!st.ok()) (void)os::RemoveAll(dir);
+    return st;
+  }
+
+ private:
+  const Paths* paths_;
+};
+
+// What the CLI hands the task component for one start.
+struct TaskStart {
+  const AttachIo* io = nullptr;
+  std::unique_ptr<TaskSession> session;
+  int exit_code = runtime::kExitEngineFailed;
+};
+
+// The container's process, supervised by its shim: kBound while running.
+class TaskComponent : public portlayer::Component {
+ public:
+  explicit TaskComponent(Engine* engine) : engine_(engine) {}
+  std::string_view Name() const override { return "task"; }
+
+  Result<portlayer::Level> Observe(const portlayer::Handle& h, const portlayer::Element&) override {
+    auto c = engine_->containers().Get(h.container_id());
+    if (!c.ok()) {
+      if (c.status().code() == Code::kNotFound) return portlayer::Level::kAbsent;
+      return c.status();
+    }
+    return c->Running() ? portlayer::Level::kBound : portlayer::Level::kJoined;
+  }
+
+  Status Apply(portlayer::Handle& h, const portlayer::Element&, portlayer::Level from,
+               portlayer::Level to) override {
+    if (to == portlayer::Level::kBound) return StartShim(h);
+    if (from == portlayer::Level::kBound) return StopTask(h.container_id());
+    return {};
+  }
+
+ private:
+  Status StartShim(portlayer::Handle& h) {
+    auto* start = static_cast<TaskStart*>(h.Context("task.start"));
+    UniqueFd sync[2];
+    BD_RETURN_IF_ERROR(os::MakePipe(sync));
+    std::vector<std::string> argv = {ShimPath(), "--root", engine_->paths().root, "--id",
+                                     h.container_id()};
+    std::vector<os::FdMapping> fds = {{sync[1].get(), 3}};
+    if (start && start->io) {
+      argv.push_back("--attach");
+      fds.push_back({start->io->stdout_fd, 4});
+      fds.push_back({start->io->stderr_fd, 5});
+    }
+    BD_RETURN_IF_ERROR(os::SpawnDetached(argv, fds).WithContext("start shim"));
+    sync[1].Reset();
+    BD_ASSIGN_OR_RETURN(std::string line, ReadLine(sync[0].get()));
+    if (line.rfind(kMsgStarted, 0) == 0) {
+      auto pid = ParseInt(TrimSpace(line.substr(kMsgStarted.size())));
+      if (start) {
+        start->session = std::make_unique<TaskSession>(std::move(sync[0]),
+                                                       static_cast<pid_t>(pid.value_or(0)));
+      }
+      return {};
+    }
+    if (line.rfind(kMsgFailed, 0) == 0) {
+      std::string rest(TrimSpace(line.substr(kMsgFailed.size())));
+      size_t sp = rest.find(' ');
+      int code = static_cast<int>(ParseInt(rest.substr(0, sp)).value_or(runtime::kExitEngineFailed));
+      if (start) start->exit_code = code;
+      std::string msg = sp == std::string::npos ? "container failed to start" : rest.substr(sp + 1);
+      if (code == runtime::kExitNotFound) return Status::NotFound(msg);
+      if (code == runtime::kExitCannotInvoke) return Status::PermissionDenied(msg);
+      return Status::Internal(msg);
+    }
+    auto shim_log = os::ReadFile(engine_->paths().Container(h.container_id()) + "/shim.log");
+    return Status::Internal("the shim exited before starting the container" +
+                            (shim_log.ok() && !shim_log->empty()
+                                 ? ": " + std::string(TrimSpace(*shim_log))
+                                 : std::string(" (is basic-docker-shim next to basic-docker?)")));
+  }
+
+  Status StopTask(const std::string& id) {
+    BD_ASSIGN_OR_RETURN(Container c, engine_->containers().Get(id));
+    if (!c.Running()) return {};
+    Status st = engine_->Signal(c, SIGKILL);
+    if (!st.ok() && st.code() != Code::kNotFound) return st;
+    return engine_->WaitShim(c, 30000);
+  }
+
+  Engine* engine_;
+};
+
+}  // namespace
+
+Result<std::string> ReadLine(int fd) {
+  std::string line;
+  char c;
+  while (true) {
+    ssize_t n = os::RetryEintr([&] { return ::read(fd, &c, 1); });
+    if (n < 0) return os::ErrnoStatus("read shim channel");
+    if (n == 0 || c == '\n') return line;
+    line.push_back(c);
+  }
+}
+
+Result<int> TaskSession::WaitExit() {
+  BD_ASSIGN_OR_RETURN(std::string line, ReadLine(fd_.get()));
+  if (line.rfind(kMsgExited, 0) != 0) {
+    return Status::Internal("lost contact with the container's shim");
+  }
+  auto code = ParseInt(TrimSpace(line.substr(kMsgExited.size())));
+  if (!code) return Status::Internal("malformed exit report from the shim: " + line);
+  return static_cast<int>(*code);
+}
+
+std::string Engine::DefaultRoot() {
+  if (const char* r = std::getenv("BASIC_DOCKER_ROOT"); r && *r) return r;
+  return "/var/lib/basic-docker";
+}
+
+Engine::Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blobs)
+    : paths_(std::move(paths)),
+      db_(std::move(db)),
+      blobs_(std::move(blobs)),
+      images_(paths_, db_.get(), &blobs_),
+      containers_(db_.get()) {
+  registry_.Register(std::make_unique<RootfsComponent>(&paths_));
+  registry_.Register(std::make_unique<TaskComponent>(this));
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const std::string& root) {
+  if (root.empty() || root.front() != '/') {
+    return Status::InvalidArgument("the data root must be an absolute path, not \"" + root + "\"");
+  }
+  Paths paths{root};
+  BD_RETURN_IF_ERROR(os::MkdirAll(root, 0711));
+  for (const std::string& d : {paths.Layers(), paths.Containers(), paths.Tmp()}) {
+    BD_RETURN_IF_ERROR(os::MkdirAll(d, 0711));
+  }
+  BD_ASSIGN_OR_RETURN(store::BlobStore blobs, store::BlobStore::Open(root));
+  BD_ASSIGN_OR_RETURN(std::unique_ptr<store::Db> db, store::Db::Open(paths.Db(), Migrations()));
+  return std::unique_ptr<Engine>(new Engine(std::move(paths), std::move(db), std::move(blobs)));
+}
+
+portlayer::CommitResult Engine::CommitOrError(portlayer::Handle& h, Status* st) {
+  portlayer::CommitResult r = portlayer::Commit(h, registry_);
+  for (const auto& id : r.Order()) {
+    log::Debug("commit {} {}: {} ({})", h.container_id().substr(0, 12), id,
+               portlayer::OutcomeName(r.Results().at(id)), r.Detail().at(id));
+  }
+  *st = r.FirstError();
+  return r;
+}
+
+Result<Container> Engine::Create(const CreateOptions& opts) {
+  if (!opts.name.empty()) BD_RETURN_IF_ERROR(ValidateContainerName(opts.name));
+  BD_ASSIGN_OR_RETURN(Image image, images_.ResolveOrBuiltin(opts.image));
+  BD_ASSIGN_OR_RETURN(ContainerConfig config, MergeConfig(opts, image));
+  Container c;
+  c.id = RandomHexId();
+  c.name = opts.name.empty() ? GenerateContainerName() : opts.name;
+  if (!c.name.empty() && c.name.front() == '/') c.name.erase(0, 1);
+  c.image_id = image.id;
+  c.image_ref = opts.image;
+  c.config = config;
+  c.state = kStateCreated;
+  c.created_at = NowNanos();
+  runtime::Spec spec = BuildSpec(c.id, config, images_.LayerDirs(image), paths_);
+  c.spec_json = runtime::SpecToJson(spec);
+  Status st = containers_.Insert(c);
+  for (int attempt = 0; !st.ok() && opts.name.empty() && attempt < 8 &&
+                        st.code() == Code::kAlreadyExists;
+       ++attempt) {
+    c.name = GenerateContainerName() + std::to_string(attempt);
+    st = containers_.Insert(c);
+  }
+  BD_RETURN_IF_ERROR(st);
+  portlayer::Handle h(c.id);
+  h.Join({"rootfs", "rootfs", spec.hostname});
+  BD_RETURN_IF_ERROR(h.Bind("rootfs"));
+  CommitOrError(h, &st);
+  if (!st.ok()) {
+    (void)containers_.Delete(c.id);
+    return st.WithContext("prepare container");
+  }
+  return c;
+}
+
+Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const AttachIo* io,
+                                                   int* exit_code) {
+  *exit_code = runtime::kExitEngineFailed;
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  TaskStart start;
+  start.io = io;
+  portlayer::Handle h(c.id);
+  h.SetContext("task.start", &start);
+  h.Join({"rootfs", "rootfs", c.config.hostname.empty() ? c.id.substr(0, 12) : c.config.hostname});
+  h.Join({"task", "task", ""});
+  BD_RETURN_IF_ERROR(h.Bind());
+  Status st;
+  portlayer::CommitResult r = CommitOrError(h, &st);
+  if (!st.ok()) {
+    *exit_code = start.exit_code;
+    return st;
+  }
+  // Already running: a NOOP, reported as no session.
+  if (r.Results().at("task") == portlayer::Outcome::kNoop) return std::unique_ptr<TaskSession>();
+  return std::move(start.session);
+}
+
+Status Engine::Signal(const Container& c, int sig) {
+  if (!c.Running() || c.pid <= 0) {
+    return Status::FailedPrecondition("container " + c.id.substr(0, 12) + " is not running");
+  }
+  // Pin the process with a pidfd, then check it is still the shim's child: a recycled pid
+  // never gets the signal.
+  auto pidfd = os::PidfdOpen(c.pid);
+  if (!pidfd.ok()) return pidfd.status();
+  auto stat = os::ReadFile("/proc/" + std::to_string(c.pid) + "/stat");
+  if (!stat.ok()) return Status::NotFound("container process is gone");
+  size_t close = stat->rfind(')');
+  auto fields = Split(stat->substr(close + 2), ' ');  // state, ppid, ...
+  if (fields.size() < 2 || ParseInt(fields[1]).value_or(-1) != c.shim_pid) {
+    return Status::NotFound("container process is gone");
+  }
+  if (::syscall(SYS_pidfd_send_signal, pidfd->get(), sig, nullptr, 0) < 0) {
+    return os::ErrnoStatus("signal container");
+  }
+  return {};
+}
+
+Status Engine::WaitShim(const Container& c, int timeout_ms) {
+  auto pidfd = os::PidfdOpen(c.shim_pid);
+  if (!pidfd.ok()) return {};  // already gone
+  if (!os::ProcessMatches(c.shim_pid, c.shim_start)) return {};  // pid was recycled
+  BD_ASSIGN_OR_RETURN(bool exited, os::WaitPidfd(pidfd->get(), timeout_ms));
+  if (!exited) return Status::Unavailable("the container's shim did not exit in time");
+  return {};
+}
+
+Status Engine::Remove(const std::string& ref, bool force) {
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  if (c.Running() && !force) {
+    return Status::FailedPrecondition("cannot remove container " + c.name +
+                                      ": it is running; stop it first or use --force");
+  }
+  portlayer::Handle h(c.id);
+  h.Join({"rootfs", "rootfs", ""});
+  h.Join({"task", "task", ""});
+  BD_RETURN_IF_ERROR(h.Leave());
+  Status st;
+  CommitOrError(h, &st);
+  BD_RETURN_IF_ERROR(st);
+  return containers_.Delete(c.id);
+}
+
+Result<int> Engine::Wait(const std::string& ref) {
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  if (c.Running()) {
+    BD_RETURN_IF_ERROR(WaitShim(c, -1));
+    auto after = containers_.Get(c.id);
+    if (!after.ok()) {
+      if (after.status().code() == Code::kNotFound) {
+        return Status::NotFound("container " + c.id.substr(0, 12) +
+                                " was removed when it exited (--rm)");
+      }
+      return after.status();
+    }
+    c = std::move(after).value();
+  }
+  return c.exit_code;
+}
+
+Status Engine::Logs(const std::string& ref, const LogsOptions& opts, int out_fd, int err_fd) {
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  std::string path = paths_.Container(c.id) + "/ctr.log";
+  auto file = os::Open(path, O_RDONLY);
+  if (!file.ok()) {
+    if (file.status().code() == Code::kNotFound) return {};  // never started: no output yet
+    return file.status();
+  }
+  UniqueFd notify;
+  UniqueFd shim;
+  if (opts.follow && c.Running()) {
+    notify.Reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (notify) ::inotify_add_watch(notify.get(), path.c_str(), IN_MODIFY);
+    auto pidfd = os::PidfdOpen(c.shim_pid);
+    if (pidfd.ok() && os::ProcessMatches(c.shim_pid, c.shim_start)) shim = std::move(pidfd).value();
+  }
+  std::string carry;
+  std::vector<LogRecord> pending;
+  bool first_batch = true;
+  auto emit = [&](const LogRecord& r) -> Status {
+    std::string out;
+    if (opts.timestamps) out = FormatRfc3339Nano(r.time) + " ";
+    out += r.text;
+    if (!r.partial) out.push_back('\n');
+    return os::WriteAll(r.stream == Stream::kStdout ? out_fd : err_fd, out);
+  };
+  auto drain = [&]() -> Status {
+    char buf[65536];
+    while (true) {
+      ssize_t n = os::RetryEintr([&] { return ::read(file->get(), buf, sizeof buf); });
+      if (n < 0) return os::ErrnoStatus("read `" + path + "`");
+      if (n == 0) break;
+      carry.append(buf, static_cast<size_t>(n));
+    }
+    size_t start = 0;
+    std::vector<LogRecord> batch;
+    for (size_t nl; (nl = carry.find('\n', start)) != std::string::npos; start = nl + 1) {
+      LogRecord r;
+      if (ParseLogLine(std::string_view(carry).substr(start, nl - start), &r)) {
+        batch.push_back(std::move(r));
+      }
+    }
+    carry.erase(0, start);
+    size_t from = 0;
+    if (first_batch && opts.tail >= 0) {
+      // Count whole lines from the end: a line is its P records plus the closing F record.
+      int64_t lines = 0;
+      from = batch.size();
+      while (from > 0) {
+        if (!batch[from - 1].partial && lines++ == opts.tail) break;
+        --from;
+      }
+    }
+    first_batch = false;
+    for (size_t i = from; i < batch.size(); ++i) BD_RETURN_IF_ERROR(emit(batch[i]));
+    return {};
+  };
+  BD_RETURN_IF_ERROR(drain());
+  while (shim) {
+    pollfd fds[2] = {{shim.get(), POLLIN, 0}, {notify.get(), POLLIN, 0}};
+    int n = os::RetryEintr([&] { return ::poll(fds, notify ? 2 : 1, notify ? -1 : 250); });
+    if (n < 0) return os::ErrnoStatus("poll");
+    if (notify && (fds[1].revents & POLLIN)) {
+      char ev[4096];
+      while (::read(notify.get(), ev, sizeof ev) > 0) {
+      }
+    }
+    BD_RETURN_IF_ERROR(drain());
+    if (fds[0].revents & POLLIN) break;  // the shim is gone: everything is written
+  }
+  return {};
+}
+
+}  // namespace bd::engine

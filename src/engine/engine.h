@@ -1,0 +1,106 @@
+// The engine: images, containers and their lifecycle over one data root. The CLI and (later)
+// the API server are thin layers over it. Every container change goes through a port-layer
+// Handle and Commit with the components registered here ("rootfs", "task").
+// An Engine holds one database connection: use it from one thread at a time; separate
+// processes each open their own.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/unique_fd.h"
+#include "engine/containers.h"
+#include "engine/images.h"
+#include "engine/paths.h"
+#include "portlayer/portlayer.h"
+#include "store/blob_store.h"
+#include "store/db.h"
+
+namespace bd::engine {
+
+// Where an attached container's output goes (the CLI's own stdout and stderr).
+struct AttachIo {
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+};
+
+// The channel to a started container's shim: it reports the exit when the container ends.
+class TaskSession {
+ public:
+  TaskSession(UniqueFd fd, pid_t pid) : fd_(std::move(fd)), pid_(pid) {}
+  pid_t pid() const { return pid_; }
+  int fd() const { return fd_.get(); }
+  // Blocks until the shim reports the exit code (after --rm cleanup, if any).
+  Result<int> WaitExit();
+
+ private:
+  UniqueFd fd_;
+  pid_t pid_;
+};
+
+struct LogsOptions {
+  bool follow = false;
+  bool timestamps = false;
+  int64_t tail = -1;  // -1: all
+};
+
+class Engine {
+ public:
+  // The data root: BASIC_DOCKER_ROOT or /var/lib/basic-docker.
+  static std::string DefaultRoot();
+  static Result<std::unique_ptr<Engine>> Open(const std::string& root);
+
+  const Paths& paths() const { return paths_; }
+  ImageStore& images() { return images_; }
+  ContainerStore& containers() { return containers_; }
+  const portlayer::Registry& registry() const { return registry_; }
+
+  // Creates a container (state "created") with its rootfs prepared.
+  Result<Container> Create(const CreateOptions& opts);
+  // Starts a container through its handle. With `io`, output is also copied there and the
+  // session reports the exit. A running container is a NOOP: no session is returned.
+  // `exit_code` receives 125/126/127 when the command never ran.
+  Result<std::unique_ptr<TaskSession>> Start(const std::string& ref, const AttachIo* io,
+                                             int* exit_code);
+  // Removes a container; a running one only with `force` (it is killed first).
+  Status Remove(const std::string& ref, bool force);
+  // Blocks until the container is not running; returns its exit code.
+  Result<int> Wait(const std::string& ref);
+  // Sends `sig` to the container's main process (only while it runs).
+  Status Signal(const Container& c, int sig);
+  // Writes the container's log to `out_fd` / `err_fd`.
+  Status Logs(const std::string& ref, const LogsOptions& opts, int out_fd, int err_fd);
+
+  // `docker inspect`-shaped JSON objects.
+  std::string InspectContainer(const Container& c) const;
+  std::string InspectImage(const Image& img) const;
+
+  // Blocks until the shim of `c` has exited, at most `timeout_ms` (-1: forever).
+  Status WaitShim(const Container& c, int timeout_ms);
+
+ private:
+  Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blobs);
+  portlayer::CommitResult CommitOrError(portlayer::Handle& h, Status* st);
+
+  Paths paths_;
+  std::unique_ptr<store::Db> db_;
+  store::BlobStore blobs_;
+  ImageStore images_;
+  ContainerStore containers_;
+  portlayer::Registry registry_;
+};
+
+// The shim's messages on its sync pipe, one per line.
+inline constexpr std::string_view kMsgStarted = "started";  // "started PID"
+inline constexpr std::string_view kMsgFailed = "failed";    // "failed EXITCODE MESSAGE"
+inline constexpr std::string_view kMsgExited = "exited";    // "exited EXITCODE"
+
+// Reads one '\n'-terminated line from `fd` byte by byte (the pipe carries few, short lines and
+// nothing after the line may be consumed). Empty result: EOF.
+Result<std::string> ReadLine(int fd);
+
+}  // namespace bd::engine

@@ -1,0 +1,116 @@
+// The image store: OCI images (manifest, config, layers) in the blob store, their names and
+// layers in the state database, each layer unpacked once under layers/<diff_id> and shared
+// read-only by every container. Not thread-safe; one ImageStore per Db connection.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/paths.h"
+#include "store/archive.h"
+#include "store/blob_store.h"
+#include "store/db.h"
+
+namespace bd::engine {
+
+// The parts of an OCI image config a container takes its defaults from.
+struct ImageConfig {
+  std::vector<std::string> env;
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::string working_dir;
+  std::string user;
+  std::map<std::string, std::string> labels;
+};
+
+struct Image {
+  std::string id;  // digest of the config
+  std::string manifest_digest;
+  std::vector<std::string> tags;      // "repository:tag"
+  std::vector<std::string> diff_ids;  // base layer first
+  int64_t size = 0;
+  int64_t stored_at = 0;
+  std::string created;  // from the config
+  std::string architecture;
+  std::string os;
+  ImageConfig config;
+  std::string config_json;
+};
+
+class ImageStore {
+ public:
+  ImageStore(Paths paths, store::Db* db, store::BlobStore* blobs)
+      : paths_(std::move(paths)), db_(db), blobs_(blobs) {}
+
+  // Finds an image by "name[:tag]", full id, or unique id prefix (at least 4 hex digits).
+  Result<Image> Resolve(std::string_view ref);
+  Result<std::vector<Image>> List();
+
+  // Like `docker import`: the tar read from `fd` (any compression) becomes a one-layer image
+  // tagged `ref` (may be empty: untagged). Returns the image id.
+  // `created` (unix ns) is the image's creation time; 0 means now.
+  Result<std::string> Import(int fd, std::string_view ref, const ImageConfig& config,
+                             std::string_view created_by, int64_t created = 0);
+  // Like `docker load`: a `docker save` archive or an OCI image layout archive. Returns one line
+  // per loaded image ("Loaded image: busybox:latest" or "Loaded image ID: sha256:...").
+  Result<std::vector<std::string>> Load(int fd);
+  // Like `docker rmi`. Returns lines such as "Untagged: x:latest" and "Deleted: sha256:...".
+  Result<std::vector<std::string>> Remove(std::string_view ref, bool force);
+
+  // Resolves `ref`; when it is the built-in "busybox" image and missing, creates it first from
+  // the host's static busybox.
+  Result<Image> ResolveOrBuiltin(std::string_view ref);
+
+  // Unpacked layer directories, base first.
+  std::vector<std::string> LayerDirs(const Image& image) const;
+
+ private:
+  struct LayerInput {
+    std::string diff_id;
+    std::string blob_digest;
+    std::string media_type;
+    int64_t size = 0;
+  };
+  Result<Image> Load(const std::string& id);
+  Status Register(const std::string& config_json, const std::string& manifest_digest,
+                  const std::vector<LayerInput>& layers, const std::vector<std::string>& tags);
+  // Unpacks a layer tar read from `fd` into layers/<diff_id> unless already there. With
+  // `expected_diff_id` set, the content must match it.
+  Result<std::string> UnpackLayer(int fd, std::string_view expected_diff_id,
+                                  const store::ByteSink& tee);
+  Result<std::vector<std::string>> LoadDockerArchive(const std::string& dir);
+  Result<std::vector<std::string>> LoadOciLayout(const std::string& dir);
+  Result<std::string> LoadOneImage(const std::string& dir, const std::string& config_path,
+                                   const std::vector<std::string>& layer_paths,
+                                   const std::vector<std::string>& layer_media_types,
+                                   const std::vector<std::string>& layer_blob_digests,
+                                   const std::vector<std::string>& tags);
+  Status DeleteImage(const std::string& id);
+  Status CreateBuiltinBusybox(const std::string& tag);
+
+  Paths paths_;
+  store::Db* db_;
+  store::BlobStore* blobs_;
+};
+
+// Media types.
+inline constexpr std::string_view kMediaManifest = "application/vnd.oci.image.manifest.v1+json";
+inline constexpr std::string_view kMediaIndex = "application/vnd.oci.image.index.v1+json";
+inline constexpr std::string_view kMediaConfig = "application/vnd.oci.image.config.v1+json";
+inline constexpr std::string_view kMediaLayerTar = "application/vnd.oci.image.layer.v1.tar";
+inline constexpr std::string_view kMediaLayerGzip =
+    "application/vnd.oci.image.layer.v1.tar+gzip";
+inline constexpr std::string_view kMediaDockerManifestList =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+
+// Parses an OCI image config JSON into `image` (config, created, architecture, os, diff_ids).
+Status ParseImageConfig(std::string_view json, Image* image);
+
+// Path of the static busybox the built-in image is made from (BASIC_DOCKER_BUSYBOX overrides).
+std::string BusyboxPath();
+
+}  // namespace bd::engine

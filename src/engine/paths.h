@@ -1,0 +1,24 @@
+// Where things live under the data root. See docs/architecture.md for the full layout.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/digest.h"
+
+namespace bd::engine {
+
+struct Paths {
+  std::string root;  // /var/lib/basic-docker unless --root or BASIC_DOCKER_ROOT
+
+  std::string Db() const { return root + "/state.db"; }
+  std::string Layers() const { return root + "/layers"; }
+  std::string Layer(std::string_view diff_id) const {
+    return Layers() + "/" + std::string(DigestHex(diff_id));
+  }
+  std::string Containers() const { return root + "/containers"; }
+  std::string Container(std::string_view id) const { return Containers() + "/" + std::string(id); }
+  std::string Tmp() const { return root + "/tmp"; }
+};
+
+}  // namespace bd::engine

@@ -1,0 +1,55 @@
+#include "engine/schema.h"
+
+namespace bd::engine {
+
+const std::vector<store::Migration>& Migrations() {
+  static const std::vector<store::Migration> kMigrations = {
+      {1, R"sql(
+CREATE TABLE images (
+  id              TEXT PRIMARY KEY,  -- digest of the image config
+  manifest_digest TEXT NOT NULL,
+  config          TEXT NOT NULL,     -- the OCI image config JSON
+  size            INTEGER NOT NULL,  -- bytes of the unpacked layers
+  created_at      INTEGER NOT NULL   -- unix nanoseconds when stored here
+);
+CREATE TABLE image_tags (
+  name     TEXT PRIMARY KEY,         -- repository:tag
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+);
+CREATE INDEX image_tags_by_image ON image_tags(image_id);
+CREATE TABLE layers (
+  diff_id     TEXT PRIMARY KEY,      -- digest of the uncompressed tar; names the unpacked dir
+  blob_digest TEXT NOT NULL,         -- digest of the blob as stored (maybe compressed)
+  media_type  TEXT NOT NULL,
+  size        INTEGER NOT NULL       -- bytes of the blob
+);
+CREATE TABLE image_layers (
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,         -- 0 is the base layer
+  diff_id  TEXT NOT NULL REFERENCES layers(diff_id),
+  PRIMARY KEY (image_id, position)
+);
+CREATE TABLE containers (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE,
+  image_id    TEXT NOT NULL REFERENCES images(id),
+  image_ref   TEXT NOT NULL,         -- as the user wrote it
+  config      TEXT NOT NULL,         -- engine-level config JSON (Docker's Config + HostConfig)
+  spec        TEXT NOT NULL,         -- the runtime spec JSON the shim launches
+  state       TEXT NOT NULL,         -- created | running | exited
+  pid         INTEGER NOT NULL DEFAULT 0,
+  shim_pid    INTEGER NOT NULL DEFAULT 0,
+  shim_start  INTEGER NOT NULL DEFAULT 0,  -- the shim's start time, to detect a recycled pid
+  exit_code   INTEGER NOT NULL DEFAULT 0,
+  error       TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  started_at  INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX containers_by_image ON containers(image_id);
+)sql"},
+  };
+  return kMigrations;
+}
+
+}  // namespace bd::engine

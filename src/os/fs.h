@@ -1,0 +1,62 @@
+// Filesystem operations with Status errors. Every fd is opened O_CLOEXEC; EINTR is retried.
+// WriteFileAtomic is the only way state files are written: temp name, fsync, rename, fsync dir.
+// All functions are thread-safe (they share no state).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "base/unique_fd.h"
+
+namespace bd::os {
+
+Result<UniqueFd> Open(const std::string& path, int flags, mode_t mode = 0);
+// openat2(dirfd, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): `path` resolves inside dirfd
+// even through absolute or ".." symlinks, as it would with dirfd as "/".
+Result<UniqueFd> OpenInRoot(int root_fd, const std::string& path, int flags, mode_t mode = 0);
+
+Status WriteAll(int fd, std::string_view data);
+Result<std::string> ReadAll(int fd);
+Result<std::string> ReadFile(const std::string& path);
+
+// Writes to "<path>.tmp-<random>", fsyncs, renames over `path`, fsyncs the directory.
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Plain write (truncate/create), no fsync: for files derived from state and rebuilt on demand.
+Status WriteFile(const std::string& path, std::string_view data, mode_t mode = 0644);
+
+Status FsyncDir(const std::string& dir);
+Status MkdirAll(const std::string& path, mode_t mode = 0755);
+// Removes `path` and everything under it without following symlinks. A missing path is OK.
+Status RemoveAll(const std::string& path);
+bool Exists(const std::string& path);
+bool IsDir(const std::string& path);
+Result<std::vector<std::string>> ListDir(const std::string& path);
+// Total bytes of regular files under `path` (hard links counted once per inode).
+int64_t DiskUsage(const std::string& path);
+
+std::string Dirname(std::string_view path);
+std::string Basename(std::string_view path);
+std::string JoinPath(std::string_view a, std::string_view b);
+
+// A directory removed (recursively) on destruction unless Release()d.
+class TempDir {
+ public:
+  // Creates "<parent>/<prefix>XXXXXX".
+  static Result<TempDir> Create(const std::string& parent, std::string_view prefix);
+  TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  TempDir& operator=(TempDir&&) = delete;
+  TempDir(const TempDir&) = delete;
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Release() { return std::exchange(path_, {}); }
+
+ private:
+  explicit TempDir(std::string p) : path_(std::move(p)) {}
+  std::string path_;
+};
+
+}  // namespace bd::os

@@ -1,0 +1,43 @@
+// Processes: detached spawning (for shims), pidfds, identity checks that survive pid reuse.
+// Thread-safe; SpawnDetached forks, so call it before starting threads where possible.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/unique_fd.h"
+
+namespace bd::os {
+
+struct FdMapping {
+  int from;  // a descriptor in this process
+  int to;    // the number it gets in the child
+};
+
+// Starts `argv` as a daemon: double fork, setsid, stdin on /dev/null, `fds` dup'ed into place and
+// every other descriptor closed. Returns once the intermediate child is reaped, so no zombie is
+// left with the caller. The daemon reports back on its own channels.
+Status SpawnDetached(const std::vector<std::string>& argv, const std::vector<FdMapping>& fds);
+
+Result<UniqueFd> PidfdOpen(pid_t pid);
+// Waits until the process behind `pidfd` exits or `timeout_ms` passes (-1: forever).
+// Returns true if it exited.
+Result<bool> WaitPidfd(int pidfd, int timeout_ms);
+
+// The process start time in clock ticks since boot (field 22 of /proc/PID/stat), the part of a
+// process's identity that a recycled pid does not share. 0 if the process does not exist.
+uint64_t ProcessStartTime(pid_t pid);
+// True if `pid` is alive and started at `start_time`.
+bool ProcessMatches(pid_t pid, uint64_t start_time);
+
+// Creates a pipe; [0] is the read end. Both ends are O_CLOEXEC.
+Status MakePipe(UniqueFd (&ends)[2]);
+
+// The directory holding the running executable, e.g. "/usr/local/bin".
+std::string SelfExeDir();
+
+}  // namespace bd::os

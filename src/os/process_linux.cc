@@ -1,0 +1,106 @@
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "os/error.h"
+#include "os/fs.h"
+#include "os/process.h"
+
+namespace bd::os {
+
+Status SpawnDetached(const std::vector<std::string>& argv, const std::vector<FdMapping>& fds) {
+  if (argv.empty()) return Status::InvalidArgument("spawn: empty argv");
+  // Everything the child needs is prepared before fork: after it only async-signal-safe calls.
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  int max_to = 2;
+  for (const auto& m : fds) max_to = m.to > max_to ? m.to : max_to;
+
+  pid_t child = ::fork();
+  if (child < 0) return ErrnoStatus("fork");
+  if (child == 0) {
+    ::setsid();
+    pid_t grandchild = ::fork();
+    if (grandchild != 0) ::_exit(grandchild < 0 ? 1 : 0);
+    // Lift the sources above every target so dup2 never clobbers a source not yet placed.
+    int lifted[16];
+    size_t n = fds.size() < 16 ? fds.size() : 16;
+    for (size_t i = 0; i < n; ++i) {
+      lifted[i] = ::fcntl(fds[i].from, F_DUPFD, max_to + 1);
+      if (lifted[i] < 0) ::_exit(126);
+    }
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull < 0) ::_exit(126);
+    for (int std_fd = 0; std_fd <= 2; ++std_fd) ::dup2(devnull, std_fd);
+    for (size_t i = 0; i < n; ++i) {
+      if (::dup2(lifted[i], fds[i].to) < 0) ::_exit(126);
+    }
+    ::close_range(static_cast<unsigned>(max_to) + 1, ~0U, 0);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  if (RetryEintr([&] { return ::waitpid(child, &status, 0); }) < 0) return ErrnoStatus("waitpid");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::Internal("spawn `" + argv[0] + "`: second fork failed");
+  }
+  return {};
+}
+
+Result<UniqueFd> PidfdOpen(pid_t pid) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return ErrnoStatus("pidfd_open " + std::to_string(pid));
+  return UniqueFd(fd);
+}
+
+Result<bool> WaitPidfd(int pidfd, int timeout_ms) {
+  pollfd p{pidfd, POLLIN, 0};
+  int n = RetryEintr([&] { return ::poll(&p, 1, timeout_ms); });
+  if (n < 0) return ErrnoStatus("poll pidfd");
+  return n > 0;
+}
+
+uint64_t ProcessStartTime(pid_t pid) {
+  if (pid <= 0) return 0;
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return 0;
+  // The command name in field 2 may hold spaces and parentheses: fields resume after the last ')'.
+  size_t close = stat->rfind(')');
+  if (close == std::string::npos) return 0;
+  const char* p = stat->c_str() + close + 2;  // field 3
+  for (int field = 3; field < 22 && *p; ++field) {
+    p = std::strchr(p, ' ');
+    if (!p) return 0;
+    ++p;
+  }
+  return std::strtoull(p, nullptr, 10);
+}
+
+bool ProcessMatches(pid_t pid, uint64_t start_time) {
+  return pid > 0 && start_time != 0 && ProcessStartTime(pid) == start_time;
+}
+
+Status MakePipe(UniqueFd (&ends)[2]) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) return ErrnoStatus("pipe2");
+  ends[0].Reset(fds[0]);
+  ends[1].Reset(fds[1]);
+  return {};
+}
+
+std::string SelfExeDir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  return Dirname(buf);
+}
+
+}  // namespace bd::os

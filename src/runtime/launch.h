@@ -1,0 +1,43 @@
+// Starting a container process from a Spec: new namespaces (clone3), the overlay root mounted
+// inside the container's own mount namespace (the host never sees it), the spec's mounts,
+// a minimal /dev, pivot_root, the user, then exec. Launch returns once the process has exec'd
+// or failed; the caller owns the returned pidfd and must reap the pid.
+// Call from a single-threaded process (the shim): the child runs between clone and exec.
+#pragma once
+
+#include <sys/types.h>
+
+#include "base/status.h"
+#include "base/unique_fd.h"
+#include "runtime/spec.h"
+
+namespace bd::runtime {
+
+struct LaunchIo {
+  int stdin_fd = -1;  // -1: /dev/null
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+};
+
+struct Launched {
+  pid_t pid = 0;
+  UniqueFd pidfd;
+};
+
+// Docker's exit codes for a container that never ran its command.
+inline constexpr int kExitEngineFailed = 125;
+inline constexpr int kExitCannotInvoke = 126;
+inline constexpr int kExitNotFound = 127;
+
+struct LaunchError {
+  Status status;
+  int exit_code = kExitEngineFailed;  // 125, 126 or 127
+};
+
+// On failure fills `*error` and returns its status.
+Result<Launched> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error);
+
+// Exit status of a wait(2) status word as a shell reports it (128+signal when killed).
+int ExitCodeFromWaitStatus(int status);
+
+}  // namespace bd::runtime

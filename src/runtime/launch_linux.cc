@@ -1,0 +1,329 @@
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/strings.h"
+#include "os/error.h"
+#include "os/fs.h"
+#include "os/process.h"
+#include "runtime/launch.h"
+#include "runtime/user.h"
+
+namespace bd::runtime {
+namespace {
+
+// What the child sends back when it cannot exec. A successful exec closes the pipe instead.
+struct ChildReport {
+  int exit_code;
+  int code;  // bd::Code
+  char message[1024];
+};
+
+[[noreturn]] void Fail(int fd, int exit_code, const Status& st) {
+  ChildReport r{};
+  r.exit_code = exit_code;
+  r.code = static_cast<int>(st.code());
+  std::snprintf(r.message, sizeof r.message, "%s", st.message().c_str());
+  (void)!::write(fd, &r, sizeof r);
+  ::_exit(exit_code);
+}
+
+unsigned long NamespaceFlags(const std::vector<std::string>& names) {
+  unsigned long flags = 0;
+  for (const auto& n : names) {
+    if (n == "pid") flags |= CLONE_NEWPID;
+    else if (n == "mount") flags |= CLONE_NEWNS;
+    else if (n == "uts") flags |= CLONE_NEWUTS;
+    else if (n == "ipc") flags |= CLONE_NEWIPC;
+    else if (n == "network") flags |= CLONE_NEWNET;
+    else if (n == "cgroup") flags |= CLONE_NEWCGROUP;
+  }
+  return flags;
+}
+
+Status MountAt(const char* src, int target_fd, const char* type, unsigned long flags,
+               const char* data, const std::string& shown) {
+  std::string target = "/proc/self/fd/" + std::to_string(target_fd);
+  if (::mount(src, target.c_str(), type, flags, data) < 0) {
+    return os::ErrnoStatus("mount " + std::string(type ? type : "bind") + " on `" + shown + "`");
+  }
+  return {};
+}
+
+// Creates `path` (a directory, or an empty file when `file`) beneath `root_fd`, resolving every
+// existing component inside the root, and returns an O_PATH fd to it.
+Result<UniqueFd> EnsureInRoot(int root_fd, const std::string& path, bool file) {
+  auto existing = os::OpenInRoot(root_fd, path, O_PATH);
+  if (existing.ok()) return existing;
+  std::string parent = os::Dirname(path);
+  std::string base = os::Basename(path);
+  UniqueFd pfd;
+  if (parent == "/" || parent == ".") {
+    pfd.Reset(::fcntl(root_fd, F_DUPFD_CLOEXEC, 3));
+  } else {
+    BD_ASSIGN_OR_RETURN(UniqueFd p, EnsureInRoot(root_fd, parent, false));
+    // Reopen as a real directory fd: O_PATH fds cannot be used with mkdirat on all kernels.
+    BD_ASSIGN_OR_RETURN(pfd, os::OpenInRoot(root_fd, parent, O_RDONLY | O_DIRECTORY));
+  }
+  if (file) {
+    int fd = ::openat(pfd.get(), base.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST) return os::ErrnoStatus("create `" + path + "`");
+    if (fd >= 0) ::close(fd);
+  } else if (::mkdirat(pfd.get(), base.c_str(), 0755) < 0 && errno != EEXIST) {
+    return os::ErrnoStatus("mkdir `" + path + "`");
+  }
+  return os::OpenInRoot(root_fd, path, O_PATH);
+}
+
+Status DoMount(int root_fd, const Mount& m) {
+  MountFlags f = ParseMountOptions(m.options);
+  bool bind = f.bind || m.type == "bind";
+  bool file = false;
+  if (bind) {
+    struct stat st;
+    if (::stat(m.source.c_str(), &st) < 0) return os::ErrnoStatus("bind source `" + m.source + "`");
+    file = !S_ISDIR(st.st_mode);
+  }
+  BD_ASSIGN_OR_RETURN(UniqueFd target, EnsureInRoot(root_fd, m.destination, file));
+  if (bind) {
+    unsigned long flags = MS_BIND | (f.recursive ? MS_REC : 0);
+    BD_RETURN_IF_ERROR(MountAt(m.source.c_str(), target.get(), nullptr, flags, nullptr,
+                               m.destination));
+    if (f.flags) {
+      // Bind mounts take their flags only on a remount; reopen to reach the new mount.
+      BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, m.destination, O_PATH));
+      BD_RETURN_IF_ERROR(MountAt(nullptr, mounted.get(), nullptr,
+                                 MS_REMOUNT | MS_BIND | f.flags, nullptr, m.destination));
+    }
+  } else {
+    BD_RETURN_IF_ERROR(MountAt(m.source.c_str(), target.get(), m.type.c_str(), f.flags,
+                               f.data.empty() ? nullptr : f.data.c_str(), m.destination));
+  }
+  if (f.propagation) {
+    BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, m.destination, O_PATH));
+    BD_RETURN_IF_ERROR(MountAt(nullptr, mounted.get(), nullptr, f.propagation, nullptr,
+                               m.destination));
+  }
+  return {};
+}
+
+Status CreateDevices(int root_fd) {
+  auto dev = os::OpenInRoot(root_fd, "/dev", O_RDONLY | O_DIRECTORY);
+  if (!dev.ok()) return {};  // no /dev mount requested
+  struct Node {
+    const char* name;
+    unsigned major, minor;
+  };
+  static constexpr Node kNodes[] = {{"null", 1, 3},    {"zero", 1, 5}, {"full", 1, 7},
+                                    {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0}};
+  for (const Node& n : kNodes) {
+    if (::mknodat(dev->get(), n.name, S_IFCHR | 0666, makedev(n.major, n.minor)) < 0 &&
+        errno != EEXIST) {
+      return os::ErrnoStatus(std::string("mknod /dev/") + n.name);
+    }
+  }
+  static constexpr std::pair<const char*, const char*> kLinks[] = {
+      {"fd", "/proc/self/fd"},         {"stdin", "/proc/self/fd/0"},
+      {"stdout", "/proc/self/fd/1"},   {"stderr", "/proc/self/fd/2"},
+      {"ptmx", "pts/ptmx"},            {"core", "/proc/kcore"}};
+  for (const auto& [name, target] : kLinks) {
+    if (::symlinkat(target, dev->get(), name) < 0 && errno != EEXIST) {
+      return os::ErrnoStatus(std::string("symlink /dev/") + name);
+    }
+  }
+  return {};
+}
+
+void LoopbackUp() {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    ::ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  ::close(s);
+}
+
+Status PivotInto(const std::string& rootfs) {
+  if (::chdir(rootfs.c_str()) < 0) return os::ErrnoStatus("chdir `" + rootfs + "`");
+  // pivot_root(".", "."): the old root lands on top of the new one and is detached at once.
+  if (::syscall(SYS_pivot_root, ".", ".") < 0) return os::ErrnoStatus("pivot_root");
+  if (::umount2(".", MNT_DETACH) < 0) return os::ErrnoStatus("detach old root");
+  if (::chdir("/") < 0) return os::ErrnoStatus("chdir /");
+  return {};
+}
+
+// Finds args[0] on the container's PATH, as execvp would with the container's environment.
+Result<std::string> LookPath(const std::string& file, const std::vector<std::string>& env) {
+  if (file.empty()) return Status::NotFound("exec: no command");
+  auto check = [](const std::string& p) -> Status {
+    struct stat st;
+    if (::stat(p.c_str(), &st) < 0) return os::ErrnoStatus("exec: \"" + p + "\"");
+    if (S_ISDIR(st.st_mode)) return Status::PermissionDenied("exec: \"" + p + "\": is a directory");
+    if (::access(p.c_str(), X_OK) < 0) return os::ErrnoStatus("exec: \"" + p + "\"");
+    return {};
+  };
+  if (file.find('/') != std::string::npos) {
+    BD_RETURN_IF_ERROR(check(file));
+    return file;
+  }
+  std::string path(FindEnv(env, "PATH").value_or(kDefaultPath));
+  bool denied = false;
+  for (const std::string& dir : Split(path, ':')) {
+    std::string candidate = os::JoinPath(dir.empty() ? "." : dir, file);
+    Status st = check(candidate);
+    if (st.ok()) return candidate;
+    if (st.code() == Code::kPermissionDenied) denied = true;
+  }
+  if (denied) return Status::PermissionDenied("exec: \"" + file + "\": permission denied");
+  return Status::NotFound("exec: \"" + file + "\": executable file not found in $PATH");
+}
+
+[[noreturn]] void ChildMain(const Spec& spec, const LaunchIo& io, int report_fd) {
+  auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
+  ::umask(022);
+  // Standard streams first, while the host's /dev/null is still reachable.
+  int in = io.stdin_fd >= 0 ? io.stdin_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (in < 0 || ::dup2(in, 0) < 0) fail(os::ErrnoStatus("stdin"));
+  if (io.stdout_fd >= 0 && ::dup2(io.stdout_fd, 1) < 0) fail(os::ErrnoStatus("stdout"));
+  if (io.stderr_fd >= 0 && ::dup2(io.stderr_fd, 2) < 0) fail(os::ErrnoStatus("stderr"));
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+  // Nothing mounted from here on propagates back to the host.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) {
+    fail(os::ErrnoStatus("make / rslave"));
+  }
+  if (spec.overlay) {
+    auto data = OverlayData(*spec.overlay);
+    if (!data.ok()) fail(data.status());
+    if (::mount("overlay", spec.rootfs.c_str(), "overlay", 0, data->c_str()) < 0) {
+      fail(os::ErrnoStatus("mount overlay on `" + spec.rootfs + "`"));
+    }
+  } else if (::mount(spec.rootfs.c_str(), spec.rootfs.c_str(), nullptr, MS_BIND | MS_REC,
+                     nullptr) < 0) {
+    fail(os::ErrnoStatus("bind rootfs `" + spec.rootfs + "`"));
+  }
+  UniqueFd root(::open(spec.rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) fail(os::ErrnoStatus("open rootfs"));
+  for (const Mount& m : spec.mounts) {
+    Status st = DoMount(root.get(), m);
+    if (!st.ok()) fail(st);
+  }
+  if (Status st = CreateDevices(root.get()); !st.ok()) fail(st);
+  if (!spec.hostname.empty() &&
+      ::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {
+    fail(os::ErrnoStatus("sethostname"));
+  }
+  LoopbackUp();
+  if (Status st = PivotInto(spec.rootfs); !st.ok()) fail(st);
+  if (spec.readonly_rootfs &&
+      ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0) {
+    fail(os::ErrnoStatus("remount / read-only"));
+  }
+
+  auto passwd = os::ReadFile("/etc/passwd");
+  auto group = os::ReadFile("/etc/group");
+  auto user = ResolveUser(spec.process.user, passwd.ok() ? *passwd : "", group.ok() ? *group : "");
+  if (!user.ok()) fail(user.status());
+  std::vector<std::string> env = spec.process.env;
+  if (!FindEnv(env, "HOME")) env.push_back("HOME=" + user->home);
+  if (!FindEnv(env, "PATH")) env.push_back("PATH=" + std::string(kDefaultPath));
+  if (::chdir(spec.process.cwd.c_str()) < 0) {
+    if (errno != ENOENT) fail(os::ErrnoStatus("chdir to cwd `" + spec.process.cwd + "`"));
+    if (Status st = os::MkdirAll(spec.process.cwd, 0755); !st.ok()) fail(st);
+    if (::chdir(spec.process.cwd.c_str()) < 0) {
+      fail(os::ErrnoStatus("chdir to cwd `" + spec.process.cwd + "`"));
+    }
+  }
+  if (::setgroups(user->additional_gids.size(), user->additional_gids.data()) < 0) {
+    fail(os::ErrnoStatus("setgroups"));
+  }
+  if (::setresgid(user->gid, user->gid, user->gid) < 0) fail(os::ErrnoStatus("setgid"));
+  if (::setresuid(user->uid, user->uid, user->uid) < 0) fail(os::ErrnoStatus("setuid"));
+
+  auto exe = LookPath(spec.process.args[0], env);
+  if (!exe.ok()) {
+    Fail(report_fd, exe.status().code() == Code::kNotFound ? kExitNotFound : kExitCannotInvoke,
+         exe.status());
+  }
+  std::vector<char*> argv, envp;
+  for (const auto& a : spec.process.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  // Descriptors beyond the standard three never leak into the container.
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  ::execve(exe->c_str(), argv.data(), envp.data());
+  int err = errno;
+  Fail(report_fd, err == ENOENT ? kExitNotFound : kExitCannotInvoke,
+       os::ErrnoStatus(err, "exec: \"" + spec.process.args[0] + "\""));
+}
+
+}  // namespace
+
+int ExitCodeFromWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+Result<Launched> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error) {
+  auto fail = [&](Status st, int code = kExitEngineFailed) -> Status {
+    error->status = st;
+    error->exit_code = code;
+    return st;
+  };
+  if (spec.process.args.empty()) return fail(Status::InvalidArgument("no command given"));
+  UniqueFd report[2];
+  if (Status st = os::MakePipe(report); !st.ok()) return fail(st);
+
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = NamespaceFlags(spec.namespaces) | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) return fail(os::ErrnoStatus("clone3 into new namespaces"));
+  if (pid == 0) {
+    report[0].Reset();
+    ChildMain(spec, io, report[1].get());
+  }
+  Launched out{static_cast<pid_t>(pid), UniqueFd(pidfd)};
+  report[1].Reset();
+  ChildReport r{};
+  ssize_t n = os::RetryEintr([&] { return ::read(report[0].get(), &r, sizeof r); });
+  if (n == 0) return out;  // exec succeeded: the pipe closed on exec
+  int status = 0;
+  os::RetryEintr([&] { return ::waitpid(out.pid, &status, 0); });
+  if (n != static_cast<ssize_t>(sizeof r)) {
+    return fail(Status::Internal("container process died during setup (status " +
+                                 std::to_string(ExitCodeFromWaitStatus(status)) + ")"));
+  }
+  r.message[sizeof r.message - 1] = '\0';
+  Status st;
+  switch (static_cast<Code>(r.code)) {
+    case Code::kNotFound: st = Status::NotFound(r.message); break;
+    case Code::kPermissionDenied: st = Status::PermissionDenied(r.message); break;
+    case Code::kInvalidArgument: st = Status::InvalidArgument(r.message); break;
+    default: st = Status::Internal(r.message); break;
+  }
+  return fail(st, r.exit_code);
+}
+
+}  // namespace bd::runtime

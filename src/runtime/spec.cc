@@ -1,0 +1,171 @@
+#include "runtime/spec.h"
+
+#include <sys/mount.h>
+
+#include <nlohmann/json.hpp>
+
+namespace bd::runtime {
+
+using nlohmann::json;
+
+std::string SpecToJson(const Spec& s) {
+  json j;
+  j["ociVersion"] = "1.0.2";
+  j["id"] = s.id;
+  j["process"] = {{"args", s.process.args},
+                  {"env", s.process.env},
+                  {"cwd", s.process.cwd},
+                  {"user", s.process.user},
+                  {"terminal", s.process.terminal}};
+  j["hostname"] = s.hostname;
+  j["root"] = {{"path", s.rootfs}, {"readonly", s.readonly_rootfs}};
+  if (s.overlay) {
+    j["overlay"] = {{"lowerDirs", s.overlay->lower_dirs},
+                    {"upperDir", s.overlay->upper_dir},
+                    {"workDir", s.overlay->work_dir}};
+  }
+  json mounts = json::array();
+  for (const Mount& m : s.mounts) {
+    mounts.push_back({{"destination", m.destination},
+                      {"type", m.type},
+                      {"source", m.source},
+                      {"options", m.options}});
+  }
+  j["mounts"] = std::move(mounts);
+  json ns = json::array();
+  for (const auto& n : s.namespaces) ns.push_back({{"type", n}});
+  j["linux"] = {{"namespaces", std::move(ns)}};
+  return j.dump();
+}
+
+Result<Spec> SpecFromJson(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("runtime spec: not JSON");
+  try {
+    Spec s;
+    s.id = j.value("id", "");
+    const json& p = j.at("process");
+    s.process.args = p.at("args").get<std::vector<std::string>>();
+    s.process.env = p.value("env", std::vector<std::string>{});
+    s.process.cwd = p.value("cwd", "/");
+    s.process.user = p.value("user", "");
+    s.process.terminal = p.value("terminal", false);
+    s.hostname = j.value("hostname", "");
+    s.rootfs = j.at("root").at("path").get<std::string>();
+    s.readonly_rootfs = j.at("root").value("readonly", false);
+    if (j.contains("overlay")) {
+      const json& o = j["overlay"];
+      s.overlay = Overlay{o.at("lowerDirs").get<std::vector<std::string>>(),
+                          o.at("upperDir").get<std::string>(), o.at("workDir").get<std::string>()};
+    }
+    for (const json& m : j.value("mounts", json::array())) {
+      s.mounts.push_back({m.at("destination").get<std::string>(), m.value("type", ""),
+                          m.value("source", ""),
+                          m.value("options", std::vector<std::string>{})});
+    }
+    if (j.contains("linux")) {
+      for (const json& n : j["linux"].value("namespaces", json::array())) {
+        s.namespaces.push_back(n.at("type").get<std::string>());
+      }
+    }
+    if (s.process.args.empty()) return Status::InvalidArgument("runtime spec: empty process.args");
+    return s;
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("runtime spec: ") + e.what());
+  }
+}
+
+std::vector<Mount> DefaultMounts() {
+  return {
+      {"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}},
+      {"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
+      {"/dev/pts",
+       "devpts",
+       "devpts",
+       {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+      {"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+      {"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}},
+      {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}},
+  };
+}
+
+std::vector<std::string> DefaultNamespaces() {
+  return {"pid", "mount", "uts", "ipc", "network", "cgroup"};
+}
+
+MountFlags ParseMountOptions(const std::vector<std::string>& options) {
+  struct Flag {
+    const char* name;
+    bool clear;
+    unsigned long flag;
+  };
+  static constexpr Flag kFlags[] = {
+      {"ro", false, MS_RDONLY},         {"rw", true, MS_RDONLY},
+      {"nosuid", false, MS_NOSUID},     {"suid", true, MS_NOSUID},
+      {"nodev", false, MS_NODEV},       {"dev", true, MS_NODEV},
+      {"noexec", false, MS_NOEXEC},     {"exec", true, MS_NOEXEC},
+      {"sync", false, MS_SYNCHRONOUS},  {"async", true, MS_SYNCHRONOUS},
+      {"noatime", false, MS_NOATIME},   {"atime", true, MS_NOATIME},
+      {"relatime", false, MS_RELATIME}, {"norelatime", true, MS_RELATIME},
+      {"strictatime", false, MS_STRICTATIME},
+      {"nodiratime", false, MS_NODIRATIME},
+  };
+  static constexpr std::pair<const char*, unsigned long> kPropagation[] = {
+      {"private", MS_PRIVATE},          {"rprivate", MS_PRIVATE | MS_REC},
+      {"shared", MS_SHARED},            {"rshared", MS_SHARED | MS_REC},
+      {"slave", MS_SLAVE},              {"rslave", MS_SLAVE | MS_REC},
+      {"unbindable", MS_UNBINDABLE},    {"runbindable", MS_UNBINDABLE | MS_REC},
+  };
+  MountFlags out;
+  for (const std::string& opt : options) {
+    if (opt == "bind") {
+      out.bind = true;
+      continue;
+    }
+    if (opt == "rbind") {
+      out.bind = out.recursive = true;
+      continue;
+    }
+    bool known = false;
+    for (const Flag& f : kFlags) {
+      if (opt == f.name) {
+        out.flags = f.clear ? out.flags & ~f.flag : out.flags | f.flag;
+        known = true;
+        break;
+      }
+    }
+    for (const auto& [name, flag] : kPropagation) {
+      if (!known && opt == name) {
+        out.propagation |= flag;
+        known = true;
+      }
+    }
+    if (!known) {
+      if (!out.data.empty()) out.data.push_back(',');
+      out.data.append(opt);
+    }
+  }
+  return out;
+}
+
+Result<std::string> OverlayData(const Overlay& o) {
+  if (o.lower_dirs.empty()) return Status::InvalidArgument("overlay needs at least one lower dir");
+  std::string data = "lowerdir=";
+  auto check = [](const std::string& p) -> Status {
+    if (p.find_first_of(",:") != std::string::npos) {
+      return Status::InvalidArgument("overlay path `" + p + "` contains ',' or ':'");
+    }
+    return {};
+  };
+  for (size_t i = 0; i < o.lower_dirs.size(); ++i) {
+    BD_RETURN_IF_ERROR(check(o.lower_dirs[i]));
+    if (i) data.push_back(':');
+    data.append(o.lower_dirs[i]);
+  }
+  BD_RETURN_IF_ERROR(check(o.upper_dir));
+  BD_RETURN_IF_ERROR(check(o.work_dir));
+  data.append(",upperdir=").append(o.upper_dir).append(",workdir=").append(o.work_dir);
+  return data;
+}
+
+}  // namespace bd::runtime

@@ -1,0 +1,68 @@
+// The runtime spec: everything needed to start one container process, shaped after the OCI
+// runtime spec (process, root, hostname, mounts, namespaces). The engine builds it (pure code),
+// stores it as JSON with the container, and the shim hands it to Launch. Plain values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace bd::runtime {
+
+struct Process {
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // "KEY=VALUE"
+  std::string cwd = "/";
+  std::string user;  // "", "uid", "name", "uid:gid", "name:group": resolved inside the rootfs
+  bool terminal = false;
+};
+
+struct Mount {
+  std::string destination;
+  std::string type;  // "proc", "tmpfs", "bind", ...
+  std::string source;
+  std::vector<std::string> options;
+};
+
+struct Overlay {
+  std::vector<std::string> lower_dirs;  // topmost first, as overlayfs wants them
+  std::string upper_dir;
+  std::string work_dir;
+};
+
+struct Spec {
+  std::string id;
+  Process process;
+  std::string hostname;
+  std::string rootfs;              // the mount point of the container's root
+  std::optional<Overlay> overlay;  // when set, mounted at `rootfs` inside the container only
+  bool readonly_rootfs = false;
+  std::vector<Mount> mounts;
+  std::vector<std::string> namespaces;  // "pid", "mount", "uts", "ipc", "network", "cgroup"
+};
+
+std::string SpecToJson(const Spec& spec);
+Result<Spec> SpecFromJson(std::string_view json);
+
+// The mounts every container gets, in order: /proc, /dev (+pts, shm, mqueue), /sys.
+std::vector<Mount> DefaultMounts();
+std::vector<std::string> DefaultNamespaces();
+
+// Mount options split into mount(2) flags, propagation flags and the data string.
+struct MountFlags {
+  unsigned long flags = 0;
+  unsigned long propagation = 0;
+  bool bind = false;
+  bool recursive = false;
+  std::string data;
+};
+MountFlags ParseMountOptions(const std::vector<std::string>& options);
+
+// The overlayfs data string for `o`. Fails when a path holds a character overlayfs cannot take.
+Result<std::string> OverlayData(const Overlay& o);
+
+}  // namespace bd::runtime

@@ -1,0 +1,2 @@
+#include "shim/shim.h"
+int main(int argc, char** argv) { return bd::shim::Main(argc, argv); }

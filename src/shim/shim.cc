@@ -1,0 +1,191 @@
+#include "shim/shim.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "base/log.h"
+#include "base/time.h"
+#include "engine/engine.h"
+#include "engine/logfile.h"
+#include "os/error.h"
+#include "os/fs.h"
+#include "os/process.h"
+#include "runtime/launch.h"
+
+namespace bd::shim {
+namespace {
+
+constexpr int kSyncFd = 3;
+constexpr int kAttachOutFd = 4;
+constexpr int kAttachErrFd = 5;
+
+void Report(std::string_view msg) {
+  std::string line(msg);
+  line.push_back('\n');
+  (void)os::WriteAll(kSyncFd, line);  // the CLI may be gone: that is fine
+}
+
+struct Output {
+  UniqueFd pipe;
+  engine::Stream stream;
+  int attach_fd;  // -1 when not attached or the reader went away
+};
+
+int Run(const std::string& root, const std::string& id, bool attach) {
+  auto eng = engine::Engine::Open(root);
+  if (!eng.ok()) {
+    log::Error("open engine: {}", eng.status().ToString());
+    Report("failed 125 " + eng.status().ToString());
+    return 1;
+  }
+  engine::Engine& e = **eng;
+  auto c = e.containers().Get(id);
+  if (!c.ok()) {
+    Report("failed 125 " + c.status().ToString());
+    return 1;
+  }
+  auto spec = runtime::SpecFromJson(c->spec_json);
+  if (!spec.ok()) {
+    Report("failed 125 " + spec.status().ToString());
+    return 1;
+  }
+  std::string dir = e.paths().Container(id);
+  auto log_fd = os::Open(dir + "/ctr.log", O_WRONLY | O_CREAT | O_APPEND, 0640);
+  if (!log_fd.ok()) {
+    Report("failed 125 " + log_fd.status().ToString());
+    return 1;
+  }
+  UniqueFd out[2], err[2];
+  if (Status st = os::MakePipe(out); !st.ok() || !(st = os::MakePipe(err)).ok()) {
+    Report("failed 125 " + st.ToString());
+    return 1;
+  }
+  runtime::LaunchIo io{-1, out[1].get(), err[1].get()};
+  runtime::LaunchError launch_error;
+  auto launched = runtime::Launch(*spec, io, &launch_error);
+  out[1].Reset();
+  err[1].Reset();
+  if (!launched.ok()) {
+    Status st = e.containers().MarkExited(id, launch_error.exit_code,
+                                          launch_error.status.message(), NowNanos());
+    if (!st.ok()) log::Error("record failed start: {}", st.ToString());
+    Report("failed " + std::to_string(launch_error.exit_code) + " " +
+           launch_error.status.message());
+    return 1;
+  }
+  pid_t self = ::getpid();
+  Status st = e.containers().MarkRunning(id, launched->pid, self, os::ProcessStartTime(self),
+                                         NowNanos());
+  if (!st.ok()) {
+    // Without a record nobody could manage the container: take it down again.
+    ::kill(launched->pid, SIGKILL);
+    ::waitpid(launched->pid, nullptr, 0);
+    Report("failed 125 record start: " + st.ToString());
+    return 1;
+  }
+  Report("started " + std::to_string(launched->pid));
+
+  engine::LogWriter log(log_fd->get());
+  Output outputs[2] = {{std::move(out[0]), engine::Stream::kStdout, attach ? kAttachOutFd : -1},
+                       {std::move(err[0]), engine::Stream::kStderr, attach ? kAttachErrFd : -1}};
+  bool exited = false;
+  int wait_status = 0;
+  char buf[65536];
+  while (!exited || outputs[0].pipe || outputs[1].pipe) {
+    pollfd fds[3];
+    int n = 0;
+    int index[3];
+    for (int i = 0; i < 2; ++i) {
+      if (outputs[i].pipe) {
+        fds[n] = {outputs[i].pipe.get(), POLLIN, 0};
+        index[n++] = i;
+      }
+    }
+    if (!exited) {
+      fds[n] = {launched->pidfd.get(), POLLIN, 0};
+      index[n++] = -1;
+    }
+    if (os::RetryEintr([&] { return ::poll(fds, static_cast<nfds_t>(n), -1); }) < 0) break;
+    for (int k = 0; k < n; ++k) {
+      if (!fds[k].revents) continue;
+      if (index[k] < 0) {
+        if (os::RetryEintr([&] { return ::waitpid(launched->pid, &wait_status, 0); }) > 0) {
+          exited = true;
+        }
+        continue;
+      }
+      Output& o = outputs[index[k]];
+      ssize_t r = os::RetryEintr([&] { return ::read(o.pipe.get(), buf, sizeof buf); });
+      int64_t now = NowNanos();
+      if (r <= 0) {
+        (void)log.Flush(o.stream, now);
+        o.pipe.Reset();
+        continue;
+      }
+      std::string_view data(buf, static_cast<size_t>(r));
+      if (Status ws = log.Write(o.stream, data, now); !ws.ok()) {
+        log::Error("write container log: {}", ws.ToString());
+      }
+      if (o.attach_fd >= 0 && !os::WriteAll(o.attach_fd, data).ok()) o.attach_fd = -1;
+    }
+  }
+  int code = runtime::ExitCodeFromWaitStatus(wait_status);
+  if (attach) {
+    // Let the attached CLI see EOF now; without --attach these numbers belong to other files.
+    ::close(kAttachOutFd);
+    ::close(kAttachErrFd);
+  }
+  int64_t finished = NowNanos();
+  if (c->config.auto_remove) {
+    log_fd->Reset();
+    Status rm = os::RemoveAll(dir);
+    if (rm.ok()) rm = e.containers().Delete(id);
+    if (!rm.ok()) {
+      log::Error("remove container: {}", rm.ToString());
+      (void)e.containers().MarkExited(id, code, "auto-remove failed: " + rm.ToString(), finished);
+    }
+  } else if (Status ms = e.containers().MarkExited(id, code, "", finished); !ms.ok()) {
+    log::Error("record exit: {}", ms.ToString());
+  }
+  Report("exited " + std::to_string(code));
+  return 0;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  std::string root, id;
+  bool attach = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--root" && i + 1 < argc) root = argv[++i];
+    else if (a == "--id" && i + 1 < argc) id = argv[++i];
+    else if (a == "--attach") attach = true;
+    else {
+      std::fprintf(stderr, "basic-docker-shim: unknown argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (root.empty() || id.empty()) {
+    std::fprintf(stderr, "usage: basic-docker-shim --root DIR --id ID [--attach]\n"
+                         "Started by basic-docker; not meant to be run by hand.\n");
+    return 2;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  // The shim's own diagnostics go to a file beside the container log.
+  std::string shim_log = engine::Paths{root}.Container(id) + "/shim.log";
+  int fd = ::open(shim_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd >= 0) {
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  return Run(root, id, attach);
+}
+
+}  // namespace bd::shim

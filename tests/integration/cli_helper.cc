@@ -1,0 +1,135 @@
+#include "integration/cli_helper.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "base/strings.h"
+#include "engine/images.h"
+#include "os/process.h"
+
+namespace bd::testing {
+
+CmdResult RunCmd(const std::vector<std::string>& argv, const std::string& input, int timeout_s) {
+  CmdResult r;
+  UniqueFd in[2], out[2], err[2];
+  EXPECT_TRUE(os::MakePipe(in).ok());
+  EXPECT_TRUE(os::MakePipe(out).ok());
+  EXPECT_TRUE(os::MakePipe(err).ok());
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in[0].get(), 0);
+    ::dup2(out[1].get(), 1);
+    ::dup2(err[1].get(), 2);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  in[0].Reset();
+  out[1].Reset();
+  err[1].Reset();
+  (void)os::WriteAll(in[1].get(), input);
+  in[1].Reset();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  char buf[65536];
+  while (out[0] || err[0]) {
+    pollfd fds[2] = {{out[0].get(), POLLIN, 0}, {err[0].get(), POLLIN, 0}};
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
+    if (left <= 0 || ::poll(fds, 2, left) == 0) {
+      ::kill(pid, SIGKILL);
+      ADD_FAILURE() << "timed out: " << Join(argv, " ");
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      UniqueFd& fd = i == 0 ? out[0] : err[0];
+      if (!fd || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n <= 0) fd.Reset();
+      else (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string BuildTar(const std::function<void(store::TarBuilder&)>& fill) {
+  std::string data;
+  store::TarBuilder t([&](std::string_view d) {
+    data.append(d);
+    return Status();
+  });
+  fill(t);
+  EXPECT_TRUE(t.Finish().ok());
+  return data;
+}
+
+std::string BusyboxLayerTar() {
+  return BuildTar([](store::TarBuilder& t) {
+    ASSERT_TRUE(t.AddDir("bin", {}).ok());
+    ASSERT_TRUE(t.AddFileFromDisk("bin/busybox", engine::BusyboxPath(), {0755}).ok());
+    for (const char* applet : {"sh", "echo", "cat", "ls", "pwd", "env", "id", "sleep"}) {
+      ASSERT_TRUE(t.AddSymlink(std::string("bin/") + applet, "busybox", {}).ok());
+    }
+    ASSERT_TRUE(t.AddDir("tmp", {01777}).ok());
+  });
+}
+
+std::string MissingPrivilege() {
+  if (::geteuid() != 0) return "needs root (namespaces, mounts); CI runs as root";
+  auto fs = os::ReadFile("/proc/filesystems");
+  if (!fs.ok() || fs->find("overlay") == std::string::npos) {
+    return "the kernel has no overlayfs";
+  }
+  if (!os::Exists(engine::BusyboxPath())) return "no static busybox (install busybox-static)";
+  return "";
+}
+
+std::vector<std::string> HostMountPoints() {
+  std::vector<std::string> out;
+  auto info = os::ReadFile("/proc/self/mountinfo");
+  if (!info.ok()) return out;
+  for (const std::string& line : Split(*info, '\n')) {
+    auto f = Split(line, ' ');
+    if (f.size() > 4) out.push_back(f[4]);
+  }
+  return out;
+}
+
+void EngineTest::SetUp() {
+  if (std::string why = MissingPrivilege(); !why.empty()) GTEST_SKIP() << why;
+  auto t = os::TempDir::Create("/var/tmp", "bd-it-");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  dir_ = std::make_unique<os::TempDir>(std::move(t).value());
+  root_ = dir_->path() + "/root";
+}
+
+void EngineTest::TearDown() {
+  if (!dir_) return;
+  CmdResult ids = Cli({"ps", "-a", "-q", "--no-trunc"});
+  for (const std::string& id : Split(ids.out, '\n')) {
+    if (!id.empty()) Cli({"rm", "-f", id});
+  }
+}
+
+CmdResult EngineTest::Cli(std::vector<std::string> args, const std::string& input, int timeout_s) {
+  args.insert(args.begin(), {std::string(BD_BIN_DIR) + "/basic-docker", "--root", root_});
+  return RunCmd(args, input, timeout_s);
+}
+
+std::string EngineTest::WriteFile(const std::string& name, const std::string& data) {
+  std::string path = dir_->path() + "/" + name;
+  EXPECT_TRUE(os::WriteFile(path, data).ok());
+  return path;
+}
+
+}  // namespace bd::testing

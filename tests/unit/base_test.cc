@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include "base/digest.h"
+#include "base/status.h"
+#include "base/strings.h"
+#include "base/time.h"
+#include "os/error.h"
+
+namespace bd {
+namespace {
+
+Result<int> Half(int v) {
+  if (v % 2) return Status::InvalidArgument("odd");
+  return v / 2;
+}
+
+Result<int> Quarter(int v) {
+  BD_ASSIGN_OR_RETURN(int h, Half(v));
+  return Half(h);
+}
+
+TEST(StatusTest, OkCarriesNothingAndContextKeepsCode) {
+  Status ok;
+  EXPECT_TRUE(ok.ok());
+  EXPECT_EQ(ok.ToString(), "OK");
+  Status nf = Status::NotFound("no such thing");
+  EXPECT_EQ(nf.WithContext("look up").message(), "look up: no such thing");
+  EXPECT_EQ(nf.WithContext("x").code(), Code::kNotFound);
+  EXPECT_TRUE(ok.WithContext("x").ok());
+}
+
+TEST(ResultTest, PropagatesErrorsThroughMacros) {
+  EXPECT_EQ(*Quarter(8), 2);
+  auto r = Quarter(6);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+}
+
+TEST(ErrnoStatusTest, NamesTheOperationAndMapsTheCode) {
+  Status st = os::ErrnoStatus(ENOENT, "open `/x`");
+  EXPECT_EQ(st.code(), Code::kNotFound);
+  EXPECT_EQ(st.message(), "open `/x`: No such file or directory");
+  EXPECT_EQ(os::ErrnoStatus(EEXIST, "mkdir").code(), Code::kAlreadyExists);
+  EXPECT_EQ(os::ErrnoStatus(EPERM, "mount").code(), Code::kPermissionDenied);
+}
+
+TEST(DigestTest, KnownVectorAndValidation) {
+  EXPECT_EQ(Sha256Digest("abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_TRUE(ValidateDigest(Sha256Digest("")).ok());
+  EXPECT_FALSE(ValidateDigest("sha256:abc").ok());
+  EXPECT_FALSE(ValidateDigest("md5:" + std::string(64, 'a')).ok());
+  EXPECT_FALSE(ValidateDigest("sha256:" + std::string(64, 'A')).ok());
+}
+
+TEST(TimeTest, Rfc3339RoundTrip) {
+  int64_t t = 1795000000123456789;
+  std::string s = FormatRfc3339Nano(t);
+  EXPECT_EQ(s.back(), 'Z');
+  EXPECT_EQ(ParseRfc3339Nano(s), t);
+  EXPECT_EQ(ParseRfc3339Nano("2026-11-22T10:00:00Z") % 1'000'000'000, 0);
+  EXPECT_EQ(ParseRfc3339Nano("yesterday"), -1);
+}
+
+TEST(StringsTest, SplitJoinParse) {
+  EXPECT_EQ(Split("a:b::c", ':'), (std::vector<std::string>{"a", "b", "", "c"}));
+  EXPECT_EQ(Join({"a", "b"}, ", "), "a, b");
+  EXPECT_EQ(ParseInt("42"), 42);
+  EXPECT_FALSE(ParseInt("4x").has_value());
+  EXPECT_FALSE(ParseInt("").has_value());
+  EXPECT_EQ(RandomHexId().size(), 64u);
+  EXPECT_NE(RandomHexId(), RandomHexId());
+  EXPECT_EQ(HumanSize(1980000), "1.98MB");
+  EXPECT_EQ(ShellQuote("a b"), "\"a b\"");
+}
+
+}  // namespace
+}  // namespace bd

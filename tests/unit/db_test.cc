@@ -1,0 +1,82 @@
+#include <gtest/gtest.h>
+
+#include "engine/schema.h"
+#include "os/fs.h"
+#include "store/db.h"
+
+namespace bd::store {
+namespace {
+
+class DbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = os::TempDir::Create("/tmp", "bd-db-");
+    ASSERT_TRUE(t.ok());
+    dir_ = std::make_unique<os::TempDir>(std::move(t).value());
+  }
+  std::string Path() const { return dir_->path() + "/state.db"; }
+  std::unique_ptr<os::TempDir> dir_;
+};
+
+TEST_F(DbTest, MigratesInOrderAndOnlyOnce) {
+  std::vector<Migration> v1 = {{1, "CREATE TABLE t(x INTEGER);"}};
+  std::vector<Migration> v2 = {v1[0], {2, "ALTER TABLE t ADD COLUMN y TEXT;"}};
+  {
+    auto db = Db::Open(Path(), v1);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    EXPECT_EQ((*db)->UserVersion(), 1);
+  }
+  auto db = Db::Open(Path(), v2);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_EQ((*db)->UserVersion(), 2);
+  EXPECT_TRUE((*db)->Exec("INSERT INTO t(x, y) VALUES (1, 'a')").ok());
+  // Opening again re-runs nothing (migration 2 would fail if re-applied).
+  EXPECT_TRUE(Db::Open(Path(), v2).ok());
+}
+
+TEST_F(DbTest, RefusesASchemaNewerThanItKnows) {
+  std::vector<Migration> v2 = {{1, "CREATE TABLE t(x);"}, {2, "CREATE TABLE u(y);"}};
+  ASSERT_TRUE(Db::Open(Path(), v2).ok());
+  auto db = Db::Open(Path(), {v2[0]});
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Code::kFailedPrecondition);
+}
+
+TEST_F(DbTest, FailedMigrationLeavesVersionUnchanged) {
+  std::vector<Migration> bad = {{1, "CREATE TABLE t(x);"}, {2, "CREATE TABLE t(x);"}};
+  auto db = Db::Open(Path(), bad);
+  ASSERT_FALSE(db.ok());
+  auto again = Db::Open(Path(), {bad[0]});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->UserVersion(), 1);
+}
+
+TEST_F(DbTest, WriteTxnRollsBackOnError) {
+  auto db = Db::Open(Path(), {{1, "CREATE TABLE t(x INTEGER UNIQUE);"}});
+  ASSERT_TRUE(db.ok());
+  Status st = (*db)->WriteTxn([&]() -> Status {
+    BD_RETURN_IF_ERROR((*db)->Exec("INSERT INTO t VALUES (1)"));
+    return Status::Internal("boom");
+  });
+  EXPECT_EQ(st.code(), Code::kInternal);
+  auto q = (*db)->Prepare("SELECT COUNT(*) FROM t");
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE(*q->Step());
+  EXPECT_EQ(q->Int(0), 0);
+  // Constraint violations come back as AlreadyExists.
+  ASSERT_TRUE((*db)->Exec("INSERT INTO t VALUES (2)").ok());
+  auto ins = (*db)->Prepare("INSERT INTO t VALUES (?)");
+  ASSERT_TRUE(ins.ok());
+  EXPECT_EQ(ins->BindAll(2).Run().code(), Code::kAlreadyExists);
+}
+
+TEST_F(DbTest, EngineSchemaAppliesToAFreshDatabase) {
+  auto db = Db::Open(Path(), engine::Migrations());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_EQ((*db)->UserVersion(), engine::Migrations().back().version);
+  EXPECT_TRUE((*db)->Exec("SELECT id, name, state, shim_pid FROM containers").ok());
+  EXPECT_TRUE((*db)->Exec("SELECT diff_id, blob_digest FROM layers").ok());
+}
+
+}  // namespace
+}  // namespace bd::store

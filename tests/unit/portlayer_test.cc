@@ -1,0 +1,119 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "portlayer/portlayer.h"
+
+namespace bd::portlayer {
+namespace {
+
+// A component over an in-memory "system": element id -> level. Fails on request.
+class FakeComponent : public Component {
+ public:
+  std::string_view Name() const override { return "fake"; }
+  Result<Level> Observe(const Handle&, const Element& e) override {
+    auto it = system.find(e.id);
+    return it == system.end() ? Level::kAbsent : it->second;
+  }
+  Status Apply(Handle&, const Element& e, Level, Level to) override {
+    ++applies;
+    if (fail_on == e.id && to != Level::kAbsent && to != Level::kJoined) {
+      return Status::Unavailable("device " + e.id + " is busy");
+    }
+    if (to == Level::kAbsent) system.erase(e.id);
+    else system[e.id] = to;
+    log.push_back(e.id + "->" + std::string(LevelName(to)));
+    return {};
+  }
+  std::map<std::string, Level> system;
+  std::string fail_on;
+  int applies = 0;
+  std::vector<std::string> log;
+};
+
+class PortLayerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = std::make_unique<FakeComponent>();
+    fake_ = c.get();
+    registry_.Register(std::move(c));
+  }
+  Registry registry_;
+  FakeComponent* fake_;
+};
+
+TEST_F(PortLayerTest, NothingChangesUntilCommit) {
+  Handle h("c1");
+  h.Join({"a", "fake", ""});
+  ASSERT_TRUE(h.Bind("a").ok());
+  EXPECT_TRUE(fake_->system.empty());
+  CommitResult r = Commit(h, registry_);
+  EXPECT_FALSE(r.IsError());
+  EXPECT_EQ(r.Results().at("a"), Outcome::kSuccess);
+  EXPECT_EQ(fake_->system.at("a"), Level::kBound);
+}
+
+TEST_F(PortLayerTest, RepeatingIsANoop) {
+  for (int i = 0; i < 2; ++i) {
+    Handle h("c1");
+    h.Join({"a", "fake", ""});
+    ASSERT_TRUE(h.Bind().ok());
+    CommitResult r = Commit(h, registry_);
+    EXPECT_FALSE(r.IsError());
+    EXPECT_EQ(r.Results().at("a"), i == 0 ? Outcome::kSuccess : Outcome::kNoop);
+  }
+  EXPECT_EQ(fake_->applies, 1);
+}
+
+TEST_F(PortLayerTest, AFailureRollsBackAndReportsEveryElement) {
+  fake_->system["kept"] = Level::kBound;
+  fake_->fail_on = "b";
+  Handle h("c1");
+  h.Join({"kept", "fake", ""});
+  h.Join({"a", "fake", ""});
+  h.Join({"b", "fake", ""});
+  h.Join({"c", "fake", ""});
+  ASSERT_TRUE(h.Bind().ok());
+  CommitResult r = Commit(h, registry_);
+  EXPECT_TRUE(r.IsError());
+  EXPECT_EQ(r.Results().at("kept"), Outcome::kNoop);
+  EXPECT_EQ(r.Results().at("a"), Outcome::kError);
+  EXPECT_NE(r.Detail().at("a").find("rolled back because `b` failed"), std::string::npos);
+  EXPECT_EQ(r.Results().at("b"), Outcome::kError);
+  EXPECT_EQ(r.Detail().at("b"), "device b is busy");
+  EXPECT_EQ(r.Results().at("c"), Outcome::kError);
+  EXPECT_NE(r.Detail().at("c").find("not applied"), std::string::npos);
+  EXPECT_EQ(r.FirstError().code(), Code::kUnavailable);
+  // The system is exactly as before.
+  EXPECT_EQ(fake_->system.size(), 1u);
+  EXPECT_EQ(fake_->system.at("kept"), Level::kBound);
+}
+
+TEST_F(PortLayerTest, TeardownRunsInReverseBeforeSetup) {
+  fake_->system["first"] = Level::kBound;
+  fake_->system["second"] = Level::kBound;
+  Handle h("c1");
+  h.Join({"first", "fake", ""});
+  h.Join({"second", "fake", ""});
+  h.Join({"third", "fake", ""});
+  ASSERT_TRUE(h.Bind("third").ok());
+  ASSERT_TRUE(h.Leave("first").ok());
+  ASSERT_TRUE(h.Unbind("second").ok());
+  CommitResult r = Commit(h, registry_);
+  ASSERT_FALSE(r.IsError());
+  EXPECT_EQ(fake_->log, (std::vector<std::string>{"second->joined", "first->absent", "third->bound"}));
+  EXPECT_EQ(r.Order().size(), 3u);
+}
+
+TEST_F(PortLayerTest, UnknownElementsAndComponentsAreErrors) {
+  Handle h("c1");
+  EXPECT_EQ(h.Bind("nope").code(), Code::kNotFound);
+  h.Join({"x", "no-such-component", ""});
+  ASSERT_TRUE(h.Bind().ok());
+  CommitResult r = Commit(h, registry_);
+  EXPECT_TRUE(r.IsError());
+  EXPECT_EQ(r.Results().at("x"), Outcome::kError);
+}
+
+}  // namespace
+}  // namespace bd::portlayer

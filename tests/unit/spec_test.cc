@@ -1,0 +1,119 @@
+#include <sys/mount.h>
+
+#include <gtest/gtest.h>
+
+#include "runtime/spec.h"
+#include "runtime/user.h"
+
+namespace bd::runtime {
+namespace {
+
+TEST(SpecTest, JsonRoundTrip) {
+  Spec s;
+  s.id = "abc";
+  s.process.args = {"sh", "-c", "echo hi"};
+  s.process.env = {"A=1"};
+  s.process.cwd = "/srv";
+  s.process.user = "nobody";
+  s.hostname = "web";
+  s.rootfs = "/r/merged";
+  s.overlay = Overlay{{"/l2", "/l1"}, "/u", "/w"};
+  s.mounts = DefaultMounts();
+  s.namespaces = DefaultNamespaces();
+  auto back = SpecFromJson(SpecToJson(s));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->process.args, s.process.args);
+  EXPECT_EQ(back->process.cwd, "/srv");
+  EXPECT_EQ(back->process.user, "nobody");
+  EXPECT_EQ(back->hostname, "web");
+  ASSERT_TRUE(back->overlay);
+  EXPECT_EQ(back->overlay->lower_dirs, s.overlay->lower_dirs);
+  EXPECT_EQ(back->mounts.size(), s.mounts.size());
+  EXPECT_EQ(back->mounts[0].destination, "/proc");
+  EXPECT_EQ(back->namespaces, s.namespaces);
+}
+
+TEST(SpecTest, MalformedSpecsAreRejected) {
+  EXPECT_FALSE(SpecFromJson("not json").ok());
+  EXPECT_FALSE(SpecFromJson("{}").ok());
+  EXPECT_FALSE(SpecFromJson(R"({"process":{"args":[]},"root":{"path":"/"}})").ok());
+  EXPECT_FALSE(SpecFromJson(R"({"process":{"args":"sh"},"root":{"path":"/"}})").ok());
+}
+
+TEST(SpecTest, DefaultMountsCoverProcDevSys) {
+  std::vector<std::string> dests;
+  for (const Mount& m : DefaultMounts()) dests.push_back(m.destination);
+  EXPECT_EQ(dests, (std::vector<std::string>{"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue",
+                                             "/sys"}));
+  MountFlags sys = ParseMountOptions(DefaultMounts().back().options);
+  EXPECT_TRUE(sys.flags & MS_RDONLY);
+}
+
+TEST(MountOptionsTest, SplitsFlagsPropagationAndData) {
+  MountFlags f = ParseMountOptions({"nosuid", "ro", "rw", "mode=755", "rbind", "rslave", "size=1k"});
+  EXPECT_TRUE(f.flags & MS_NOSUID);
+  EXPECT_FALSE(f.flags & MS_RDONLY);  // rw came last
+  EXPECT_TRUE(f.bind);
+  EXPECT_TRUE(f.recursive);
+  EXPECT_EQ(f.propagation, static_cast<unsigned long>(MS_SLAVE | MS_REC));
+  EXPECT_EQ(f.data, "mode=755,size=1k");
+}
+
+TEST(OverlayTest, DataStringAndBadPaths) {
+  auto d = OverlayData({{"/a", "/b"}, "/u", "/w"});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, "lowerdir=/a:/b,upperdir=/u,workdir=/w");
+  EXPECT_FALSE(OverlayData({{}, "/u", "/w"}).ok());
+  EXPECT_FALSE(OverlayData({{"/a:b"}, "/u", "/w"}).ok());
+  EXPECT_FALSE(OverlayData({{"/a"}, "/u,x", "/w"}).ok());
+}
+
+constexpr char kPasswd[] =
+    "root:x:0:0:root:/root:/bin/sh\n"
+    "app:x:1000:1000:App:/home/app:/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/home:/bin/false\n";
+constexpr char kGroup[] =
+    "root:x:0:\n"
+    "app:x:1000:\n"
+    "audio:x:29:app,other\n"
+    "video:x:44:app\n"
+    "nogroup:x:65534:\n";
+
+TEST(UserTest, ResolvesNamesIdsAndGroups) {
+  auto root = ResolveUser("", kPasswd, kGroup);
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->uid, 0u);
+  EXPECT_EQ(root->home, "/root");
+  auto app = ResolveUser("app", kPasswd, kGroup);
+  ASSERT_TRUE(app.ok());
+  EXPECT_EQ(app->uid, 1000u);
+  EXPECT_EQ(app->gid, 1000u);
+  EXPECT_EQ(app->additional_gids, (std::vector<gid_t>{29, 44}));
+  EXPECT_EQ(app->home, "/home/app");
+  auto numeric = ResolveUser("4242", kPasswd, kGroup);
+  ASSERT_TRUE(numeric.ok());
+  EXPECT_EQ(numeric->uid, 4242u);
+  EXPECT_EQ(numeric->gid, 0u);
+  auto pair = ResolveUser("app:nogroup", kPasswd, kGroup);
+  ASSERT_TRUE(pair.ok());
+  EXPECT_EQ(pair->gid, 65534u);
+  EXPECT_EQ(ResolveUser("1000:7", kPasswd, kGroup)->gid, 7u);
+}
+
+TEST(UserTest, UnknownNamesAreClearErrors) {
+  auto u = ResolveUser("ghost", kPasswd, kGroup);
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("unable to find user ghost"), std::string::npos);
+  EXPECT_FALSE(ResolveUser("app:ghosts", kPasswd, kGroup).ok());
+  EXPECT_FALSE(ResolveUser("99999999999", kPasswd, kGroup).ok());
+}
+
+TEST(UserTest, FindEnvTakesTheLastValue) {
+  std::vector<std::string> env = {"PATH=/a", "X=1", "PATH=/b", "PATHX=no"};
+  EXPECT_EQ(FindEnv(env, "PATH"), "/b");
+  EXPECT_FALSE(FindEnv(env, "PAT").has_value());
+  EXPECT_FALSE(FindEnv(env, "Y").has_value());
+}
+
+}  // namespace
+}  // namespace bd::runtime
