@@ -11,7 +11,7 @@ packages=(
   busybox-static iproute2 procps util-linux
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(crun runc podman)
+  packages+=(crun runc podman python3)
 fi
 missing=()
 for p in "${packages[@]}"; do
