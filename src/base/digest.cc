@@ -2,27 +2,64 @@
 
 #include <openssl/evp.h>
 
+#include <cstdlib>
+#include <cstdio>
+
+#include "base/dynlib.h"
+
 namespace bd {
+namespace {
+
+#define BD_CRYPTO_FUNCTIONS(X) \
+  X(EVP_MD_CTX_new) X(EVP_MD_CTX_free) X(EVP_sha256) X(EVP_DigestInit_ex) \
+  X(EVP_DigestUpdate) X(EVP_DigestFinal_ex)
+
+struct CryptoApi {
+  BD_CRYPTO_FUNCTIONS(BD_DECLARE_FN)
+};
+
+Result<CryptoApi> LoadCrypto() {
+  const char* soname = "libcrypto.so.3";
+  BD_ASSIGN_OR_RETURN(void* handle, OpenLibrary(soname, "libssl3"));
+  CryptoApi api;
+  BD_CRYPTO_FUNCTIONS(BD_LOAD_FN)
+  return api;
+}
+
+// Hashing cannot report errors to its callers: without libcrypto the engine cannot work at all.
+const CryptoApi& Crypto() {
+  static const CryptoApi api = [] {
+    auto loaded = LoadCrypto();
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "basic-docker: %s\n", loaded.status().ToString().c_str());
+      std::abort();
+    }
+    return loaded.value();
+  }();
+  return api;
+}
+
+}  // namespace
 
 struct Sha256Hasher::Impl {
   EVP_MD_CTX* ctx = nullptr;
 };
 
 Sha256Hasher::Sha256Hasher() : impl_(std::make_unique<Impl>()) {
-  impl_->ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr);
+  impl_->ctx = Crypto().EVP_MD_CTX_new();
+  Crypto().EVP_DigestInit_ex(impl_->ctx, Crypto().EVP_sha256(), nullptr);
 }
 
-Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(impl_->ctx); }
+Sha256Hasher::~Sha256Hasher() { Crypto().EVP_MD_CTX_free(impl_->ctx); }
 
 void Sha256Hasher::Update(const void* data, size_t len) {
-  EVP_DigestUpdate(impl_->ctx, data, len);
+  Crypto().EVP_DigestUpdate(impl_->ctx, data, len);
 }
 
 std::string Sha256Hasher::Finish() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestFinal_ex(impl_->ctx, md, &len);
+  Crypto().EVP_DigestFinal_ex(impl_->ctx, md, &len);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "sha256:";
   out.reserve(7 + 2 * len);

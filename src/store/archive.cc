@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/digest.h"
+#include "base/dynlib.h"
 #include "base/unique_fd.h"
 #include "os/error.h"
 #include "os/fs.h"
@@ -20,10 +21,32 @@
 namespace bd::store {
 namespace {
 
+// libarchive (and the libxml2 and ICU it pulls in) is loaded on first use.
+#define BD_ARCHIVE_FUNCTIONS(X) X(archive_entry_atime) X(archive_entry_atime_is_set) X(archive_entry_atime_nsec) X(archive_entry_filetype) X(archive_entry_free) X(archive_entry_gid) X(archive_entry_hardlink) X(archive_entry_mtime) X(archive_entry_mtime_nsec) X(archive_entry_new) X(archive_entry_pathname) X(archive_entry_perm) X(archive_entry_rdev) X(archive_entry_set_filetype) X(archive_entry_set_gid) X(archive_entry_set_hardlink) X(archive_entry_set_mtime) X(archive_entry_set_pathname) X(archive_entry_set_perm) X(archive_entry_set_rdev) X(archive_entry_set_size) X(archive_entry_set_symlink) X(archive_entry_set_uid) X(archive_entry_size) X(archive_entry_size_is_set) X(archive_entry_symlink) X(archive_entry_uid) X(archive_entry_xattr_next) X(archive_entry_xattr_reset) X(archive_error_string) X(archive_read_data) X(archive_read_data_block) X(archive_read_free) X(archive_read_new) X(archive_read_next_header) X(archive_read_open) X(archive_read_open_fd) X(archive_read_support_filter_all) X(archive_read_support_format_raw) X(archive_read_support_format_tar) X(archive_write_close) X(archive_write_data) X(archive_write_free) X(archive_write_header) X(archive_write_new) X(archive_write_open) X(archive_write_set_bytes_in_last_block) X(archive_write_set_format_pax_restricted)
+
+struct ArchiveApi {
+  BD_ARCHIVE_FUNCTIONS(BD_DECLARE_FN)
+};
+
+Result<const ArchiveApi*> LoadArchive() {
+  static const Result<ArchiveApi> loaded = []() -> Result<ArchiveApi> {
+    const char* soname = "libarchive.so.13";
+    BD_ASSIGN_OR_RETURN(void* handle, OpenLibrary(soname, "libarchive13"));
+    ArchiveApi api;
+    BD_ARCHIVE_FUNCTIONS(BD_LOAD_FN)
+    return api;
+  }();
+  if (!loaded.ok()) return loaded.status();
+  return &loaded.value();
+}
+
+// Valid once LoadArchive() succeeded, which every entry point checks first.
+const ArchiveApi& Lib() { return *LoadArchive().value(); }
+
 constexpr size_t kBlock = 1 << 16;
 
 Status ArchiveError(archive* a, std::string_view what) {
-  const char* msg = archive_error_string(a);
+  const char* msg = Lib().archive_error_string(a);
   return Status::InvalidArgument(std::string(what) + ": " + (msg ? msg : "archive error"));
 }
 
@@ -49,11 +72,11 @@ struct RawSource {
   std::vector<char> buf = std::vector<char>(kBlock);
 
   ~RawSource() {
-    if (raw) archive_read_free(raw);
+    if (raw) Lib().archive_read_free(raw);
   }
 
   ssize_t Read(const void** out) {
-    la_ssize_t n = archive_read_data(raw, buf.data(), buf.size());
+    la_ssize_t n = Lib().archive_read_data(raw, buf.data(), buf.size());
     if (n > 0) {
       hasher.Update(buf.data(), static_cast<size_t>(n));
       size += n;
@@ -169,16 +192,16 @@ Status Unpacker::RemoveExisting(int dirfd, const std::string& name, bool keep_di
 
 Status Unpacker::ApplyMeta(int fd, archive_entry* e, bool is_dir) {
   if (opts_.preserve_owner &&
-      ::fchown(fd, static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))) < 0) {
+      ::fchown(fd, static_cast<uid_t>(Lib().archive_entry_uid(e)), static_cast<gid_t>(Lib().archive_entry_gid(e))) < 0) {
     return os::ErrnoStatus("chown");
   }
   // chmod after chown: chown clears set-id bits.
-  if (::fchmod(fd, archive_entry_perm(e) & 07777) < 0) return os::ErrnoStatus("chmod");
-  archive_entry_xattr_reset(e);
+  if (::fchmod(fd, Lib().archive_entry_perm(e) & 07777) < 0) return os::ErrnoStatus("chmod");
+  Lib().archive_entry_xattr_reset(e);
   const char* name;
   const void* value;
   size_t size;
-  while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+  while (Lib().archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
     std::string_view n = name;
     // Only file capabilities and user attributes; never overlay's trusted.* (a layer must not
     // steer overlayfs) nor labels of another security module.
@@ -188,9 +211,9 @@ Status Unpacker::ApplyMeta(int fd, archive_entry* e, bool is_dir) {
     }
   }
   if (!is_dir) {
-    timespec times[2] = {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
-                         {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
-    if (!archive_entry_atime_is_set(e)) times[0] = times[1];
+    timespec times[2] = {{Lib().archive_entry_atime(e), Lib().archive_entry_atime_nsec(e)},
+                         {Lib().archive_entry_mtime(e), Lib().archive_entry_mtime_nsec(e)}};
+    if (!Lib().archive_entry_atime_is_set(e)) times[0] = times[1];
     ::futimens(fd, times);
   }
   return {};
@@ -201,7 +224,7 @@ Status Unpacker::WriteData(archive* a, int fd, archive_entry* e) {
   size_t size;
   la_int64_t offset;
   while (true) {
-    int r = archive_read_data_block(a, &buf, &size, &offset);
+    int r = Lib().archive_read_data_block(a, &buf, &size, &offset);
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK) return ArchiveError(a, "read entry data");
     const char* p = static_cast<const char*>(buf);
@@ -213,7 +236,7 @@ Status Unpacker::WriteData(archive* a, int fd, archive_entry* e) {
       offset += n;
     }
   }
-  if (archive_entry_size_is_set(e) && ::ftruncate(fd, archive_entry_size(e)) < 0) {
+  if (Lib().archive_entry_size_is_set(e) && ::ftruncate(fd, Lib().archive_entry_size(e)) < 0) {
     return os::ErrnoStatus("truncate");
   }
   return {};
@@ -237,7 +260,7 @@ Status Unpacker::Whiteout(int parent_fd, const std::string& parent, const std::s
 }
 
 Status Unpacker::Entry(archive* a, archive_entry* e) {
-  const char* raw_name = archive_entry_pathname(e);
+  const char* raw_name = Lib().archive_entry_pathname(e);
   BD_ASSIGN_OR_RETURN(std::string path, CleanEntryPath(raw_name ? raw_name : ""));
   if (path.empty()) return {};  // the root itself: its metadata belongs to the destination
   std::string parent, base;
@@ -245,8 +268,8 @@ Status Unpacker::Entry(archive* a, archive_entry* e) {
   BD_ASSIGN_OR_RETURN(int pfd, ParentFd(parent));
   if (opts_.overlay_whiteouts && base.rfind(".wh.", 0) == 0) return Whiteout(pfd, parent, base);
 
-  const char* hardlink = archive_entry_hardlink(e);
-  mode_t type = archive_entry_filetype(e);
+  const char* hardlink = Lib().archive_entry_hardlink(e);
+  mode_t type = Lib().archive_entry_filetype(e);
   bool kept_dir = false;
   BD_RETURN_IF_ERROR(RemoveExisting(pfd, base, !hardlink && type == AE_IFDIR, &kept_dir));
   BD_ASSIGN_OR_RETURN(pfd, ParentFd(parent));  // RemoveExisting may have dropped the cache
@@ -261,8 +284,8 @@ Status Unpacker::Entry(archive* a, archive_entry* e) {
     }
     return {};
   }
-  uid_t uid = static_cast<uid_t>(archive_entry_uid(e));
-  gid_t gid = static_cast<gid_t>(archive_entry_gid(e));
+  uid_t uid = static_cast<uid_t>(Lib().archive_entry_uid(e));
+  gid_t gid = static_cast<gid_t>(Lib().archive_entry_gid(e));
   switch (type) {
     case AE_IFDIR: {
       if (!kept_dir && ::mkdirat(pfd, base.c_str(), 0700) < 0) {
@@ -272,8 +295,8 @@ Status Unpacker::Entry(archive* a, archive_entry* e) {
       if (!dfd) return os::ErrnoStatus("open `" + path + "`");
       BD_RETURN_IF_ERROR(ApplyMeta(dfd.get(), e, true));
       dir_times_.push_back({path,
-                            {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
-                             {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}}});
+                            {{Lib().archive_entry_mtime(e), Lib().archive_entry_mtime_nsec(e)},
+                             {Lib().archive_entry_mtime(e), Lib().archive_entry_mtime_nsec(e)}}});
       return {};
     }
     case AE_IFREG: {
@@ -284,29 +307,29 @@ Status Unpacker::Entry(archive* a, archive_entry* e) {
       return ApplyMeta(fd.get(), e, false).WithContext(path);
     }
     case AE_IFLNK: {
-      const char* target = archive_entry_symlink(e);
+      const char* target = Lib().archive_entry_symlink(e);
       if (::symlinkat(target ? target : "", pfd, base.c_str()) < 0) {
         return os::ErrnoStatus("symlink `" + path + "`");
       }
       if (opts_.preserve_owner && ::fchownat(pfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
         return os::ErrnoStatus("chown `" + path + "`");
       }
-      timespec times[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
-                           {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+      timespec times[2] = {{Lib().archive_entry_mtime(e), Lib().archive_entry_mtime_nsec(e)},
+                           {Lib().archive_entry_mtime(e), Lib().archive_entry_mtime_nsec(e)}};
       ::utimensat(pfd, base.c_str(), times, AT_SYMLINK_NOFOLLOW);
       return {};
     }
     case AE_IFCHR:
     case AE_IFBLK:
     case AE_IFIFO: {
-      if (::mknodat(pfd, base.c_str(), type | (archive_entry_perm(e) & 07777),
-                    archive_entry_rdev(e)) < 0) {
+      if (::mknodat(pfd, base.c_str(), type | (Lib().archive_entry_perm(e) & 07777),
+                    Lib().archive_entry_rdev(e)) < 0) {
         return os::ErrnoStatus("mknod `" + path + "`");
       }
       if (opts_.preserve_owner && ::fchownat(pfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
         return os::ErrnoStatus("chown `" + path + "`");
       }
-      ::fchmodat(pfd, base.c_str(), archive_entry_perm(e) & 07777, 0);
+      ::fchmodat(pfd, base.c_str(), Lib().archive_entry_perm(e) & 07777, 0);
       return {};
     }
     default:
@@ -355,25 +378,26 @@ Result<std::string> CleanEntryPath(std::string_view raw) {
 
 Result<UnpackResult> UnpackTar(int src_fd, const std::string& dest_dir, const UnpackOptions& opts,
                                const ByteSink& tee) {
+  BD_RETURN_IF_ERROR(LoadArchive().status());
   UniqueFd root(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return os::ErrnoStatus("open `" + dest_dir + "`");
 
   RawSource src;
   src.tee = &tee;
-  src.raw = archive_read_new();
-  archive_read_support_filter_all(src.raw);
-  archive_read_support_format_raw(src.raw);
-  if (archive_read_open_fd(src.raw, src_fd, kBlock) != ARCHIVE_OK) {
+  src.raw = Lib().archive_read_new();
+  Lib().archive_read_support_filter_all(src.raw);
+  Lib().archive_read_support_format_raw(src.raw);
+  if (Lib().archive_read_open_fd(src.raw, src_fd, kBlock) != ARCHIVE_OK) {
     return ArchiveError(src.raw, "open archive");
   }
   archive_entry* raw_entry;
-  int r = archive_read_next_header(src.raw, &raw_entry);
+  int r = Lib().archive_read_next_header(src.raw, &raw_entry);
   if (r != ARCHIVE_OK) return ArchiveError(src.raw, "read archive");
 
-  archive* tar = archive_read_new();
-  std::unique_ptr<archive, int (*)(archive*)> tar_owner(tar, archive_read_free);
-  archive_read_support_format_tar(tar);
-  if (archive_read_open(tar, &src, nullptr, RawSource::Callback, nullptr) != ARCHIVE_OK) {
+  archive* tar = Lib().archive_read_new();
+  std::unique_ptr<archive, int (*)(archive*)> tar_owner(tar, Lib().archive_read_free);
+  Lib().archive_read_support_format_tar(tar);
+  if (Lib().archive_read_open(tar, &src, nullptr, RawSource::Callback, nullptr) != ARCHIVE_OK) {
     if (!src.tee_status.ok()) return src.tee_status;
     return ArchiveError(tar, "not a tar archive");
   }
@@ -381,14 +405,14 @@ Result<UnpackResult> UnpackTar(int src_fd, const std::string& dest_dir, const Un
   UnpackResult result;
   while (true) {
     archive_entry* e;
-    r = archive_read_next_header(tar, &e);
+    r = Lib().archive_read_next_header(tar, &e);
     if (r == ARCHIVE_EOF) break;
     if (!src.tee_status.ok()) return src.tee_status;
     if (r < ARCHIVE_WARN) return ArchiveError(tar, "read tar entry");
     Status st = unpacker.Entry(tar, e);
     if (!st.ok()) {
       if (st.message().rfind("archive entry", 0) == 0) return st;
-      const char* name = archive_entry_pathname(e);
+      const char* name = Lib().archive_entry_pathname(e);
       return st.WithContext("archive entry `" + std::string(name ? name : "?") + "`");
     }
     ++result.entries;
@@ -420,22 +444,23 @@ struct TarBuilder::Impl {
 
   Status Header(const std::string& path, mode_t type, const Meta& meta, int64_t size,
                 const char* link, bool hard, dev_t rdev = 0) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, path.c_str());
-    archive_entry_set_filetype(e, type);
-    archive_entry_set_perm(e, meta.mode & 07777);
-    archive_entry_set_uid(e, meta.uid);
-    archive_entry_set_gid(e, meta.gid);
-    archive_entry_set_mtime(e, meta.mtime, 0);
-    archive_entry_set_size(e, size);
-    if (rdev) archive_entry_set_rdev(e, rdev);
-    if (link && hard) archive_entry_set_hardlink(e, link);
-    if (link && !hard) archive_entry_set_symlink(e, link);
-    int r = archive_write_header(a, e);
-    archive_entry_free(e);
+    if (!a) return sink_status;
+    archive_entry* e = Lib().archive_entry_new();
+    Lib().archive_entry_set_pathname(e, path.c_str());
+    Lib().archive_entry_set_filetype(e, type);
+    Lib().archive_entry_set_perm(e, meta.mode & 07777);
+    Lib().archive_entry_set_uid(e, meta.uid);
+    Lib().archive_entry_set_gid(e, meta.gid);
+    Lib().archive_entry_set_mtime(e, meta.mtime, 0);
+    Lib().archive_entry_set_size(e, size);
+    if (rdev) Lib().archive_entry_set_rdev(e, rdev);
+    if (link && hard) Lib().archive_entry_set_hardlink(e, link);
+    if (link && !hard) Lib().archive_entry_set_symlink(e, link);
+    int r = Lib().archive_write_header(a, e);
+    Lib().archive_entry_free(e);
     if (r != ARCHIVE_OK) {
       return sink_status.ok() ? Status::Internal(std::string("tar header: ") +
-                                                 archive_error_string(a))
+                                                 Lib().archive_error_string(a))
                               : sink_status;
     }
     return {};
@@ -443,7 +468,7 @@ struct TarBuilder::Impl {
 
   Status Data(const char* p, size_t n) {
     while (n > 0) {
-      la_ssize_t w = archive_write_data(a, p, n);
+      la_ssize_t w = Lib().archive_write_data(a, p, n);
       if (w <= 0) return sink_status.ok() ? Status::Internal("tar data write failed") : sink_status;
       p += w;
       n -= static_cast<size_t>(w);
@@ -454,15 +479,20 @@ struct TarBuilder::Impl {
 
 TarBuilder::TarBuilder(ByteSink sink) : impl_(std::make_unique<Impl>()) {
   impl_->sink = std::move(sink);
-  impl_->a = archive_write_new();
-  archive_write_set_format_pax_restricted(impl_->a);
-  archive_write_set_bytes_in_last_block(impl_->a, 1);
-  archive_write_open(impl_->a, impl_.get(), nullptr, Impl::Write, nullptr);
+  if (auto api = LoadArchive(); !api.ok()) {
+    impl_->sink_status = api.status();  // every call reports it
+    return;
+  }
+  impl_->a = Lib().archive_write_new();
+  Lib().archive_write_set_format_pax_restricted(impl_->a);
+  Lib().archive_write_set_bytes_in_last_block(impl_->a, 1);
+  Lib().archive_write_open(impl_->a, impl_.get(), nullptr, Impl::Write, nullptr);
 }
 
 TarBuilder::~TarBuilder() {
-  if (!impl_->finished) archive_write_close(impl_->a);
-  archive_write_free(impl_->a);
+  if (!impl_->a) return;
+  if (!impl_->finished) Lib().archive_write_close(impl_->a);
+  Lib().archive_write_free(impl_->a);
 }
 
 Status TarBuilder::AddDir(const std::string& path, Meta meta) {
@@ -509,8 +539,9 @@ Status TarBuilder::AddCharDevice(const std::string& path, unsigned major, unsign
 }
 
 Status TarBuilder::Finish() {
+  if (!impl_->a) return impl_->sink_status;
   impl_->finished = true;
-  if (archive_write_close(impl_->a) != ARCHIVE_OK) {
+  if (Lib().archive_write_close(impl_->a) != ARCHIVE_OK) {
     return impl_->sink_status.ok() ? Status::Internal("tar close failed") : impl_->sink_status;
   }
   return impl_->sink_status;
