@@ -78,6 +78,10 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
   std::unique_ptr<Db> db(new Db(raw));
   if (rc != SQLITE_OK) return SqliteStatus(raw, rc, "open database `" + path + "`");
   sqlite3_busy_timeout(raw, 10000);
+  // Every CLI command and shim is a short-lived connection: checkpointing (and fsyncing) the
+  // WAL each time the last one closes would cost every command milliseconds. SQLite's
+  // automatic checkpoint (every 1000 pages) keeps the WAL bounded instead.
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   // WAL: readers never block the writer. synchronous=NORMAL keeps every committed transaction
   // across a process crash (kill -9); only an OS crash may lose the last commits, never
   // consistency.
