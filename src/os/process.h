@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -33,6 +34,32 @@ Result<bool> WaitPidfd(int pidfd, int timeout_ms);
 uint64_t ProcessStartTime(pid_t pid);
 // True if `pid` is alive and started at `start_time`.
 bool ProcessMatches(pid_t pid, uint64_t start_time);
+
+// A child process owned by its creator: killed (SIGKILL) and reaped on destruction unless
+// waited for or released. Move-only.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  ChildProcess(ChildProcess&& o) noexcept : pid_(std::exchange(o.pid_, 0)), pidfd_(std::move(o.pidfd_)) {}
+  ChildProcess& operator=(ChildProcess&& o) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  // Reaps the child (blocking until it exits) and returns its wait(2) status.
+  Result<int> Wait();
+  // Sends `sig` through the pidfd, so a recycled pid is never hit.
+  Status Signal(int sig);
+  // Gives up ownership: the caller reaps the pid.
+  pid_t Release();
+
+ private:
+  pid_t pid_ = 0;
+  UniqueFd pidfd_;
+};
 
 // Creates a pipe; [0] is the read end. Both ends are O_CLOEXEC.
 Status MakePipe(UniqueFd (&ends)[2]);

@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,45 @@ uint64_t ProcessStartTime(pid_t pid) {
 
 bool ProcessMatches(pid_t pid, uint64_t start_time) {
   return pid > 0 && start_time != 0 && ProcessStartTime(pid) == start_time;
+}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
+  if (this != &o) {
+    this->~ChildProcess();
+    pid_ = std::exchange(o.pid_, 0);
+    pidfd_ = std::move(o.pidfd_);
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ <= 0) return;
+  (void)Signal(SIGKILL);
+  (void)Wait();
+}
+
+Result<int> ChildProcess::Wait() {
+  if (pid_ <= 0) return Status::FailedPrecondition("no child process to wait for");
+  int status = 0;
+  if (RetryEintr([&] { return ::waitpid(pid_, &status, 0); }) < 0) {
+    return ErrnoStatus("waitpid " + std::to_string(pid_));
+  }
+  pid_ = 0;
+  pidfd_.Reset();
+  return status;
+}
+
+Status ChildProcess::Signal(int sig) {
+  if (pid_ <= 0) return Status::FailedPrecondition("no child process to signal");
+  long r = pidfd_ ? ::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0)
+                  : ::kill(pid_, sig);
+  if (r < 0) return ErrnoStatus("signal " + std::to_string(pid_));
+  return {};
+}
+
+pid_t ChildProcess::Release() {
+  pidfd_.Reset();
+  return std::exchange(pid_, 0);
 }
 
 Status MakePipe(UniqueFd (&ends)[2]) {

@@ -1,7 +1,7 @@
 // Starting a container process from a Spec: new namespaces (clone3), the overlay root mounted
 // inside the container's own mount namespace (the host never sees it), the spec's mounts,
 // a minimal /dev, pivot_root, the user, then exec. Launch returns once the process has exec'd
-// or failed; the caller owns the returned pidfd and must reap the pid.
+// or failed; the returned ChildProcess owns the container's pid (killed and reaped if dropped).
 // Call from a single-threaded process (the shim): the child runs between clone and exec.
 #pragma once
 
@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "base/unique_fd.h"
+#include "os/process.h"
 #include "runtime/spec.h"
 
 namespace bd::runtime {
@@ -17,11 +18,6 @@ struct LaunchIo {
   int stdin_fd = -1;  // -1: /dev/null
   int stdout_fd = -1;
   int stderr_fd = -1;
-};
-
-struct Launched {
-  pid_t pid = 0;
-  UniqueFd pidfd;
 };
 
 // Docker's exit codes for a container that never ran its command.
@@ -35,7 +31,7 @@ struct LaunchError {
 };
 
 // On failure fills `*error` and returns its status.
-Result<Launched> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error);
+Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error);
 
 // Exit status of a wait(2) status word as a shell reports it (128+signal when killed).
 int ExitCodeFromWaitStatus(int status);

@@ -283,7 +283,7 @@ int ExitCodeFromWaitStatus(int status) {
   return 255;
 }
 
-Result<Launched> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error) {
+Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error) {
   auto fail = [&](Status st, int code = kExitEngineFailed) -> Status {
     error->status = st;
     error->exit_code = code;
@@ -304,13 +304,13 @@ Result<Launched> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error
     report[0].Reset();
     ChildMain(spec, io, report[1].get());
   }
-  Launched out{static_cast<pid_t>(pid), UniqueFd(pidfd)};
+  os::ChildProcess child(static_cast<pid_t>(pid), UniqueFd(pidfd));
   report[1].Reset();
   ChildReport r{};
   ssize_t n = os::RetryEintr([&] { return ::read(report[0].get(), &r, sizeof r); });
-  if (n == 0) return out;  // exec succeeded: the pipe closed on exec
-  int status = 0;
-  os::RetryEintr([&] { return ::waitpid(out.pid, &status, 0); });
+  if (n == 0) return child;  // exec succeeded: the pipe closed on exec
+  auto waited = child.Wait();
+  int status = waited.ok() ? *waited : 0;
   if (n != static_cast<ssize_t>(sizeof r)) {
     return fail(Status::Internal("container process died during setup (status " +
                                  std::to_string(ExitCodeFromWaitStatus(status)) + ")"));

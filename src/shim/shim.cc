@@ -80,16 +80,15 @@ int Run(const std::string& root, const std::string& id, bool attach) {
     return 1;
   }
   pid_t self = ::getpid();
-  Status st = e.containers().MarkRunning(id, launched->pid, self, os::ProcessStartTime(self),
+  os::ChildProcess& child = *launched;
+  Status st = e.containers().MarkRunning(id, child.pid(), self, os::ProcessStartTime(self),
                                          NowNanos());
   if (!st.ok()) {
-    // Without a record nobody could manage the container: take it down again.
-    ::kill(launched->pid, SIGKILL);
-    ::waitpid(launched->pid, nullptr, 0);
+    // Without a record nobody could manage the container: `child` takes it down on return.
     Report("failed 125 record start: " + st.ToString());
     return 1;
   }
-  Report("started " + std::to_string(launched->pid));
+  Report("started " + std::to_string(child.pid()));
 
   engine::LogWriter log(log_fd->get());
   Output outputs[2] = {{std::move(out[0]), engine::Stream::kStdout, attach ? kAttachOutFd : -1},
@@ -108,14 +107,15 @@ int Run(const std::string& root, const std::string& id, bool attach) {
       }
     }
     if (!exited) {
-      fds[n] = {launched->pidfd.get(), POLLIN, 0};
+      fds[n] = {child.pidfd(), POLLIN, 0};
       index[n++] = -1;
     }
     if (os::RetryEintr([&] { return ::poll(fds, static_cast<nfds_t>(n), -1); }) < 0) break;
     for (int k = 0; k < n; ++k) {
       if (!fds[k].revents) continue;
       if (index[k] < 0) {
-        if (os::RetryEintr([&] { return ::waitpid(launched->pid, &wait_status, 0); }) > 0) {
+        if (auto waited = child.Wait(); waited.ok()) {
+          wait_status = *waited;
           exited = true;
         }
         continue;

@@ -76,3 +76,58 @@ TEST(StringsTest, SplitJoinParse) {
 
 }  // namespace
 }  // namespace bd
+
+#include <sys/mount.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "os/fs.h"
+#include "os/mount.h"
+#include "os/process.h"
+
+namespace bd::os {
+namespace {
+
+TEST(ChildProcessTest, KillsAndReapsOnScopeExit) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  auto pidfd = PidfdOpen(pid);
+  ASSERT_TRUE(pidfd.ok());
+  { ChildProcess child(pid, std::move(pidfd).value()); }
+  // Reaped: the pid is no longer our child.
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(ChildProcessTest, WaitReturnsTheStatus) {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(7);
+  ChildProcess child(pid, UniqueFd());
+  auto st = child.Wait();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(WEXITSTATUS(*st), 7);
+  EXPECT_EQ(child.pid(), 0);
+}
+
+TEST(ScopedMountTest, UnmountsOnScopeExit) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting needs root";
+  auto dir = TempDir::Create("/tmp", "bd-mnt-");
+  ASSERT_TRUE(dir.ok());
+  {
+    auto m = ScopedMount::Make("tmpfs", dir->path(), "tmpfs", 0, "size=64k");
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    ASSERT_TRUE(WriteFile(dir->path() + "/f", "x").ok());
+    EXPECT_TRUE(Exists(dir->path() + "/f"));
+  }
+  EXPECT_FALSE(Exists(dir->path() + "/f"));  // the tmpfs and its file are gone
+  auto bad = ScopedMount::Make("none", dir->path() + "/missing", "tmpfs", 0);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("missing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bd::os
