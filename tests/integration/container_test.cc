@@ -1,4 +1,7 @@
 // Real containers through the CLI, as a user runs them.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -209,6 +212,90 @@ TEST_F(ContainerTest, CreateThenStartAttached) {
   // Starting again runs it again: a stopped container can be restarted.
   EXPECT_EQ(Cli({"start", "-a", "later"}).out, "started\n");
   EXPECT_EQ(Cli({"logs", "later"}).out, "started\nstarted\n");
+}
+
+}  // namespace
+}  // namespace bd::testing
+
+namespace bd::testing {
+namespace {
+
+// Starts the CLI in the background; returns its pid (stdout/stderr to /dev/null).
+pid_t StartCli(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+class LifecycleTest : public EngineTest {
+ protected:
+  std::vector<std::string> CliArgs(std::vector<std::string> args) {
+    args.insert(args.begin(), {std::string(BD_BIN_DIR) + "/basic-docker", "--root", root_});
+    return args;
+  }
+  // Polls until `ps -q` shows a running container (the CLI started it).
+  bool WaitRunning() {
+    for (int i = 0; i < 100; ++i) {
+      if (!Cli({"ps", "-q"}).out.empty()) return true;
+      ::usleep(50'000);
+    }
+    return false;
+  }
+};
+
+TEST_F(LifecycleTest, ForegroundRunForwardsSignalsToTheContainer) {
+  ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
+  pid_t cli = StartCli(CliArgs({"run", "--rm", "busybox", "sh", "-c",
+                                "trap 'exit 42' TERM; while true; do sleep 0.1; done"}));
+  ASSERT_TRUE(WaitRunning());
+  ::usleep(200'000);  // let the shell install its trap
+  ASSERT_EQ(::kill(cli, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(cli, &status, 0), cli);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 42);
+}
+
+TEST_F(LifecycleTest, KillingTheCliLosesNothing) {
+  ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
+  pid_t cli = StartCli(CliArgs({"run", "--name", "survivor", "busybox", "sh", "-c",
+                                "echo before; sleep 1; echo after"}));
+  ASSERT_TRUE(WaitRunning());
+  ASSERT_EQ(::kill(cli, SIGKILL), 0);
+  ::waitpid(cli, nullptr, 0);
+  // The container goes on under its shim and its exit is recorded.
+  CmdResult w = Cli({"wait", "survivor"});
+  EXPECT_EQ(w.out, "0\n") << w.err;
+  EXPECT_EQ(Cli({"logs", "survivor"}).out, "before\nafter\n");
+  auto ps = Cli({"ps", "-a"});
+  EXPECT_NE(ps.out.find("Exited (0)"), std::string::npos) << ps.out;
+}
+
+TEST_F(LifecycleTest, ParallelRunsDoNotInterfere) {
+  ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
+  std::vector<pid_t> clis;
+  for (int i = 0; i < 6; ++i) {
+    clis.push_back(StartCli(CliArgs({"run", "--name", "par" + std::to_string(i), "busybox", "sh",
+                                     "-c", "exit " + std::to_string(i)})));
+  }
+  for (int i = 0; i < 6; ++i) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(clis[i], &status, 0), clis[i]);
+    EXPECT_EQ(WEXITSTATUS(status), i);
+  }
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(Cli({"wait", "par" + std::to_string(i)}).out, std::to_string(i) + "\n");
+  }
 }
 
 }  // namespace
