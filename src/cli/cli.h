@@ -33,6 +33,14 @@ class Context {
 // Prints "Error: <message>" to stderr and returns the exit code for `st`.
 int Fail(const Status& st, int exit_code = 1);
 
+// Accepts "", "table" and "json" for --format.
+Status CheckFormat(const std::string& format);
+
+// Runs `fn` for each reference, printing the error of each that fails; returns 0 if all
+// succeeded, else 1 (as `docker rm a b` does).
+int ForEachRef(const std::vector<std::string>& refs,
+               const std::function<Status(const std::string&)>& fn);
+
 // Writes rows as left-aligned columns separated by at least three spaces (as `docker ps`).
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 

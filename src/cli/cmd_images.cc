@@ -36,9 +36,7 @@ void RegisterImages(CLI::App& app, Context& ctx) {
   images->add_option("--format", lf->format, "\"table\" (default) or \"json\" (one object per line)");
   images->callback([&ctx, lf] {
     ctx.action = [&ctx, lf]() -> int {
-      if (!lf->format.empty() && lf->format != "json" && lf->format != "table") {
-        return Fail(Status::InvalidArgument("unknown format \"" + lf->format + "\""));
-      }
+      if (Status st = CheckFormat(lf->format); !st.ok()) return Fail(st);
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
       auto list = (*eng)->images().List();
@@ -87,16 +85,11 @@ void RegisterImages(CLI::App& app, Context& ctx) {
     ctx.action = [&ctx, force, refs]() -> int {
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
-      int rc = 0;
-      for (const std::string& ref : *refs) {
-        auto lines = (*eng)->images().Remove(ref, *force);
-        if (!lines.ok()) {
-          rc = Fail(lines.status());
-          continue;
-        }
-        for (const auto& l : *lines) std::printf("%s\n", l.c_str());
-      }
-      return rc;
+      return ForEachRef(*refs, [&](const std::string& ref) -> Status {
+        BD_ASSIGN_OR_RETURN(auto lines, (*eng)->images().Remove(ref, *force));
+        for (const auto& l : lines) std::printf("%s\n", l.c_str());
+        return {};
+      });
     };
   });
 

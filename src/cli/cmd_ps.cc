@@ -44,9 +44,7 @@ void RegisterPs(CLI::App& app, Context& ctx) {
   ps->add_option("--format", f->format, "\"table\" (default) or \"json\" (one object per line)");
   ps->callback([&ctx, f] {
     ctx.action = [&ctx, f]() -> int {
-      if (!f->format.empty() && f->format != "json" && f->format != "table") {
-        return Fail(Status::InvalidArgument("unknown format \"" + f->format + "\""));
-      }
+      if (Status st = CheckFormat(f->format); !st.ok()) return Fail(st);
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
       auto list = (*eng)->containers().List();

@@ -16,13 +16,11 @@ void RegisterRm(CLI::App& app, Context& ctx) {
     ctx.action = [&ctx, force, refs]() -> int {
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
-      int rc = 0;
-      for (const std::string& ref : *refs) {
-        Status st = (*eng)->Remove(ref, *force);
-        if (st.ok()) std::printf("%s\n", ref.c_str());
-        else rc = Fail(st);
-      }
-      return rc;
+      return ForEachRef(*refs, [&](const std::string& ref) -> Status {
+        BD_RETURN_IF_ERROR((*eng)->Remove(ref, *force));
+        std::printf("%s\n", ref.c_str());
+        return {};
+      });
     };
   });
 
@@ -33,17 +31,12 @@ void RegisterRm(CLI::App& app, Context& ctx) {
     ctx.action = [&ctx, wait_refs]() -> int {
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
-      int rc = 0;
-      for (const std::string& ref : *wait_refs) {
-        auto code = (*eng)->Wait(ref);
-        if (code.ok()) {
-          std::printf("%d\n", *code);
-          std::fflush(stdout);
-        } else {
-          rc = Fail(code.status());
-        }
-      }
-      return rc;
+      return ForEachRef(*wait_refs, [&](const std::string& ref) -> Status {
+        BD_ASSIGN_OR_RETURN(int code, (*eng)->Wait(ref));
+        std::printf("%d\n", code);
+        std::fflush(stdout);
+        return {};
+      });
     };
   });
 }

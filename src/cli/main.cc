@@ -20,6 +20,20 @@ int Fail(const Status& st, int exit_code) {
   return exit_code;
 }
 
+Status CheckFormat(const std::string& format) {
+  if (format.empty() || format == "table" || format == "json") return {};
+  return Status::InvalidArgument("unknown format \"" + format + "\": use table or json");
+}
+
+int ForEachRef(const std::vector<std::string>& refs,
+               const std::function<Status(const std::string&)>& fn) {
+  int rc = 0;
+  for (const std::string& ref : refs) {
+    if (Status st = fn(ref); !st.ok()) rc = Fail(st);
+  }
+  return rc;
+}
+
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& r : rows) {
