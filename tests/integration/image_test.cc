@@ -121,14 +121,19 @@ TEST_F(ImageTest, LoadsADockerSaveArchiveWithItsConfig) {
   std::string layer = BusyboxLayerTar();
   json cfg = ConfigFor(layer, {{"Env", {"PATH=/bin", "GREETING=hi"}},
                                {"WorkingDir", "/data"},
-                               {"Cmd", {"sh", "-c", "echo $GREETING; pwd"}}});
+                               {"User", "4242:4343"},
+                               {"Entrypoint", {"sh", "-c"}},
+                               {"Cmd", {"echo $GREETING; pwd; id -u; id -g"}}});
   std::string archive = WriteFile("save.tar", DockerSave(layer, cfg, "saved/app:1.0"));
   CmdResult load = Cli({"load", "-i", archive});
   ASSERT_EQ(load.code, 0) << load.err;
   EXPECT_EQ(load.out, "Loaded image: saved/app:1.0\n");
   CmdResult run = Cli({"run", "--rm", "saved/app:1.0"});
   EXPECT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(run.out, "hi\n/data\n");
+  EXPECT_EQ(run.out, "hi\n/data\n4242\n4343\n");
+  // A command given to run replaces Cmd and keeps the Entrypoint.
+  CmdResult cmd = Cli({"run", "--rm", "saved/app:1.0", "echo replaced"});
+  EXPECT_EQ(cmd.out, "replaced\n");
   auto insp = json::parse(Cli({"inspect", "saved/app:1.0"}).out);
   EXPECT_EQ(insp[0]["Config"]["WorkingDir"], "/data");
   EXPECT_EQ(insp[0]["RootFS"]["Layers"][0], Sha256Digest(layer));
