@@ -35,6 +35,14 @@ void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
   sub->add_option("-l,--label", f.labels, "Set metadata on the container (K=V)")
       ->allow_extra_args(false);
   sub->add_flag("--rm", f.opts.auto_remove, "Remove the container when it exits");
+  sub->add_option("--cap-add", f.opts.cap_add, "Add Linux capabilities (or ALL)")->allow_extra_args(false);
+  sub->add_option("--cap-drop", f.opts.cap_drop, "Drop Linux capabilities (or ALL)")->allow_extra_args(false);
+  sub->add_flag("--privileged", f.opts.privileged,
+                "All capabilities, no seccomp filter, no masked paths, writable /sys");
+  sub->add_flag("--read-only", f.opts.read_only, "Mount the container's root filesystem read-only");
+  sub->add_option("--security-opt", f.opts.security_opt,
+                  "seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]")
+      ->allow_extra_args(false);
   sub->add_flag("-i,--interactive", f.interactive, "Keep STDIN open");
   sub->add_flag("-t,--tty", f.tty, "Allocate a pseudo-TTY");
   sub->prefix_command();

@@ -6,6 +6,7 @@
 #include "base/time.h"
 #include "os/fs.h"
 #include "os/process.h"
+#include "runtime/security.h"
 
 namespace bd::engine {
 
@@ -14,7 +15,10 @@ using nlohmann::json;
 std::string ContainerConfigToJson(const ContainerConfig& c) {
   json j = {{"Image", c.image_ref},   {"Entrypoint", c.entrypoint}, {"Cmd", c.cmd},
             {"Env", c.env},           {"WorkingDir", c.working_dir}, {"User", c.user},
-            {"Hostname", c.hostname}, {"Labels", c.labels},         {"AutoRemove", c.auto_remove}};
+            {"Hostname", c.hostname}, {"Labels", c.labels},         {"AutoRemove", c.auto_remove},
+            {"CapAdd", c.cap_add},    {"CapDrop", c.cap_drop},      {"Privileged", c.privileged},
+            {"ReadonlyRootfs", c.read_only}, {"NoNewPrivileges", c.no_new_privileges},
+            {"Seccomp", c.seccomp},   {"SecurityOpt", c.security_opt}};
   return j.dump();
 }
 
@@ -34,6 +38,13 @@ Result<ContainerConfig> ContainerConfigFromJson(std::string_view text) {
     c.hostname = j.value("Hostname", "");
     c.labels = j.value("Labels", std::map<std::string, std::string>{});
     c.auto_remove = j.value("AutoRemove", false);
+    c.cap_add = j.value("CapAdd", std::vector<std::string>{});
+    c.cap_drop = j.value("CapDrop", std::vector<std::string>{});
+    c.privileged = j.value("Privileged", false);
+    c.read_only = j.value("ReadonlyRootfs", false);
+    c.no_new_privileges = j.value("NoNewPrivileges", true);
+    c.seccomp = j.value("Seccomp", "default");
+    c.security_opt = j.value("SecurityOpt", std::vector<std::string>{});
     return c;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("container config: ") + e.what());
@@ -57,6 +68,49 @@ void SetEnv(std::vector<std::string>* env, const std::string& kv) {
     }
   }
   env->push_back(kv);
+}
+
+// The capability set a container runs with.
+Result<std::vector<std::string>> ContainerCapabilities(const ContainerConfig& c) {
+  if (c.privileged) return runtime::AllCapabilities();
+  return runtime::AdjustCapabilities(runtime::DefaultCapabilities(), c.cap_add, c.cap_drop);
+}
+
+Status ApplySecurityOptions(const CreateOptions& opts, ContainerConfig* c) {
+  c->cap_add = opts.cap_add;
+  c->cap_drop = opts.cap_drop;
+  c->privileged = opts.privileged;
+  c->read_only = opts.read_only;
+  c->security_opt = opts.security_opt;
+  for (const std::string& opt : opts.security_opt) {
+    // Docker takes both "key=value" and the older "key:value".
+    size_t sep = opt.find_first_of("=:");
+    std::string key = opt.substr(0, sep);
+    std::string value = sep == std::string::npos ? "" : opt.substr(sep + 1);
+    if (key == "seccomp") {
+      if (value == "unconfined") {
+        c->seccomp = "unconfined";
+      } else if (!value.empty()) {
+        auto profile = os::ReadFile(value);
+        if (!profile.ok()) return profile.status().WithContext("seccomp profile");
+        c->seccomp = std::move(profile).value();
+      } else {
+        return Status::InvalidArgument("security option \"" + opt + "\": give unconfined or a file");
+      }
+    } else if (key == "no-new-privileges") {
+      if (value.empty() || value == "true") c->no_new_privileges = true;
+      else if (value == "false") c->no_new_privileges = false;
+      else return Status::InvalidArgument("security option \"" + opt + "\": want true or false");
+    } else {
+      return Status::InvalidArgument("unknown security option \"" + opt + "\"");
+    }
+  }
+  BD_ASSIGN_OR_RETURN(std::vector<std::string> caps, ContainerCapabilities(*c));
+  if (!c->privileged && c->seccomp != "unconfined") {
+    const std::string& profile = c->seccomp == "default" ? runtime::DefaultSeccompProfile() : c->seccomp;
+    BD_RETURN_IF_ERROR(runtime::ValidateSeccompProfile(profile, caps));
+  }
+  return {};
 }
 
 }  // namespace
@@ -97,6 +151,7 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
   c.labels = image.config.labels;
   for (const auto& [k, v] : opts.labels) c.labels[k] = v;
   c.auto_remove = opts.auto_remove;
+  BD_RETURN_IF_ERROR(ApplySecurityOptions(opts, &c));
   return c;
 }
 
@@ -118,6 +173,20 @@ runtime::Spec BuildSpec(const std::string& id, const ContainerConfig& config,
   o.work_dir = dir + "/work";
   s.overlay = std::move(o);
   s.mounts = runtime::DefaultMounts();
+  auto caps = ContainerCapabilities(config);  // validated by MergeConfig
+  s.process.capabilities = caps.ok() ? std::move(caps).value() : runtime::DefaultCapabilities();
+  s.process.no_new_privileges = config.no_new_privileges && !config.privileged;
+  s.readonly_rootfs = config.read_only;
+  if (config.privileged) {
+    for (runtime::Mount& m : s.mounts) {
+      if (m.destination == "/sys") std::erase(m.options, "ro");
+    }
+  } else {
+    s.masked_paths = runtime::DefaultMaskedPaths();
+    s.readonly_paths = runtime::DefaultReadonlyPaths();
+    if (config.seccomp == "default") s.seccomp_profile = runtime::DefaultSeccompProfile();
+    else if (config.seccomp != "unconfined") s.seccomp_profile = config.seccomp;
+  }
   for (const char* f : {"hostname", "hosts", "resolv.conf"}) {
     s.mounts.push_back({std::string("/etc/") + f, "bind", dir + "/" + f, {"rbind", "rprivate"}});
   }

@@ -30,6 +30,14 @@ struct ContainerConfig {
   std::string hostname;
   std::map<std::string, std::string> labels;
   bool auto_remove = false;
+  // Security (Docker's HostConfig).
+  std::vector<std::string> cap_add;
+  std::vector<std::string> cap_drop;
+  bool privileged = false;
+  bool read_only = false;
+  bool no_new_privileges = true;
+  std::string seccomp = "default";  // "default", "unconfined", or a profile's JSON
+  std::vector<std::string> security_opt;  // as given, for inspect
 };
 
 std::string ContainerConfigToJson(const ContainerConfig& c);
@@ -72,9 +80,16 @@ struct CreateOptions {
   std::string hostname;
   std::map<std::string, std::string> labels;
   bool auto_remove = false;
+  std::vector<std::string> cap_add;
+  std::vector<std::string> cap_drop;
+  bool privileged = false;
+  bool read_only = false;
+  // "seccomp=unconfined", "seccomp=PROFILE.json", "no-new-privileges[=true|false]".
+  std::vector<std::string> security_opt;
 };
 
-// Merges `opts` over the image's config. Fails when no command results.
+// Merges `opts` over the image's config. Fails when no command results, or on a bad
+// capability name, security option or seccomp profile (read from its file here).
 Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& image);
 
 // Builds the runtime spec: overlay of the image's layers under the container's upper dir,

@@ -21,6 +21,7 @@
 #include "os/fs.h"
 #include "os/process.h"
 #include "runtime/launch.h"
+#include "runtime/security.h"
 #include "runtime/user.h"
 
 namespace bd::runtime {
@@ -148,6 +149,32 @@ Status CreateDevices(int root_fd) {
   return {};
 }
 
+// Masks and read-only paths, resolved inside the root like every other mount target.
+Status ProtectPaths(int root_fd, const Spec& spec) {
+  for (const std::string& path : spec.masked_paths) {
+    auto target = os::OpenInRoot(root_fd, path, O_PATH | O_NOFOLLOW);
+    if (!target.ok()) continue;  // nothing there to hide
+    struct stat st;
+    if (::fstat(target->get(), &st) < 0) return os::ErrnoStatus("stat `" + path + "`");
+    if (S_ISDIR(st.st_mode)) {
+      BD_RETURN_IF_ERROR(MountAt("tmpfs", target->get(), "tmpfs", MS_RDONLY, nullptr, path));
+    } else {
+      BD_RETURN_IF_ERROR(MountAt("/dev/null", target->get(), nullptr, MS_BIND, nullptr, path));
+    }
+  }
+  for (const std::string& path : spec.readonly_paths) {
+    auto target = os::OpenInRoot(root_fd, path, O_PATH | O_NOFOLLOW);
+    if (!target.ok()) continue;
+    BD_RETURN_IF_ERROR(MountAt(("/proc/self/fd/" + std::to_string(target->get())).c_str(),
+                               target->get(), nullptr, MS_BIND | MS_REC, nullptr, path));
+    BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, path, O_PATH | O_NOFOLLOW));
+    BD_RETURN_IF_ERROR(MountAt(nullptr, mounted.get(), nullptr,
+                               MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                               nullptr, path));
+  }
+  return {};
+}
+
 void LoopbackUp() {
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return;
@@ -226,6 +253,7 @@ Result<std::string> LookPath(const std::string& file, const std::vector<std::str
     if (!st.ok()) fail(st);
   }
   if (Status st = CreateDevices(root.get()); !st.ok()) fail(st);
+  if (Status st = ProtectPaths(root.get(), spec); !st.ok()) fail(st);
   if (!spec.hostname.empty() &&
       ::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {
     fail(os::ErrnoStatus("sethostname"));
@@ -251,16 +279,33 @@ Result<std::string> LookPath(const std::string& file, const std::vector<std::str
       fail(os::ErrnoStatus("chdir to cwd `" + spec.process.cwd + "`"));
     }
   }
+  // Capabilities: the bounding set first (needs CAP_SETPCAP), then the user switch (needs
+  // CAP_SETUID/SETGID, still effective), then the final sets. A non-root user keeps none:
+  // switching away from uid 0 clears effective and permitted.
+  if (Status st = DropBoundingSet(spec.process.capabilities); !st.ok()) fail(st);
   if (::setgroups(user->additional_gids.size(), user->additional_gids.data()) < 0) {
     fail(os::ErrnoStatus("setgroups"));
   }
   if (::setresgid(user->gid, user->gid, user->gid) < 0) fail(os::ErrnoStatus("setgid"));
   if (::setresuid(user->uid, user->uid, user->uid) < 0) fail(os::ErrnoStatus("setuid"));
+  if (user->uid == 0) {
+    if (Status st = SetCapabilities(spec.process.capabilities); !st.ok()) fail(st);
+  }
+  if (spec.process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    fail(os::ErrnoStatus("set no_new_privs"));
+  }
 
   auto exe = LookPath(spec.process.args[0], env);
   if (!exe.ok()) {
     Fail(report_fd, exe.status().code() == Code::kNotFound ? kExitNotFound : kExitCannotInvoke,
          exe.status());
+  }
+  // Last before exec: from here on the profile filters every call the process makes.
+  if (!spec.seccomp_profile.empty()) {
+    if (Status st = LoadSeccompProfile(spec.seccomp_profile, spec.process.capabilities);
+        !st.ok()) {
+      fail(st);
+    }
   }
   std::vector<char*> argv, envp;
   for (const auto& a : spec.process.args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -16,7 +16,12 @@ std::string SpecToJson(const Spec& s) {
                   {"env", s.process.env},
                   {"cwd", s.process.cwd},
                   {"user", s.process.user},
-                  {"terminal", s.process.terminal}};
+                  {"terminal", s.process.terminal},
+                  {"capabilities",
+                   {{"bounding", s.process.capabilities},
+                    {"effective", s.process.capabilities},
+                    {"permitted", s.process.capabilities}}},
+                  {"noNewPrivileges", s.process.no_new_privileges}};
   j["hostname"] = s.hostname;
   j["root"] = {{"path", s.rootfs}, {"readonly", s.readonly_rootfs}};
   if (s.overlay) {
@@ -34,7 +39,10 @@ std::string SpecToJson(const Spec& s) {
   j["mounts"] = std::move(mounts);
   json ns = json::array();
   for (const auto& n : s.namespaces) ns.push_back({{"type", n}});
-  j["linux"] = {{"namespaces", std::move(ns)}};
+  j["linux"] = {{"namespaces", std::move(ns)},
+                {"maskedPaths", s.masked_paths},
+                {"readonlyPaths", s.readonly_paths},
+                {"seccompProfile", s.seccomp_profile}};
   return j.dump();
 }
 
@@ -50,6 +58,11 @@ Result<Spec> SpecFromJson(std::string_view text) {
     s.process.cwd = p.value("cwd", "/");
     s.process.user = p.value("user", "");
     s.process.terminal = p.value("terminal", false);
+    if (p.contains("capabilities")) {
+      s.process.capabilities =
+          p["capabilities"].value("bounding", std::vector<std::string>{});
+    }
+    s.process.no_new_privileges = p.value("noNewPrivileges", false);
     s.hostname = j.value("hostname", "");
     s.rootfs = j.at("root").at("path").get<std::string>();
     s.readonly_rootfs = j.at("root").value("readonly", false);
@@ -64,9 +77,13 @@ Result<Spec> SpecFromJson(std::string_view text) {
                           m.value("options", std::vector<std::string>{})});
     }
     if (j.contains("linux")) {
-      for (const json& n : j["linux"].value("namespaces", json::array())) {
+      const json& l = j["linux"];
+      for (const json& n : l.value("namespaces", json::array())) {
         s.namespaces.push_back(n.at("type").get<std::string>());
       }
+      s.masked_paths = l.value("maskedPaths", std::vector<std::string>{});
+      s.readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
+      s.seccomp_profile = l.value("seccompProfile", "");
     }
     if (s.process.args.empty()) return Status::InvalidArgument("runtime spec: empty process.args");
     return s;

@@ -19,6 +19,9 @@ struct Process {
   std::string cwd = "/";
   std::string user;  // "", "uid", "name", "uid:gid", "name:group": resolved inside the rootfs
   bool terminal = false;
+  // Bounding set; also effective and permitted when the process runs as root.
+  std::vector<std::string> capabilities;
+  bool no_new_privileges = true;
 };
 
 struct Mount {
@@ -43,6 +46,9 @@ struct Spec {
   bool readonly_rootfs = false;
   std::vector<Mount> mounts;
   std::vector<std::string> namespaces;  // "pid", "mount", "uts", "ipc", "network", "cgroup"
+  std::vector<std::string> masked_paths;    // covered by /dev/null or an empty read-only tmpfs
+  std::vector<std::string> readonly_paths;  // remounted read-only
+  std::string seccomp_profile;              // Docker's profile format; empty: unconfined
 };
 
 std::string SpecToJson(const Spec& spec);

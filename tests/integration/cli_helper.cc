@@ -84,6 +84,20 @@ std::string BusyboxLayerTar() {
   });
 }
 
+std::string ProbeLayerTar() {
+  return BuildTar([](store::TarBuilder& t) {
+    ASSERT_TRUE(t.AddDir("bin", {}).ok());
+    ASSERT_TRUE(t.AddFileFromDisk("bin/busybox", engine::BusyboxPath(), {0755}).ok());
+    ASSERT_TRUE(t.AddFileFromDisk("bin/bd-probe", std::string(BD_BIN_DIR) + "/bd-probe", {0755}).ok());
+    for (const char* applet : {"sh", "cat", "grep", "touch", "mkdir", "unshare", "wc", "echo"}) {
+      ASSERT_TRUE(t.AddSymlink(std::string("bin/") + applet, "busybox", {}).ok());
+    }
+    ASSERT_TRUE(t.AddDir("etc", {}).ok());
+    ASSERT_TRUE(t.AddFile("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n", {}).ok());
+    ASSERT_TRUE(t.AddDir("tmp", {01777}).ok());
+  });
+}
+
 std::string MissingPrivilege() {
   if (::geteuid() != 0) return "needs root (namespaces, mounts); CI runs as root";
   auto fs = os::ReadFile("/proc/filesystems");

@@ -28,6 +28,9 @@ std::string BuildTar(const std::function<void(store::TarBuilder&)>& fill);
 // A root filesystem layer holding the host's static busybox as /bin/busybox and /bin/sh.
 std::string BusyboxLayerTar();
 
+// BusyboxLayerTar() plus the static test probe at /bin/bd-probe.
+std::string ProbeLayerTar();
+
 // The reason a real-container test cannot run here, or "" when it can.
 std::string MissingPrivilege();
 

@@ -1,5 +1,7 @@
 #include <sys/mount.h>
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "runtime/spec.h"
@@ -113,6 +115,49 @@ TEST(UserTest, FindEnvTakesTheLastValue) {
   EXPECT_EQ(FindEnv(env, "PATH"), "/b");
   EXPECT_FALSE(FindEnv(env, "PAT").has_value());
   EXPECT_FALSE(FindEnv(env, "Y").has_value());
+}
+
+}  // namespace
+}  // namespace bd::runtime
+
+#include "runtime/security.h"
+
+namespace bd::runtime {
+namespace {
+
+TEST(CapabilitiesTest, NormalizeAndAdjust) {
+  EXPECT_EQ(*NormalizeCapability("net_admin"), "CAP_NET_ADMIN");
+  EXPECT_EQ(*NormalizeCapability("CAP_KILL"), "CAP_KILL");
+  EXPECT_FALSE(NormalizeCapability("flying").ok());
+  auto caps = AdjustCapabilities(DefaultCapabilities(), {"SYS_ADMIN"}, {"chown", "NET_RAW"});
+  ASSERT_TRUE(caps.ok());
+  auto has = [&](const char* c) { return std::find(caps->begin(), caps->end(), c) != caps->end(); };
+  EXPECT_TRUE(has("CAP_SYS_ADMIN"));
+  EXPECT_FALSE(has("CAP_CHOWN"));
+  EXPECT_FALSE(has("CAP_NET_RAW"));
+  EXPECT_TRUE(has("CAP_KILL"));
+  auto none = AdjustCapabilities(DefaultCapabilities(), {}, {"ALL"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_FALSE(AdjustCapabilities({}, {"bogus"}, {}).ok());
+  EXPECT_EQ(DefaultCapabilities().size(), 14u);
+}
+
+TEST(SeccompTest, DefaultProfileCompilesAndBadProfilesAreRejected) {
+  EXPECT_TRUE(ValidateSeccompProfile(DefaultSeccompProfile(), DefaultCapabilities()).ok());
+  EXPECT_TRUE(ValidateSeccompProfile(DefaultSeccompProfile(), AllCapabilities()).ok());
+  EXPECT_FALSE(ValidateSeccompProfile("[]", {}).ok());
+  EXPECT_FALSE(ValidateSeccompProfile(R"({"defaultAction":"SCMP_ACT_WHAT"})", {}).ok());
+  EXPECT_FALSE(ValidateSeccompProfile(
+      R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":9,"value":1,"op":"SCMP_CMP_EQ"}]}]})",
+      {}).ok());
+  EXPECT_FALSE(ValidateSeccompProfile(
+      R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_SOMETIMES"}]}]})",
+      {}).ok());
+  // Unknown syscall names are skipped, as on kernels that lack them.
+  EXPECT_TRUE(ValidateSeccompProfile(
+      R"({"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","no_such_call"],"action":"SCMP_ACT_ALLOW"}]})",
+      {}).ok());
 }
 
 }  // namespace
