@@ -93,8 +93,9 @@ struct CreateOptions {
 Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& image);
 
 // Builds the runtime spec: overlay of the image's layers under the container's upper dir,
-// the default mounts plus /etc/hostname, /etc/hosts and /etc/resolv.conf from the container dir.
-runtime::Spec BuildSpec(const std::string& id, const ContainerConfig& config,
+// the default mounts plus /etc/hostname, /etc/hosts and /etc/resolv.conf from the container dir,
+// the security settings with the seccomp profile compiled. Fails only on a bad profile.
+Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& config,
                         const std::vector<std::string>& layer_dirs, const Paths& paths);
 
 class ContainerStore {

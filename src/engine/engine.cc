@@ -239,7 +239,7 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
   c.config = config;
   c.state = kStateCreated;
   c.created_at = NowNanos();
-  runtime::Spec spec = BuildSpec(c.id, config, images_.LayerDirs(image), paths_);
+  BD_ASSIGN_OR_RETURN(runtime::Spec spec, BuildSpec(c.id, config, images_.LayerDirs(image), paths_));
   c.spec_json = runtime::SpecToJson(spec);
   Status st = containers_.Insert(c);
   for (int attempt = 0; !st.ok() && opts.name.empty() && attempt < 8 &&

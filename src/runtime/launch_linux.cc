@@ -301,11 +301,8 @@ Result<std::string> LookPath(const std::string& file, const std::vector<std::str
          exe.status());
   }
   // Last before exec: from here on the profile filters every call the process makes.
-  if (!spec.seccomp_profile.empty()) {
-    if (Status st = LoadSeccompProfile(spec.seccomp_profile, spec.process.capabilities);
-        !st.ok()) {
-      fail(st);
-    }
+  if (!spec.seccomp_program.empty()) {
+    if (Status st = LoadSeccompProgram(spec.seccomp_program); !st.ok()) fail(st);
   }
   std::vector<char*> argv, envp;
   for (const auto& a : spec.process.args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -34,10 +34,13 @@ std::vector<std::string> DefaultReadonlyPaths();
 const std::string& DefaultSeccompProfile();
 
 // Parses and compiles `profile` for this machine's architecture and the container's
-// capabilities, without loading it: the check done when a container is created.
-Status ValidateSeccompProfile(std::string_view profile, const std::vector<std::string>& caps);
-// Compiles and loads `profile` into the calling process (set no_new_privs first).
-Status LoadSeccompProfile(std::string_view profile, const std::vector<std::string>& caps);
+// capabilities into a classic BPF program (raw sock_filter instructions). Done once, when a
+// container is created; every start then loads the program as is.
+Result<std::string> CompileSeccompProfile(std::string_view profile,
+                                          const std::vector<std::string>& caps);
+// Loads a program from CompileSeccompProfile into the calling process. Set no_new_privs first
+// (or hold CAP_SYS_ADMIN).
+Status LoadSeccompProgram(std::string_view program);
 
 // Drops every capability not in `caps` from the bounding set.
 Status DropBoundingSet(const std::vector<std::string>& caps);

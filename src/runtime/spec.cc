@@ -8,6 +8,38 @@ namespace bd::runtime {
 
 using nlohmann::json;
 
+namespace {
+
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+std::optional<std::string> HexDecode(std::string_view hex) {
+  if (hex.size() % 2) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string SpecToJson(const Spec& s) {
   json j;
   j["ociVersion"] = "1.0.2";
@@ -42,7 +74,7 @@ std::string SpecToJson(const Spec& s) {
   j["linux"] = {{"namespaces", std::move(ns)},
                 {"maskedPaths", s.masked_paths},
                 {"readonlyPaths", s.readonly_paths},
-                {"seccompProfile", s.seccomp_profile}};
+                {"seccompProgram", HexEncode(s.seccomp_program)}};
   return j.dump();
 }
 
@@ -83,7 +115,9 @@ Result<Spec> SpecFromJson(std::string_view text) {
       }
       s.masked_paths = l.value("maskedPaths", std::vector<std::string>{});
       s.readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
-      s.seccomp_profile = l.value("seccompProfile", "");
+      auto program = HexDecode(l.value("seccompProgram", ""));
+      if (!program) return Status::InvalidArgument("runtime spec: seccompProgram is not hex");
+      s.seccomp_program = std::move(*program);
     }
     if (s.process.args.empty()) return Status::InvalidArgument("runtime spec: empty process.args");
     return s;

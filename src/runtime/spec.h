@@ -48,7 +48,7 @@ struct Spec {
   std::vector<std::string> namespaces;  // "pid", "mount", "uts", "ipc", "network", "cgroup"
   std::vector<std::string> masked_paths;    // covered by /dev/null or an empty read-only tmpfs
   std::vector<std::string> readonly_paths;  // remounted read-only
-  std::string seccomp_profile;              // Docker's profile format; empty: unconfined
+  std::string seccomp_program;  // compiled BPF (CompileSeccompProfile); empty: unconfined
 };
 
 std::string SpecToJson(const Spec& spec);

@@ -11,7 +11,9 @@
 
 #include "base/log.h"
 #include "base/time.h"
+#include "engine/containers.h"
 #include "engine/engine.h"
+#include "engine/schema.h"
 #include "engine/logfile.h"
 #include "os/error.h"
 #include "os/fs.h"
@@ -31,6 +33,10 @@ void Report(std::string_view msg) {
   (void)os::WriteAll(kSyncFd, line);  // the CLI may be gone: that is fine
 }
 
+void ReportFailed(int exit_code, const std::string& message) {
+  Report(std::string(engine::kMsgFailed) + " " + std::to_string(exit_code) + " " + message);
+}
+
 struct Output {
   UniqueFd pipe;
   engine::Stream stream;
@@ -38,32 +44,34 @@ struct Output {
 };
 
 int Run(const std::string& root, const std::string& id, bool attach) {
-  auto eng = engine::Engine::Open(root);
-  if (!eng.ok()) {
-    log::Error("open engine: {}", eng.status().ToString());
-    Report("failed 125 " + eng.status().ToString());
+  // Only the state database and the container's row: the shim needs nothing else of the engine.
+  engine::Paths paths{root};
+  auto db = store::Db::Open(paths.Db(), engine::Migrations());
+  if (!db.ok()) {
+    log::Error("open state: {}", db.status().ToString());
+    ReportFailed(125, db.status().ToString());
     return 1;
   }
-  engine::Engine& e = **eng;
-  auto c = e.containers().Get(id);
+  engine::ContainerStore containers(db->get());
+  auto c = containers.Get(id);
   if (!c.ok()) {
-    Report("failed 125 " + c.status().ToString());
+    ReportFailed(125, c.status().ToString());
     return 1;
   }
   auto spec = runtime::SpecFromJson(c->spec_json);
   if (!spec.ok()) {
-    Report("failed 125 " + spec.status().ToString());
+    ReportFailed(125, spec.status().ToString());
     return 1;
   }
-  std::string dir = e.paths().Container(id);
+  std::string dir = paths.Container(id);
   auto log_fd = os::Open(dir + "/ctr.log", O_WRONLY | O_CREAT | O_APPEND, 0640);
   if (!log_fd.ok()) {
-    Report("failed 125 " + log_fd.status().ToString());
+    ReportFailed(125, log_fd.status().ToString());
     return 1;
   }
   UniqueFd out[2], err[2];
   if (Status st = os::MakePipe(out); !st.ok() || !(st = os::MakePipe(err)).ok()) {
-    Report("failed 125 " + st.ToString());
+    ReportFailed(125, st.ToString());
     return 1;
   }
   runtime::LaunchIo io{-1, out[1].get(), err[1].get()};
@@ -72,23 +80,22 @@ int Run(const std::string& root, const std::string& id, bool attach) {
   out[1].Reset();
   err[1].Reset();
   if (!launched.ok()) {
-    Status st = e.containers().MarkExited(id, launch_error.exit_code,
+    Status st = containers.MarkExited(id, launch_error.exit_code,
                                           launch_error.status.message(), NowNanos());
     if (!st.ok()) log::Error("record failed start: {}", st.ToString());
-    Report("failed " + std::to_string(launch_error.exit_code) + " " +
-           launch_error.status.message());
+    ReportFailed(launch_error.exit_code, launch_error.status.message());
     return 1;
   }
   pid_t self = ::getpid();
   os::ChildProcess& child = *launched;
-  Status st = e.containers().MarkRunning(id, child.pid(), self, os::ProcessStartTime(self),
+  Status st = containers.MarkRunning(id, child.pid(), self, os::ProcessStartTime(self),
                                          NowNanos());
   if (!st.ok()) {
     // Without a record nobody could manage the container: `child` takes it down on return.
-    Report("failed 125 record start: " + st.ToString());
+    ReportFailed(125, "record start: " + st.ToString());
     return 1;
   }
-  Report("started " + std::to_string(child.pid()));
+  Report(std::string(engine::kMsgStarted) + " " + std::to_string(child.pid()));
 
   engine::LogWriter log(log_fd->get());
   Output outputs[2] = {{std::move(out[0]), engine::Stream::kStdout, attach ? kAttachOutFd : -1},
@@ -145,15 +152,15 @@ int Run(const std::string& root, const std::string& id, bool attach) {
   if (c->config.auto_remove) {
     log_fd->Reset();
     Status rm = os::RemoveAll(dir);
-    if (rm.ok()) rm = e.containers().Delete(id);
+    if (rm.ok()) rm = containers.Delete(id);
     if (!rm.ok()) {
       log::Error("remove container: {}", rm.ToString());
-      (void)e.containers().MarkExited(id, code, "auto-remove failed: " + rm.ToString(), finished);
+      (void)containers.MarkExited(id, code, "auto-remove failed: " + rm.ToString(), finished);
     }
-  } else if (Status ms = e.containers().MarkExited(id, code, "", finished); !ms.ok()) {
+  } else if (Status ms = containers.MarkExited(id, code, "", finished); !ms.ok()) {
     log::Error("record exit: {}", ms.ToString());
   }
-  Report("exited " + std::to_string(code));
+  Report(std::string(engine::kMsgExited) + " " + std::to_string(code));
   return 0;
 }
 

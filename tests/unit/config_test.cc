@@ -77,7 +77,11 @@ TEST(BuildSpecTest, OverlayMountsAndEtcFiles) {
   c.cmd = {"a"};
   Paths paths{"/var/lib/bd"};
   std::string id(64, 'a');
-  runtime::Spec s = BuildSpec(id, c, {"/l/base", "/l/top"}, paths);
+  auto built = BuildSpec(id, c, {"/l/base", "/l/top"}, paths);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  runtime::Spec& s = *built;
+  EXPECT_FALSE(s.seccomp_program.empty());
+  EXPECT_EQ(s.process.capabilities.size(), 14u);
   EXPECT_EQ(s.process.args, (std::vector<std::string>{"/entry", "a"}));
   EXPECT_EQ(s.process.cwd, "/");
   EXPECT_EQ(s.hostname, std::string(12, 'a'));

@@ -22,6 +22,7 @@ TEST(SpecTest, JsonRoundTrip) {
   s.overlay = Overlay{{"/l2", "/l1"}, "/u", "/w"};
   s.mounts = DefaultMounts();
   s.namespaces = DefaultNamespaces();
+  s.seccomp_program = std::string("\x00\x01\xfe\xff", 4);
   auto back = SpecFromJson(SpecToJson(s));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->process.args, s.process.args);
@@ -33,6 +34,7 @@ TEST(SpecTest, JsonRoundTrip) {
   EXPECT_EQ(back->mounts.size(), s.mounts.size());
   EXPECT_EQ(back->mounts[0].destination, "/proc");
   EXPECT_EQ(back->namespaces, s.namespaces);
+  EXPECT_EQ(back->seccomp_program, s.seccomp_program);
 }
 
 TEST(SpecTest, MalformedSpecsAreRejected) {
@@ -144,18 +146,23 @@ TEST(CapabilitiesTest, NormalizeAndAdjust) {
 }
 
 TEST(SeccompTest, DefaultProfileCompilesAndBadProfilesAreRejected) {
-  EXPECT_TRUE(ValidateSeccompProfile(DefaultSeccompProfile(), DefaultCapabilities()).ok());
-  EXPECT_TRUE(ValidateSeccompProfile(DefaultSeccompProfile(), AllCapabilities()).ok());
-  EXPECT_FALSE(ValidateSeccompProfile("[]", {}).ok());
-  EXPECT_FALSE(ValidateSeccompProfile(R"({"defaultAction":"SCMP_ACT_WHAT"})", {}).ok());
-  EXPECT_FALSE(ValidateSeccompProfile(
+  auto program = CompileSeccompProfile(DefaultSeccompProfile(), DefaultCapabilities());
+  ASSERT_TRUE(program.ok()) << program.status().ToString();
+  EXPECT_EQ(program->size() % 8, 0u);  // sock_filter instructions
+  auto lifted = CompileSeccompProfile(DefaultSeccompProfile(), AllCapabilities());
+  ASSERT_TRUE(lifted.ok());
+  EXPECT_LT(lifted->size(), program->size());  // capability-gated rules drop out
+  EXPECT_FALSE(LoadSeccompProgram("abc").ok());
+  EXPECT_FALSE(CompileSeccompProfile("[]", {}).ok());
+  EXPECT_FALSE(CompileSeccompProfile(R"({"defaultAction":"SCMP_ACT_WHAT"})", {}).ok());
+  EXPECT_FALSE(CompileSeccompProfile(
       R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":9,"value":1,"op":"SCMP_CMP_EQ"}]}]})",
       {}).ok());
-  EXPECT_FALSE(ValidateSeccompProfile(
+  EXPECT_FALSE(CompileSeccompProfile(
       R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_SOMETIMES"}]}]})",
       {}).ok());
   // Unknown syscall names are skipped, as on kernels that lack them.
-  EXPECT_TRUE(ValidateSeccompProfile(
+  EXPECT_TRUE(CompileSeccompProfile(
       R"({"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","no_such_call"],"action":"SCMP_ACT_ALLOW"}]})",
       {}).ok());
 }

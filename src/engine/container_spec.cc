@@ -1,0 +1,146 @@
+// From what the user asked for and the image to the runtime spec: pure code, no syscalls
+// beyond reading a seccomp profile file.
+#include <cstdlib>
+
+#include "engine/containers.h"
+#include "os/fs.h"
+#include "runtime/security.h"
+
+namespace bd::engine {
+
+namespace {
+
+void SetEnv(std::vector<std::string>* env, const std::string& kv) {
+  std::string key = kv.substr(0, kv.find('='));
+  for (std::string& e : *env) {
+    if (e.compare(0, key.size() + 1, key + "=") == 0) {
+      e = kv;
+      return;
+    }
+  }
+  env->push_back(kv);
+}
+
+// The capability set a container runs with.
+Result<std::vector<std::string>> ContainerCapabilities(const ContainerConfig& c) {
+  if (c.privileged) return runtime::AllCapabilities();
+  return runtime::AdjustCapabilities(runtime::DefaultCapabilities(), c.cap_add, c.cap_drop);
+}
+
+Status ApplySecurityOptions(const CreateOptions& opts, ContainerConfig* c) {
+  c->cap_add = opts.cap_add;
+  c->cap_drop = opts.cap_drop;
+  c->privileged = opts.privileged;
+  c->read_only = opts.read_only;
+  c->security_opt = opts.security_opt;
+  for (const std::string& opt : opts.security_opt) {
+    // Docker takes both "key=value" and the older "key:value".
+    size_t sep = opt.find_first_of("=:");
+    std::string key = opt.substr(0, sep);
+    std::string value = sep == std::string::npos ? "" : opt.substr(sep + 1);
+    if (key == "seccomp") {
+      if (value == "unconfined") {
+        c->seccomp = "unconfined";
+      } else if (!value.empty()) {
+        auto profile = os::ReadFile(value);
+        if (!profile.ok()) return profile.status().WithContext("seccomp profile");
+        c->seccomp = std::move(profile).value();
+      } else {
+        return Status::InvalidArgument("security option \"" + opt + "\": give unconfined or a file");
+      }
+    } else if (key == "no-new-privileges") {
+      if (value.empty() || value == "true") c->no_new_privileges = true;
+      else if (value == "false") c->no_new_privileges = false;
+      else return Status::InvalidArgument("security option \"" + opt + "\": want true or false");
+    } else {
+      return Status::InvalidArgument("unknown security option \"" + opt + "\"");
+    }
+  }
+  return ContainerCapabilities(*c).status();
+}
+
+}  // namespace
+
+Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& image) {
+  ContainerConfig c;
+  c.image_ref = opts.image;
+  c.entrypoint = image.config.entrypoint;
+  if (opts.entrypoint) {
+    c.entrypoint.clear();
+    if (!opts.entrypoint->empty()) c.entrypoint.push_back(*opts.entrypoint);
+  }
+  // Like Docker: a new entrypoint drops the image's Cmd unless a command is given.
+  c.cmd = !opts.cmd.empty() ? opts.cmd
+          : opts.entrypoint ? std::vector<std::string>{}
+                            : image.config.cmd;
+  if (c.entrypoint.empty() && c.cmd.empty()) {
+    return Status::InvalidArgument("no command specified: the image has no Cmd or Entrypoint");
+  }
+  c.env = image.config.env;
+  for (const std::string& e : opts.env) {
+    if (e.empty() || e.front() == '=') {
+      return Status::InvalidArgument("invalid environment variable \"" + e + "\"");
+    }
+    if (e.find('=') != std::string::npos) {
+      SetEnv(&c.env, e);
+    } else if (const char* v = std::getenv(e.c_str())) {
+      SetEnv(&c.env, e + "=" + v);
+    }
+  }
+  c.working_dir = opts.working_dir.empty() ? image.config.working_dir : opts.working_dir;
+  if (!c.working_dir.empty() && c.working_dir.front() != '/') {
+    return Status::InvalidArgument("the working directory \"" + c.working_dir +
+                                   "\" is not an absolute path");
+  }
+  c.user = opts.user.empty() ? image.config.user : opts.user;
+  c.hostname = opts.hostname;
+  c.labels = image.config.labels;
+  for (const auto& [k, v] : opts.labels) c.labels[k] = v;
+  c.auto_remove = opts.auto_remove;
+  BD_RETURN_IF_ERROR(ApplySecurityOptions(opts, &c));
+  return c;
+}
+
+Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& config,
+                                const std::vector<std::string>& layer_dirs, const Paths& paths) {
+  std::string dir = paths.Container(id);
+  runtime::Spec s;
+  s.id = id;
+  s.process.args = config.entrypoint;
+  s.process.args.insert(s.process.args.end(), config.cmd.begin(), config.cmd.end());
+  s.process.env = config.env;
+  s.process.cwd = config.working_dir.empty() ? "/" : config.working_dir;
+  s.process.user = config.user;
+  s.hostname = config.hostname.empty() ? id.substr(0, 12) : config.hostname;
+  s.rootfs = dir + "/merged";
+  runtime::Overlay o;
+  o.lower_dirs.assign(layer_dirs.rbegin(), layer_dirs.rend());  // overlayfs: topmost first
+  o.upper_dir = dir + "/upper";
+  o.work_dir = dir + "/work";
+  s.overlay = std::move(o);
+  s.mounts = runtime::DefaultMounts();
+  BD_ASSIGN_OR_RETURN(s.process.capabilities, ContainerCapabilities(config));
+  s.process.no_new_privileges = config.no_new_privileges && !config.privileged;
+  s.readonly_rootfs = config.read_only;
+  if (config.privileged) {
+    for (runtime::Mount& m : s.mounts) {
+      if (m.destination == "/sys") std::erase(m.options, "ro");
+    }
+  } else {
+    s.masked_paths = runtime::DefaultMaskedPaths();
+    s.readonly_paths = runtime::DefaultReadonlyPaths();
+    if (config.seccomp != "unconfined") {
+      const std::string& profile =
+          config.seccomp == "default" ? runtime::DefaultSeccompProfile() : config.seccomp;
+      BD_ASSIGN_OR_RETURN(s.seccomp_program,
+                          runtime::CompileSeccompProfile(profile, s.process.capabilities));
+    }
+  }
+  for (const char* f : {"hostname", "hosts", "resolv.conf"}) {
+    s.mounts.push_back({std::string("/etc/") + f, "bind", dir + "/" + f, {"rbind", "rprivate"}});
+  }
+  s.namespaces = runtime::DefaultNamespaces();
+  return s;
+}
+
+}  // namespace bd::engine
