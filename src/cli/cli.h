@@ -50,6 +50,7 @@ void RegisterLogs(CLI::App& app, Context& ctx);     // logs
 void RegisterRm(CLI::App& app, Context& ctx);       // rm, wait
 void RegisterInspect(CLI::App& app, Context& ctx);  // inspect
 void RegisterImages(CLI::App& app, Context& ctx);   // images, rmi, import, load
+void RegisterLifecycle(CLI::App& app, Context& ctx);  // stop, kill, restart
 
 int Main(int argc, char** argv);
 

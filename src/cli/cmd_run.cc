@@ -21,6 +21,7 @@ struct CreateFlags {
   std::string entrypoint;
   bool interactive = false;
   bool tty = false;
+  int stop_timeout = -1;
 };
 
 void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
@@ -43,6 +44,9 @@ void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
   sub->add_option("--security-opt", f.opts.security_opt,
                   "seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]")
       ->allow_extra_args(false);
+  sub->add_option("--restart", f.opts.restart,
+                  "Restart policy: no, on-failure[:N], always, unless-stopped");
+  sub->add_option("--stop-timeout", f.stop_timeout, "Seconds stop waits before SIGKILL (default 10)");
   sub->add_flag("-i,--interactive", f.interactive, "Keep STDIN open");
   sub->add_flag("-t,--tty", f.tty, "Allocate a pseudo-TTY");
   sub->prefix_command();
@@ -61,6 +65,7 @@ Status FinishCreateFlags(CLI::App* sub, CreateFlags& f) {
   f.opts.image = rest[0];
   f.opts.cmd.assign(rest.begin() + 1, rest.end());
   if (sub->count("--entrypoint")) f.opts.entrypoint = f.entrypoint;
+  if (sub->count("--stop-timeout")) f.opts.stop_timeout = f.stop_timeout;
   for (const std::string& l : f.labels) {
     size_t eq = l.find('=');
     if (l.empty() || eq == 0) return Status::InvalidArgument("invalid label \"" + l + "\"");

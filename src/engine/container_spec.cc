@@ -97,6 +97,14 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
   c.labels = image.config.labels;
   for (const auto& [k, v] : opts.labels) c.labels[k] = v;
   c.auto_remove = opts.auto_remove;
+  BD_RETURN_IF_ERROR(ParseRestartPolicy(opts.restart, &c));
+  if (c.auto_remove && c.restart != "no") {
+    return Status::InvalidArgument("conflicting options: --restart and --rm");
+  }
+  if (opts.stop_timeout) {
+    if (*opts.stop_timeout < 0) return Status::InvalidArgument("--stop-timeout must be >= 0");
+    c.stop_timeout = *opts.stop_timeout;
+  }
   BD_RETURN_IF_ERROR(ApplySecurityOptions(opts, &c));
   return c;
 }

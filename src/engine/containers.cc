@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/strings.h"
 #include "base/time.h"
 #include "os/fs.h"
 #include "os/process.h"
@@ -16,7 +17,9 @@ std::string ContainerConfigToJson(const ContainerConfig& c) {
             {"Hostname", c.hostname}, {"Labels", c.labels},         {"AutoRemove", c.auto_remove},
             {"CapAdd", c.cap_add},    {"CapDrop", c.cap_drop},      {"Privileged", c.privileged},
             {"ReadonlyRootfs", c.read_only}, {"NoNewPrivileges", c.no_new_privileges},
-            {"Seccomp", c.seccomp},   {"SecurityOpt", c.security_opt}};
+            {"Seccomp", c.seccomp},   {"SecurityOpt", c.security_opt},
+            {"RestartPolicy", {{"Name", c.restart}, {"MaximumRetryCount", c.restart_max}}},
+            {"StopTimeout", c.stop_timeout}};
   return j.dump();
 }
 
@@ -43,6 +46,11 @@ Result<ContainerConfig> ContainerConfigFromJson(std::string_view text) {
     c.no_new_privileges = j.value("NoNewPrivileges", true);
     c.seccomp = j.value("Seccomp", "default");
     c.security_opt = j.value("SecurityOpt", std::vector<std::string>{});
+    if (j.contains("RestartPolicy")) {
+      c.restart = j["RestartPolicy"].value("Name", "no");
+      c.restart_max = j["RestartPolicy"].value("MaximumRetryCount", 0);
+    }
+    c.stop_timeout = j.value("StopTimeout", 10);
     return c;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("container config: ") + e.what());
@@ -59,7 +67,7 @@ namespace {
 
 constexpr std::string_view kColumns =
     "id, name, image_id, image_ref, config, spec, state, pid, shim_pid, shim_start, exit_code,"
-    " error, created_at, started_at, finished_at";
+    " error, created_at, started_at, finished_at, restart_count, stop_requested";
 
 Result<Container> FromRow(store::Statement& st) {
   Container c;
@@ -78,6 +86,8 @@ Result<Container> FromRow(store::Statement& st) {
   c.created_at = st.Int(12);
   c.started_at = st.Int(13);
   c.finished_at = st.Int(14);
+  c.restart_count = static_cast<int>(st.Int(15));
+  c.stop_requested = st.Int(16) != 0;
   return c;
 }
 
@@ -99,7 +109,7 @@ Status ContainerStore::Insert(const Container& c) {
 }
 
 Status ContainerStore::Reconcile(Container* c) {
-  if (!c->Running() || os::ProcessMatches(c->shim_pid, c->shim_start)) return {};
+  if (!c->Active() || os::ProcessMatches(c->shim_pid, c->shim_start)) return {};
   c->state = kStateExited;
   c->exit_code = 255;
   c->error = "the container's shim exited without recording the container's exit";
@@ -107,7 +117,7 @@ Status ContainerStore::Reconcile(Container* c) {
   c->pid = 0;
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "UPDATE containers SET state = ?, exit_code = ?, error = ?, finished_at = ?, pid = 0"
-      " WHERE id = ? AND state = 'running' AND shim_pid = ?"));
+      " WHERE id = ? AND state IN ('running', 'restarting') AND shim_pid = ?"));
   return st.BindAll(c->state, c->exit_code, c->error, c->finished_at, c->id, c->shim_pid).Run();
 }
 
@@ -176,6 +186,54 @@ Status ContainerStore::MarkExited(const std::string& id, int exit_code, const st
       "UPDATE containers SET state = 'exited', pid = 0, exit_code = ?, error = ?,"
       " finished_at = ? WHERE id = ?"));
   return st.BindAll(exit_code, error, finished_at, id).Run();
+}
+
+Status ContainerStore::MarkRestarting(const std::string& id, int exit_code, int64_t finished_at) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE containers SET state = 'restarting', pid = 0, exit_code = ?, finished_at = ?,"
+      " restart_count = restart_count + 1 WHERE id = ?"));
+  return st.BindAll(exit_code, finished_at, id).Run();
+}
+
+Status ContainerStore::SetStopRequested(const std::string& id, bool requested) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET stop_requested = ? WHERE id = ?"));
+  return st.BindAll(requested ? 1 : 0, id).Run();
+}
+
+Status ParseRestartPolicy(std::string_view text, ContainerConfig* config) {
+  std::string_view name = text.substr(0, text.find(':'));
+  if (name == "no" || name == "always" || name == "unless-stopped") {
+    if (name.size() != text.size()) {
+      return Status::InvalidArgument("restart policy \"" + std::string(text) +
+                                     "\": only on-failure takes a count");
+    }
+    config->restart = std::string(name);
+    config->restart_max = 0;
+    return {};
+  }
+  if (name == "on-failure") {
+    config->restart = "on-failure";
+    config->restart_max = 0;
+    if (name.size() != text.size()) {
+      auto n = ParseInt(text.substr(name.size() + 1));
+      if (!n || *n < 0 || *n > 1'000'000) {
+        return Status::InvalidArgument("restart policy \"" + std::string(text) +
+                                       "\": the count must be a number >= 0");
+      }
+      config->restart_max = static_cast<int>(*n);
+    }
+    return {};
+  }
+  return Status::InvalidArgument("invalid restart policy \"" + std::string(text) +
+                                 "\": use no, always, unless-stopped or on-failure[:N]");
+}
+
+bool ShouldRestart(const ContainerConfig& config, int exit_code, int restarts) {
+  if (config.restart == "always" || config.restart == "unless-stopped") return true;
+  if (config.restart == "on-failure") {
+    return exit_code != 0 && (config.restart_max == 0 || restarts < config.restart_max);
+  }
+  return false;
 }
 
 Status ContainerStore::Delete(const std::string& id) {

@@ -38,7 +38,17 @@ struct ContainerConfig {
   bool no_new_privileges = true;
   std::string seccomp = "default";  // "default", "unconfined", or a profile's JSON
   std::vector<std::string> security_opt;  // as given, for inspect
+  // Restart policy: "no", "on-failure" (at most restart_max times when > 0), "always",
+  // "unless-stopped".
+  std::string restart = "no";
+  int restart_max = 0;
+  int stop_timeout = 10;  // seconds `stop` waits after SIGTERM before SIGKILL
 };
+
+// Parses --restart: "no", "always", "unless-stopped", "on-failure", "on-failure:N".
+Status ParseRestartPolicy(std::string_view text, ContainerConfig* config);
+// Whether a container that exited with `exit_code` after `restarts` restarts is started again.
+bool ShouldRestart(const ContainerConfig& config, int exit_code, int restarts);
 
 std::string ContainerConfigToJson(const ContainerConfig& c);
 Result<ContainerConfig> ContainerConfigFromJson(std::string_view json);
@@ -46,6 +56,7 @@ Result<ContainerConfig> ContainerConfigFromJson(std::string_view json);
 inline constexpr std::string_view kStateCreated = "created";
 inline constexpr std::string_view kStateRunning = "running";
 inline constexpr std::string_view kStateExited = "exited";
+inline constexpr std::string_view kStateRestarting = "restarting";
 
 struct Container {
   std::string id;
@@ -63,9 +74,13 @@ struct Container {
   int64_t created_at = 0;
   int64_t started_at = 0;
   int64_t finished_at = 0;
+  int restart_count = 0;
+  bool stop_requested = false;
 
   std::vector<std::string> Args() const;  // entrypoint + cmd
   bool Running() const { return state == kStateRunning; }
+  // Running, or between two runs under a restart policy: its shim is alive.
+  bool Active() const { return state == kStateRunning || state == kStateRestarting; }
 };
 
 // User-facing options of `create` / `run` before they meet the image.
@@ -86,6 +101,8 @@ struct CreateOptions {
   bool read_only = false;
   // "seccomp=unconfined", "seccomp=PROFILE.json", "no-new-privileges[=true|false]".
   std::vector<std::string> security_opt;
+  std::string restart = "no";
+  std::optional<int> stop_timeout;
 };
 
 // Merges `opts` over the image's config. Fails when no command results, or on a bad
@@ -111,6 +128,10 @@ class ContainerStore {
                      int64_t started_at);
   Status MarkExited(const std::string& id, int exit_code, const std::string& error,
                     int64_t finished_at);
+  // Between runs under a restart policy: records the exit and counts the restart.
+  Status MarkRestarting(const std::string& id, int exit_code, int64_t finished_at);
+  // Set by `stop` (and `rm -f`) before signalling; cleared by `start`.
+  Status SetStopRequested(const std::string& id, bool requested);
   Status Delete(const std::string& id);
 
  private:

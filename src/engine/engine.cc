@@ -102,19 +102,23 @@ class TaskComponent : public portlayer::Component {
       if (c.status().code() == Code::kNotFound) return portlayer::Level::kAbsent;
       return c.status();
     }
-    return c->Running() ? portlayer::Level::kBound : portlayer::Level::kJoined;
+    return c->Active() ? portlayer::Level::kBound : portlayer::Level::kJoined;
   }
 
   Status Apply(portlayer::Handle& h, const portlayer::Element&, portlayer::Level from,
                portlayer::Level to) override {
     if (to == portlayer::Level::kBound) return StartShim(h);
-    if (from == portlayer::Level::kBound) return StopTask(h.container_id());
+    if (from == portlayer::Level::kBound) {
+      auto* timeout = static_cast<int*>(h.Context("task.stop_timeout"));
+      return StopTask(h.container_id(), timeout ? std::optional<int>(*timeout) : std::nullopt);
+    }
     return {};
   }
 
  private:
   Status StartShim(portlayer::Handle& h) {
     auto* start = static_cast<TaskStart*>(h.Context("task.start"));
+    BD_RETURN_IF_ERROR(engine_->containers().SetStopRequested(h.container_id(), false));
     UniqueFd sync[2];
     BD_RETURN_IF_ERROR(os::MakePipe(sync));
     std::vector<std::string> argv = {ShimPath(), "--root", engine_->paths().root, "--id",
@@ -153,11 +157,26 @@ class TaskComponent : public portlayer::Component {
                                  : std::string(" (is basic-docker-shim next to basic-docker?)")));
   }
 
-  Status StopTask(const std::string& id) {
+  // SIGTERM, up to `timeout` seconds (the container's own when unset), then SIGKILL. The stop
+  // request is recorded first, so the shim's restart policy never brings the container back.
+  Status StopTask(const std::string& id, std::optional<int> timeout) {
     BD_ASSIGN_OR_RETURN(Container c, engine_->containers().Get(id));
-    if (!c.Running()) return {};
-    Status st = engine_->Signal(c, SIGKILL);
-    if (!st.ok() && st.code() != Code::kNotFound) return st;
+    if (!c.Active()) return {};
+    BD_RETURN_IF_ERROR(engine_->containers().SetStopRequested(id, true));
+    int grace = timeout.value_or(c.config.stop_timeout);
+    if (c.Running() && grace > 0) {
+      Status st = engine_->Signal(c, SIGTERM);
+      if (st.ok() || st.code() == Code::kNotFound) {
+        auto gone = engine_->WaitShim(c, grace * 1000);
+        if (gone.ok()) return {};
+      }
+    }
+    if (c.Running()) {
+      Status st = engine_->Signal(c, SIGKILL);
+      if (!st.ok() && st.code() != Code::kNotFound) return st;
+    } else if (os::ProcessMatches(c.shim_pid, c.shim_start)) {
+      ::kill(c.shim_pid, SIGUSR1);  // between restarts: wake the shim to see the request
+    }
     return engine_->WaitShim(c, 30000);
   }
 
@@ -314,11 +333,13 @@ Status Engine::WaitShim(const Container& c, int timeout_ms) {
 
 Status Engine::Remove(const std::string& ref, bool force) {
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  if (c.Running() && !force) {
+  if (c.Active() && !force) {
     return Status::FailedPrecondition("cannot remove container " + c.name +
                                       ": it is running; stop it first or use --force");
   }
   portlayer::Handle h(c.id);
+  int no_grace = 0;  // rm -f kills at once, as Docker does
+  h.SetContext("task.stop_timeout", &no_grace);
   h.Join({"rootfs", "rootfs", ""});
   h.Join({"task", "task", ""});
   BD_RETURN_IF_ERROR(h.Leave());
@@ -328,9 +349,22 @@ Status Engine::Remove(const std::string& ref, bool force) {
   return containers_.Delete(c.id);
 }
 
+Result<bool> Engine::Stop(const std::string& ref, std::optional<int> timeout) {
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  portlayer::Handle h(c.id);
+  int grace = timeout.value_or(c.config.stop_timeout);
+  h.SetContext("task.stop_timeout", &grace);
+  h.Join({"task", "task", ""});
+  BD_RETURN_IF_ERROR(h.Unbind("task"));
+  Status st;
+  portlayer::CommitResult r = CommitOrError(h, &st);
+  BD_RETURN_IF_ERROR(st);
+  return r.Results().at("task") == portlayer::Outcome::kSuccess;
+}
+
 Result<int> Engine::Wait(const std::string& ref) {
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  if (c.Running()) {
+  if (c.Active()) {
     BD_RETURN_IF_ERROR(WaitShim(c, -1));
     auto after = containers_.Get(c.id);
     if (!after.ok()) {

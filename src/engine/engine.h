@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ class Engine {
   // `exit_code` receives 125/126/127 when the command never ran.
   Result<std::unique_ptr<TaskSession>> Start(const std::string& ref, const AttachIo* io,
                                              int* exit_code);
+  // Stops a running container: SIGTERM, then SIGKILL after `timeout` seconds (the container's
+  // --stop-timeout, 10 by default, when unset). Returns false when it was not running (NOOP).
+  Result<bool> Stop(const std::string& ref, std::optional<int> timeout);
   // Removes a container; a running one only with `force` (it is killed first).
   Status Remove(const std::string& ref, bool force);
   // Blocks until the container is not running; returns its exit code.

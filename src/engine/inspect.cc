@@ -29,7 +29,7 @@ std::string Engine::InspectContainer(const Container& c) const {
        {{"Status", c.state},
         {"Running", c.Running()},
         {"Paused", false},
-        {"Restarting", false},
+        {"Restarting", c.state == kStateRestarting},
         {"OOMKilled", false},
         {"Dead", false},
         {"Pid", c.pid},
@@ -44,6 +44,7 @@ std::string Engine::InspectContainer(const Container& c) const {
       {"HostsPath", dir + "/hosts"},
       {"LogPath", dir + "/ctr.log"},
       {"Name", "/" + c.name},
+      {"RestartCount", c.restart_count},
       {"Driver", "overlay"},
       {"Platform", "linux"},
       {"HostConfig",
@@ -53,7 +54,9 @@ std::string Engine::InspectContainer(const Container& c) const {
         {"CapDrop", c.config.cap_drop},
         {"Privileged", c.config.privileged},
         {"ReadonlyRootfs", c.config.read_only},
-        {"SecurityOpt", c.config.security_opt}}},
+        {"SecurityOpt", c.config.security_opt},
+        {"RestartPolicy",
+         {{"Name", c.config.restart}, {"MaximumRetryCount", c.config.restart_max}}}}},
       {"GraphDriver",
        {{"Name", "overlay"},
         {"Data",
@@ -69,7 +72,8 @@ std::string Engine::InspectContainer(const Container& c) const {
         {"Image", c.config.image_ref},
         {"WorkingDir", c.config.working_dir},
         {"Entrypoint", c.config.entrypoint.empty() ? json(nullptr) : json(c.config.entrypoint)},
-        {"Labels", c.config.labels}}},
+        {"Labels", c.config.labels},
+        {"StopTimeout", c.config.stop_timeout}}},
   };
   return j.dump(4);
 }

@@ -48,6 +48,12 @@ CREATE TABLE containers (
 );
 CREATE INDEX containers_by_image ON containers(image_id);
 )sql"},
+      {2, R"sql(
+-- Restart policies are carried out by the shim; `stop` sets stop_requested so that neither a
+-- policy nor a racing restart brings the container back.
+ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE containers ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return kMigrations;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -63,6 +64,9 @@ class ChildProcess {
 
 // Creates a pipe; [0] is the read end. Both ends are O_CLOEXEC.
 Status MakePipe(UniqueFd (&ends)[2]);
+
+// "KILL", "SIGKILL", "sigterm" or "9" -> the signal number.
+Result<int> ParseSignal(std::string_view name);
 
 // The directory holding the running executable, e.g. "/usr/local/bin".
 std::string SelfExeDir();

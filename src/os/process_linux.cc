@@ -135,6 +135,32 @@ Status MakePipe(UniqueFd (&ends)[2]) {
   return {};
 }
 
+Result<int> ParseSignal(std::string_view name) {
+  auto invalid = [&] { return Status::InvalidArgument("invalid signal \"" + std::string(name) + "\""); };
+  if (name.empty()) return invalid();
+  if (name.find_first_not_of("0123456789") == std::string_view::npos) {
+    int n = std::atoi(std::string(name).c_str());
+    if (n < 1 || n > SIGRTMAX) return invalid();
+    return n;
+  }
+  std::string upper;
+  for (char c : name) upper.push_back(static_cast<char>(::toupper(static_cast<unsigned char>(c))));
+  if (upper.rfind("SIG", 0) == 0) upper.erase(0, 3);
+  static constexpr std::pair<const char*, int> kSignals[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+      {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"BUS", SIGBUS},   {"FPE", SIGFPE},
+      {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+      {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},   {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
+      {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+      {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},   {"URG", SIGURG},   {"XCPU", SIGXCPU},
+      {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
+      {"IO", SIGIO},     {"PWR", SIGPWR},     {"SYS", SIGSYS}};
+  for (const auto& [n, v] : kSignals) {
+    if (upper == n) return v;
+  }
+  return invalid();
+}
+
 std::string SelfExeDir() {
   char buf[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);

@@ -224,6 +224,14 @@ Result<std::string> LookPath(const std::string& file, const std::vector<std::str
 
 [[noreturn]] void ChildMain(const Spec& spec, const LaunchIo& io, int report_fd) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
+  // The container starts with a clean signal state: whatever the shim blocked or ignored
+  // (SIGUSR1 for its signalfd, SIGPIPE) would otherwise survive exec.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  }
   ::umask(022);
   // Standard streams first, while the host's /dev/null is still reachable.
   int in = io.stdin_fd >= 0 ? io.stdin_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);

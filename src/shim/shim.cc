@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -43,61 +45,43 @@ struct Output {
   int attach_fd;  // -1 when not attached or the reader went away
 };
 
-int Run(const std::string& root, const std::string& id, bool attach) {
-  // Only the state database and the container's row: the shim needs nothing else of the engine.
-  engine::Paths paths{root};
-  auto db = store::Db::Open(paths.Db(), engine::Migrations());
-  if (!db.ok()) {
-    log::Error("open state: {}", db.status().ToString());
-    ReportFailed(125, db.status().ToString());
-    return 1;
-  }
-  engine::ContainerStore containers(db->get());
-  auto c = containers.Get(id);
-  if (!c.ok()) {
-    ReportFailed(125, c.status().ToString());
-    return 1;
-  }
-  auto spec = runtime::SpecFromJson(c->spec_json);
-  if (!spec.ok()) {
-    ReportFailed(125, spec.status().ToString());
-    return 1;
-  }
-  std::string dir = paths.Container(id);
-  auto log_fd = os::Open(dir + "/ctr.log", O_WRONLY | O_CREAT | O_APPEND, 0640);
-  if (!log_fd.ok()) {
-    ReportFailed(125, log_fd.status().ToString());
-    return 1;
-  }
+// One run of the container: launch, record it running, copy its output until it exits.
+// Returns the exit code, or the launch failure (with `error` set).
+struct RunResult {
+  int exit_code = 0;
+  bool launched = false;
+  runtime::LaunchError error;
+};
+
+RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
+                  const std::string& id, int log_fd, bool attach, bool report) {
+  RunResult result;
   UniqueFd out[2], err[2];
   if (Status st = os::MakePipe(out); !st.ok() || !(st = os::MakePipe(err)).ok()) {
-    ReportFailed(125, st.ToString());
-    return 1;
+    result.error.status = st;
+    return result;
   }
   runtime::LaunchIo io{-1, out[1].get(), err[1].get()};
-  runtime::LaunchError launch_error;
-  auto launched = runtime::Launch(*spec, io, &launch_error);
+  auto launched = runtime::Launch(spec, io, &result.error);
   out[1].Reset();
   err[1].Reset();
   if (!launched.ok()) {
-    Status st = containers.MarkExited(id, launch_error.exit_code,
-                                          launch_error.status.message(), NowNanos());
-    if (!st.ok()) log::Error("record failed start: {}", st.ToString());
-    ReportFailed(launch_error.exit_code, launch_error.status.message());
-    return 1;
+    result.exit_code = result.error.exit_code;
+    return result;
   }
-  pid_t self = ::getpid();
   os::ChildProcess& child = *launched;
-  Status st = containers.MarkRunning(id, child.pid(), self, os::ProcessStartTime(self),
-                                         NowNanos());
+  pid_t self = ::getpid();
+  Status st = containers.MarkRunning(id, child.pid(), self, os::ProcessStartTime(self), NowNanos());
   if (!st.ok()) {
     // Without a record nobody could manage the container: `child` takes it down on return.
-    ReportFailed(125, "record start: " + st.ToString());
-    return 1;
+    result.error.status = st.WithContext("record start");
+    result.exit_code = runtime::kExitEngineFailed;
+    return result;
   }
-  Report(std::string(engine::kMsgStarted) + " " + std::to_string(child.pid()));
+  result.launched = true;
+  if (report) Report(std::string(engine::kMsgStarted) + " " + std::to_string(child.pid()));
 
-  engine::LogWriter log(log_fd->get());
+  engine::LogWriter log(log_fd);
   Output outputs[2] = {{std::move(out[0]), engine::Stream::kStdout, attach ? kAttachOutFd : -1},
                        {std::move(err[0]), engine::Stream::kStderr, attach ? kAttachErrFd : -1}};
   bool exited = false;
@@ -142,26 +126,107 @@ int Run(const std::string& root, const std::string& id, bool attach) {
       if (o.attach_fd >= 0 && !os::WriteAll(o.attach_fd, data).ok()) o.attach_fd = -1;
     }
   }
-  int code = runtime::ExitCodeFromWaitStatus(wait_status);
-  if (attach) {
-    // Let the attached CLI see EOF now; without --attach these numbers belong to other files.
-    ::close(kAttachOutFd);
-    ::close(kAttachErrFd);
+  result.exit_code = runtime::ExitCodeFromWaitStatus(wait_status);
+  return result;
+}
+
+// Sleeps `ms` unless woken by SIGUSR1 (sent by `stop` to a container between restarts).
+void Backoff(int signal_fd, int64_t ms) {
+  pollfd p{signal_fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(ms)) > 0) {
+    signalfd_siginfo info;
+    (void)!::read(signal_fd, &info, sizeof info);
   }
-  int64_t finished = NowNanos();
-  if (c->config.auto_remove) {
-    log_fd->Reset();
-    Status rm = os::RemoveAll(dir);
-    if (rm.ok()) rm = containers.Delete(id);
-    if (!rm.ok()) {
-      log::Error("remove container: {}", rm.ToString());
-      (void)containers.MarkExited(id, code, "auto-remove failed: " + rm.ToString(), finished);
+}
+
+int Run(const std::string& root, const std::string& id, bool attach) {
+  // Only the state database and the container's row: the shim needs nothing else of the engine.
+  engine::Paths paths{root};
+  auto db = store::Db::Open(paths.Db(), engine::Migrations());
+  if (!db.ok()) {
+    log::Error("open state: {}", db.status().ToString());
+    ReportFailed(125, db.status().ToString());
+    return 1;
+  }
+  engine::ContainerStore containers(db->get());
+  auto c = containers.Get(id);
+  if (!c.ok()) {
+    ReportFailed(125, c.status().ToString());
+    return 1;
+  }
+  auto spec = runtime::SpecFromJson(c->spec_json);
+  if (!spec.ok()) {
+    ReportFailed(125, spec.status().ToString());
+    return 1;
+  }
+  std::string dir = paths.Container(id);
+  auto log_fd = os::Open(dir + "/ctr.log", O_WRONLY | O_CREAT | O_APPEND, 0640);
+  if (!log_fd.ok()) {
+    ReportFailed(125, log_fd.status().ToString());
+    return 1;
+  }
+  sigset_t wake;
+  sigemptyset(&wake);
+  sigaddset(&wake, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &wake, nullptr);
+  UniqueFd wake_fd(::signalfd(-1, &wake, SFD_CLOEXEC));
+
+  int restarts = c->restart_count;
+  int64_t backoff_ms = 100;
+  bool first = true;
+  while (true) {
+    int64_t started = NowNanos();
+    RunResult run = RunOnce(*spec, containers, id, log_fd->get(), attach && first, first);
+    int64_t finished = NowNanos();
+    if (first && !run.launched) {
+      Status st = containers.MarkExited(id, run.exit_code, run.error.status.message(), finished);
+      if (!st.ok()) log::Error("record failed start: {}", st.ToString());
+      ReportFailed(run.exit_code, run.error.status.message());
+      return 1;
     }
-  } else if (Status ms = containers.MarkExited(id, code, "", finished); !ms.ok()) {
-    log::Error("record exit: {}", ms.ToString());
+    auto now = containers.Get(id);
+    bool stop = !now.ok() || now->stop_requested;
+    if (stop || !engine::ShouldRestart(c->config, run.exit_code, restarts)) {
+      if (c->config.auto_remove) {
+        log_fd->Reset();
+        Status rm = os::RemoveAll(dir);
+        if (rm.ok()) rm = containers.Delete(id);
+        if (!rm.ok()) {
+          log::Error("remove container: {}", rm.ToString());
+          (void)containers.MarkExited(id, run.exit_code, "auto-remove failed: " + rm.ToString(),
+                                      finished);
+        }
+      } else if (Status ms = containers.MarkExited(id, run.exit_code, run.error.status.message(),
+                                                   finished);
+                 !ms.ok()) {
+        log::Error("record exit: {}", ms.ToString());
+      }
+      if (first) Report(std::string(engine::kMsgExited) + " " + std::to_string(run.exit_code));
+      return 0;
+    }
+    if (Status st = containers.MarkRestarting(id, run.exit_code, finished); !st.ok()) {
+      log::Error("record restart: {}", st.ToString());
+    }
+    ++restarts;
+    if (first) {
+      // An attached CLI returns at the first exit, as Docker's does; restarts go on detached.
+      Report(std::string(engine::kMsgExited) + " " + std::to_string(run.exit_code));
+      if (attach) {
+        ::close(kAttachOutFd);
+        ::close(kAttachErrFd);
+      }
+      first = false;
+    }
+    // Docker's backoff: 100 ms doubling up to a minute, reset after a run of 10 s or more.
+    if (finished - started >= 10'000'000'000) backoff_ms = 100;
+    Backoff(wake_fd.get(), backoff_ms);
+    backoff_ms = std::min<int64_t>(backoff_ms * 2, 60'000);
+    auto again = containers.Get(id);
+    if (!again.ok() || again->stop_requested) {
+      if (again.ok()) (void)containers.MarkExited(id, run.exit_code, "", NowNanos());
+      return 0;
+    }
   }
-  Report(std::string(engine::kMsgExited) + " " + std::to_string(code));
-  return 0;
 }
 
 }  // namespace

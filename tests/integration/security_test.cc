@@ -130,3 +130,17 @@ TEST_F(SecurityTest, PrivilegedLiftsTheRestrictions) {
 
 }  // namespace
 }  // namespace bd::testing
+
+namespace bd::testing {
+namespace {
+
+class SignalStateTest : public EngineTest {};
+
+TEST_F(SignalStateTest, ContainerStartsWithNoBlockedOrIgnoredSignals) {
+  CmdResult r = Cli({"run", "--rm", "busybox", "grep", "-E", "SigBlk|SigIgn", "/proc/self/status"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
+}  // namespace
+}  // namespace bd::testing
