@@ -51,6 +51,7 @@ void RegisterRm(CLI::App& app, Context& ctx);       // rm, wait
 void RegisterInspect(CLI::App& app, Context& ctx);  // inspect
 void RegisterImages(CLI::App& app, Context& ctx);   // images, rmi, import, load
 void RegisterLifecycle(CLI::App& app, Context& ctx);  // stop, kill, restart
+void RegisterExec(CLI::App& app, Context& ctx);       // exec
 
 int Main(int argc, char** argv);
 

@@ -71,6 +71,7 @@ int Main(int argc, char** argv) {
   RegisterInspect(app, ctx);
   RegisterImages(app, ctx);
   RegisterLifecycle(app, ctx);
+  RegisterExec(app, ctx);
   app.add_subcommand("version", "Show the version")->callback([&] {
     ctx.action = [] {
       std::printf("basic-docker version 0.1.0\n");

@@ -301,25 +301,88 @@ Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const
   return std::move(start.session);
 }
 
-Status Engine::Signal(const Container& c, int sig) {
+Result<UniqueFd> Engine::ContainerPidfd(const Container& c) {
   if (!c.Running() || c.pid <= 0) {
-    return Status::FailedPrecondition("container " + c.id.substr(0, 12) + " is not running");
+    return Status::FailedPrecondition("container " + c.name + " is not running");
   }
-  // Pin the process with a pidfd, then check it is still the shim's child: a recycled pid
-  // never gets the signal.
-  auto pidfd = os::PidfdOpen(c.pid);
-  if (!pidfd.ok()) return pidfd.status();
+  // Pin the process first, then check its parent: the check holds for the pinned process.
+  BD_ASSIGN_OR_RETURN(UniqueFd pidfd, os::PidfdOpen(c.pid));
   auto stat = os::ReadFile("/proc/" + std::to_string(c.pid) + "/stat");
-  if (!stat.ok()) return Status::NotFound("container process is gone");
+  if (!stat.ok()) return Status::FailedPrecondition("container " + c.name + " is not running");
   size_t close = stat->rfind(')');
   auto fields = Split(stat->substr(close + 2), ' ');  // state, ppid, ...
   if (fields.size() < 2 || ParseInt(fields[1]).value_or(-1) != c.shim_pid) {
-    return Status::NotFound("container process is gone");
+    return Status::FailedPrecondition("container " + c.name + " is not running");
   }
-  if (::syscall(SYS_pidfd_send_signal, pidfd->get(), sig, nullptr, 0) < 0) {
-    return os::ErrnoStatus("signal container");
+  return pidfd;
+}
+
+Status Engine::Signal(const Container& c, int sig) {
+  BD_ASSIGN_OR_RETURN(UniqueFd pidfd, ContainerPidfd(c));
+  if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) < 0) {
+    return os::ErrnoStatus("signal container " + c.name);
   }
   return {};
+}
+
+namespace {
+
+int g_exec_signal_target = 0;
+
+void ForwardSignal(int sig) {
+  if (g_exec_signal_target > 0) ::kill(g_exec_signal_target, sig);
+}
+
+}  // namespace
+
+Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* exit_code) {
+  *exit_code = runtime::kExitEngineFailed;
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
+  BD_ASSIGN_OR_RETURN(UniqueFd pidfd, ContainerPidfd(c));
+  runtime::Process process = spec.process;
+  process.args = opts.cmd;
+  for (const std::string& e : opts.env) {
+    if (e.empty() || e.front() == '=' || e.find('=') == std::string::npos) {
+      return Status::InvalidArgument("invalid environment variable \"" + e + "\": want K=V");
+    }
+    std::string key = e.substr(0, e.find('=') + 1);
+    std::erase_if(process.env, [&](const std::string& kv) { return kv.rfind(key, 0) == 0; });
+    process.env.push_back(e);
+  }
+  if (!opts.working_dir.empty()) {
+    if (opts.working_dir.front() != '/') {
+      return Status::InvalidArgument("the working directory \"" + opts.working_dir +
+                                     "\" is not an absolute path");
+    }
+    process.cwd = opts.working_dir;
+  }
+  if (!opts.user.empty()) process.user = opts.user;
+  UniqueFd devnull;
+  runtime::LaunchIo io{opts.interactive ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO};
+  if (opts.detach) {
+    devnull.Reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    io = {-1, devnull.get(), devnull.get()};
+  }
+  runtime::LaunchError error;
+  auto started = runtime::ExecIn(pidfd.get(), spec, process, io, opts.detach, &error);
+  if (!started.ok()) {
+    *exit_code = error.exit_code;
+    return started.status();
+  }
+  if (opts.detach) {
+    (void)started->helper.Wait();
+    return 0;
+  }
+  g_exec_signal_target = started->pid;
+  struct sigaction sa {};
+  sa.sa_handler = ForwardSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  auto status = started->helper.Wait();
+  g_exec_signal_target = 0;
+  BD_RETURN_IF_ERROR(status.status());
+  return runtime::ExitCodeFromWaitStatus(*status);
 }
 
 Status Engine::WaitShim(const Container& c, int timeout_ms) {

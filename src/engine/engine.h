@@ -76,6 +76,19 @@ class Engine {
   Result<int> Wait(const std::string& ref);
   // Sends `sig` to the container's main process (only while it runs).
   Status Signal(const Container& c, int sig);
+
+  struct ExecOptions {
+    std::vector<std::string> cmd;
+    std::vector<std::string> env;  // "K=V" over the container's environment
+    std::string working_dir;       // empty: the container's
+    std::string user;              // empty: the container's
+    bool detach = false;
+    bool interactive = false;      // pass the caller's stdin through
+  };
+  // Runs a command inside a running container (all its namespaces, its security settings).
+  // Returns the command's exit code (0 at once when detached); `exit_code` receives 126/127 when
+  // the command could not be run. Signals the CLI receives meanwhile go to the command.
+  Result<int> Exec(const std::string& ref, const ExecOptions& opts, int* exit_code);
   // Writes the container's log to `out_fd` / `err_fd`.
   Status Logs(const std::string& ref, const LogsOptions& opts, int out_fd, int err_fd);
 
@@ -88,6 +101,9 @@ class Engine {
 
  private:
   Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blobs);
+  // A pidfd for the container's main process, after checking it is still the shim's child,
+  // so a recycled pid is never acted on.
+  Result<UniqueFd> ContainerPidfd(const Container& c);
   portlayer::CommitResult CommitOrError(portlayer::Handle& h, Status* st);
 
   Paths paths_;

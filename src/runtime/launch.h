@@ -33,6 +33,20 @@ struct LaunchError {
 // On failure fills `*error` and returns its status.
 Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error);
 
+// A process started in a running container by ExecIn.
+struct ExecStarted {
+  os::ChildProcess helper;  // in the host's pid namespace; exits with the process's status
+  pid_t pid = 0;            // the process itself, as the host sees it
+};
+
+// Runs `process` in the namespaces of the process behind `target_pidfd` (the container's first
+// process), with the security settings of `spec` (capabilities, no_new_privs, seccomp).
+// Returns once it has exec'd or failed. Unless `detach`, the helper waits for it and exits
+// with its status; detached, the helper exits at once and the process runs on alone.
+// Call from a single-threaded process: joining a mount namespace needs it.
+Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& process,
+                           const LaunchIo& io, bool detach, LaunchError* error);
+
 // Exit status of a wait(2) status word as a shell reports it (128+signal when killed).
 int ExitCodeFromWaitStatus(int status);
 

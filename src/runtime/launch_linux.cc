@@ -43,6 +43,17 @@ struct ChildReport {
   ::_exit(exit_code);
 }
 
+// The Status a child reported before it could exec.
+Status ReportStatus(ChildReport* r) {
+  r->message[sizeof r->message - 1] = '\0';
+  switch (static_cast<Code>(r->code)) {
+    case Code::kNotFound: return Status::NotFound(r->message);
+    case Code::kPermissionDenied: return Status::PermissionDenied(r->message);
+    case Code::kInvalidArgument: return Status::InvalidArgument(r->message);
+    default: return Status::Internal(r->message);
+  }
+}
+
 unsigned long NamespaceFlags(const std::vector<std::string>& names) {
   unsigned long flags = 0;
   for (const auto& n : names) {
@@ -222,7 +233,8 @@ Result<std::string> LookPath(const std::string& file, const std::vector<std::str
   return Status::NotFound("exec: \"" + file + "\": executable file not found in $PATH");
 }
 
-[[noreturn]] void ChildMain(const Spec& spec, const LaunchIo& io, int report_fd) {
+// A clean signal state and the standard streams, first thing in every container process.
+void ResetProcess(const LaunchIo& io, int report_fd) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   // The container starts with a clean signal state: whatever the shim blocked or ignored
   // (SIGUSR1 for its signalfd, SIGPIPE) would otherwise survive exec.
@@ -238,6 +250,68 @@ Result<std::string> LookPath(const std::string& file, const std::vector<std::str
   if (in < 0 || ::dup2(in, 0) < 0) fail(os::ErrnoStatus("stdin"));
   if (io.stdout_fd >= 0 && ::dup2(io.stdout_fd, 1) < 0) fail(os::ErrnoStatus("stdout"));
   if (io.stderr_fd >= 0 && ::dup2(io.stderr_fd, 2) < 0) fail(os::ErrnoStatus("stderr"));
+}
+
+// The last steps of every container process, shared by a container's first process and by
+// `exec`: user from the container's /etc/passwd, working directory, capabilities,
+// no_new_privs, seccomp, PATH lookup, exec. Runs inside the container's root.
+[[noreturn]] void ExecProcess(const Process& proc, const Spec& spec, int report_fd) {
+  auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
+  auto passwd = os::ReadFile("/etc/passwd");
+  auto group = os::ReadFile("/etc/group");
+  auto user = ResolveUser(proc.user, passwd.ok() ? *passwd : "", group.ok() ? *group : "");
+  if (!user.ok()) fail(user.status());
+  std::vector<std::string> env = proc.env;
+  if (!FindEnv(env, "HOME")) env.push_back("HOME=" + user->home);
+  if (!FindEnv(env, "PATH")) env.push_back("PATH=" + std::string(kDefaultPath));
+  if (::chdir(proc.cwd.c_str()) < 0) {
+    if (errno != ENOENT) fail(os::ErrnoStatus("chdir to cwd `" + proc.cwd + "`"));
+    if (Status st = os::MkdirAll(proc.cwd, 0755); !st.ok()) fail(st);
+    if (::chdir(proc.cwd.c_str()) < 0) {
+      fail(os::ErrnoStatus("chdir to cwd `" + proc.cwd + "`"));
+    }
+  }
+  // Capabilities: the bounding set first (needs CAP_SETPCAP), then the user switch (needs
+  // CAP_SETUID/SETGID, still effective), then the final sets. A non-root user keeps none:
+  // switching away from uid 0 clears effective and permitted.
+  if (Status st = DropBoundingSet(spec.process.capabilities); !st.ok()) fail(st);
+  if (::setgroups(user->additional_gids.size(), user->additional_gids.data()) < 0) {
+    fail(os::ErrnoStatus("setgroups"));
+  }
+  if (::setresgid(user->gid, user->gid, user->gid) < 0) fail(os::ErrnoStatus("setgid"));
+  if (::setresuid(user->uid, user->uid, user->uid) < 0) fail(os::ErrnoStatus("setuid"));
+  if (user->uid == 0) {
+    if (Status st = SetCapabilities(spec.process.capabilities); !st.ok()) fail(st);
+  }
+  if (spec.process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    fail(os::ErrnoStatus("set no_new_privs"));
+  }
+
+  auto exe = LookPath(proc.args[0], env);
+  if (!exe.ok()) {
+    Fail(report_fd, exe.status().code() == Code::kNotFound ? kExitNotFound : kExitCannotInvoke,
+         exe.status());
+  }
+  // Last before exec: from here on the profile filters every call the process makes.
+  if (!spec.seccomp_program.empty()) {
+    if (Status st = LoadSeccompProgram(spec.seccomp_program); !st.ok()) fail(st);
+  }
+  std::vector<char*> argv, envp;
+  for (const auto& a : proc.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  // Descriptors beyond the standard three never leak into the container.
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  ::execve(exe->c_str(), argv.data(), envp.data());
+  int err = errno;
+  Fail(report_fd, err == ENOENT ? kExitNotFound : kExitCannotInvoke,
+       os::ErrnoStatus(err, "exec: \"" + proc.args[0] + "\""));
+}
+
+[[noreturn]] void ChildMain(const Spec& spec, const LaunchIo& io, int report_fd) {
+  auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
+  ResetProcess(io, report_fd);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
 
   // Nothing mounted from here on propagates back to the host.
@@ -273,59 +347,60 @@ Result<std::string> LookPath(const std::string& file, const std::vector<std::str
     fail(os::ErrnoStatus("remount / read-only"));
   }
 
-  auto passwd = os::ReadFile("/etc/passwd");
-  auto group = os::ReadFile("/etc/group");
-  auto user = ResolveUser(spec.process.user, passwd.ok() ? *passwd : "", group.ok() ? *group : "");
-  if (!user.ok()) fail(user.status());
-  std::vector<std::string> env = spec.process.env;
-  if (!FindEnv(env, "HOME")) env.push_back("HOME=" + user->home);
-  if (!FindEnv(env, "PATH")) env.push_back("PATH=" + std::string(kDefaultPath));
-  if (::chdir(spec.process.cwd.c_str()) < 0) {
-    if (errno != ENOENT) fail(os::ErrnoStatus("chdir to cwd `" + spec.process.cwd + "`"));
-    if (Status st = os::MkdirAll(spec.process.cwd, 0755); !st.ok()) fail(st);
-    if (::chdir(spec.process.cwd.c_str()) < 0) {
-      fail(os::ErrnoStatus("chdir to cwd `" + spec.process.cwd + "`"));
-    }
-  }
-  // Capabilities: the bounding set first (needs CAP_SETPCAP), then the user switch (needs
-  // CAP_SETUID/SETGID, still effective), then the final sets. A non-root user keeps none:
-  // switching away from uid 0 clears effective and permitted.
-  if (Status st = DropBoundingSet(spec.process.capabilities); !st.ok()) fail(st);
-  if (::setgroups(user->additional_gids.size(), user->additional_gids.data()) < 0) {
-    fail(os::ErrnoStatus("setgroups"));
-  }
-  if (::setresgid(user->gid, user->gid, user->gid) < 0) fail(os::ErrnoStatus("setgid"));
-  if (::setresuid(user->uid, user->uid, user->uid) < 0) fail(os::ErrnoStatus("setuid"));
-  if (user->uid == 0) {
-    if (Status st = SetCapabilities(spec.process.capabilities); !st.ok()) fail(st);
-  }
-  if (spec.process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-    fail(os::ErrnoStatus("set no_new_privs"));
-  }
-
-  auto exe = LookPath(spec.process.args[0], env);
-  if (!exe.ok()) {
-    Fail(report_fd, exe.status().code() == Code::kNotFound ? kExitNotFound : kExitCannotInvoke,
-         exe.status());
-  }
-  // Last before exec: from here on the profile filters every call the process makes.
-  if (!spec.seccomp_program.empty()) {
-    if (Status st = LoadSeccompProgram(spec.seccomp_program); !st.ok()) fail(st);
-  }
-  std::vector<char*> argv, envp;
-  for (const auto& a : spec.process.args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  // Descriptors beyond the standard three never leak into the container.
-  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  ::execve(exe->c_str(), argv.data(), envp.data());
-  int err = errno;
-  Fail(report_fd, err == ENOENT ? kExitNotFound : kExitCannotInvoke,
-       os::ErrnoStatus(err, "exec: \"" + spec.process.args[0] + "\""));
+  ExecProcess(spec.process, spec, report_fd);
 }
 
 }  // namespace
+
+Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& process,
+                           const LaunchIo& io, bool detach, LaunchError* error) {
+  auto fail = [&](Status st, int code = kExitEngineFailed) -> Status {
+    error->status = st;
+    error->exit_code = code;
+    return st;
+  };
+  if (process.args.empty()) return fail(Status::InvalidArgument("no command given"));
+  UniqueFd report[2], pid_pipe[2];
+  if (Status st = os::MakePipe(report); !st.ok()) return fail(st);
+  if (Status st = os::MakePipe(pid_pipe); !st.ok()) return fail(st);
+  unsigned long flags = NamespaceFlags(spec.namespaces);
+  pid_t helper = ::fork();
+  if (helper < 0) return fail(os::ErrnoStatus("fork"));
+  if (helper == 0) {
+    report[0].Reset();
+    pid_pipe[0].Reset();
+    if (::setns(target_pidfd, static_cast<int>(flags)) < 0) {
+      Fail(report[1].get(), kExitEngineFailed, os::ErrnoStatus("join the container's namespaces"));
+    }
+    pid_t pid = ::fork();  // only children enter the joined pid namespace
+    if (pid < 0) Fail(report[1].get(), kExitEngineFailed, os::ErrnoStatus("fork"));
+    if (pid == 0) {
+      pid_pipe[1].Reset();
+      ResetProcess(io, report[1].get());
+      ExecProcess(process, spec, report[1].get());
+    }
+    report[1].Reset();
+    (void)!::write(pid_pipe[1].get(), &pid, sizeof pid);
+    pid_pipe[1].Reset();
+    if (detach) ::_exit(0);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::_exit(ExitCodeFromWaitStatus(status));
+  }
+  report[1].Reset();
+  pid_pipe[1].Reset();
+  ExecStarted out{os::ChildProcess(helper, UniqueFd()), 0};
+  ssize_t got = os::RetryEintr([&] { return ::read(pid_pipe[0].get(), &out.pid, sizeof out.pid); });
+  ChildReport r{};
+  ssize_t n = os::RetryEintr([&] { return ::read(report[0].get(), &r, sizeof r); });
+  if (n == 0 && got == sizeof out.pid) return out;  // exec'd: its end of the pipe closed
+  (void)out.helper.Wait();
+  if (n != static_cast<ssize_t>(sizeof r)) {
+    return fail(Status::Internal("exec helper died before the process started"));
+  }
+  return fail(ReportStatus(&r), r.exit_code);
+}
 
 int ExitCodeFromWaitStatus(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -365,15 +440,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     return fail(Status::Internal("container process died during setup (status " +
                                  std::to_string(ExitCodeFromWaitStatus(status)) + ")"));
   }
-  r.message[sizeof r.message - 1] = '\0';
-  Status st;
-  switch (static_cast<Code>(r.code)) {
-    case Code::kNotFound: st = Status::NotFound(r.message); break;
-    case Code::kPermissionDenied: st = Status::PermissionDenied(r.message); break;
-    case Code::kInvalidArgument: st = Status::InvalidArgument(r.message); break;
-    default: st = Status::Internal(r.message); break;
-  }
-  return fail(st, r.exit_code);
+  return fail(ReportStatus(&r), r.exit_code);
 }
 
 }  // namespace bd::runtime

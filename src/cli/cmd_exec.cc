@@ -1,0 +1,51 @@
+// exec.
+#include <CLI/CLI.hpp>
+
+#include "cli/cli.h"
+#include "runtime/launch.h"
+
+namespace bd::cli {
+
+void RegisterExec(CLI::App& app, Context& ctx) {
+  struct Flags {
+    engine::Engine::ExecOptions opts;
+    bool tty = false;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* exec = app.add_subcommand("exec", "Execute a command in a running container");
+  exec->set_help_flag("--help", "Print this help");
+  exec->add_flag("-d,--detach", f->opts.detach, "Run the command in the background");
+  exec->add_flag("-i,--interactive", f->opts.interactive, "Keep STDIN open");
+  exec->add_flag("-t,--tty", f->tty, "Allocate a pseudo-TTY");
+  exec->add_option("-e,--env", f->opts.env, "Set environment variables (K=V)")->allow_extra_args(false);
+  exec->add_option("-w,--workdir", f->opts.working_dir, "Working directory inside the container");
+  exec->add_option("-u,--user", f->opts.user, "Username or UID (format: <name|uid>[:<group|gid>])");
+  exec->prefix_command();
+  exec->callback([&ctx, f, exec] {
+    ctx.action = [&ctx, f, exec]() -> int {
+      std::vector<std::string> rest = exec->remaining();
+      if (rest.size() < 2) {
+        return Fail(Status::InvalidArgument("\"exec\" requires a container and a command"));
+      }
+      if (rest[0].size() > 1 && rest[0][0] == '-') {
+        return Fail(Status::InvalidArgument("unknown flag: " + rest[0]));
+      }
+      if (f->tty) {
+        return Fail(Status::Unavailable("-t (a pseudo-terminal) is not supported yet"));
+      }
+      f->opts.cmd.assign(rest.begin() + 1, rest.end());
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      int code = runtime::kExitEngineFailed;
+      auto rc = (*eng)->Exec(rest[0], f->opts, &code);
+      if (!rc.ok()) {
+        // Docker's codes: 126/127 when the command cannot run, 1 for a stopped container.
+        bool command_failed = code == runtime::kExitNotFound || code == runtime::kExitCannotInvoke;
+        return Fail(rc.status(), command_failed ? code : 1);
+      }
+      return *rc;
+    };
+  });
+}
+
+}  // namespace bd::cli
