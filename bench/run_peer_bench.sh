@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
-# Container start benchmark: `basic-docker run --rm busybox true` against `crun run` and
-# `runc run` of a bundle with the same busybox rootfs, and `podman run --rm --net=none` of that
-# rootfs, interleaved in one run. Usage (root): bench/run_start_bench.sh [ROUNDS]
+# basic-docker against crun, runc and podman on this machine, interleaved in one run.
+# Usage (root): bench/run_peer_bench.sh start|exec [ROUNDS]
+#   start: `basic-docker run --rm busybox true` against `crun run` / `runc run` of a bundle with
+#          the same busybox rootfs and `podman run --rm --net=none` of that rootfs.
+#   exec:  `exec CTR true` in a running container of each.
 #
 # crun 1.8 refuses this host's hybrid cgroup layout because of
 # /sys/fs/cgroup/unified/cgroup.controllers; every command runs in a private mount namespace
 # where an empty file covers it (podman uses crun too). The host is not changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds="${1:-50}"
+suite="${1:?usage: bench/run_peer_bench.sh start|exec [ROUNDS]}"
+rounds="${2:-50}"
 scripts/install-deps.sh --bench
 scripts/build.sh >/dev/null
 work="$(mktemp -d /var/tmp/bd-bench-XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 bd="$PWD/build/bin/basic-docker"
 "$bd" --root "$work/root" run --rm busybox true
-# The bundle's rootfs is the busybox image's own layer, copied.
+# The bundles' rootfs is the busybox image's own layer, copied.
 layer="$(ls -d "$work"/root/layers/*)"
-mkdir -p "$work/bundle"
-cp -a "$layer" "$work/bundle/rootfs"
-(cd "$work/bundle" && runc spec)
+for b in bundle bundle-sleep; do
+  mkdir -p "$work/$b"
+  cp -a "$layer" "$work/$b/rootfs"
+  (cd "$work/$b" && runc spec)
+done
 sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"true"/' "$work/bundle/config.json"
+sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"sleep", "3600"/' "$work/bundle-sleep/config.json"
 touch "$work/empty"
 echo "kernel $(uname -r), $(nproc) cpus; crun $(crun --version | head -1 | awk '{print $3}'), runc $(runc --version | head -1 | awk '{print $3}'), podman $(podman --version | awk '{print $3}')"
 unshare -m --propagation private sh -c "
   mount --bind '$work/empty' /sys/fs/cgroup/unified/cgroup.controllers &&
-  exec python3 bench/start_bench.py --rounds '$rounds' --bd '$bd' --root '$work/root' \
+  exec python3 bench/peer_bench.py '$suite' --rounds '$rounds' --bd '$bd' --root '$work/root' \
     --bundle '$work/bundle' --podman-dir '$work/podman'"

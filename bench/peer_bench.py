@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""basic-docker against its peers, interleaved round by round so noise hits all alike.
+
+Suites:
+  start  run of `true` to its exit: basic-docker run --rm, crun run, runc run, podman run --rm
+  exec   `true` in a running container: basic-docker exec, crun exec, runc exec, podman exec
+Prints per-command median and p90 and each peer's ratio to basic-docker. Run through
+bench/run_peer_bench.sh, which prepares the bundle, the images and the namespace.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run(cmd, check=True, detached=False):
+    # A detached container keeps the streams it was given: never hand it a pipe we wait on.
+    err = subprocess.DEVNULL if detached else subprocess.PIPE
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    if check and r.returncode != 0:
+        sys.exit(f"failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr.decode() if r.stderr else ''}")
+
+
+def timed(cmd):
+    t0 = time.perf_counter_ns()
+    run(cmd)
+    return (time.perf_counter_ns() - t0) / 1e6
+
+
+def measure(commands, rounds):
+    names = list(commands)
+    for name in names:  # warm caches
+        timed(commands[name]())
+    samples = {n: [] for n in names}
+    for i in range(rounds):
+        order = names[i % len(names):] + names[:i % len(names)]
+        for name in order:
+            samples[name].append(timed(commands[name]()))
+    return names, samples
+
+
+def report(names, samples):
+    ours = statistics.median(samples[names[0]])
+    print(f"{'command':44} {'median ms':>10} {'p90 ms':>8} {'peer/ours':>10}")
+    for name in names:
+        s = sorted(samples[name])
+        med = statistics.median(s)
+        print(f"{name:44} {med:10.2f} {s[int(0.9 * (len(s) - 1))]:8.2f} {med / ours:10.2f}")
+    return {n: statistics.median(samples[n]) for n in names}
+
+
+def podman_base(args):
+    return ["podman", "--root", f"{args.podman_dir}/root", "--runroot", f"{args.podman_dir}/run",
+            "--cgroup-manager=cgroupfs", "--events-backend=file"]
+
+
+def podman_run(args, extra):
+    return podman_base(args) + ["run"] + extra + [
+        "--net=none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=32768:32768",
+        "--rootfs", f"{args.bundle}/rootfs"]
+
+
+def start_suite(args):
+    counter = iter(range(10**9))
+    commands = {
+        "basic-docker run --rm busybox true": lambda: [args.bd, "--root", args.root, "run", "--rm", "busybox", "true"],
+        "crun run (bare bundle)": lambda: ["crun", "run", "--bundle", args.bundle, f"bd-bench-{next(counter)}"],
+        "runc run (bare bundle)": lambda: ["runc", "run", "--bundle", args.bundle, f"bd-bench-{next(counter)}"],
+        "podman run --rm --net=none": lambda: podman_run(args, ["--rm"]) + ["true"],
+    }
+    names, samples = measure(commands, args.rounds)
+    m = report(names, samples)
+    print(f"\nbasic-docker / crun bare bundle: {m[names[0]] / m[names[1]]:.2f}x (target <= 2.0)")
+    print(f"podman / basic-docker: {m[names[3]] / m[names[0]]:.1f}x faster (target >= 5)")
+
+
+def exec_suite(args):
+    # One long-running container per engine, made here and removed afterwards.
+    run([args.bd, "--root", args.root, "run", "-d", "--name", "bench-exec", "busybox", "sleep", "3600"])
+    sleeper = f"{args.bundle}-sleep"
+    crun_id, runc_id = f"bench-crun-{os.getpid()}", f"bench-runc-{os.getpid()}"
+    run(["crun", "run", "--detach", "--bundle", sleeper, crun_id], detached=True)
+    run(["runc", "run", "--detach", "--bundle", sleeper, runc_id], detached=True)
+    pod = subprocess.run(podman_run(args, ["-d"]) + ["sleep", "3600"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         check=True).stdout.strip()
+    try:
+        commands = {
+            "basic-docker exec CTR true": lambda: [args.bd, "--root", args.root, "exec", "bench-exec", "true"],
+            "crun exec CTR true": lambda: ["crun", "exec", crun_id, "true"],
+            "runc exec CTR true": lambda: ["runc", "exec", runc_id, "true"],
+            "podman exec CTR true": lambda: podman_base(args) + ["exec", pod, "true"],
+        }
+        names, samples = measure(commands, args.rounds)
+        m = report(names, samples)
+        print(f"\nbasic-docker exec / crun exec: {m[names[0]] / m[names[1]]:.2f}x (target <= 1.5)")
+        print(f"podman exec / basic-docker exec: {m[names[3]] / m[names[0]]:.1f}x")
+    finally:
+        run([args.bd, "--root", args.root, "rm", "-f", "bench-exec"], check=False)
+        for rt, name in (("crun", crun_id), ("runc", runc_id)):
+            run([rt, "kill", name, "KILL"], check=False)
+            time.sleep(0.2)
+            run([rt, "delete", "--force", name], check=False)
+        run(podman_base(args) + ["rm", "-f", pod], check=False)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("suite", choices=["start", "exec"])
+    ap.add_argument("--rounds", type=int, default=50)
+    ap.add_argument("--bd", required=True)
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--podman-dir", required=True)
+    args = ap.parse_args()
+    {"start": start_suite, "exec": exec_suite}[args.suite](args)
+
+
+if __name__ == "__main__":
+    main()
