@@ -13,6 +13,7 @@ namespace {
 
 std::string StatusText(const engine::Container& c, int64_t now) {
   if (c.state == engine::kStateRunning) return "Up " + HumanDuration(now - c.started_at);
+  if (c.Paused()) return "Up " + HumanDuration(now - c.started_at) + " (Paused)";
   if (c.state == engine::kStateRestarting) {
     return "Restarting (" + std::to_string(c.exit_code) + ") " +
            HumanDuration(now - c.finished_at) + " ago";

@@ -47,6 +47,9 @@ void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
   sub->add_option("--restart", f.opts.restart,
                   "Restart policy: no, on-failure[:N], always, unless-stopped");
   sub->add_option("--stop-timeout", f.stop_timeout, "Seconds stop waits before SIGKILL (default 10)");
+  sub->add_option("-m,--memory", f.opts.memory, "Memory limit (e.g. 512m, 1g)");
+  sub->add_option("--cpus", f.opts.cpus, "Number of CPUs (e.g. 1.5)");
+  sub->add_option("--pids-limit", f.opts.pids_limit, "Tune the container's pids limit (-1: unlimited)");
   sub->add_flag("-i,--interactive", f.interactive, "Keep STDIN open");
   sub->add_flag("-t,--tty", f.tty, "Allocate a pseudo-TTY");
   sub->prefix_command();

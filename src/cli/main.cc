@@ -72,6 +72,7 @@ int Main(int argc, char** argv) {
   RegisterImages(app, ctx);
   RegisterLifecycle(app, ctx);
   RegisterExec(app, ctx);
+  RegisterStats(app, ctx);
   app.add_subcommand("version", "Show the version")->callback([&] {
     ctx.action = [] {
       std::printf("basic-docker version 0.1.0\n");

@@ -105,6 +105,19 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
     if (*opts.stop_timeout < 0) return Status::InvalidArgument("--stop-timeout must be >= 0");
     c.stop_timeout = *opts.stop_timeout;
   }
+  if (!opts.memory.empty()) {
+    BD_ASSIGN_OR_RETURN(c.memory, ParseMemorySize(opts.memory));
+    if (c.memory < 6 * 1024 * 1024) {
+      return Status::InvalidArgument("minimum memory limit allowed is 6MB");
+    }
+  }
+  if (!opts.cpus.empty()) {
+    BD_ASSIGN_OR_RETURN(c.nano_cpus, ParseCpus(opts.cpus));
+  }
+  if (opts.pids_limit < 0 && opts.pids_limit != -1) {
+    return Status::InvalidArgument("--pids-limit must be positive or -1 (unlimited)");
+  }
+  c.pids_limit = opts.pids_limit > 0 ? opts.pids_limit : 0;
   BD_RETURN_IF_ERROR(ApplySecurityOptions(opts, &c));
   return c;
 }
@@ -148,6 +161,10 @@ Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& co
     s.mounts.push_back({std::string("/etc/") + f, "bind", dir + "/" + f, {"rbind", "rprivate"}});
   }
   s.namespaces = runtime::DefaultNamespaces();
+  s.cgroup_name = "basic-docker/" + id;
+  s.limits.memory_bytes = config.memory;
+  s.limits.cpu_quota_us = config.nano_cpus / 10000;  // of a 100 ms period
+  s.limits.pids_max = config.pids_limit;
   return s;
 }
 

@@ -1,11 +1,14 @@
 #include "engine/containers.h"
 
+#include <signal.h>
+
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
 #include "base/time.h"
 #include "os/fs.h"
 #include "os/process.h"
+#include "runtime/cgroups.h"
 
 namespace bd::engine {
 
@@ -19,7 +22,8 @@ std::string ContainerConfigToJson(const ContainerConfig& c) {
             {"ReadonlyRootfs", c.read_only}, {"NoNewPrivileges", c.no_new_privileges},
             {"Seccomp", c.seccomp},   {"SecurityOpt", c.security_opt},
             {"RestartPolicy", {{"Name", c.restart}, {"MaximumRetryCount", c.restart_max}}},
-            {"StopTimeout", c.stop_timeout}};
+            {"StopTimeout", c.stop_timeout},
+            {"Memory", c.memory},     {"NanoCpus", c.nano_cpus},    {"PidsLimit", c.pids_limit}};
   return j.dump();
 }
 
@@ -51,6 +55,9 @@ Result<ContainerConfig> ContainerConfigFromJson(std::string_view text) {
       c.restart_max = j["RestartPolicy"].value("MaximumRetryCount", 0);
     }
     c.stop_timeout = j.value("StopTimeout", 10);
+    c.memory = j.value("Memory", int64_t{0});
+    c.nano_cpus = j.value("NanoCpus", int64_t{0});
+    c.pids_limit = j.value("PidsLimit", int64_t{0});
     return c;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("container config: ") + e.what());
@@ -67,7 +74,8 @@ namespace {
 
 constexpr std::string_view kColumns =
     "id, name, image_id, image_ref, config, spec, state, pid, shim_pid, shim_start, exit_code,"
-    " error, created_at, started_at, finished_at, restart_count, stop_requested";
+    " error, created_at, started_at, finished_at, restart_count, stop_requested, oom_killed,"
+    " pid_start";
 
 Result<Container> FromRow(store::Statement& st) {
   Container c;
@@ -88,6 +96,8 @@ Result<Container> FromRow(store::Statement& st) {
   c.finished_at = st.Int(14);
   c.restart_count = static_cast<int>(st.Int(15));
   c.stop_requested = st.Int(16) != 0;
+  c.oom_killed = st.Int(17) != 0;
+  c.pid_start = static_cast<uint64_t>(st.Int(18));
   return c;
 }
 
@@ -110,6 +120,9 @@ Status ContainerStore::Insert(const Container& c) {
 
 Status ContainerStore::Reconcile(Container* c) {
   if (!c->Active() || os::ProcessMatches(c->shim_pid, c->shim_start)) return {};
+  // Nobody supervises the container any more: take it down (its pid namespace goes with its
+  // first process) rather than leave it running unrecorded.
+  if (os::ProcessMatches(c->pid, c->pid_start)) ::kill(c->pid, SIGKILL);
   c->state = kStateExited;
   c->exit_code = 255;
   c->error = "the container's shim exited without recording the container's exit";
@@ -117,8 +130,15 @@ Status ContainerStore::Reconcile(Container* c) {
   c->pid = 0;
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "UPDATE containers SET state = ?, exit_code = ?, error = ?, finished_at = ?, pid = 0"
-      " WHERE id = ? AND state IN ('running', 'restarting') AND shim_pid = ?"));
-  return st.BindAll(c->state, c->exit_code, c->error, c->finished_at, c->id, c->shim_pid).Run();
+      " WHERE id = ? AND state IN ('running', 'paused', 'restarting') AND shim_pid = ?"));
+  BD_RETURN_IF_ERROR(
+      st.BindAll(c->state, c->exit_code, c->error, c->finished_at, c->id, c->shim_pid).Run());
+  // What the shim would have cleaned up: the container's cgroups (its processes died with the
+  // shim: the container's first process has it as parent-death signal).
+  if (auto spec = runtime::SpecFromJson(c->spec_json); spec.ok()) {
+    (void)runtime::RemoveCgroup(runtime::PlanFor(*spec));
+  }
+  return {};
 }
 
 Result<Container> ContainerStore::Get(const std::string& id) {
@@ -175,29 +195,69 @@ Result<std::vector<Container>> ContainerStore::List() {
 Status ContainerStore::MarkRunning(const std::string& id, pid_t pid, pid_t shim_pid,
                                    uint64_t shim_start, int64_t started_at) {
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "UPDATE containers SET state = 'running', pid = ?, shim_pid = ?, shim_start = ?,"
-      " started_at = ?, exit_code = 0, error = '', finished_at = 0 WHERE id = ?"));
-  return st.BindAll(pid, shim_pid, static_cast<int64_t>(shim_start), started_at, id).Run();
+      "UPDATE containers SET state = 'running', pid = ?, pid_start = ?, shim_pid = ?,"
+      " shim_start = ?, started_at = ?, exit_code = 0, error = '', finished_at = 0,"
+      " oom_killed = 0 WHERE id = ?"));
+  return st.BindAll(pid, static_cast<int64_t>(os::ProcessStartTime(pid)), shim_pid,
+                    static_cast<int64_t>(shim_start), started_at, id)
+      .Run();
 }
 
 Status ContainerStore::MarkExited(const std::string& id, int exit_code, const std::string& error,
-                                  int64_t finished_at) {
+                                  int64_t finished_at, bool oom_killed) {
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "UPDATE containers SET state = 'exited', pid = 0, exit_code = ?, error = ?,"
-      " finished_at = ? WHERE id = ?"));
-  return st.BindAll(exit_code, error, finished_at, id).Run();
+      " finished_at = ?, oom_killed = ? WHERE id = ?"));
+  return st.BindAll(exit_code, error, finished_at, oom_killed ? 1 : 0, id).Run();
 }
 
-Status ContainerStore::MarkRestarting(const std::string& id, int exit_code, int64_t finished_at) {
+Status ContainerStore::MarkPaused(const std::string& id, bool paused) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE containers SET state = ? WHERE id = ? AND state IN ('running', 'paused')"));
+  return st.BindAll(paused ? kStatePaused : kStateRunning, id).Run();
+}
+
+Status ContainerStore::MarkRestarting(const std::string& id, int exit_code, int64_t finished_at,
+                                      bool oom_killed) {
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "UPDATE containers SET state = 'restarting', pid = 0, exit_code = ?, finished_at = ?,"
-      " restart_count = restart_count + 1 WHERE id = ?"));
-  return st.BindAll(exit_code, finished_at, id).Run();
+      " oom_killed = ?, restart_count = restart_count + 1 WHERE id = ?"));
+  return st.BindAll(exit_code, finished_at, oom_killed ? 1 : 0, id).Run();
 }
 
 Status ContainerStore::SetStopRequested(const std::string& id, bool requested) {
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET stop_requested = ? WHERE id = ?"));
   return st.BindAll(requested ? 1 : 0, id).Run();
+}
+
+Result<int64_t> ParseMemorySize(std::string_view text) {
+  auto invalid = [&] {
+    return Status::InvalidArgument("invalid size \"" + std::string(text) +
+                                   "\": want a number with an optional unit b, k, m or g");
+  };
+  if (text.empty()) return invalid();
+  double mult = 1;
+  char unit = static_cast<char>(::tolower(static_cast<unsigned char>(text.back())));
+  std::string_view num = text;
+  if (unit == 'b' || unit == 'k' || unit == 'm' || unit == 'g') {
+    mult = unit == 'k' ? 1024.0 : unit == 'm' ? 1048576.0 : unit == 'g' ? 1073741824.0 : 1.0;
+    num.remove_suffix(1);
+  }
+  std::string n(num);
+  char* end = nullptr;
+  double v = std::strtod(n.c_str(), &end);
+  if (n.empty() || end != n.c_str() + n.size() || !(v > 0) || v * mult > 9.0e18) return invalid();
+  return static_cast<int64_t>(v * mult);
+}
+
+Result<int64_t> ParseCpus(std::string_view text) {
+  std::string n(text);
+  char* end = nullptr;
+  double v = std::strtod(n.c_str(), &end);
+  if (n.empty() || end != n.c_str() + n.size() || !(v > 0) || v > 4096) {
+    return Status::InvalidArgument("invalid --cpus \"" + n + "\": want a number above 0");
+  }
+  return static_cast<int64_t>(v * 1e9);
 }
 
 Status ParseRestartPolicy(std::string_view text, ContainerConfig* config) {

@@ -43,7 +43,16 @@ struct ContainerConfig {
   std::string restart = "no";
   int restart_max = 0;
   int stop_timeout = 10;  // seconds `stop` waits after SIGTERM before SIGKILL
+  // Resources (cgroups); 0: unlimited.
+  int64_t memory = 0;     // bytes
+  int64_t nano_cpus = 0;  // 1e9 per CPU
+  int64_t pids_limit = 0;
 };
+
+// "512m", "1g", "4096", "1.5G" -> bytes (as docker --memory takes them).
+Result<int64_t> ParseMemorySize(std::string_view text);
+// "1.5" -> 1500000000 nano CPUs.
+Result<int64_t> ParseCpus(std::string_view text);
 
 // Parses --restart: "no", "always", "unless-stopped", "on-failure", "on-failure:N".
 Status ParseRestartPolicy(std::string_view text, ContainerConfig* config);
@@ -57,6 +66,7 @@ inline constexpr std::string_view kStateCreated = "created";
 inline constexpr std::string_view kStateRunning = "running";
 inline constexpr std::string_view kStateExited = "exited";
 inline constexpr std::string_view kStateRestarting = "restarting";
+inline constexpr std::string_view kStatePaused = "paused";
 
 struct Container {
   std::string id;
@@ -67,6 +77,7 @@ struct Container {
   std::string spec_json;
   std::string state;
   pid_t pid = 0;
+  uint64_t pid_start = 0;  // start time of `pid`, see os::ProcessStartTime
   pid_t shim_pid = 0;
   uint64_t shim_start = 0;
   int exit_code = 0;
@@ -76,11 +87,14 @@ struct Container {
   int64_t finished_at = 0;
   int restart_count = 0;
   bool stop_requested = false;
+  bool oom_killed = false;
 
   std::vector<std::string> Args() const;  // entrypoint + cmd
-  bool Running() const { return state == kStateRunning; }
-  // Running, or between two runs under a restart policy: its shim is alive.
-  bool Active() const { return state == kStateRunning || state == kStateRestarting; }
+  // Its process exists (running or frozen by pause).
+  bool Running() const { return state == kStateRunning || state == kStatePaused; }
+  bool Paused() const { return state == kStatePaused; }
+  // Its shim is alive: running, paused, or between two runs under a restart policy.
+  bool Active() const { return Running() || state == kStateRestarting; }
 };
 
 // User-facing options of `create` / `run` before they meet the image.
@@ -103,6 +117,9 @@ struct CreateOptions {
   std::vector<std::string> security_opt;
   std::string restart = "no";
   std::optional<int> stop_timeout;
+  std::string memory;  // "512m"
+  std::string cpus;    // "1.5"
+  int64_t pids_limit = 0;
 };
 
 // Merges `opts` over the image's config. Fails when no command results, or on a bad
@@ -127,9 +144,12 @@ class ContainerStore {
   Status MarkRunning(const std::string& id, pid_t pid, pid_t shim_pid, uint64_t shim_start,
                      int64_t started_at);
   Status MarkExited(const std::string& id, int exit_code, const std::string& error,
-                    int64_t finished_at);
+                    int64_t finished_at, bool oom_killed = false);
   // Between runs under a restart policy: records the exit and counts the restart.
-  Status MarkRestarting(const std::string& id, int exit_code, int64_t finished_at);
+  Status MarkRestarting(const std::string& id, int exit_code, int64_t finished_at,
+                        bool oom_killed = false);
+  // running <-> paused.
+  Status MarkPaused(const std::string& id, bool paused);
   // Set by `stop` (and `rm -f`) before signalling; cleared by `start`.
   Status SetStopRequested(const std::string& id, bool requested);
   Status Delete(const std::string& id);

@@ -164,8 +164,17 @@ class TaskComponent : public portlayer::Component {
     if (!c.Active()) return {};
     BD_RETURN_IF_ERROR(engine_->containers().SetStopRequested(id, true));
     int grace = timeout.value_or(c.config.stop_timeout);
+    // A frozen container takes signals only once thawed.
+    auto thaw = [&] {
+      if (!c.Paused()) return;
+      if (auto spec = runtime::SpecFromJson(c.spec_json); spec.ok()) {
+        (void)runtime::FreezeCgroup(runtime::PlanFor(*spec), false);
+      }
+      (void)engine_->containers().MarkPaused(id, false);
+    };
     if (c.Running() && grace > 0) {
       Status st = engine_->Signal(c, SIGTERM);
+      thaw();
       if (st.ok() || st.code() == Code::kNotFound) {
         auto gone = engine_->WaitShim(c, grace * 1000);
         if (gone.ok()) return {};
@@ -173,7 +182,10 @@ class TaskComponent : public portlayer::Component {
     }
     if (c.Running()) {
       Status st = engine_->Signal(c, SIGKILL);
-      if (!st.ok() && st.code() != Code::kNotFound) return st;
+      thaw();
+      if (!st.ok() && st.code() != Code::kNotFound && st.code() != Code::kFailedPrecondition) {
+        return st;
+      }
     } else if (os::ProcessMatches(c.shim_pid, c.shim_start)) {
       ::kill(c.shim_pid, SIGUSR1);  // between restarts: wake the shim to see the request
     }
@@ -307,11 +319,8 @@ Result<UniqueFd> Engine::ContainerPidfd(const Container& c) {
   }
   // Pin the process first, then check its parent: the check holds for the pinned process.
   BD_ASSIGN_OR_RETURN(UniqueFd pidfd, os::PidfdOpen(c.pid));
-  auto stat = os::ReadFile("/proc/" + std::to_string(c.pid) + "/stat");
-  if (!stat.ok()) return Status::FailedPrecondition("container " + c.name + " is not running");
-  size_t close = stat->rfind(')');
-  auto fields = Split(stat->substr(close + 2), ' ');  // state, ppid, ...
-  if (fields.size() < 2 || ParseInt(fields[1]).value_or(-1) != c.shim_pid) {
+  os::ProcessStat stat = os::ReadProcessStat(c.pid);
+  if (stat.ppid != c.shim_pid || stat.state == 'Z' || stat.state == 'X') {
     return Status::FailedPrecondition("container " + c.name + " is not running");
   }
   return pidfd;
@@ -335,9 +344,35 @@ void ForwardSignal(int sig) {
 
 }  // namespace
 
+Status Engine::Pause(const std::string& ref) {
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  if (c.Paused()) return Status::FailedPrecondition("container " + c.name + " is already paused");
+  if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
+  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
+  BD_RETURN_IF_ERROR(runtime::FreezeCgroup(runtime::PlanFor(spec), true));
+  return containers_.MarkPaused(c.id, true);
+}
+
+Status Engine::Unpause(const std::string& ref) {
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  if (!c.Paused()) return Status::FailedPrecondition("container " + c.name + " is not paused");
+  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
+  BD_RETURN_IF_ERROR(runtime::FreezeCgroup(runtime::PlanFor(spec), false));
+  return containers_.MarkPaused(c.id, false);
+}
+
+Result<runtime::CgroupStats> Engine::Stats(const Container& c) {
+  if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
+  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
+  return runtime::ReadCgroupStats(runtime::PlanFor(spec));
+}
+
 Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* exit_code) {
   *exit_code = runtime::kExitEngineFailed;
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  if (c.Paused()) {
+    return Status::FailedPrecondition("container " + c.name + " is paused, unpause it first");
+  }
   BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
   BD_ASSIGN_OR_RETURN(UniqueFd pidfd, ContainerPidfd(c));
   runtime::Process process = spec.process;

@@ -18,6 +18,7 @@
 #include "engine/images.h"
 #include "engine/paths.h"
 #include "portlayer/portlayer.h"
+#include "runtime/cgroups.h"
 #include "store/blob_store.h"
 #include "store/db.h"
 
@@ -76,6 +77,12 @@ class Engine {
   Result<int> Wait(const std::string& ref);
   // Sends `sig` to the container's main process (only while it runs).
   Status Signal(const Container& c, int sig);
+
+  // Freezes / thaws every process of a running container (cgroup freezer).
+  Status Pause(const std::string& ref);
+  Status Unpause(const std::string& ref);
+  // Resource usage of a running container, from its cgroups.
+  Result<runtime::CgroupStats> Stats(const Container& c);
 
   struct ExecOptions {
     std::vector<std::string> cmd;

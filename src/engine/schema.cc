@@ -54,6 +54,12 @@ CREATE INDEX containers_by_image ON containers(image_id);
 ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE containers ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {3, R"sql(
+-- The kernel's OOM killer ended the container's last run (read from its memory cgroup).
+ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;
+-- The container process's start time, so that a recycled pid is never mistaken for it.
+ALTER TABLE containers ADD COLUMN pid_start INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return kMigrations;
 }

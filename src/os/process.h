@@ -30,10 +30,16 @@ Result<UniqueFd> PidfdOpen(pid_t pid);
 // Returns true if it exited.
 Result<bool> WaitPidfd(int pidfd, int timeout_ms);
 
-// The process start time in clock ticks since boot (field 22 of /proc/PID/stat), the part of a
-// process's identity that a recycled pid does not share. 0 if the process does not exist.
+// What /proc/PID/stat says of a process.
+struct ProcessStat {
+  char state = 0;           // 'R', 'S', 'Z' (zombie), ...
+  pid_t ppid = 0;
+  uint64_t start_time = 0;  // clock ticks since boot: what a recycled pid does not share
+};
+// Empty (state 0) when the process does not exist.
+ProcessStat ReadProcessStat(pid_t pid);
 uint64_t ProcessStartTime(pid_t pid);
-// True if `pid` is alive and started at `start_time`.
+// True if `pid` is alive (not a zombie) and started at `start_time`.
 bool ProcessMatches(pid_t pid, uint64_t start_time);
 
 // A child process owned by its creator: killed (SIGKILL) and reaped on destruction unless

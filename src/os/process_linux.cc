@@ -68,24 +68,36 @@ Result<bool> WaitPidfd(int pidfd, int timeout_ms) {
   return n > 0;
 }
 
-uint64_t ProcessStartTime(pid_t pid) {
-  if (pid <= 0) return 0;
+ProcessStat ReadProcessStat(pid_t pid) {
+  ProcessStat out;
+  if (pid <= 0) return out;
   auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat.ok()) return 0;
+  if (!stat.ok()) return out;
   // The command name in field 2 may hold spaces and parentheses: fields resume after the last ')'.
   size_t close = stat->rfind(')');
-  if (close == std::string::npos) return 0;
-  const char* p = stat->c_str() + close + 2;  // field 3
-  for (int field = 3; field < 22 && *p; ++field) {
+  if (close == std::string::npos || close + 4 > stat->size()) return out;
+  const char* p = stat->c_str() + close + 2;  // field 3: state
+  char state = *p;
+  uint64_t ppid = 0, start = 0;
+  for (int field = 3; field <= 22 && *p; ++field) {
+    if (field == 4) ppid = std::strtoull(p, nullptr, 10);
+    if (field == 22) start = std::strtoull(p, nullptr, 10);
     p = std::strchr(p, ' ');
-    if (!p) return 0;
+    if (!p) break;
     ++p;
   }
-  return std::strtoull(p, nullptr, 10);
+  out.state = state;
+  out.ppid = static_cast<pid_t>(ppid);
+  out.start_time = start;
+  return out;
 }
 
+uint64_t ProcessStartTime(pid_t pid) { return ReadProcessStat(pid).start_time; }
+
 bool ProcessMatches(pid_t pid, uint64_t start_time) {
-  return pid > 0 && start_time != 0 && ProcessStartTime(pid) == start_time;
+  if (pid <= 0 || start_time == 0) return false;
+  ProcessStat st = ReadProcessStat(pid);
+  return st.start_time == start_time && st.state != 'Z' && st.state != 'X';
 }
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/strings.h"
@@ -57,12 +58,11 @@ Status ReportStatus(ChildReport* r) {
 unsigned long NamespaceFlags(const std::vector<std::string>& names) {
   unsigned long flags = 0;
   for (const auto& n : names) {
-    if (n == "pid") flags |= CLONE_NEWPID;
+    if (n == "pid") flags |= CLONE_NEWPID;  // "cgroup" is unshared by the child, see ChildMain
     else if (n == "mount") flags |= CLONE_NEWNS;
     else if (n == "uts") flags |= CLONE_NEWUTS;
     else if (n == "ipc") flags |= CLONE_NEWIPC;
     else if (n == "network") flags |= CLONE_NEWNET;
-    else if (n == "cgroup") flags |= CLONE_NEWCGROUP;
   }
   return flags;
 }
@@ -245,6 +245,9 @@ void ResetProcess(const LaunchIo& io, int report_fd) {
     if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
   }
   ::umask(022);
+  // Its own session and process group: a container never shares one with its shim (a
+  // kill(0, ...) inside must not reach the shim).
+  ::setsid();
   // Standard streams first, while the host's /dev/null is still reachable.
   int in = io.stdin_fd >= 0 ? io.stdin_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (in < 0 || ::dup2(in, 0) < 0) fail(os::ErrnoStatus("stdin"));
@@ -309,10 +312,19 @@ void ResetProcess(const LaunchIo& io, int report_fd) {
        os::ErrnoStatus(err, "exec: \"" + proc.args[0] + "\""));
 }
 
-[[noreturn]] void ChildMain(const Spec& spec, const LaunchIo& io, int report_fd) {
+[[noreturn]] void ChildMain(const Spec& spec, const CgroupPlan& cgroup, const LaunchIo& io,
+                            int report_fd) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   ResetProcess(io, report_fd);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Join the cgroups first, then make the cgroup namespace: rooted at the container's own
+  // cgroup (v2 refuses moves across a cgroup namespace boundary).
+  if (!cgroup.procs_files.empty()) {
+    if (Status st = JoinCgroup(cgroup); !st.ok()) fail(st);
+  }
+  if (std::find(spec.namespaces.begin(), spec.namespaces.end(), "cgroup") != spec.namespaces.end() &&
+      ::unshare(CLONE_NEWCGROUP) < 0) {
+    fail(os::ErrnoStatus("unshare cgroup namespace"));
+  }
 
   // Nothing mounted from here on propagates back to the host.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) {
@@ -364,11 +376,17 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
   if (Status st = os::MakePipe(report); !st.ok()) return fail(st);
   if (Status st = os::MakePipe(pid_pipe); !st.ok()) return fail(st);
   unsigned long flags = NamespaceFlags(spec.namespaces);
+  if (std::find(spec.namespaces.begin(), spec.namespaces.end(), "cgroup") != spec.namespaces.end()) {
+    flags |= CLONE_NEWCGROUP;
+  }
+  CgroupPlan cgroup = PlanFor(spec);
   pid_t helper = ::fork();
   if (helper < 0) return fail(os::ErrnoStatus("fork"));
   if (helper == 0) {
     report[0].Reset();
     pid_pipe[0].Reset();
+    // The container's cgroups first: joining its cgroup namespace would forbid the move.
+    if (Status st = JoinCgroup(cgroup); !st.ok()) Fail(report[1].get(), kExitEngineFailed, st);
     if (::setns(target_pidfd, static_cast<int>(flags)) < 0) {
       Fail(report[1].get(), kExitEngineFailed, os::ErrnoStatus("join the container's namespaces"));
     }
@@ -417,6 +435,14 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   if (spec.process.args.empty()) return fail(Status::InvalidArgument("no command given"));
   UniqueFd report[2];
   if (Status st = os::MakePipe(report); !st.ok()) return fail(st);
+  CgroupPlan cgroup = PlanFor(spec);
+  if (!spec.cgroup_name.empty() && cgroup.layout == CgroupLayout::kNone) {
+    return fail(Status::Unavailable("no cgroup hierarchy under " + CgroupRoot()));
+  }
+  if (Status st = ApplyCgroupPlan(cgroup); !st.ok()) {
+    (void)RemoveCgroup(cgroup);
+    return fail(st.WithContext("create the container's cgroup"));
+  }
 
   int pidfd = -1;
   clone_args args{};
@@ -424,10 +450,13 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) return fail(os::ErrnoStatus("clone3 into new namespaces"));
+  if (pid < 0) {
+    (void)RemoveCgroup(cgroup);
+    return fail(os::ErrnoStatus("clone3 into new namespaces"));
+  }
   if (pid == 0) {
     report[0].Reset();
-    ChildMain(spec, io, report[1].get());
+    ChildMain(spec, cgroup, io, report[1].get());
   }
   os::ChildProcess child(static_cast<pid_t>(pid), UniqueFd(pidfd));
   report[1].Reset();
@@ -436,6 +465,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   if (n == 0) return child;  // exec succeeded: the pipe closed on exec
   auto waited = child.Wait();
   int status = waited.ok() ? *waited : 0;
+  (void)RemoveCgroup(cgroup);
   if (n != static_cast<ssize_t>(sizeof r)) {
     return fail(Status::Internal("container process died during setup (status " +
                                  std::to_string(ExitCodeFromWaitStatus(status)) + ")"));

@@ -74,7 +74,12 @@ std::string SpecToJson(const Spec& s) {
   j["linux"] = {{"namespaces", std::move(ns)},
                 {"maskedPaths", s.masked_paths},
                 {"readonlyPaths", s.readonly_paths},
-                {"seccompProgram", HexEncode(s.seccomp_program)}};
+                {"seccompProgram", HexEncode(s.seccomp_program)},
+                {"cgroupsPath", s.cgroup_name},
+                {"resources",
+                 {{"memory", {{"limit", s.limits.memory_bytes}}},
+                  {"cpu", {{"quota", s.limits.cpu_quota_us}, {"period", s.limits.cpu_period_us}}},
+                  {"pids", {{"limit", s.limits.pids_max}}}}}};
   return j.dump();
 }
 
@@ -118,12 +123,28 @@ Result<Spec> SpecFromJson(std::string_view text) {
       auto program = HexDecode(l.value("seccompProgram", ""));
       if (!program) return Status::InvalidArgument("runtime spec: seccompProgram is not hex");
       s.seccomp_program = std::move(*program);
+      s.cgroup_name = l.value("cgroupsPath", "");
+      if (l.contains("resources")) {
+        const json& r = l["resources"];
+        if (r.contains("memory")) s.limits.memory_bytes = r["memory"].value("limit", int64_t{0});
+        if (r.contains("cpu")) {
+          s.limits.cpu_quota_us = r["cpu"].value("quota", int64_t{0});
+          s.limits.cpu_period_us = r["cpu"].value("period", int64_t{100000});
+        }
+        if (r.contains("pids")) s.limits.pids_max = r["pids"].value("limit", int64_t{0});
+      }
     }
     if (s.process.args.empty()) return Status::InvalidArgument("runtime spec: empty process.args");
     return s;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("runtime spec: ") + e.what());
   }
+}
+
+CgroupPlan PlanFor(const Spec& spec) {
+  if (spec.cgroup_name.empty()) return {};
+  std::string root = CgroupRoot();
+  return PlanCgroup(DetectCgroupLayout(root), root, spec.cgroup_name, spec.limits);
 }
 
 std::vector<Mount> DefaultMounts() {

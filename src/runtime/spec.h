@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "runtime/cgroups.h"
 
 namespace bd::runtime {
 
@@ -49,7 +50,12 @@ struct Spec {
   std::vector<std::string> masked_paths;    // covered by /dev/null or an empty read-only tmpfs
   std::vector<std::string> readonly_paths;  // remounted read-only
   std::string seccomp_program;  // compiled BPF (CompileSeccompProfile); empty: unconfined
+  std::string cgroup_name;      // below each hierarchy, e.g. "basic-docker/<id>"; empty: none
+  CgroupLimits limits;
 };
+
+// The container's cgroup plan on this host (layout detected under CgroupRoot()).
+CgroupPlan PlanFor(const Spec& spec);
 
 std::string SpecToJson(const Spec& spec);
 Result<Spec> SpecFromJson(std::string_view json);

@@ -50,6 +50,7 @@ struct Output {
 struct RunResult {
   int exit_code = 0;
   bool launched = false;
+  bool oom_killed = false;
   runtime::LaunchError error;
 };
 
@@ -127,6 +128,14 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     }
   }
   result.exit_code = runtime::ExitCodeFromWaitStatus(wait_status);
+  // The run's cgroup tells whether the kernel's OOM killer ended it; then it goes.
+  runtime::CgroupPlan cgroup = runtime::PlanFor(spec);
+  if (auto stats = runtime::ReadCgroupStats(cgroup); stats.ok()) {
+    result.oom_killed = stats->oom_kills > 0;
+  }
+  if (Status st = runtime::RemoveCgroup(cgroup); !st.ok()) {
+    log::Error("remove cgroup: {}", st.ToString());
+  }
   return result;
 }
 
@@ -197,14 +206,15 @@ int Run(const std::string& root, const std::string& id, bool attach) {
                                       finished);
         }
       } else if (Status ms = containers.MarkExited(id, run.exit_code, run.error.status.message(),
-                                                   finished);
+                                                   finished, run.oom_killed);
                  !ms.ok()) {
         log::Error("record exit: {}", ms.ToString());
       }
       if (first) Report(std::string(engine::kMsgExited) + " " + std::to_string(run.exit_code));
       return 0;
     }
-    if (Status st = containers.MarkRestarting(id, run.exit_code, finished); !st.ok()) {
+    if (Status st = containers.MarkRestarting(id, run.exit_code, finished, run.oom_killed);
+        !st.ok()) {
       log::Error("record restart: {}", st.ToString());
     }
     ++restarts;

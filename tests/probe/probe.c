@@ -1,13 +1,17 @@
 /* bd-probe: answers what a process inside a container sees. Static, so it runs in any image.
  *   bd-probe syscall NAME   prints "ok" or the errno name of calling NAME harmlessly
  *   bd-probe caps           prints CapEff as hex from /proc/self/status
+ *   bd-probe forks N        forks up to N sleeping children, prints how many forks succeeded
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char* ErrnoName(int e) {
@@ -50,6 +54,21 @@ int main(int argc, char** argv) {
     }
     return 1;
   }
-  fprintf(stderr, "usage: bd-probe syscall NAME | caps\n");
+  if (argc == 3 && strcmp(argv[1], "forks") == 0) {
+    int n = atoi(argv[2]), ok = 0;
+    for (int i = 0; i < n; ++i) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        pause();
+        _exit(0);
+      }
+      if (pid > 0) ++ok;
+    }
+    printf("%d\n", ok);
+    fflush(stdout);
+    kill(0, SIGKILL);  /* the children (and this process) */
+    return 0;
+  }
+  fprintf(stderr, "usage: bd-probe syscall NAME | caps | forks N\n");
   return 2;
 }

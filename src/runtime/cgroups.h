@@ -1,0 +1,70 @@
+// Control groups for containers, on cgroup v2 or on v1 controllers (hybrid hosts such as this
+// project's CI mount v1 controllers plus an unused v2 hierarchy: v1 is used there).
+// Pure planning (PlanCgroup) decides directories and file writes from the layout and limits;
+// a small applier performs them, so tests point the plan at a temporary directory.
+// Thread-safe (no shared state).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace bd::runtime {
+
+enum class CgroupLayout { kNone, kV1, kV2 };
+
+// kV2 when `root` is a cgroup2 mount (root/cgroup.controllers), kV1 when it holds v1
+// controller directories, kNone otherwise.
+CgroupLayout DetectCgroupLayout(const std::string& root);
+
+struct CgroupLimits {
+  int64_t memory_bytes = 0;     // 0: unlimited
+  int64_t cpu_quota_us = 0;     // 0: unlimited; with cpu_period_us, e.g. 150000/100000 = 1.5 CPUs
+  int64_t cpu_period_us = 100000;
+  int64_t pids_max = 0;         // 0: unlimited
+};
+
+struct CgroupWrite {
+  std::string file;
+  std::string value;
+};
+
+struct CgroupPlan {
+  CgroupLayout layout = CgroupLayout::kNone;
+  std::vector<std::string> dirs;         // the container's cgroup directories (one per v1 controller)
+  std::vector<std::string> create;       // directories to create, parents first
+  std::vector<CgroupWrite> writes;       // in order: enabling controllers, then limits
+  std::vector<std::string> procs_files;  // cgroup.procs of each dir: write a pid to join
+};
+
+// `name` is the container's cgroup below each hierarchy, e.g. "basic-docker/<id>".
+CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::string& name,
+                      const CgroupLimits& limits);
+
+// Creates the directories and writes the limits.
+Status ApplyCgroupPlan(const CgroupPlan& plan);
+// Moves `pid` (0: the caller) into the container's cgroups.
+Status JoinCgroup(const CgroupPlan& plan, pid_t pid = 0);
+// Removes the container's cgroup directories; missing ones are fine.
+Status RemoveCgroup(const CgroupPlan& plan);
+
+struct CgroupStats {
+  int64_t memory_usage = 0;
+  int64_t memory_limit = 0;  // 0: unlimited
+  int64_t cpu_usage_ns = 0;
+  int64_t pids = 0;
+  int64_t oom_kills = 0;
+};
+Result<CgroupStats> ReadCgroupStats(const CgroupPlan& plan);
+
+// Freezes or thaws every process of the container and waits until the kernel says it is done.
+Status FreezeCgroup(const CgroupPlan& plan, bool frozen);
+
+// The hierarchy root: BASIC_DOCKER_CGROUP_ROOT or /sys/fs/cgroup.
+std::string CgroupRoot();
+
+}  // namespace bd::runtime

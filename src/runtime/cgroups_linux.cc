@@ -1,0 +1,200 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "base/strings.h"
+#include "os/error.h"
+#include "os/fs.h"
+#include "runtime/cgroups.h"
+
+namespace bd::runtime {
+namespace {
+
+// v1 controllers a container gets, where the host mounts them.
+constexpr const char* kV1Controllers[] = {"memory", "cpu", "cpuacct", "pids", "freezer"};
+
+int64_t ReadInt(const std::string& path) {
+  auto s = os::ReadFile(path);
+  if (!s.ok()) return 0;
+  return ParseInt(TrimSpace(*s)).value_or(0);
+}
+
+// The value of `key` in a "key value" per line file (memory.stat, memory.events, cpu.stat).
+int64_t ReadKey(const std::string& path, std::string_view key) {
+  auto s = os::ReadFile(path);
+  if (!s.ok()) return 0;
+  for (const std::string& line : Split(*s, '\n')) {
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 &&
+        line[key.size()] == ' ') {
+      return ParseInt(TrimSpace(std::string_view(line).substr(key.size() + 1))).value_or(0);
+    }
+  }
+  return 0;
+}
+
+std::string Dir(const CgroupPlan& plan, std::string_view controller) {
+  for (const std::string& d : plan.dirs) {
+    if (plan.layout == CgroupLayout::kV2) return d;
+    if (d.find("/" + std::string(controller) + "/") != std::string::npos) return d;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string CgroupRoot() {
+  if (const char* r = std::getenv("BASIC_DOCKER_CGROUP_ROOT"); r && *r) return r;
+  return "/sys/fs/cgroup";
+}
+
+CgroupLayout DetectCgroupLayout(const std::string& root) {
+  if (os::Exists(root + "/cgroup.controllers")) return CgroupLayout::kV2;
+  for (const char* c : kV1Controllers) {
+    if (os::Exists(root + "/" + c + "/cgroup.procs")) return CgroupLayout::kV1;
+  }
+  return CgroupLayout::kNone;
+}
+
+CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::string& name,
+                      const CgroupLimits& limits) {
+  CgroupPlan plan;
+  plan.layout = layout;
+  std::string parent_name = os::Dirname(name);
+  auto write = [&](std::string file, std::string value) {
+    plan.writes.push_back({std::move(file), std::move(value)});
+  };
+  if (layout == CgroupLayout::kV2) {
+    std::string parent = root + "/" + parent_name;
+    std::string dir = root + "/" + name;
+    plan.dirs = {dir};
+    plan.create = {parent, dir};
+    // Controllers reach a cgroup only when every ancestor enables them for its children.
+    write(root + "/cgroup.subtree_control", "+memory +cpu +pids");
+    write(parent + "/cgroup.subtree_control", "+memory +cpu +pids");
+    if (limits.memory_bytes > 0) {
+      write(dir + "/memory.max", std::to_string(limits.memory_bytes));
+      write(dir + "/memory.swap.max", "0");
+    }
+    if (limits.cpu_quota_us > 0) {
+      write(dir + "/cpu.max",
+            std::to_string(limits.cpu_quota_us) + " " + std::to_string(limits.cpu_period_us));
+    }
+    if (limits.pids_max > 0) write(dir + "/pids.max", std::to_string(limits.pids_max));
+    plan.procs_files = {dir + "/cgroup.procs"};
+    return plan;
+  }
+  if (layout != CgroupLayout::kV1) return plan;
+  for (const char* c : kV1Controllers) {
+    std::string hierarchy = root + "/" + c;
+    if (!os::Exists(hierarchy + "/cgroup.procs")) continue;  // not mounted on this host
+    std::string dir = hierarchy + "/" + name;
+    plan.dirs.push_back(dir);
+    plan.create.push_back(hierarchy + "/" + parent_name);
+    plan.create.push_back(dir);
+    plan.procs_files.push_back(dir + "/cgroup.procs");
+    std::string_view ctl = c;
+    if (ctl == "memory" && limits.memory_bytes > 0) {
+      write(dir + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes));
+    } else if (ctl == "cpu" && limits.cpu_quota_us > 0) {
+      write(dir + "/cpu.cfs_period_us", std::to_string(limits.cpu_period_us));
+      write(dir + "/cpu.cfs_quota_us", std::to_string(limits.cpu_quota_us));
+    } else if (ctl == "pids" && limits.pids_max > 0) {
+      write(dir + "/pids.max", std::to_string(limits.pids_max));
+    }
+  }
+  return plan;
+}
+
+Status ApplyCgroupPlan(const CgroupPlan& plan) {
+  for (const std::string& d : plan.create) {
+    if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) return os::ErrnoStatus("mkdir cgroup `" + d + "`");
+  }
+  for (const CgroupWrite& w : plan.writes) {
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(w.file, O_WRONLY));
+    if (Status st = os::WriteAll(fd.get(), w.value); !st.ok()) {
+      return st.WithContext("write `" + w.value + "` to `" + w.file + "`");
+    }
+  }
+  return {};
+}
+
+Status JoinCgroup(const CgroupPlan& plan, pid_t pid) {
+  std::string value = std::to_string(pid);
+  for (const std::string& f : plan.procs_files) {
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(f, O_WRONLY));
+    if (Status st = os::WriteAll(fd.get(), value); !st.ok()) return st.WithContext("join cgroup `" + f + "`");
+  }
+  return {};
+}
+
+Status RemoveCgroup(const CgroupPlan& plan) {
+  Status result;
+  for (const std::string& d : plan.dirs) {
+    // The last processes may still be leaving: a few retries on EBUSY.
+    for (int attempt = 0;; ++attempt) {
+      if (::rmdir(d.c_str()) == 0 || errno == ENOENT) break;
+      if (errno != EBUSY || attempt >= 20) {
+        result = os::ErrnoStatus("remove cgroup `" + d + "`");
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  return result;
+}
+
+Result<CgroupStats> ReadCgroupStats(const CgroupPlan& plan) {
+  CgroupStats s;
+  if (plan.layout == CgroupLayout::kV2) {
+    const std::string& d = plan.dirs.at(0);
+    s.memory_usage = ReadInt(d + "/memory.current");
+    auto max = os::ReadFile(d + "/memory.max");
+    s.memory_limit = max.ok() ? ParseInt(TrimSpace(*max)).value_or(0) : 0;
+    s.cpu_usage_ns = ReadKey(d + "/cpu.stat", "usage_usec") * 1000;
+    s.pids = ReadInt(d + "/pids.current");
+    s.oom_kills = ReadKey(d + "/memory.events", "oom_kill");
+    return s;
+  }
+  if (plan.layout != CgroupLayout::kV1) return Status::Unavailable("no cgroup hierarchy");
+  std::string mem = Dir(plan, "memory");
+  if (!mem.empty()) {
+    s.memory_usage = ReadInt(mem + "/memory.usage_in_bytes");
+    s.memory_limit = ReadInt(mem + "/memory.limit_in_bytes");
+    if (s.memory_limit >= (int64_t{1} << 62)) s.memory_limit = 0;  // the v1 "unlimited" value
+    s.oom_kills = ReadKey(mem + "/memory.oom_control", "oom_kill");
+  }
+  if (std::string cpu = Dir(plan, "cpuacct"); !cpu.empty()) s.cpu_usage_ns = ReadInt(cpu + "/cpuacct.usage");
+  if (std::string pids = Dir(plan, "pids"); !pids.empty()) s.pids = ReadInt(pids + "/pids.current");
+  return s;
+}
+
+Status FreezeCgroup(const CgroupPlan& plan, bool frozen) {
+  std::string file, want;
+  if (plan.layout == CgroupLayout::kV2) {
+    file = plan.dirs.at(0) + "/cgroup.freeze";
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(file, O_WRONLY));
+    BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), frozen ? "1" : "0"));
+    file = plan.dirs.at(0) + "/cgroup.events";
+    want = frozen ? "frozen 1" : "frozen 0";
+  } else {
+    std::string dir = Dir(plan, "freezer");
+    if (dir.empty()) return Status::Unavailable("the freezer cgroup controller is not mounted");
+    file = dir + "/freezer.state";
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(file, O_WRONLY));
+    BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), frozen ? "FROZEN" : "THAWED"));
+    want = frozen ? "FROZEN" : "THAWED";
+  }
+  for (int i = 0; i < 1000; ++i) {
+    auto state = os::ReadFile(file);
+    if (state.ok() && state->find(want) != std::string::npos) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return Status::Unavailable("the cgroup did not reach " + want);
+}
+
+}  // namespace bd::runtime

@@ -1,0 +1,136 @@
+// Resource limits, stats, pause and reconciliation on real containers.
+#include <signal.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/strings.h"
+#include "integration/cli_helper.h"
+#include "os/process.h"
+#include "runtime/cgroups.h"
+
+namespace bd::testing {
+namespace {
+
+using nlohmann::json;
+
+class CgroupTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    if (IsSkipped()) return;
+    if (runtime::DetectCgroupLayout(runtime::CgroupRoot()) == runtime::CgroupLayout::kNone) {
+      GTEST_SKIP() << "no cgroup hierarchy mounted";
+    }
+  }
+  json Inspect(const std::string& name) { return json::parse(Cli({"inspect", name}).out)[0]; }
+  json StatsOf(const std::string& name) {
+    CmdResult r = Cli({"stats", "--no-stream", "--format", "json", name});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return json::parse(r.out);
+  }
+  // Whether any cgroup directory of the container is still there.
+  bool CgroupLeft(const std::string& id) {
+    for (const char* c : {"memory", "cpu", "pids", "freezer", "cpuacct"}) {
+      if (os::Exists(runtime::CgroupRoot() + "/" + c + "/basic-docker/" + id)) return true;
+    }
+    return os::Exists(runtime::CgroupRoot() + "/basic-docker/" + id);
+  }
+};
+
+TEST_F(CgroupTest, MemoryHogIsOomKilledAndReported) {
+  CmdResult r = Cli({"run", "--name", "hog", "-m", "16m", "busybox", "sh", "-c",
+                     "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"});
+  EXPECT_EQ(r.code, 137) << r.out << r.err;
+  EXPECT_EQ(r.out.find("survived"), std::string::npos);
+  json j = Inspect("hog");
+  EXPECT_EQ(j["State"]["OOMKilled"], true);
+  EXPECT_EQ(j["State"]["ExitCode"], 137);
+  EXPECT_EQ(j["HostConfig"]["Memory"], 16 << 20);
+  EXPECT_FALSE(CgroupLeft(j["Id"]));
+  // Without a limit the same container is not OOM-killed.
+  ASSERT_EQ(Cli({"run", "--name", "fine", "busybox", "sh", "-c", "x=$(head -c 1000000 /dev/zero | tr '\\0' a)"}).code, 0);
+  EXPECT_EQ(Inspect("fine")["State"]["OOMKilled"], false);
+}
+
+TEST_F(CgroupTest, ForkBombStopsAtThePidsLimit) {
+  ASSERT_EQ(Cli({"import", "-", "probe"}, ProbeLayerTar()).code, 0);
+  // The probe is one of the 12 pids: 11 forks succeed, the other 189 fail.
+  CmdResult r = Cli({"run", "--rm", "--pids-limit", "12", "probe", "/bin/bd-probe", "forks", "200"});
+  EXPECT_EQ(r.out, "11\n") << r.err;
+  CmdResult unlimited = Cli({"run", "--rm", "probe", "/bin/bd-probe", "forks", "50"});
+  EXPECT_EQ(unlimited.out, "50\n") << unlimited.err;
+}
+
+TEST_F(CgroupTest, CpusLimitsUsage) {
+  ASSERT_EQ(Cli({"run", "-d", "--name", "spin", "--cpus", "0.3", "busybox", "sh", "-c",
+                 "while true; do :; done"}).code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  json s = StatsOf("spin");
+  double cpu = std::stod(s["CPUPerc"].get<std::string>());
+  EXPECT_LT(cpu, 45.0) << s.dump();
+  EXPECT_GT(cpu, 10.0) << s.dump();
+  EXPECT_EQ(Cli({"run", "--rm", "--cpus", "zero", "busybox", "true"}).code, 125);
+  EXPECT_EQ(Cli({"run", "--rm", "-m", "1k", "busybox", "true"}).code, 125);
+  EXPECT_EQ(Cli({"run", "--rm", "-m", "lots", "busybox", "true"}).code, 125);
+}
+
+TEST_F(CgroupTest, PauseFreezesAndUnpauseResumes) {
+  ASSERT_EQ(Cli({"run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+                 "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done"}).code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Cli({"pause", "ticker"}).code, 0);
+  EXPECT_NE(Cli({"ps"}).out.find("(Paused)"), std::string::npos);
+  EXPECT_EQ(Inspect("ticker")["State"]["Paused"], true);
+  json frozen1 = StatsOf("ticker");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  json frozen2 = StatsOf("ticker");
+  EXPECT_LT(std::stod(frozen2["CPUPerc"].get<std::string>()), 1.0);
+  CmdResult exec = Cli({"exec", "ticker", "true"});
+  EXPECT_EQ(exec.code, 1);
+  EXPECT_NE(exec.err.find("paused"), std::string::npos);
+  EXPECT_EQ(Cli({"pause", "ticker"}).code, 1);  // already paused
+  EXPECT_EQ(Cli({"unpause", "ticker"}).code, 0);
+  std::string c1 = Cli({"exec", "ticker", "cat", "/tmp/count"}).out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string c2 = Cli({"exec", "ticker", "cat", "/tmp/count"}).out;
+  EXPECT_NE(c1, c2);
+  // A paused container can still be stopped.
+  EXPECT_EQ(Cli({"pause", "ticker"}).code, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(Cli({"stop", "-t", "1", "ticker"}).code, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(Inspect("ticker")["State"]["Status"], "exited");
+  EXPECT_EQ(Cli({"unpause", "ticker"}).code, 1);
+}
+
+TEST_F(CgroupTest, AKilledShimIsNoticed) {
+  ASSERT_EQ(Cli({"run", "-d", "--name", "orphan", "busybox", "sleep", "60"}).code, 0);
+  json j = Inspect("orphan");
+  std::string id = j["Id"];
+  int pid = j["State"]["Pid"];
+  // The shim is the container process's parent.
+  auto stat = os::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  ASSERT_TRUE(stat.ok());
+  auto fields = Split(stat->substr(stat->rfind(')') + 2), ' ');
+  pid_t shim = static_cast<pid_t>(std::stoi(fields[1]));
+  ASSERT_EQ(::kill(shim, SIGKILL), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  json after = Inspect("orphan");
+  EXPECT_EQ(after["State"]["Status"], "exited");
+  EXPECT_NE(after["State"]["Error"].get<std::string>().find("shim"), std::string::npos);
+  // The container went with its shim (gone, or a zombie left for this host's pid 1 to reap).
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    char state = os::ReadProcessStat(pid).state;
+    gone = state == 0 || state == 'Z' || state == 'X';
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_FALSE(CgroupLeft(id));
+  EXPECT_EQ(Cli({"rm", "orphan"}).code, 0);
+}
+
+}  // namespace
+}  // namespace bd::testing
