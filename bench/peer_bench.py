@@ -4,6 +4,7 @@
 Suites:
   start  run of `true` to its exit: basic-docker run --rm, crun run, runc run, podman run --rm
   exec   `true` in a running container: basic-docker exec, crun exec, runc exec, podman exec
+  rss    memory of the per-container monitor of an idle container: basic-docker-shim vs conmon
 Prints per-command median and p90 and each peer's ratio to basic-docker. Run through
 bench/run_peer_bench.sh, which prepares the bundle, the images and the namespace.
 """
@@ -106,16 +107,60 @@ def exec_suite(args):
         run(podman_base(args) + ["rm", "-f", pod], check=False)
 
 
+def memory_kib(pid):
+    """(RSS, PSS) of a process in KiB, from /proc."""
+    rss = pss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    return rss, pss
+
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def rss_suite(args):
+    run([args.bd, "--root", args.root, "run", "-d", "--name", "bench-rss", "busybox", "sleep", "3600"])
+    pod = subprocess.run(podman_run(args, ["-d"]) + ["sleep", "3600"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         check=True).stdout.strip()
+    try:
+        time.sleep(1)  # both monitors settle into their idle loop
+        import json
+        info = json.loads(subprocess.run([args.bd, "--root", args.root, "inspect", "bench-rss"],
+                                         capture_output=True, text=True, check=True).stdout)[0]
+        shim = parent_of(info["State"]["Pid"])
+        pinfo = json.loads(subprocess.run(podman_base(args) + ["inspect", pod], capture_output=True,
+                                          text=True, check=True).stdout)[0]
+        conmon = parent_of(pinfo["State"]["Pid"])
+        rows = {"basic-docker-shim": memory_kib(shim), "conmon (podman)": memory_kib(conmon)}
+        print(f"{'monitor':24} {'RSS KiB':>9} {'PSS KiB':>9}")
+        for name, (rss, pss) in rows.items():
+            print(f"{name:24} {rss:9d} {pss:9d}")
+        (ours_rss, ours_pss), (c_rss, c_pss) = rows.values()
+        print(f"\nshim / conmon: RSS {ours_rss / c_rss:.2f}x, PSS {ours_pss / c_pss:.2f}x (target <= 1.0)")
+    finally:
+        run([args.bd, "--root", args.root, "rm", "-f", "bench-rss"], check=False)
+        run(podman_base(args) + ["rm", "-f", pod], check=False)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("suite", choices=["start", "exec"])
+    ap.add_argument("suite", choices=["start", "exec", "rss"])
     ap.add_argument("--rounds", type=int, default=50)
     ap.add_argument("--bd", required=True)
     ap.add_argument("--root", required=True)
     ap.add_argument("--bundle", required=True)
     ap.add_argument("--podman-dir", required=True)
     args = ap.parse_args()
-    {"start": start_suite, "exec": exec_suite}[args.suite](args)
+    {"start": start_suite, "exec": exec_suite, "rss": rss_suite}[args.suite](args)
 
 
 if __name__ == "__main__":

@@ -91,9 +91,5 @@ Status ValidateDigest(std::string_view digest) {
   return {};
 }
 
-std::string_view DigestHex(std::string_view digest) {
-  auto colon = digest.find(':');
-  return colon == std::string_view::npos ? digest : digest.substr(colon + 1);
-}
 
 }  // namespace bd

@@ -33,6 +33,9 @@ std::string Sha256Digest(std::string_view data);
 Status ValidateDigest(std::string_view digest);
 
 // The hex part of a digest ("sha256:abc" -> "abc").
-std::string_view DigestHex(std::string_view digest);
+inline std::string_view DigestHex(std::string_view digest) {
+  auto colon = digest.find(':');
+  return colon == std::string_view::npos ? digest : digest.substr(colon + 1);
+}
 
 }  // namespace bd

@@ -71,6 +71,11 @@ class ChildProcess {
 // Creates a pipe; [0] is the read end. Both ends are O_CLOEXEC.
 Status MakePipe(UniqueFd (&ends)[2]);
 
+// For long-lived processes that go idle after start-up (the shim): drops the resident pages of
+// the executable's read-only file mappings (code and constants: clean, so they come back from
+// the page cache on demand) and returns free heap to the kernel.
+void TrimResidentMemory();
+
 // "KILL", "SIGKILL", "sigterm" or "9" -> the signal number.
 Result<int> ParseSignal(std::string_view name);
 

@@ -1,5 +1,7 @@
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -145,6 +147,33 @@ Status MakePipe(UniqueFd (&ends)[2]) {
   ends[0].Reset(fds[0]);
   ends[1].Reset(fds[1]);
   return {};
+}
+
+void TrimResidentMemory() {
+  ::malloc_trim(0);
+  char exe[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  exe[n] = '\0';
+  auto maps = ReadFile("/proc/self/maps");
+  if (!maps.ok()) return;
+  size_t pos = 0;
+  while (pos < maps->size()) {
+    size_t end = maps->find('\n', pos);
+    if (end == std::string::npos) end = maps->size();
+    std::string_view line(maps->data() + pos, end - pos);
+    pos = end + 1;
+    // "start-end perms offset dev inode path": only this executable, never writable mappings.
+    if (line.size() < 2 || !line.ends_with(exe)) continue;
+    size_t dash = line.find('-');
+    size_t space = line.find(' ');
+    if (dash == std::string_view::npos || space == std::string_view::npos) continue;
+    std::string_view perms = line.substr(space + 1, 4);
+    if (perms[1] == 'w' || perms[3] != 'p') continue;
+    uintptr_t from = std::strtoull(std::string(line.substr(0, dash)).c_str(), nullptr, 16);
+    uintptr_t to = std::strtoull(std::string(line.substr(dash + 1, space - dash - 1)).c_str(), nullptr, 16);
+    ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+  }
 }
 
 Result<int> ParseSignal(std::string_view name) {

@@ -81,6 +81,8 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
   }
   result.launched = true;
   if (report) Report(std::string(engine::kMsgStarted) + " " + std::to_string(child.pid()));
+  // From here the shim mostly sleeps in poll(): keep only what that loop touches resident.
+  os::TrimResidentMemory();
 
   engine::LogWriter log(log_fd);
   Output outputs[2] = {{std::move(out[0]), engine::Stream::kStdout, attach ? kAttachOutFd : -1},
