@@ -53,6 +53,7 @@ void RegisterImages(CLI::App& app, Context& ctx);   // images, rmi, import, load
 void RegisterLifecycle(CLI::App& app, Context& ctx);  // stop, kill, restart
 void RegisterExec(CLI::App& app, Context& ctx);       // exec
 void RegisterStats(CLI::App& app, Context& ctx);      // stats, pause, unpause
+void RegisterVolume(CLI::App& app, Context& ctx);     // volume create|ls|inspect|rm
 
 int Main(int argc, char** argv);
 

@@ -50,6 +50,12 @@ void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
   sub->add_option("-m,--memory", f.opts.memory, "Memory limit (e.g. 512m, 1g)");
   sub->add_option("--cpus", f.opts.cpus, "Number of CPUs (e.g. 1.5)");
   sub->add_option("--pids-limit", f.opts.pids_limit, "Tune the container's pids limit (-1: unlimited)");
+  sub->add_option("-v,--volume", f.opts.volumes,
+                  "Bind mount a host path or a named volume: SOURCE:DEST[:ro|rw]")
+      ->allow_extra_args(false);
+  sub->add_option("--tmpfs", f.opts.tmpfs, "Mount a tmpfs: DEST[:OPTIONS]")->allow_extra_args(false);
+  sub->add_option("--network,--net", f.opts.network, "none (default: loopback only) or host");
+  sub->add_flag("--init", f.opts.init, "Run an init inside the container that reaps and forwards signals");
   sub->add_flag("-i,--interactive", f.interactive, "Keep STDIN open");
   sub->add_flag("-t,--tty", f.tty, "Allocate a pseudo-TTY");
   sub->prefix_command();

@@ -73,6 +73,7 @@ int Main(int argc, char** argv) {
   RegisterLifecycle(app, ctx);
   RegisterExec(app, ctx);
   RegisterStats(app, ctx);
+  RegisterVolume(app, ctx);
   app.add_subcommand("version", "Show the version")->callback([&] {
     ctx.action = [] {
       std::printf("basic-docker version 0.1.0\n");

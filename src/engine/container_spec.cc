@@ -1,8 +1,13 @@
 // From what the user asked for and the image to the runtime spec: pure code, no syscalls
 // beyond reading a seccomp profile file.
+#include <unistd.h>
+
 #include <cstdlib>
 
+#include "base/strings.h"
 #include "engine/containers.h"
+#include "engine/volumes.h"
+#include "os/process.h"
 #include "os/fs.h"
 #include "runtime/security.h"
 
@@ -59,7 +64,52 @@ Status ApplySecurityOptions(const CreateOptions& opts, ContainerConfig* c) {
   return ContainerCapabilities(*c).status();
 }
 
+
+// An absolute path with no "." or ".." component.
+Status ValidateContainerPath(std::string_view p, std::string_view what) {
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument(std::string(what) + " \"" + std::string(p) + "\": " + std::string(why));
+  };
+  if (p.empty() || p.front() != '/') return bad("must be an absolute path");
+  if (p == "/") return bad("cannot be the root");
+  for (const std::string& comp : Split(p.substr(1), '/')) {
+    if (comp == "." || comp == "..") return bad("must not contain . or ..");
+  }
+  return {};
+}
+
 }  // namespace
+
+Result<VolumeSpec> ParseVolumeSpec(std::string_view text) {
+  std::vector<std::string> parts = Split(text, ':');
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty()) {
+    return Status::InvalidArgument("invalid volume \"" + std::string(text) +
+                                   "\": want SOURCE:DEST[:OPTIONS]");
+  }
+  VolumeSpec v;
+  v.source = parts[0];
+  v.destination = parts[1];
+  v.named = v.source.front() != '/';
+  if (v.named) BD_RETURN_IF_ERROR(ValidateVolumeName(v.source));
+  BD_RETURN_IF_ERROR(ValidateContainerPath(v.destination, "volume destination"));
+  if (parts.size() == 3) {
+    for (const std::string& opt : Split(parts[2], ',')) {
+      if (opt == "ro") v.read_only = true;
+      else if (opt == "rw") v.read_only = false;
+      else if (opt == "z" || opt == "Z") continue;  // SELinux relabelling: nothing to do here
+      else if (opt == "private" || opt == "rprivate" || opt == "shared" || opt == "rshared" ||
+               opt == "slave" || opt == "rslave") v.propagation = opt;
+      else return Status::InvalidArgument("invalid volume option \"" + opt + "\" in \"" +
+                                          std::string(text) + "\"");
+    }
+  }
+  return v;
+}
+
+std::string InitPath() {
+  if (const char* p = std::getenv("BASIC_DOCKER_INIT"); p && *p) return p;
+  return os::SelfExeDir() + "/basic-docker-init";
+}
 
 Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& image) {
   ContainerConfig c;
@@ -118,6 +168,19 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
     return Status::InvalidArgument("--pids-limit must be positive or -1 (unlimited)");
   }
   c.pids_limit = opts.pids_limit > 0 ? opts.pids_limit : 0;
+  for (const std::string& v : opts.volumes) BD_RETURN_IF_ERROR(ParseVolumeSpec(v).status());
+  c.binds = opts.volumes;
+  for (const std::string& t : opts.tmpfs) {
+    BD_RETURN_IF_ERROR(ValidateContainerPath(t.substr(0, t.find(':')), "tmpfs destination"));
+  }
+  c.tmpfs = opts.tmpfs;
+  if (opts.network == "host") {
+    c.network = "host";
+  } else if (!opts.network.empty() && opts.network != "none") {
+    return Status::InvalidArgument("network \"" + opts.network +
+                                   "\" is not supported: use none or host");
+  }
+  c.init = opts.init;
   BD_RETURN_IF_ERROR(ApplySecurityOptions(opts, &c));
   return c;
 }
@@ -133,6 +196,11 @@ Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& co
   s.process.cwd = config.working_dir.empty() ? "/" : config.working_dir;
   s.process.user = config.user;
   s.hostname = config.hostname.empty() ? id.substr(0, 12) : config.hostname;
+  if (config.network == "host" && config.hostname.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    s.hostname = host;
+  }
   s.rootfs = dir + "/merged";
   runtime::Overlay o;
   o.lower_dirs.assign(layer_dirs.rbegin(), layer_dirs.rend());  // overlayfs: topmost first
@@ -161,6 +229,25 @@ Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& co
     s.mounts.push_back({std::string("/etc/") + f, "bind", dir + "/" + f, {"rbind", "rprivate"}});
   }
   s.namespaces = runtime::DefaultNamespaces();
+  if (config.network == "host") std::erase(s.namespaces, "network");
+  for (const std::string& text : config.binds) {
+    BD_ASSIGN_OR_RETURN(VolumeSpec v, ParseVolumeSpec(text));
+    std::string source = v.named ? paths.VolumeData(v.source) : v.source;
+    s.mounts.push_back({v.destination, "bind", source,
+                        {"rbind", v.read_only ? "ro" : "rw", v.propagation}});
+  }
+  for (const std::string& text : config.tmpfs) {
+    size_t colon = text.find(':');
+    runtime::Mount m{text.substr(0, colon), "tmpfs", "tmpfs", {"nosuid", "nodev", "noexec"}};
+    if (colon != std::string::npos) {
+      for (const std::string& o : Split(text.substr(colon + 1), ',')) m.options.push_back(o);
+    }
+    s.mounts.push_back(std::move(m));
+  }
+  if (config.init) {
+    s.mounts.push_back({std::string(kInitInContainer), "bind", InitPath(), {"bind", "ro"}});
+    s.process.args.insert(s.process.args.begin(), {std::string(kInitInContainer), "--"});
+  }
   s.cgroup_name = "basic-docker/" + id;
   s.limits.memory_bytes = config.memory;
   s.limits.cpu_quota_us = config.nano_cpus / 10000;  // of a 100 ms period

@@ -23,7 +23,9 @@ std::string ContainerConfigToJson(const ContainerConfig& c) {
             {"Seccomp", c.seccomp},   {"SecurityOpt", c.security_opt},
             {"RestartPolicy", {{"Name", c.restart}, {"MaximumRetryCount", c.restart_max}}},
             {"StopTimeout", c.stop_timeout},
-            {"Memory", c.memory},     {"NanoCpus", c.nano_cpus},    {"PidsLimit", c.pids_limit}};
+            {"Memory", c.memory},     {"NanoCpus", c.nano_cpus},    {"PidsLimit", c.pids_limit},
+            {"Binds", c.binds},       {"Tmpfs", c.tmpfs},           {"NetworkMode", c.network},
+            {"Init", c.init}};
   return j.dump();
 }
 
@@ -58,6 +60,10 @@ Result<ContainerConfig> ContainerConfigFromJson(std::string_view text) {
     c.memory = j.value("Memory", int64_t{0});
     c.nano_cpus = j.value("NanoCpus", int64_t{0});
     c.pids_limit = j.value("PidsLimit", int64_t{0});
+    c.binds = j.value("Binds", std::vector<std::string>{});
+    c.tmpfs = j.value("Tmpfs", std::vector<std::string>{});
+    c.network = j.value("NetworkMode", "none");
+    c.init = j.value("Init", false);
     return c;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("container config: ") + e.what());

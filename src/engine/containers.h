@@ -47,7 +47,25 @@ struct ContainerConfig {
   int64_t memory = 0;     // bytes
   int64_t nano_cpus = 0;  // 1e9 per CPU
   int64_t pids_limit = 0;
+  std::vector<std::string> binds;  // -v as given: SOURCE:DEST[:OPTIONS]
+  std::vector<std::string> tmpfs;  // --tmpfs as given: DEST[:OPTIONS]
+  std::string network = "none";    // "none" (loopback only) or "host"
+  bool init = false;               // --init: a small pid 1 runs the command
 };
+
+// One -v: a host path (absolute) or a named volume, mounted at an absolute container path.
+struct VolumeSpec {
+  std::string source;  // host path, or volume name when `named`
+  std::string destination;
+  bool named = false;
+  bool read_only = false;
+  std::string propagation = "rprivate";
+};
+Result<VolumeSpec> ParseVolumeSpec(std::string_view text);
+
+// Where --init's binary is: BASIC_DOCKER_INIT, or basic-docker-init beside this executable.
+std::string InitPath();
+inline constexpr std::string_view kInitInContainer = "/sbin/basic-docker-init";
 
 // "512m", "1g", "4096", "1.5G" -> bytes (as docker --memory takes them).
 Result<int64_t> ParseMemorySize(std::string_view text);
@@ -120,6 +138,10 @@ struct CreateOptions {
   std::string memory;  // "512m"
   std::string cpus;    // "1.5"
   int64_t pids_limit = 0;
+  std::vector<std::string> volumes;  // -v SOURCE:DEST[:OPTIONS]
+  std::vector<std::string> tmpfs;    // --tmpfs DEST[:OPTIONS]
+  std::string network;               // "", "none" or "host"
+  bool init = false;
 };
 
 // Merges `opts` over the image's config. Fails when no command results, or on a bad

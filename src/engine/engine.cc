@@ -15,6 +15,8 @@
 #include "engine/logfile.h"
 #include "engine/reference.h"
 #include "engine/schema.h"
+#include "engine/volumes.h"
+#include <nlohmann/json.hpp>
 #include "os/error.h"
 #include "os/fs.h"
 #include "os/process.h"
@@ -28,9 +30,27 @@ std::string ShimPath() {
   return os::SelfExeDir() + "/basic-docker-shim";
 }
 
-// The files a container sees at /etc/hostname, /etc/hosts and /etc/resolv.conf.
-Status WriteEtcFiles(const std::string& dir, const std::string& hostname) {
+// The rootfs element's config: what the container's /etc files are made from.
+std::string RootfsConfig(const Container& c) {
+  std::string hostname = c.config.hostname.empty() ? c.id.substr(0, 12) : c.config.hostname;
+  if (auto spec = runtime::SpecFromJson(c.spec_json); spec.ok()) hostname = spec->hostname;
+  return nlohmann::json({{"hostname", hostname}, {"network", c.config.network}}).dump();
+}
+
+// The files a container sees at /etc/hostname, /etc/hosts and /etc/resolv.conf. On the host's
+// network they are the host's own (as Docker does); otherwise a loopback-only hosts file and
+// the host's resolvers minus the loopback ones the container cannot reach.
+Status WriteEtcFiles(const std::string& dir, const std::string& config_json) {
+  auto config = nlohmann::json::parse(config_json, nullptr, false);
+  std::string hostname = config.is_object() ? config.value("hostname", "") : "";
+  bool host_network = config.is_object() && config.value("network", "") == "host";
   BD_RETURN_IF_ERROR(os::WriteFile(dir + "/hostname", hostname + "\n"));
+  if (host_network) {
+    auto hosts = os::ReadFile("/etc/hosts");
+    auto resolv = os::ReadFile("/etc/resolv.conf");
+    BD_RETURN_IF_ERROR(os::WriteFile(dir + "/hosts", hosts.ok() ? *hosts : "127.0.0.1\tlocalhost\n"));
+    return os::WriteFile(dir + "/resolv.conf", resolv.ok() ? *resolv : "");
+  }
   BD_RETURN_IF_ERROR(os::WriteFile(dir + "/hosts",
                                    "127.0.0.1\tlocalhost\n"
                                    "::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -228,7 +248,8 @@ Engine::Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blob
       db_(std::move(db)),
       blobs_(std::move(blobs)),
       images_(paths_, db_.get(), &blobs_),
-      containers_(db_.get()) {
+      containers_(db_.get()),
+      volumes_(paths_, db_.get()) {
   registry_.Register(std::make_unique<RootfsComponent>(&paths_));
   registry_.Register(std::make_unique<TaskComponent>(this));
 }
@@ -239,7 +260,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& root) {
   }
   Paths paths{root};
   BD_RETURN_IF_ERROR(os::MkdirAll(root, 0711));
-  for (const std::string& d : {paths.Layers(), paths.Containers(), paths.Tmp()}) {
+  for (const std::string& d : {paths.Layers(), paths.Containers(), paths.Tmp(), paths.Volumes()}) {
     BD_RETURN_IF_ERROR(os::MkdirAll(d, 0711));
   }
   BD_ASSIGN_OR_RETURN(store::BlobStore blobs, store::BlobStore::Open(root));
@@ -270,6 +291,20 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
   c.config = config;
   c.state = kStateCreated;
   c.created_at = NowNanos();
+  if (config.init && !os::Exists(InitPath())) {
+    return Status::Unavailable("--init needs " + InitPath() +
+                               " (install basic-docker-init beside basic-docker, or set BASIC_DOCKER_INIT)");
+  }
+  std::vector<std::string> named_volumes;
+  for (const std::string& text : config.binds) {
+    BD_ASSIGN_OR_RETURN(VolumeSpec v, ParseVolumeSpec(text));
+    if (v.named) {
+      BD_RETURN_IF_ERROR(volumes_.Create(v.source, {}).status());
+      named_volumes.push_back(v.source);
+    } else if (!os::Exists(v.source)) {
+      BD_RETURN_IF_ERROR(os::MkdirAll(v.source, 0755).WithContext("create bind source"));  // as Docker does
+    }
+  }
   BD_ASSIGN_OR_RETURN(runtime::Spec spec, BuildSpec(c.id, config, images_.LayerDirs(image), paths_));
   c.spec_json = runtime::SpecToJson(spec);
   Status st = containers_.Insert(c);
@@ -280,8 +315,14 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
     st = containers_.Insert(c);
   }
   BD_RETURN_IF_ERROR(st);
+  for (const std::string& v : named_volumes) {
+    if (Status vs = volumes_.Attach(c.id, v); !vs.ok()) {
+      (void)containers_.Delete(c.id);
+      return vs;
+    }
+  }
   portlayer::Handle h(c.id);
-  h.Join({"rootfs", "rootfs", spec.hostname});
+  h.Join({"rootfs", "rootfs", RootfsConfig(c)});
   BD_RETURN_IF_ERROR(h.Bind("rootfs"));
   CommitOrError(h, &st);
   if (!st.ok()) {
@@ -299,7 +340,7 @@ Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const
   start.io = io;
   portlayer::Handle h(c.id);
   h.SetContext("task.start", &start);
-  h.Join({"rootfs", "rootfs", c.config.hostname.empty() ? c.id.substr(0, 12) : c.config.hostname});
+  h.Join({"rootfs", "rootfs", RootfsConfig(c)});
   h.Join({"task", "task", ""});
   BD_RETURN_IF_ERROR(h.Bind());
   Status st;

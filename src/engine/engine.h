@@ -17,6 +17,7 @@
 #include "engine/containers.h"
 #include "engine/images.h"
 #include "engine/paths.h"
+#include "engine/volumes.h"
 #include "portlayer/portlayer.h"
 #include "runtime/cgroups.h"
 #include "store/blob_store.h"
@@ -59,6 +60,7 @@ class Engine {
   const Paths& paths() const { return paths_; }
   ImageStore& images() { return images_; }
   ContainerStore& containers() { return containers_; }
+  VolumeStore& volumes() { return volumes_; }
   const portlayer::Registry& registry() const { return registry_; }
 
   // Creates a container (state "created") with its rootfs prepared.
@@ -118,6 +120,7 @@ class Engine {
   store::BlobStore blobs_;
   ImageStore images_;
   ContainerStore containers_;
+  VolumeStore volumes_;
   portlayer::Registry registry_;
 };
 

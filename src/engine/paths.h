@@ -19,6 +19,10 @@ struct Paths {
   std::string Containers() const { return root + "/containers"; }
   std::string Container(std::string_view id) const { return Containers() + "/" + std::string(id); }
   std::string Tmp() const { return root + "/tmp"; }
+  std::string Volumes() const { return root + "/volumes"; }
+  std::string VolumeData(std::string_view name) const {
+    return Volumes() + "/" + std::string(name) + "/_data";
+  }
 };
 
 }  // namespace bd::engine

@@ -60,6 +60,20 @@ ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;
 -- The container process's start time, so that a recycled pid is never mistaken for it.
 ALTER TABLE containers ADD COLUMN pid_start INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {4, R"sql(
+-- Named volumes: a directory volumes/<name>/_data each, and which containers use them.
+CREATE TABLE volumes (
+  name       TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  labels     TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE container_volumes (
+  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  volume       TEXT NOT NULL REFERENCES volumes(name),
+  PRIMARY KEY (container_id, volume)
+);
+CREATE INDEX container_volumes_by_volume ON container_volumes(volume);
+)sql"},
   };
   return kMigrations;
 }
