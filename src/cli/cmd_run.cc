@@ -68,9 +68,8 @@ Status FinishCreateFlags(CLI::App* sub, CreateFlags& f) {
   if (rest[0].size() > 1 && rest[0][0] == '-') {
     return Status::InvalidArgument("unknown flag: " + rest[0]);
   }
-  if (f.interactive || f.tty) {
-    return Status::Unavailable("-i and -t (interactive containers) are not supported yet");
-  }
+  if (f.tty) return Status::Unavailable("-t (a pseudo-terminal) is not supported yet");
+  f.opts.open_stdin = f.interactive;
   f.opts.image = rest[0];
   f.opts.cmd.assign(rest.begin() + 1, rest.end());
   if (sub->count("--entrypoint")) f.opts.entrypoint = f.entrypoint;
@@ -127,7 +126,7 @@ int AttachUntilExit(engine::Engine& eng, const std::string& id, engine::TaskSess
 
 int StartAndMaybeAttach(engine::Engine& eng, const engine::Container& c, bool attach,
                         bool remove_on_failure) {
-  engine::AttachIo io{STDOUT_FILENO, STDERR_FILENO};
+  engine::AttachIo io{STDOUT_FILENO, STDERR_FILENO, c.config.open_stdin ? STDIN_FILENO : -1};
   int code = runtime::kExitEngineFailed;
   auto session = eng.Start(c.id, attach ? &io : nullptr, &code);
   if (!session.ok()) {

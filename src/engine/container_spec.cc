@@ -181,6 +181,7 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
                                    "\" is not supported: use none or host");
   }
   c.init = opts.init;
+  c.open_stdin = opts.open_stdin;
   BD_RETURN_IF_ERROR(ApplySecurityOptions(opts, &c));
   return c;
 }

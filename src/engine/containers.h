@@ -51,6 +51,7 @@ struct ContainerConfig {
   std::vector<std::string> tmpfs;  // --tmpfs as given: DEST[:OPTIONS]
   std::string network = "none";    // "none" (loopback only) or "host"
   bool init = false;               // --init: a small pid 1 runs the command
+  bool open_stdin = false;         // -i: the container's stdin is a pipe kept open
 };
 
 // One -v: a host path (absolute) or a named volume, mounted at an absolute container path.
@@ -142,6 +143,7 @@ struct CreateOptions {
   std::vector<std::string> tmpfs;    // --tmpfs DEST[:OPTIONS]
   std::string network;               // "", "none" or "host"
   bool init = false;
+  bool open_stdin = false;  // -i
 };
 
 // Merges `opts` over the image's config. Fails when no command results, or on a bad

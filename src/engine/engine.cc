@@ -148,6 +148,10 @@ class TaskComponent : public portlayer::Component {
       argv.push_back("--attach");
       fds.push_back({start->io->stdout_fd, 4});
       fds.push_back({start->io->stderr_fd, 5});
+      if (start->io->stdin_fd >= 0) {
+        argv.push_back("--stdin");
+        fds.push_back({start->io->stdin_fd, 6});
+      }
     }
     BD_RETURN_IF_ERROR(os::SpawnDetached(argv, fds).WithContext("start shim"));
     sync[1].Reset();

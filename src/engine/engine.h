@@ -25,10 +25,12 @@
 
 namespace bd::engine {
 
-// Where an attached container's output goes (the CLI's own stdout and stderr).
+// Where an attached container's output goes (the CLI's own stdout and stderr), and, with
+// -i, where its input comes from.
 struct AttachIo {
   int stdout_fd = -1;
   int stderr_fd = -1;
+  int stdin_fd = -1;  // -1: no input (stdin is /dev/null unless the config keeps it open)
 };
 
 // The channel to a started container's shim: it reports the exit when the container ends.

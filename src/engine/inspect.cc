@@ -79,7 +79,8 @@ std::string Engine::InspectContainer(const Container& c) const {
         {"WorkingDir", c.config.working_dir},
         {"Entrypoint", c.config.entrypoint.empty() ? json(nullptr) : json(c.config.entrypoint)},
         {"Labels", c.config.labels},
-        {"StopTimeout", c.config.stop_timeout}}},
+        {"StopTimeout", c.config.stop_timeout},
+        {"OpenStdin", c.config.open_stdin}}},
   };
   return j.dump(4);
 }

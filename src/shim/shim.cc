@@ -28,6 +28,7 @@ namespace {
 constexpr int kSyncFd = 3;
 constexpr int kAttachOutFd = 4;
 constexpr int kAttachErrFd = 5;
+constexpr int kAttachInFd = 6;
 
 void Report(std::string_view msg) {
   std::string line(msg);
@@ -54,18 +55,29 @@ struct RunResult {
   runtime::LaunchError error;
 };
 
+// `stdin_source`: an fd to copy into the container's stdin (the attached CLI's), -1 for none.
+// With `open_stdin` and no source, the container's stdin is a pipe that stays open, empty.
 RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
-                  const std::string& id, int log_fd, bool attach, bool report) {
+                  const std::string& id, int log_fd, bool attach, bool report, bool open_stdin,
+                  int stdin_source) {
   RunResult result;
-  UniqueFd out[2], err[2];
+  UniqueFd out[2], err[2], in[2];
   if (Status st = os::MakePipe(out); !st.ok() || !(st = os::MakePipe(err)).ok()) {
     result.error.status = st;
     return result;
   }
-  runtime::LaunchIo io{-1, out[1].get(), err[1].get()};
+  if (open_stdin || stdin_source >= 0) {
+    if (Status st = os::MakePipe(in); !st.ok()) {
+      result.error.status = st;
+      return result;
+    }
+    ::fcntl(in[1].get(), F_SETFL, O_NONBLOCK);
+  }
+  runtime::LaunchIo io{in[0] ? in[0].get() : -1, out[1].get(), err[1].get()};
   auto launched = runtime::Launch(spec, io, &result.error);
   out[1].Reset();
   err[1].Reset();
+  in[0].Reset();
   if (!launched.ok()) {
     result.exit_code = result.error.exit_code;
     return result;
@@ -90,10 +102,27 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
   bool exited = false;
   int wait_status = 0;
   char buf[65536];
+  // Input from the attached CLI: read only while nothing is pending, so a container that does
+  // not read never blocks this loop (its output must keep flowing).
+  int source = stdin_source;
+  std::string pending;
+  auto close_input = [&] {
+    source = -1;
+    pending.clear();
+    in[1].Reset();  // the container sees EOF
+  };
   while (!exited || outputs[0].pipe || outputs[1].pipe) {
-    pollfd fds[3];
+    pollfd fds[5];
     int n = 0;
-    int index[3];
+    int index[5];
+    if (source >= 0 && pending.empty() && !exited) {
+      fds[n] = {source, POLLIN, 0};
+      index[n++] = 2;
+    }
+    if (in[1] && !pending.empty() && !exited) {
+      fds[n] = {in[1].get(), POLLOUT, 0};
+      index[n++] = 3;
+    }
     for (int i = 0; i < 2; ++i) {
       if (outputs[i].pipe) {
         fds[n] = {outputs[i].pipe.get(), POLLIN, 0};
@@ -107,6 +136,18 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     if (os::RetryEintr([&] { return ::poll(fds, static_cast<nfds_t>(n), -1); }) < 0) break;
     for (int k = 0; k < n; ++k) {
       if (!fds[k].revents) continue;
+      if (index[k] == 2) {
+        ssize_t r = os::RetryEintr([&] { return ::read(source, buf, sizeof buf); });
+        if (r <= 0) close_input();
+        else pending.assign(buf, static_cast<size_t>(r));
+      }
+      if (index[k] == 2 || index[k] == 3) {
+        if (pending.empty() || !in[1]) continue;
+        ssize_t w = ::write(in[1].get(), pending.data(), pending.size());
+        if (w > 0) pending.erase(0, static_cast<size_t>(w));
+        else if (w < 0 && errno != EAGAIN && errno != EINTR) close_input();  // container closed stdin
+        continue;
+      }
       if (index[k] < 0) {
         if (auto waited = child.Wait(); waited.ok()) {
           wait_status = *waited;
@@ -150,7 +191,7 @@ void Backoff(int signal_fd, int64_t ms) {
   }
 }
 
-int Run(const std::string& root, const std::string& id, bool attach) {
+int Run(const std::string& root, const std::string& id, bool attach, bool attach_stdin) {
   // Only the state database and the container's row: the shim needs nothing else of the engine.
   engine::Paths paths{root};
   auto db = store::Db::Open(paths.Db(), engine::Migrations());
@@ -187,7 +228,8 @@ int Run(const std::string& root, const std::string& id, bool attach) {
   bool first = true;
   while (true) {
     int64_t started = NowNanos();
-    RunResult run = RunOnce(*spec, containers, id, log_fd->get(), attach && first, first);
+    RunResult run = RunOnce(*spec, containers, id, log_fd->get(), attach && first, first,
+                            c->config.open_stdin, attach_stdin && first ? kAttachInFd : -1);
     int64_t finished = NowNanos();
     if (first && !run.launched) {
       Status st = containers.MarkExited(id, run.exit_code, run.error.status.message(), finished);
@@ -226,6 +268,7 @@ int Run(const std::string& root, const std::string& id, bool attach) {
       if (attach) {
         ::close(kAttachOutFd);
         ::close(kAttachErrFd);
+        if (attach_stdin) ::close(kAttachInFd);
       }
       first = false;
     }
@@ -246,18 +289,20 @@ int Run(const std::string& root, const std::string& id, bool attach) {
 int Main(int argc, char** argv) {
   std::string root, id;
   bool attach = false;
+  bool attach_stdin = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--root" && i + 1 < argc) root = argv[++i];
     else if (a == "--id" && i + 1 < argc) id = argv[++i];
     else if (a == "--attach") attach = true;
+    else if (a == "--stdin") attach_stdin = true;
     else {
       std::fprintf(stderr, "basic-docker-shim: unknown argument %s\n", argv[i]);
       return 2;
     }
   }
   if (root.empty() || id.empty()) {
-    std::fprintf(stderr, "usage: basic-docker-shim --root DIR --id ID [--attach]\n"
+    std::fprintf(stderr, "usage: basic-docker-shim --root DIR --id ID [--attach [--stdin]]\n"
                          "Started by basic-docker; not meant to be run by hand.\n");
     return 2;
   }
@@ -269,7 +314,7 @@ int Main(int argc, char** argv) {
     ::dup2(fd, STDERR_FILENO);
     ::close(fd);
   }
-  return Run(root, id, attach);
+  return Run(root, id, attach, attach && attach_stdin);
 }
 
 }  // namespace bd::shim

@@ -339,3 +339,37 @@ TEST_F(ShimTest, AnIdleShimStaysSmall) {
 
 }  // namespace
 }  // namespace bd::testing
+
+namespace bd::testing {
+namespace {
+
+class InteractiveTest : public EngineTest {};
+
+TEST_F(InteractiveTest, RunDashIFeedsStdinToTheContainer) {
+  CmdResult r = Cli({"run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"}, "hello\nworld\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello\nworld\ndone\n");
+  // Exact bytes, more than a pipe holds, while output flows back.
+  std::string big;
+  for (int i = 0; i < 200000; ++i) big += static_cast<char>('a' + i % 26);
+  CmdResult echo = Cli({"run", "--rm", "-i", "busybox", "cat"}, big);
+  EXPECT_EQ(echo.out.size(), big.size());
+  EXPECT_TRUE(echo.out == big);
+  // Without -i the container reads nothing.
+  EXPECT_EQ(Cli({"run", "--rm", "busybox", "cat"}, "ignored\n").out, "");
+  // A container that never reads its input does not hang.
+  CmdResult deaf = Cli({"run", "--rm", "-i", "busybox", "sh", "-c", "sleep 0.2; echo fine"}, big, 20);
+  EXPECT_EQ(deaf.out, "fine\n");
+}
+
+TEST_F(InteractiveTest, DetachedDashIKeepsStdinOpen) {
+  // `sh` with an open, empty stdin waits instead of exiting, as with `docker run -di`.
+  ASSERT_EQ(Cli({"run", "-d", "-i", "--name", "shell", "busybox", "sh"}).code, 0);
+  ::usleep(300'000);
+  EXPECT_NE(Cli({"ps", "-q"}).out, "");
+  EXPECT_EQ(Cli({"exec", "shell", "echo", "alive"}).out, "alive\n");
+  EXPECT_EQ(Cli({"run", "--rm", "-t", "busybox", "true"}).code, 125);  // -t: not yet
+}
+
+}  // namespace
+}  // namespace bd::testing
