@@ -1,5 +1,6 @@
 #include "integration/cli_helper.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -34,19 +35,28 @@ CmdResult RunCmd(const std::vector<std::string>& argv, const std::string& input,
   in[0].Reset();
   out[1].Reset();
   err[1].Reset();
-  (void)os::WriteAll(in[1].get(), input);
-  in[1].Reset();
+  // Input is fed as the command takes it, alongside reading its output: a command may read
+  // late, partly or never (EPIPE then just ends the input).
+  ::signal(SIGPIPE, SIG_IGN);
+  ::fcntl(in[1].get(), F_SETFL, O_NONBLOCK);
+  size_t fed = 0;
+  if (input.empty()) in[1].Reset();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   char buf[65536];
   while (out[0] || err[0]) {
-    pollfd fds[2] = {{out[0].get(), POLLIN, 0}, {err[0].get(), POLLIN, 0}};
+    pollfd fds[3] = {{out[0].get(), POLLIN, 0}, {err[0].get(), POLLIN, 0}, {in[1].get(), POLLOUT, 0}};
     int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     deadline - std::chrono::steady_clock::now())
                                     .count());
-    if (left <= 0 || ::poll(fds, 2, left) == 0) {
+    if (left <= 0 || ::poll(fds, in[1] ? 3 : 2, left) == 0) {
       ::kill(pid, SIGKILL);
       ADD_FAILURE() << "timed out: " << Join(argv, " ");
       break;
+    }
+    if (in[1] && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = ::write(in[1].get(), input.data() + fed, input.size() - fed);
+      if (w > 0) fed += static_cast<size_t>(w);
+      if ((w < 0 && errno != EAGAIN) || fed == input.size()) in[1].Reset();
     }
     for (int i = 0; i < 2; ++i) {
       UniqueFd& fd = i == 0 ? out[0] : err[0];
