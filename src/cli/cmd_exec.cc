@@ -30,9 +30,7 @@ void RegisterExec(CLI::App& app, Context& ctx) {
       if (rest[0].size() > 1 && rest[0][0] == '-') {
         return Fail(Status::InvalidArgument("unknown flag: " + rest[0]));
       }
-      if (f->tty) {
-        return Fail(Status::Unavailable("-t (a pseudo-terminal) is not supported yet"));
-      }
+      f->opts.tty = f->tty;
       f->opts.cmd.assign(rest.begin() + 1, rest.end());
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());

@@ -5,11 +5,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
 
 #include "base/strings.h"
 #include "cli/cli.h"
 #include "os/error.h"
 #include "os/process.h"
+#include "os/terminal.h"
 #include "runtime/launch.h"
 
 namespace bd::cli {
@@ -68,8 +70,8 @@ Status FinishCreateFlags(CLI::App* sub, CreateFlags& f) {
   if (rest[0].size() > 1 && rest[0][0] == '-') {
     return Status::InvalidArgument("unknown flag: " + rest[0]);
   }
-  if (f.tty) return Status::Unavailable("-t (a pseudo-terminal) is not supported yet");
   f.opts.open_stdin = f.interactive;
+  f.opts.tty = f.tty;
   f.opts.image = rest[0];
   f.opts.cmd.assign(rest.begin() + 1, rest.end());
   if (sub->count("--entrypoint")) f.opts.entrypoint = f.entrypoint;
@@ -89,15 +91,23 @@ void OnSignal(int sig) {
   (void)!::write(g_signal_pipe, &s, 1);
 }
 
-// Waits for the attached container to exit, forwarding the signals the CLI receives.
-int AttachUntilExit(engine::Engine& eng, const std::string& id, engine::TaskSession& session) {
+// Waits for the attached container to exit, forwarding the signals the CLI receives. With a
+// terminal, the CLI's own terminal is raw for the session (keys reach the container's line
+// discipline) and resizes go to the shim, which reads the new size from the terminal.
+int AttachUntilExit(engine::Engine& eng, const engine::Container& c,
+                    engine::TaskSession& session) {
+  const std::string& id = c.id;
+  std::optional<os::RawMode> raw;
+  if (c.config.tty && c.config.open_stdin) raw.emplace(STDIN_FILENO);
   UniqueFd sigpipe[2];
   if (Status st = os::MakePipe(sigpipe); !st.ok()) return Fail(st, 125);
   g_signal_pipe = sigpipe[1].get();
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
+    sigaction(sig, &sa, nullptr);
+  }
   ::signal(SIGPIPE, SIG_IGN);
   while (true) {
     pollfd fds[2] = {{session.fd(), POLLIN, 0}, {sigpipe[0].get(), POLLIN, 0}};
@@ -108,8 +118,13 @@ int AttachUntilExit(engine::Engine& eng, const std::string& id, engine::TaskSess
     if (fds[1].revents & POLLIN) {
       unsigned char sig;
       if (::read(sigpipe[0].get(), &sig, 1) == 1) {
-        auto c = eng.containers().Get(id);
-        if (c.ok()) (void)eng.Signal(*c, sig);
+        if (sig == SIGWINCH) {
+          pid_t shim = os::ReadProcessStat(session.pid()).ppid;
+          if (shim > 1) ::kill(shim, SIGWINCH);
+          continue;
+        }
+        auto now = eng.containers().Get(id);
+        if (now.ok()) (void)eng.Signal(*now, sig);
       }
     }
     if (fds[0].revents) {
@@ -137,7 +152,7 @@ int StartAndMaybeAttach(engine::Engine& eng, const engine::Container& c, bool at
   if (!*session) {
     return Fail(Status::FailedPrecondition("container " + c.name + " is already running"));
   }
-  return AttachUntilExit(eng, c.id, **session);
+  return AttachUntilExit(eng, c, **session);
 }
 
 }  // namespace

@@ -182,6 +182,7 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
   }
   c.init = opts.init;
   c.open_stdin = opts.open_stdin;
+  c.tty = opts.tty;
   BD_RETURN_IF_ERROR(ApplySecurityOptions(opts, &c));
   return c;
 }
@@ -196,6 +197,7 @@ Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& co
   s.process.env = config.env;
   s.process.cwd = config.working_dir.empty() ? "/" : config.working_dir;
   s.process.user = config.user;
+  s.process.terminal = config.tty;
   s.hostname = config.hostname.empty() ? id.substr(0, 12) : config.hostname;
   if (config.network == "host" && config.hostname.empty()) {
     char host[256] = {};

@@ -25,7 +25,8 @@ std::string ContainerConfigToJson(const ContainerConfig& c) {
             {"StopTimeout", c.stop_timeout},
             {"Memory", c.memory},     {"NanoCpus", c.nano_cpus},    {"PidsLimit", c.pids_limit},
             {"Binds", c.binds},       {"Tmpfs", c.tmpfs},           {"NetworkMode", c.network},
-            {"Init", c.init},         {"OpenStdin", c.open_stdin}};
+            {"Init", c.init},         {"OpenStdin", c.open_stdin},
+            {"Tty", c.tty}};
   return j.dump();
 }
 
@@ -65,6 +66,7 @@ Result<ContainerConfig> ContainerConfigFromJson(std::string_view text) {
     c.network = j.value("NetworkMode", "none");
     c.init = j.value("Init", false);
     c.open_stdin = j.value("OpenStdin", false);
+    c.tty = j.value("Tty", false);
     return c;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("container config: ") + e.what());

@@ -52,6 +52,7 @@ struct ContainerConfig {
   std::string network = "none";    // "none" (loopback only) or "host"
   bool init = false;               // --init: a small pid 1 runs the command
   bool open_stdin = false;         // -i: the container's stdin is a pipe kept open
+  bool tty = false;                // -t: the container's stdio is its own pseudo-terminal
 };
 
 // One -v: a host path (absolute) or a named volume, mounted at an absolute container path.
@@ -144,6 +145,7 @@ struct CreateOptions {
   std::string network;               // "", "none" or "host"
   bool init = false;
   bool open_stdin = false;  // -i
+  bool tty = false;         // -t
 };
 
 // Merges `opts` over the image's config. Fails when no command results, or on a bad

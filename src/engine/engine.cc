@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "os/error.h"
 #include "os/fs.h"
 #include "os/process.h"
+#include "os/terminal.h"
 #include "runtime/launch.h"
 
 namespace bd::engine {
@@ -382,9 +384,42 @@ Status Engine::Signal(const Container& c, int sig) {
 namespace {
 
 int g_exec_signal_target = 0;
+int g_exec_terminal = -1;
 
 void ForwardSignal(int sig) {
+  if (sig == SIGWINCH) {
+    if (g_exec_terminal >= 0) os::CopyWindowSize(STDIN_FILENO, g_exec_terminal);
+    return;
+  }
   if (g_exec_signal_target > 0) ::kill(g_exec_signal_target, sig);
+}
+
+// Copies the caller's stdin to the terminal's master and the master to stdout until the
+// command's side of the terminal closes.
+void RelayTerminal(int master, bool interactive) {
+  char buf[65536];
+  bool input = interactive;
+  while (true) {
+    pollfd fds[2] = {{master, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    int n = ::poll(fds, input ? 2 : 1, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[0].revents) {
+      ssize_t r = ::read(master, buf, sizeof buf);
+      if (r <= 0) return;  // EIO: the last slave closed
+      if (!os::WriteAll(STDOUT_FILENO, {buf, static_cast<size_t>(r)}).ok()) return;
+    }
+    if (input && fds[1].revents) {
+      ssize_t r = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (r <= 0) {
+        input = false;
+        continue;
+      }
+      (void)os::WriteAll(master, {buf, static_cast<size_t>(r)});
+    }
+  }
 }
 
 }  // namespace
@@ -438,17 +473,33 @@ Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* e
     process.cwd = opts.working_dir;
   }
   if (!opts.user.empty()) process.user = opts.user;
+  process.terminal = opts.tty && !opts.detach;
   UniqueFd devnull;
+  UniqueFd console[2];
   runtime::LaunchIo io{opts.interactive ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO};
   if (opts.detach) {
     devnull.Reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
     io = {-1, devnull.get(), devnull.get()};
+  }
+  if (process.terminal) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+      return os::ErrnoStatus("socketpair");
+    }
+    console[0].Reset(sv[0]);
+    console[1].Reset(sv[1]);
+    io.console_socket = console[1].get();
   }
   runtime::LaunchError error;
   auto started = runtime::ExecIn(pidfd.get(), spec, process, io, opts.detach, &error);
   if (!started.ok()) {
     *exit_code = error.exit_code;
     return started.status();
+  }
+  UniqueFd master;
+  if (process.terminal) {
+    console[1].Reset();
+    BD_ASSIGN_OR_RETURN(master, os::RecvFd(console[0].get()));
   }
   if (opts.detach) {
     (void)started->helper.Wait();
@@ -458,7 +509,17 @@ Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* e
   struct sigaction sa {};
   sa.sa_handler = ForwardSignal;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
+    sigaction(sig, &sa, nullptr);
+  }
+  if (master) {
+    std::optional<os::RawMode> raw;
+    if (opts.interactive) raw.emplace(STDIN_FILENO);
+    os::CopyWindowSize(STDIN_FILENO, master.get());
+    g_exec_terminal = master.get();
+    RelayTerminal(master.get(), opts.interactive);
+    g_exec_terminal = -1;
+  }
   auto status = started->helper.Wait();
   g_exec_signal_target = 0;
   BD_RETURN_IF_ERROR(status.status());

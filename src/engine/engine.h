@@ -95,6 +95,7 @@ class Engine {
     std::string user;              // empty: the container's
     bool detach = false;
     bool interactive = false;      // pass the caller's stdin through
+    bool tty = false;              // a pseudo-terminal made inside the container
   };
   // Runs a command inside a running container (all its namespaces, its security settings).
   // Returns the command's exit code (0 at once when detached); `exit_code` receives 126/127 when

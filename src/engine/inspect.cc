@@ -80,7 +80,8 @@ std::string Engine::InspectContainer(const Container& c) const {
         {"Entrypoint", c.config.entrypoint.empty() ? json(nullptr) : json(c.config.entrypoint)},
         {"Labels", c.config.labels},
         {"StopTimeout", c.config.stop_timeout},
-        {"OpenStdin", c.config.open_stdin}}},
+        {"OpenStdin", c.config.open_stdin},
+        {"Tty", c.config.tty}}},
   };
   return j.dump(4);
 }

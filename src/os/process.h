@@ -76,6 +76,11 @@ Status MakePipe(UniqueFd (&ends)[2]);
 // the page cache on demand) and returns free heap to the kernel.
 void TrimResidentMemory();
 
+// Passing a descriptor over a unix socket (SCM_RIGHTS): how a pseudo-terminal's master made
+// inside a container reaches its shim or CLI.
+Status SendFd(int socket, int fd);
+Result<UniqueFd> RecvFd(int socket);
+
 // "KILL", "SIGKILL", "sigterm" or "9" -> the signal number.
 Result<int> ParseSignal(std::string_view name);
 

@@ -2,6 +2,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -147,6 +148,46 @@ Status MakePipe(UniqueFd (&ends)[2]) {
   ends[0].Reset(fds[0]);
   ends[1].Reset(fds[1]);
   return {};
+}
+
+Status SendFd(int socket, int fd) {
+  char byte = 'F';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  if (RetryEintr([&] { return ::sendmsg(socket, &msg, MSG_NOSIGNAL); }) < 0) {
+    return ErrnoStatus("send descriptor");
+  }
+  return {};
+}
+
+Result<UniqueFd> RecvFd(int socket) {
+  char byte;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = RetryEintr([&] { return ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC); });
+  if (n < 0) return ErrnoStatus("receive descriptor");
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (n == 0 || !c || c->cmsg_type != SCM_RIGHTS) {
+    return Status::Unavailable("no descriptor received");
+  }
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return UniqueFd(fd);
 }
 
 void TrimResidentMemory() {

@@ -18,6 +18,9 @@ struct LaunchIo {
   int stdin_fd = -1;  // -1: /dev/null
   int stdout_fd = -1;
   int stderr_fd = -1;
+  // With process.terminal: a unix socket on which the process sends the master of the
+  // pseudo-terminal it makes from the container's own /dev/ptmx (its stdio is the slave).
+  int console_socket = -1;
 };
 
 // Docker's exit codes for a container that never ran its command.

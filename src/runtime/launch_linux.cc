@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -258,7 +259,29 @@ void ResetProcess(const LaunchIo& io, int report_fd) {
 // The last steps of every container process, shared by a container's first process and by
 // `exec`: user from the container's /etc/passwd, working directory, capabilities,
 // no_new_privs, seccomp, PATH lookup, exec. Runs inside the container's root.
-[[noreturn]] void ExecProcess(const Process& proc, const Spec& spec, int report_fd) {
+// The container's own pseudo-terminal: master from its /dev/ptmx (inside its devpts), the slave
+// owned by the process's user becomes stdio and controlling terminal, the master goes out on
+// `console_socket`.
+Status SetUpTerminal(int console_socket, uid_t uid) {
+  UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master) return os::ErrnoStatus("open /dev/ptmx in the container");
+  if (::unlockpt(master.get()) < 0) return os::ErrnoStatus("unlockpt");
+  char name[64];
+  if (::ptsname_r(master.get(), name, sizeof name) != 0) return os::ErrnoStatus("ptsname");
+  UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave) return os::ErrnoStatus("open " + std::string(name));
+  if (::fchown(slave.get(), uid, 5 /* tty */) < 0 && errno != EPERM) {
+    return os::ErrnoStatus("chown " + std::string(name));
+  }
+  if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) return os::ErrnoStatus("set controlling terminal");
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::dup2(slave.get(), fd) < 0) return os::ErrnoStatus("dup terminal");
+  }
+  return os::SendFd(console_socket, master.get());
+}
+
+[[noreturn]] void ExecProcess(const Process& proc, const Spec& spec, int report_fd,
+                              int console_socket) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   auto passwd = os::ReadFile("/etc/passwd");
   auto group = os::ReadFile("/etc/group");
@@ -273,6 +296,10 @@ void ResetProcess(const LaunchIo& io, int report_fd) {
     if (::chdir(proc.cwd.c_str()) < 0) {
       fail(os::ErrnoStatus("chdir to cwd `" + proc.cwd + "`"));
     }
+  }
+  if (proc.terminal) {
+    if (console_socket < 0) fail(Status::InvalidArgument("a terminal needs a console socket"));
+    if (Status st = SetUpTerminal(console_socket, user->uid); !st.ok()) fail(st);
   }
   // Capabilities: the bounding set first (needs CAP_SETPCAP), then the user switch (needs
   // CAP_SETUID/SETGID, still effective), then the final sets. A non-root user keeps none:
@@ -359,7 +386,7 @@ void ResetProcess(const LaunchIo& io, int report_fd) {
     fail(os::ErrnoStatus("remount / read-only"));
   }
 
-  ExecProcess(spec.process, spec, report_fd);
+  ExecProcess(spec.process, spec, report_fd, io.console_socket);
 }
 
 }  // namespace
@@ -395,7 +422,7 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
     if (pid == 0) {
       pid_pipe[1].Reset();
       ResetProcess(io, report[1].get());
-      ExecProcess(process, spec, report[1].get());
+      ExecProcess(process, spec, report[1].get(), io.console_socket);
     }
     report[1].Reset();
     (void)!::write(pid_pipe[1].get(), &pid, sizeof pid);

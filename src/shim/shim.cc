@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "os/error.h"
 #include "os/fs.h"
 #include "os/process.h"
+#include "os/terminal.h"
 #include "runtime/launch.h"
 
 namespace bd::shim {
@@ -61,23 +63,51 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
                   const std::string& id, int log_fd, bool attach, bool report, bool open_stdin,
                   int stdin_source) {
   RunResult result;
-  UniqueFd out[2], err[2], in[2];
+  UniqueFd out[2], err[2], in[2], console[2];
+  bool tty = spec.process.terminal;
   if (Status st = os::MakePipe(out); !st.ok() || !(st = os::MakePipe(err)).ok()) {
     result.error.status = st;
     return result;
   }
-  if (open_stdin || stdin_source >= 0) {
+  if (tty) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+      result.error.status = os::ErrnoStatus("socketpair");
+      return result;
+    }
+    console[0].Reset(sv[0]);
+    console[1].Reset(sv[1]);
+  } else if (open_stdin || stdin_source >= 0) {
     if (Status st = os::MakePipe(in); !st.ok()) {
       result.error.status = st;
       return result;
     }
     ::fcntl(in[1].get(), F_SETFL, O_NONBLOCK);
   }
-  runtime::LaunchIo io{in[0] ? in[0].get() : -1, out[1].get(), err[1].get()};
+  runtime::LaunchIo io{in[0] ? in[0].get() : -1, out[1].get(), err[1].get(),
+                       console[1] ? console[1].get() : -1};
   auto launched = runtime::Launch(spec, io, &result.error);
   out[1].Reset();
   err[1].Reset();
   in[0].Reset();
+  console[1].Reset();
+  UniqueFd master;
+  if (launched.ok() && tty) {
+    // The container sent its terminal's master before exec: output comes from it (stdout and
+    // stderr are one stream on a terminal) and input goes to it.
+    auto received = os::RecvFd(console[0].get());
+    if (!received.ok()) {
+      result.error.status = received.status().WithContext("receive the container's terminal");
+      result.exit_code = runtime::kExitEngineFailed;
+      return result;
+    }
+    master = std::move(received).value();
+    ::fcntl(master.get(), F_SETFL, O_NONBLOCK);
+    out[0].Reset(::dup(master.get()));
+    err[0].Reset();
+    in[1].Reset(::dup(master.get()));
+    if (stdin_source >= 0) os::CopyWindowSize(stdin_source, master.get());
+  }
   if (!launched.ok()) {
     result.exit_code = result.error.exit_code;
     return result;
@@ -106,15 +136,23 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
   // not read never blocks this loop (its output must keep flowing).
   int source = stdin_source;
   std::string pending;
+  // The attached CLI forwards SIGWINCH: the terminal's new size is read from its stdin.
+  UniqueFd winch;
+  if (tty && stdin_source >= 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGWINCH);
+    winch.Reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  }
   auto close_input = [&] {
     source = -1;
     pending.clear();
     in[1].Reset();  // the container sees EOF
   };
   while (!exited || outputs[0].pipe || outputs[1].pipe) {
-    pollfd fds[5];
+    pollfd fds[6];
     int n = 0;
-    int index[5];
+    int index[6];
     if (source >= 0 && pending.empty() && !exited) {
       fds[n] = {source, POLLIN, 0};
       index[n++] = 2;
@@ -122,6 +160,10 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     if (in[1] && !pending.empty() && !exited) {
       fds[n] = {in[1].get(), POLLOUT, 0};
       index[n++] = 3;
+    }
+    if (winch && !exited) {
+      fds[n] = {winch.get(), POLLIN, 0};
+      index[n++] = 4;
     }
     for (int i = 0; i < 2; ++i) {
       if (outputs[i].pipe) {
@@ -136,6 +178,13 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     if (os::RetryEintr([&] { return ::poll(fds, static_cast<nfds_t>(n), -1); }) < 0) break;
     for (int k = 0; k < n; ++k) {
       if (!fds[k].revents) continue;
+      if (index[k] == 4) {
+        signalfd_siginfo info;
+        while (::read(winch.get(), &info, sizeof info) > 0) {
+        }
+        os::CopyWindowSize(source, master.get());
+        continue;
+      }
       if (index[k] == 2) {
         ssize_t r = os::RetryEintr([&] { return ::read(source, buf, sizeof buf); });
         if (r <= 0) close_input();
@@ -157,8 +206,9 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
       }
       Output& o = outputs[index[k]];
       ssize_t r = os::RetryEintr([&] { return ::read(o.pipe.get(), buf, sizeof buf); });
+      if (r < 0 && errno == EAGAIN) continue;
       int64_t now = NowNanos();
-      if (r <= 0) {
+      if (r <= 0) {  // EOF, or EIO from a terminal whose last slave closed
         (void)log.Flush(o.stream, now);
         o.pipe.Reset();
         continue;
@@ -217,10 +267,14 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
     ReportFailed(125, log_fd.status().ToString());
     return 1;
   }
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGUSR1);   // `stop` between restarts
+  sigaddset(&blocked, SIGWINCH);  // an attached terminal resized (read in RunOnce)
+  sigprocmask(SIG_BLOCK, &blocked, nullptr);
   sigset_t wake;
   sigemptyset(&wake);
   sigaddset(&wake, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &wake, nullptr);
   UniqueFd wake_fd(::signalfd(-1, &wake, SFD_CLOEXEC));
 
   int restarts = c->restart_count;
