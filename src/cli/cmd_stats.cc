@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 
 #include "base/strings.h"
 #include "base/time.h"
@@ -131,34 +132,29 @@ void RegisterStats(CLI::App& app, Context& ctx) {
     };
   });
 
-  auto pause_refs = std::make_shared<std::vector<std::string>>();
-  CLI::App* pause = app.add_subcommand("pause", "Pause all processes within one or more containers");
-  pause->add_option("containers", *pause_refs, "Containers")->required();
-  pause->callback([&ctx, pause_refs] {
-    ctx.action = [&ctx, pause_refs]() -> int {
-      auto eng = ctx.Engine();
-      if (!eng.ok()) return Fail(eng.status());
-      return ForEachRef(*pause_refs, [&](const std::string& ref) -> Status {
-        BD_RETURN_IF_ERROR((*eng)->Pause(ref));
-        std::printf("%s\n", ref.c_str());
-        return {};
-      });
-    };
-  });
-  auto unpause_refs = std::make_shared<std::vector<std::string>>();
-  CLI::App* unpause = app.add_subcommand("unpause", "Unpause all processes within one or more containers");
-  unpause->add_option("containers", *unpause_refs, "Containers")->required();
-  unpause->callback([&ctx, unpause_refs] {
-    ctx.action = [&ctx, unpause_refs]() -> int {
-      auto eng = ctx.Engine();
-      if (!eng.ok()) return Fail(eng.status());
-      return ForEachRef(*unpause_refs, [&](const std::string& ref) -> Status {
-        BD_RETURN_IF_ERROR((*eng)->Unpause(ref));
-        std::printf("%s\n", ref.c_str());
-        return {};
-      });
-    };
-  });
+  // pause and unpause: one engine call per container.
+  using Action = Status (engine::Engine::*)(const std::string&);
+  for (auto [name, help, action] :
+       {std::tuple<const char*, const char*, Action>{
+            "pause", "Pause all processes within one or more containers", &engine::Engine::Pause},
+        std::tuple<const char*, const char*, Action>{
+            "unpause", "Unpause all processes within one or more containers",
+            &engine::Engine::Unpause}}) {
+    auto refs = std::make_shared<std::vector<std::string>>();
+    CLI::App* sub = app.add_subcommand(name, help);
+    sub->add_option("containers", *refs, "Containers")->required();
+    sub->callback([&ctx, refs, action = action] {
+      ctx.action = [&ctx, refs, action]() -> int {
+        auto eng = ctx.Engine();
+        if (!eng.ok()) return Fail(eng.status());
+        return ForEachRef(*refs, [&](const std::string& ref) -> Status {
+          BD_RETURN_IF_ERROR(((**eng).*action)(ref));
+          std::printf("%s\n", ref.c_str());
+          return {};
+        });
+      };
+    });
+  }
 }
 
 }  // namespace bd::cli

@@ -150,38 +150,44 @@ Status MakePipe(UniqueFd (&ends)[2]) {
   return {};
 }
 
-Status SendFd(int socket, int fd) {
+namespace {
+
+// One byte of payload and room for one descriptor: the message SendFd and RecvFd exchange.
+struct FdMessage {
   char byte = 'F';
-  iovec iov{&byte, 1};
+  iovec iov{};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+
+  FdMessage() {
+    iov = {&byte, 1};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+};
+
+}  // namespace
+
+Status SendFd(int socket, int fd) {
+  FdMessage m;
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  if (RetryEintr([&] { return ::sendmsg(socket, &msg, MSG_NOSIGNAL); }) < 0) {
+  if (RetryEintr([&] { return ::sendmsg(socket, &m.msg, MSG_NOSIGNAL); }) < 0) {
     return ErrnoStatus("send descriptor");
   }
   return {};
 }
 
 Result<UniqueFd> RecvFd(int socket) {
-  char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = RetryEintr([&] { return ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC); });
+  FdMessage m;
+  ssize_t n = RetryEintr([&] { return ::recvmsg(socket, &m.msg, MSG_CMSG_CLOEXEC); });
   if (n < 0) return ErrnoStatus("receive descriptor");
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   if (n == 0 || !c || c->cmsg_type != SCM_RIGHTS) {
     return Status::Unavailable("no descriptor received");
   }
