@@ -75,19 +75,23 @@ std::string RandomHexId() {
   return out;
 }
 
-std::string HumanSize(int64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB"};
+std::string HumanSize(int64_t bytes, bool binary) {
+  static constexpr const char* kSi[] = {"B", "kB", "MB", "GB", "TB"};
+  static constexpr const char* kIec[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  const double base = binary ? 1024.0 : 1000.0;
   double v = static_cast<double>(bytes);
   int unit = 0;
-  while (v >= 1000.0 && unit < 4) {
-    v /= 1000.0;
+  while (v >= base && unit < 4) {
+    v /= base;
     ++unit;
   }
   char buf[32];
   if (unit == 0) {
     std::snprintf(buf, sizeof buf, "%lldB", static_cast<long long>(bytes));
+  } else if (binary) {
+    std::snprintf(buf, sizeof buf, "%.2f%s", v, kIec[unit]);
   } else {
-    std::snprintf(buf, sizeof buf, "%.3g%s", v, kUnits[unit]);
+    std::snprintf(buf, sizeof buf, "%.3g%s", v, kSi[unit]);
   }
   return buf;
 }

@@ -20,7 +20,8 @@ std::string ShellQuote(std::string_view s);
 // 64 random lowercase hex digits (from getrandom), as container ids use.
 std::string RandomHexId();
 
-// A byte count the way `docker images` prints it: "4.26MB", "1.2kB".
-std::string HumanSize(int64_t bytes);
+// A byte count the way docker prints it: "4.26MB", "1.2kB" (SI, `docker images`), or with
+// `binary` "1.5MiB" (powers of 1024, `docker stats`).
+std::string HumanSize(int64_t bytes, bool binary = false);
 
 }  // namespace bd

@@ -28,19 +28,6 @@ int64_t HostMemory() {
   return 0;
 }
 
-std::string Binary(int64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u ? "%.2f%s" : "%.0f%s", v, kUnits[u]);
-  return buf;
-}
-
 struct Sample {
   engine::Container c;
   runtime::CgroupStats stats;
@@ -118,7 +105,8 @@ void RegisterStats(CLI::App& app, Context& ctx) {
             out += j.dump() + "\n";
           } else {
             rows.push_back({a.c.id.substr(0, 12), a.c.name, cpu_s,
-                            Binary(a.stats.memory_usage) + " / " + Binary(limit), mem_s,
+                            HumanSize(a.stats.memory_usage, true) + " / " + HumanSize(limit, true),
+                            mem_s,
                             std::to_string(a.stats.pids)});
           }
         }

@@ -71,6 +71,8 @@ TEST(StringsTest, SplitJoinParse) {
   EXPECT_EQ(RandomHexId().size(), 64u);
   EXPECT_NE(RandomHexId(), RandomHexId());
   EXPECT_EQ(HumanSize(1980000), "1.98MB");
+  EXPECT_EQ(HumanSize(64 << 20, true), "64.00MiB");
+  EXPECT_EQ(HumanSize(512, true), "512B");
   EXPECT_EQ(ShellQuote("a b"), "\"a b\"");
 }
 
