@@ -52,6 +52,7 @@ void RegisterInspect(CLI::App& app, Context& ctx);  // inspect
 void RegisterImages(CLI::App& app, Context& ctx);   // images, rmi, import, load
 void RegisterLifecycle(CLI::App& app, Context& ctx);  // stop, kill, restart
 void RegisterExec(CLI::App& app, Context& ctx);       // exec
+void RegisterAttach(CLI::App& app, Context& ctx);     // attach
 void RegisterStats(CLI::App& app, Context& ctx);      // stats, pause, unpause
 void RegisterVolume(CLI::App& app, Context& ctx);     // volume create|ls|inspect|rm
 

@@ -72,6 +72,7 @@ int Main(int argc, char** argv) {
   RegisterImages(app, ctx);
   RegisterLifecycle(app, ctx);
   RegisterExec(app, ctx);
+  RegisterAttach(app, ctx);
   RegisterStats(app, ctx);
   RegisterVolume(app, ctx);
   app.add_subcommand("version", "Show the version")->callback([&] {

@@ -5,10 +5,12 @@
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 
 #include "base/log.h"
 #include "base/strings.h"
@@ -385,10 +387,12 @@ namespace {
 
 int g_exec_signal_target = 0;
 int g_exec_terminal = -1;
+pid_t g_winch_target = 0;  // attach: the shim, which re-reads the size from our terminal
 
 void ForwardSignal(int sig) {
   if (sig == SIGWINCH) {
     if (g_exec_terminal >= 0) os::CopyWindowSize(STDIN_FILENO, g_exec_terminal);
+    if (g_winch_target > 0) ::kill(g_winch_target, SIGWINCH);
     return;
   }
   if (g_exec_signal_target > 0) ::kill(g_exec_signal_target, sig);
@@ -445,6 +449,50 @@ Result<runtime::CgroupStats> Engine::Stats(const Container& c) {
   if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
   BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
   return runtime::ReadCgroupStats(runtime::PlanFor(spec));
+}
+
+void ForwardSignalsTo(pid_t target) {
+  g_exec_signal_target = target;
+  struct sigaction sa {};
+  sa.sa_handler = ForwardSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
+    sigaction(sig, &sa, nullptr);
+  }
+}
+
+Result<int> Engine::Attach(const std::string& ref, bool with_stdin) {
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  if (!c.Running()) {
+    return Status::FailedPrecondition("cannot attach to a stopped container, start it first");
+  }
+  if (c.Paused()) return Status::FailedPrecondition("cannot attach to a paused container");
+  UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock) return os::ErrnoStatus("socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string path = Paths::AttachSocket(c.id);
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    return os::ErrnoStatus("connect to the container's shim at `" + path + "`");
+  }
+  bool input = with_stdin && c.config.open_stdin;
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  BD_RETURN_IF_ERROR(os::SendFds(sock.get(), {input ? STDIN_FILENO : devnull.get(),
+                                              STDOUT_FILENO, STDERR_FILENO}));
+  std::optional<os::RawMode> raw;
+  if (input && c.config.tty) raw.emplace(STDIN_FILENO);
+  // With a terminal, keys carry the signals; without, they are forwarded (Docker's sig-proxy).
+  ForwardSignalsTo(c.config.tty ? 0 : c.pid);
+  g_winch_target = c.config.tty ? c.shim_pid : 0;
+  auto line = ReadLine(sock.get());
+  g_winch_target = 0;
+  g_exec_signal_target = 0;
+  BD_RETURN_IF_ERROR(line.status());
+  if (line->rfind(kMsgExited, 0) != 0) return Status::Internal("the shim closed the attach session");
+  auto code = ParseInt(TrimSpace(line->substr(kMsgExited.size())));
+  if (!code) return Status::Internal("malformed exit report: " + *line);
+  return static_cast<int>(*code);
 }
 
 Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* exit_code) {
@@ -505,13 +553,7 @@ Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* e
     (void)started->helper.Wait();
     return 0;
   }
-  g_exec_signal_target = started->pid;
-  struct sigaction sa {};
-  sa.sa_handler = ForwardSignal;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
-    sigaction(sig, &sa, nullptr);
-  }
+  ForwardSignalsTo(started->pid);
   if (master) {
     std::optional<os::RawMode> raw;
     if (opts.interactive) raw.emplace(STDIN_FILENO);

@@ -88,6 +88,10 @@ class Engine {
   // Resource usage of a running container, from its cgroups.
   Result<runtime::CgroupStats> Stats(const Container& c);
 
+  // Attaches the caller's stdio to a running container through its shim until it exits;
+  // returns its exit code. Stdin goes in only when `with_stdin` and the container has -i.
+  Result<int> Attach(const std::string& ref, bool with_stdin);
+
   struct ExecOptions {
     std::vector<std::string> cmd;
     std::vector<std::string> env;  // "K=V" over the container's environment

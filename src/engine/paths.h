@@ -20,6 +20,11 @@ struct Paths {
   std::string Container(std::string_view id) const { return Containers() + "/" + std::string(id); }
   std::string Tmp() const { return root + "/tmp"; }
   std::string Volumes() const { return root + "/volumes"; }
+  // The shim's attach socket. Under /run (short: unix socket paths hold 108 bytes), root-only.
+  static std::string RunDir() { return "/run/basic-docker"; }
+  static std::string AttachSocket(std::string_view id) {
+    return RunDir() + "/" + std::string(id) + ".sock";
+  }
   std::string VolumeData(std::string_view name) const {
     return Volumes() + "/" + std::string(name) + "/_data";
   }

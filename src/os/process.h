@@ -80,6 +80,9 @@ void TrimResidentMemory();
 // inside a container reaches its shim or CLI.
 Status SendFd(int socket, int fd);
 Result<UniqueFd> RecvFd(int socket);
+// Several at once (at most 8), e.g. a client's stdin, stdout and stderr.
+Status SendFds(int socket, const std::vector<int>& fds);
+Result<std::vector<UniqueFd>> RecvFds(int socket);
 
 // "KILL", "SIGKILL", "sigterm" or "9" -> the signal number.
 Result<int> ParseSignal(std::string_view name);

@@ -152,11 +152,13 @@ Status MakePipe(UniqueFd (&ends)[2]) {
 
 namespace {
 
-// One byte of payload and room for one descriptor: the message SendFd and RecvFd exchange.
+constexpr size_t kMaxFds = 8;
+
+// One byte of payload and room for kMaxFds descriptors: the message the fd passers exchange.
 struct FdMessage {
   char byte = 'F';
   iovec iov{};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
   msghdr msg{};
 
   FdMessage() {
@@ -170,30 +172,44 @@ struct FdMessage {
 
 }  // namespace
 
-Status SendFd(int socket, int fd) {
+Status SendFds(int socket, const std::vector<int>& fds) {
+  if (fds.empty() || fds.size() > kMaxFds) return Status::InvalidArgument("send 1 to 8 descriptors");
   FdMessage m;
+  m.msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
   cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   if (RetryEintr([&] { return ::sendmsg(socket, &m.msg, MSG_NOSIGNAL); }) < 0) {
-    return ErrnoStatus("send descriptor");
+    return ErrnoStatus("send descriptors");
   }
   return {};
 }
 
-Result<UniqueFd> RecvFd(int socket) {
+Result<std::vector<UniqueFd>> RecvFds(int socket) {
   FdMessage m;
   ssize_t n = RetryEintr([&] { return ::recvmsg(socket, &m.msg, MSG_CMSG_CLOEXEC); });
-  if (n < 0) return ErrnoStatus("receive descriptor");
+  if (n < 0) return ErrnoStatus("receive descriptors");
   cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   if (n == 0 || !c || c->cmsg_type != SCM_RIGHTS) {
     return Status::Unavailable("no descriptor received");
   }
-  int fd;
-  std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-  return UniqueFd(fd);
+  size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+  std::vector<UniqueFd> out;
+  for (size_t i = 0; i < count; ++i) {
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    out.emplace_back(fd);
+  }
+  return out;
+}
+
+Status SendFd(int socket, int fd) { return SendFds(socket, {fd}); }
+
+Result<UniqueFd> RecvFd(int socket) {
+  BD_ASSIGN_OR_RETURN(std::vector<UniqueFd> fds, RecvFds(socket));
+  return std::move(fds.front());
 }
 
 void TrimResidentMemory() {

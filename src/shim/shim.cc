@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +44,32 @@ void ReportFailed(int exit_code, const std::string& message) {
   Report(std::string(engine::kMsgFailed) + " " + std::to_string(exit_code) + " " + message);
 }
 
+// A client of `basic-docker attach`: its stdio (passed over the attach socket) stands in for
+// the attached CLI's, and it hears the exit code on the socket.
+struct Attachment {
+  UniqueFd listener;
+  UniqueFd client;
+  UniqueFd in, out, err;
+};
+
+// Takes a new `attach` client from the listener: only root may attach.
+bool AcceptAttach(Attachment* a) {
+  UniqueFd conn(::accept4(a->listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!conn) return false;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+    return false;
+  }
+  auto fds = os::RecvFds(conn.get());
+  if (!fds.ok() || fds->size() != 3) return false;
+  a->in = std::move((*fds)[0]);
+  a->out = std::move((*fds)[1]);
+  a->err = std::move((*fds)[2]);
+  a->client = std::move(conn);
+  return true;
+}
+
 struct Output {
   UniqueFd pipe;
   engine::Stream stream;
@@ -61,7 +89,7 @@ struct RunResult {
 // With `open_stdin` and no source, the container's stdin is a pipe that stays open, empty.
 RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
                   const std::string& id, int log_fd, bool attach, bool report, bool open_stdin,
-                  int stdin_source) {
+                  int stdin_source, Attachment* attachment) {
   RunResult result;
   UniqueFd out[2], err[2], in[2], console[2];
   bool tty = spec.process.terminal;
@@ -129,6 +157,11 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
   engine::LogWriter log(log_fd);
   Output outputs[2] = {{std::move(out[0]), engine::Stream::kStdout, attach ? kAttachOutFd : -1},
                        {std::move(err[0]), engine::Stream::kStderr, attach ? kAttachErrFd : -1}};
+  if (!attach && attachment->client) {  // a client attached during an earlier run stays
+    outputs[0].attach_fd = attachment->out.get();
+    outputs[1].attach_fd = attachment->err.get();
+    if (open_stdin) stdin_source = attachment->in.get();
+  }
   bool exited = false;
   int wait_status = 0;
   char buf[65536];
@@ -150,9 +183,9 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     in[1].Reset();  // the container sees EOF
   };
   while (!exited || outputs[0].pipe || outputs[1].pipe) {
-    pollfd fds[6];
+    pollfd fds[7];
     int n = 0;
-    int index[6];
+    int index[7];
     if (source >= 0 && pending.empty() && !exited) {
       fds[n] = {source, POLLIN, 0};
       index[n++] = 2;
@@ -164,6 +197,10 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     if (winch && !exited) {
       fds[n] = {winch.get(), POLLIN, 0};
       index[n++] = 4;
+    }
+    if (attachment->listener && !exited) {
+      fds[n] = {attachment->listener.get(), POLLIN, 0};
+      index[n++] = 5;
     }
     for (int i = 0; i < 2; ++i) {
       if (outputs[i].pipe) {
@@ -178,6 +215,24 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     if (os::RetryEintr([&] { return ::poll(fds, static_cast<nfds_t>(n), -1); }) < 0) break;
     for (int k = 0; k < n; ++k) {
       if (!fds[k].revents) continue;
+      if (index[k] == 5) {
+        if (AcceptAttach(attachment)) {
+          outputs[0].attach_fd = attachment->out.get();
+          outputs[1].attach_fd = attachment->err.get();
+          if (open_stdin || tty) {
+            pending.clear();
+            source = attachment->in.get();
+            if (!winch && tty) {
+              sigset_t set;
+              sigemptyset(&set);
+              sigaddset(&set, SIGWINCH);
+              winch.Reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+            }
+            if (tty) os::CopyWindowSize(source, master.get());
+          }
+        }
+        continue;
+      }
       if (index[k] == 4) {
         signalfd_siginfo info;
         while (::read(winch.get(), &info, sizeof info) > 0) {
@@ -277,13 +332,42 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
   sigaddset(&wake, SIGUSR1);
   UniqueFd wake_fd(::signalfd(-1, &wake, SFD_CLOEXEC));
 
+  // `basic-docker attach` reaches the shim here; the socket goes when the shim does.
+  Attachment attachment;
+  std::string socket_path = engine::Paths::AttachSocket(id);
+  if (os::MkdirAll(engine::Paths::RunDir(), 0700).ok()) {
+    ::unlink(socket_path.c_str());
+    UniqueFd l(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+    if (l && ::bind(l.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        ::listen(l.get(), 4) == 0) {
+      ::chmod(socket_path.c_str(), 0600);
+      attachment.listener = std::move(l);
+    } else {
+      log::Warn("no attach socket at {}", socket_path);
+    }
+  }
+  struct SocketRemover {
+    std::string path;
+    ~SocketRemover() { ::unlink(path.c_str()); }
+  } remover{socket_path};
+  auto tell_attached = [&](int code) {
+    if (attachment.client) {
+      (void)os::WriteAll(attachment.client.get(),
+                         std::string(engine::kMsgExited) + " " + std::to_string(code) + "\n");
+    }
+  };
+
   int restarts = c->restart_count;
   int64_t backoff_ms = 100;
   bool first = true;
   while (true) {
     int64_t started = NowNanos();
     RunResult run = RunOnce(*spec, containers, id, log_fd->get(), attach && first, first,
-                            c->config.open_stdin, attach_stdin && first ? kAttachInFd : -1);
+                            c->config.open_stdin, attach_stdin && first ? kAttachInFd : -1,
+                            &attachment);
     int64_t finished = NowNanos();
     if (first && !run.launched) {
       Status st = containers.MarkExited(id, run.exit_code, run.error.status.message(), finished);
@@ -309,6 +393,7 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
         log::Error("record exit: {}", ms.ToString());
       }
       if (first) Report(std::string(engine::kMsgExited) + " " + std::to_string(run.exit_code));
+      tell_attached(run.exit_code);
       return 0;
     }
     if (Status st = containers.MarkRestarting(id, run.exit_code, finished, run.oom_killed);
@@ -333,6 +418,7 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
     auto again = containers.Get(id);
     if (!again.ok() || again->stop_requested) {
       if (again.ok()) (void)containers.MarkExited(id, run.exit_code, "", NowNanos());
+      tell_attached(run.exit_code);
       return 0;
     }
   }

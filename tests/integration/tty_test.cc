@@ -9,6 +9,8 @@
 #include <chrono>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "integration/cli_helper.h"
 
 namespace bd::testing {
@@ -124,6 +126,47 @@ TEST_F(TtyTest, ExecItJoinsARunningContainer) {
   EXPECT_NE(t.screen().find("/dev/pts/"), std::string::npos);
   t.Type("exit 3\r");
   EXPECT_EQ(t.Exit(), 3);
+}
+
+}  // namespace
+}  // namespace bd::testing
+
+namespace bd::testing {
+namespace {
+
+class AttachTest : public TtyTest {};
+
+TEST_F(AttachTest, AttachFollowsOutputAndReturnsTheExitCode) {
+  ASSERT_EQ(Cli({"run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+                 "sleep 0.5; echo late; exit 4"}).code, 0);
+  CmdResult r = Cli({"attach", "ticker"}, "", 20);
+  EXPECT_EQ(r.code, 4) << r.err;
+  EXPECT_EQ(r.out, "late\n");
+  CmdResult stopped = Cli({"attach", "ticker"});
+  EXPECT_EQ(stopped.code, 1);
+  EXPECT_NE(stopped.err.find("stopped container"), std::string::npos) << stopped.err;
+  EXPECT_EQ(Cli({"attach", "nobody-here"}).code, 1);
+}
+
+TEST_F(AttachTest, AttachFeedsStdinToAnInteractiveContainer) {
+  ASSERT_EQ(Cli({"run", "-di", "--name", "shell", "busybox", "sh"}).code, 0);
+  CmdResult r = Cli({"attach", "shell"}, "echo from-attach\nexit 6\n", 20);
+  EXPECT_EQ(r.code, 6) << r.err;
+  EXPECT_EQ(r.out, "from-attach\n");
+  EXPECT_FALSE(os::Exists("/run/basic-docker/" +
+                          nlohmann::json::parse(Cli({"inspect", "shell"}).out)[0]["Id"].get<std::string>() +
+                          ".sock"));
+}
+
+TEST_F(AttachTest, AttachToATerminalContainer) {
+  ASSERT_EQ(Cli({"run", "-dit", "--name", "term", "busybox", "sh"}).code, 0);
+  Terminal t(Args({"attach", "term"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  t.Type("stty size; tty\r");
+  EXPECT_TRUE(t.WaitFor("/dev/pts/0")) << t.screen();
+  EXPECT_NE(t.screen().find("24 80"), std::string::npos) << t.screen();
+  t.Type("exit 2\r");
+  EXPECT_EQ(t.Exit(), 2);
 }
 
 }  // namespace
