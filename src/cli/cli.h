@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ Status CheckFormat(const std::string& format);
 // succeeded, else 1 (as `docker rm a b` does).
 int ForEachRef(const std::vector<std::string>& refs,
                const std::function<Status(const std::string&)>& fn);
+
+// "K=V" (or "K" for an empty value) from -l/--label into a map.
+Result<std::map<std::string, std::string>> ParseLabels(const std::vector<std::string>& labels);
 
 // Writes rows as left-aligned columns separated by at least three spaces (as `docker ps`).
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);

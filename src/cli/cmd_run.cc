@@ -76,11 +76,7 @@ Status FinishCreateFlags(CLI::App* sub, CreateFlags& f) {
   f.opts.cmd.assign(rest.begin() + 1, rest.end());
   if (sub->count("--entrypoint")) f.opts.entrypoint = f.entrypoint;
   if (sub->count("--stop-timeout")) f.opts.stop_timeout = f.stop_timeout;
-  for (const std::string& l : f.labels) {
-    size_t eq = l.find('=');
-    if (l.empty() || eq == 0) return Status::InvalidArgument("invalid label \"" + l + "\"");
-    f.opts.labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
-  }
+  BD_ASSIGN_OR_RETURN(f.opts.labels, ParseLabels(f.labels));
   return {};
 }
 

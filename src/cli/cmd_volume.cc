@@ -36,16 +36,12 @@ void RegisterVolume(CLI::App& app, Context& ctx) {
   create->add_option("-l,--label", cf->labels, "Set metadata (K=V)")->allow_extra_args(false);
   create->callback([&ctx, cf] {
     ctx.action = [&ctx, cf]() -> int {
-      std::map<std::string, std::string> labels;
-      for (const std::string& l : cf->labels) {
-        size_t eq = l.find('=');
-        if (l.empty() || eq == 0) return Fail(Status::InvalidArgument("invalid label \"" + l + "\""));
-        labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
-      }
+      auto labels = ParseLabels(cf->labels);
+      if (!labels.ok()) return Fail(labels.status());
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
       std::string name = cf->name.empty() ? RandomHexId() : cf->name;
-      auto v = (*eng)->volumes().Create(name, labels);
+      auto v = (*eng)->volumes().Create(name, *labels);
       if (!v.ok()) return Fail(v.status());
       std::printf("%s\n", v->name.c_str());
       return 0;

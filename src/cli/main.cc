@@ -34,6 +34,16 @@ int ForEachRef(const std::vector<std::string>& refs,
   return rc;
 }
 
+Result<std::map<std::string, std::string>> ParseLabels(const std::vector<std::string>& labels) {
+  std::map<std::string, std::string> out;
+  for (const std::string& l : labels) {
+    size_t eq = l.find('=');
+    if (l.empty() || eq == 0) return Status::InvalidArgument("invalid label \"" + l + "\"");
+    out[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
+  }
+  return out;
+}
+
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& r : rows) {

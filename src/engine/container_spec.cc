@@ -15,17 +15,6 @@ namespace bd::engine {
 
 namespace {
 
-void SetEnv(std::vector<std::string>* env, const std::string& kv) {
-  std::string key = kv.substr(0, kv.find('='));
-  for (std::string& e : *env) {
-    if (e.compare(0, key.size() + 1, key + "=") == 0) {
-      e = kv;
-      return;
-    }
-  }
-  env->push_back(kv);
-}
-
 // The capability set a container runs with.
 Result<std::vector<std::string>> ContainerCapabilities(const ContainerConfig& c) {
   if (c.privileged) return runtime::AllCapabilities();
@@ -79,6 +68,17 @@ Status ValidateContainerPath(std::string_view p, std::string_view what) {
 }
 
 }  // namespace
+
+void SetEnv(std::vector<std::string>* env, const std::string& kv) {
+  std::string key = kv.substr(0, kv.find('='));
+  for (std::string& e : *env) {
+    if (e.compare(0, key.size() + 1, key + "=") == 0) {
+      e = kv;
+      return;
+    }
+  }
+  env->push_back(kv);
+}
 
 Result<VolumeSpec> ParseVolumeSpec(std::string_view text) {
   std::vector<std::string> parts = Split(text, ':');

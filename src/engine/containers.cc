@@ -142,12 +142,15 @@ Status ContainerStore::Reconcile(Container* c) {
       " WHERE id = ? AND state IN ('running', 'paused', 'restarting') AND shim_pid = ?"));
   BD_RETURN_IF_ERROR(
       st.BindAll(c->state, c->exit_code, c->error, c->finished_at, c->id, c->shim_pid).Run());
-  // What the shim would have cleaned up: the container's cgroups (its processes died with the
-  // shim: the container's first process has it as parent-death signal).
-  if (auto spec = runtime::SpecFromJson(c->spec_json); spec.ok()) {
-    (void)runtime::RemoveCgroup(runtime::PlanFor(*spec));
-  }
+  // What the shim would have cleaned up: the container's cgroups (its processes were killed
+  // above).
+  if (auto plan = CgroupPlanOf(*c); plan.ok()) (void)runtime::RemoveCgroup(*plan);
   return {};
+}
+
+Result<runtime::CgroupPlan> CgroupPlanOf(const Container& c) {
+  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
+  return runtime::PlanFor(spec);
 }
 
 Result<Container> ContainerStore::Get(const std::string& id) {

@@ -158,6 +158,12 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
 Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& config,
                         const std::vector<std::string>& layer_dirs, const Paths& paths);
 
+// The container's cgroup plan on this host, from its stored runtime spec.
+Result<runtime::CgroupPlan> CgroupPlanOf(const Container& c);
+
+// Sets `kv` ("K=V") in `env`, replacing an earlier value of K in place.
+void SetEnv(std::vector<std::string>* env, const std::string& kv);
+
 class ContainerStore {
  public:
   explicit ContainerStore(store::Db* db) : db_(db) {}

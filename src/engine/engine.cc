@@ -195,9 +195,7 @@ class TaskComponent : public portlayer::Component {
     // A frozen container takes signals only once thawed.
     auto thaw = [&] {
       if (!c.Paused()) return;
-      if (auto spec = runtime::SpecFromJson(c.spec_json); spec.ok()) {
-        (void)runtime::FreezeCgroup(runtime::PlanFor(*spec), false);
-      }
+      if (auto plan = CgroupPlanOf(c); plan.ok()) (void)runtime::FreezeCgroup(*plan, false);
       (void)engine_->containers().MarkPaused(id, false);
     };
     if (c.Running() && grace > 0) {
@@ -432,23 +430,23 @@ Status Engine::Pause(const std::string& ref) {
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
   if (c.Paused()) return Status::FailedPrecondition("container " + c.name + " is already paused");
   if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
-  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
-  BD_RETURN_IF_ERROR(runtime::FreezeCgroup(runtime::PlanFor(spec), true));
+  BD_ASSIGN_OR_RETURN(runtime::CgroupPlan plan, CgroupPlanOf(c));
+  BD_RETURN_IF_ERROR(runtime::FreezeCgroup(plan, true));
   return containers_.MarkPaused(c.id, true);
 }
 
 Status Engine::Unpause(const std::string& ref) {
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
   if (!c.Paused()) return Status::FailedPrecondition("container " + c.name + " is not paused");
-  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
-  BD_RETURN_IF_ERROR(runtime::FreezeCgroup(runtime::PlanFor(spec), false));
+  BD_ASSIGN_OR_RETURN(runtime::CgroupPlan plan, CgroupPlanOf(c));
+  BD_RETURN_IF_ERROR(runtime::FreezeCgroup(plan, false));
   return containers_.MarkPaused(c.id, false);
 }
 
 Result<runtime::CgroupStats> Engine::Stats(const Container& c) {
   if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
-  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
-  return runtime::ReadCgroupStats(runtime::PlanFor(spec));
+  BD_ASSIGN_OR_RETURN(runtime::CgroupPlan plan, CgroupPlanOf(c));
+  return runtime::ReadCgroupStats(plan);
 }
 
 void ForwardSignalsTo(pid_t target) {
@@ -509,9 +507,7 @@ Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* e
     if (e.empty() || e.front() == '=' || e.find('=') == std::string::npos) {
       return Status::InvalidArgument("invalid environment variable \"" + e + "\": want K=V");
     }
-    std::string key = e.substr(0, e.find('=') + 1);
-    std::erase_if(process.env, [&](const std::string& kv) { return kv.rfind(key, 0) == 0; });
-    process.env.push_back(e);
+    SetEnv(&process.env, e);
   }
   if (!opts.working_dir.empty()) {
     if (opts.working_dir.front() != '/') {
