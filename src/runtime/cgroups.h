@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,14 @@ struct CgroupLimits {
   int64_t cpu_quota_us = 0;     // 0: unlimited; with cpu_period_us, e.g. 150000/100000 = 1.5 CPUs
   int64_t cpu_period_us = 100000;
   int64_t pids_max = 0;         // 0: unlimited
+  // The v1 devices controller: when set, every device is denied except these rules
+  // ("c 1:3 rwm", "c 136:* rwm"). Not enforced on v2 (that needs a BPF device program).
+  std::optional<std::vector<std::string>> allowed_devices;
 };
+
+// The device rules a container gets by default: null, zero, full, random, urandom, tty,
+// console, ptmx, its own pseudo-terminals, and mknod of any node (opening one is what counts).
+std::vector<std::string> DefaultAllowedDevices();
 
 struct CgroupWrite {
   std::string file;
@@ -63,6 +71,12 @@ Result<CgroupStats> ReadCgroupStats(const CgroupPlan& plan);
 
 // Freezes or thaws every process of the container and waits until the kernel says it is done.
 Status FreezeCgroup(const CgroupPlan& plan, bool frozen);
+
+// True when the container's cgroup is frozen (or freezing).
+bool CgroupFrozen(const CgroupPlan& plan);
+
+// The processes in the container's cgroup (its first hierarchy), e.g. for `ps` and `kill --all`.
+std::vector<pid_t> CgroupProcesses(const CgroupPlan& plan);
 
 // The hierarchy root: BASIC_DOCKER_CGROUP_ROOT or /sys/fs/cgroup.
 std::string CgroupRoot();

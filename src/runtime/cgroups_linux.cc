@@ -47,6 +47,12 @@ std::string Dir(const CgroupPlan& plan, std::string_view controller) {
 
 }  // namespace
 
+std::vector<std::string> DefaultAllowedDevices() {
+  return {"c *:* m",     "b *:* m",    "c 1:3 rwm",  "c 1:5 rwm",   "c 1:7 rwm",
+          "c 1:8 rwm",   "c 1:9 rwm",  "c 5:0 rwm",  "c 5:1 rwm",   "c 5:2 rwm",
+          "c 136:* rwm"};
+}
+
 std::string CgroupRoot() {
   if (const char* r = std::getenv("BASIC_DOCKER_CGROUP_ROOT"); r && *r) return r;
   return "/sys/fs/cgroup";
@@ -89,7 +95,9 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
     return plan;
   }
   if (layout != CgroupLayout::kV1) return plan;
-  for (const char* c : kV1Controllers) {
+  std::vector<const char*> controllers(std::begin(kV1Controllers), std::end(kV1Controllers));
+  if (limits.allowed_devices) controllers.push_back("devices");
+  for (const char* c : controllers) {
     std::string hierarchy = root + "/" + c;
     if (!os::Exists(hierarchy + "/cgroup.procs")) continue;  // not mounted on this host
     std::string dir = hierarchy + "/" + name;
@@ -105,6 +113,9 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
       write(dir + "/cpu.cfs_quota_us", std::to_string(limits.cpu_quota_us));
     } else if (ctl == "pids" && limits.pids_max > 0) {
       write(dir + "/pids.max", std::to_string(limits.pids_max));
+    } else if (ctl == "devices") {
+      write(dir + "/devices.deny", "a");
+      for (const std::string& rule : *limits.allowed_devices) write(dir + "/devices.allow", rule);
     }
   }
   return plan;
@@ -195,6 +206,27 @@ Status FreezeCgroup(const CgroupPlan& plan, bool frozen) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return Status::Unavailable("the cgroup did not reach " + want);
+}
+
+bool CgroupFrozen(const CgroupPlan& plan) {
+  if (plan.layout == CgroupLayout::kV2) {
+    return ReadKey(plan.dirs.at(0) + "/cgroup.events", "frozen") == 1;
+  }
+  std::string dir = Dir(plan, "freezer");
+  if (dir.empty()) return false;
+  auto state = os::ReadFile(dir + "/freezer.state");
+  return state.ok() && TrimSpace(*state) != "THAWED";
+}
+
+std::vector<pid_t> CgroupProcesses(const CgroupPlan& plan) {
+  std::vector<pid_t> out;
+  if (plan.procs_files.empty()) return out;
+  auto procs = os::ReadFile(plan.procs_files.front());
+  if (!procs.ok()) return out;
+  for (const std::string& line : Split(*procs, '\n')) {
+    if (auto pid = ParseInt(TrimSpace(line)); pid && *pid > 0) out.push_back(static_cast<pid_t>(*pid));
+  }
+  return out;
 }
 
 }  // namespace bd::runtime

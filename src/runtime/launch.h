@@ -21,6 +21,8 @@ struct LaunchIo {
   // With process.terminal: a unix socket on which the process sends the master of the
   // pseudo-terminal it makes from the container's own /dev/ptmx (its stdio is the slave).
   int console_socket = -1;
+  // Descriptors 3 .. 3+preserve_fds-1 stay open in the process (socket activation).
+  int preserve_fds = 0;
 };
 
 // Docker's exit codes for a container that never ran its command.
@@ -33,7 +35,8 @@ struct LaunchError {
   int exit_code = kExitEngineFailed;  // 125, 126 or 127
 };
 
-// On failure fills `*error` and returns its status.
+// On failure fills `*error` and returns its status. With spec.start_fifo, returns once the
+// process is set up and waiting on the FIFO (see StartGated) instead of once it has exec'd.
 Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error);
 
 // A process started in a running container by ExecIn.
@@ -49,6 +52,10 @@ struct ExecStarted {
 // Call from a single-threaded process: joining a mount namespace needs it.
 Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& process,
                            const LaunchIo& io, bool detach, LaunchError* error);
+
+// Releases a process that Launch left waiting on `fifo`: opens the FIFO for reading and waits
+// for the process's word, or fails if the process behind `pidfd` exits first.
+Status StartGated(const std::string& fifo, int pidfd);
 
 // Exit status of a wait(2) status word as a shell reports it (128+signal when killed).
 int ExitCodeFromWaitStatus(int status);

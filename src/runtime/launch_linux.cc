@@ -4,7 +4,9 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -31,12 +33,22 @@ namespace {
 
 // What the child sends back when it cannot exec. A successful exec closes the pipe instead.
 struct ChildReport {
-  int exit_code;
+  int exit_code;  // kReady: set up and waiting on the start FIFO
   int code;  // bd::Code
   char message[1024];
 };
 
+constexpr int kReady = -1;
+
+// Set in a container's process once `start` released it: nobody reads the report pipe any
+// more, so a failure is told on the process's stderr (the container's log) instead.
+bool g_released = false;
+
 [[noreturn]] void Fail(int fd, int exit_code, const Status& st) {
+  if (g_released) {
+    std::string line = "basic-runtime: " + st.message() + "\n";
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+  }
   ChildReport r{};
   r.exit_code = exit_code;
   r.code = static_cast<int>(st.code());
@@ -102,8 +114,11 @@ Result<UniqueFd> EnsureInRoot(int root_fd, const std::string& path, bool file) {
   return os::OpenInRoot(root_fd, path, O_PATH);
 }
 
-Status DoMount(int root_fd, const Mount& m) {
+Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_namespace);
+
+Status DoMount(int root_fd, const Mount& m, bool cgroup_namespace) {
   MountFlags f = ParseMountOptions(m.options);
+  if (m.type == "cgroup" || m.type == "cgroup2") return MountCgroups(root_fd, m, f, cgroup_namespace);
   bool bind = f.bind || m.type == "bind";
   bool file = false;
   if (bind) {
@@ -130,6 +145,108 @@ Status DoMount(int root_fd, const Mount& m) {
     BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, m.destination, O_PATH));
     BD_RETURN_IF_ERROR(MountAt(nullptr, mounted.get(), nullptr, f.propagation, nullptr,
                                m.destination));
+  }
+  return {};
+}
+
+// The spec's own device nodes, made beneath the root with their owner and mode.
+Status CreateSpecDevices(int root_fd, const std::vector<Device>& devices) {
+  for (const Device& d : devices) {
+    std::string parent = os::Dirname(d.path);
+    BD_ASSIGN_OR_RETURN(UniqueFd p, EnsureInRoot(root_fd, parent, false));
+    BD_ASSIGN_OR_RETURN(UniqueFd dir, os::OpenInRoot(root_fd, parent, O_RDONLY | O_DIRECTORY));
+    std::string base = os::Basename(d.path);
+    mode_t type = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;
+    ::unlinkat(dir.get(), base.c_str(), 0);  // replace whatever the image has there
+    if (::mknodat(dir.get(), base.c_str(), type | (d.mode & 07777),
+                  makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor))) < 0) {
+      return os::ErrnoStatus("mknod `" + d.path + "`");
+    }
+    if (::fchownat(dir.get(), base.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+        ::fchmodat(dir.get(), base.c_str(), d.mode & 07777, 0) < 0) {
+      return os::ErrnoStatus("set owner and mode of `" + d.path + "`");
+    }
+  }
+  return {};
+}
+
+// Sysctls of the container's own namespaces, through its /proc (before it is made read-only).
+Status WriteSysctls(int root_fd, const std::vector<std::pair<std::string, std::string>>& sysctl) {
+  for (const auto& [key, value] : sysctl) {
+    if (key.empty() || key.find('/') != std::string::npos || key.find("..") != std::string::npos) {
+      return Status::InvalidArgument("invalid sysctl name `" + key + "`");
+    }
+    std::string path = "/proc/sys/" + key;
+    std::replace(path.begin() + 10, path.end(), '.', '/');
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::OpenInRoot(root_fd, path, O_WRONLY));
+    if (Status st = os::WriteAll(fd.get(), value); !st.ok()) {
+      return st.WithContext("sysctl " + key);
+    }
+  }
+  return {};
+}
+
+// A `cgroup` mount: the container's view of its own cgroups. In a cgroup namespace a fresh
+// mount is rooted at the container's cgroup; without one, the container's directories of the
+// host's hierarchies are bound instead. cgroup2 where the host uses v2; on v1 a tmpfs holding
+// one mount per hierarchy /proc/self/cgroup lists, as the host arranges them.
+Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_namespace) {
+  BD_ASSIGN_OR_RETURN(UniqueFd target, EnsureInRoot(root_fd, m.destination, false));
+  BD_ASSIGN_OR_RETURN(std::string self, os::ReadFile("/proc/self/cgroup"));
+  std::string host_root = CgroupRoot();
+  // One hierarchy mounted (or bound) at `point`: `name` under the host's root, `path` the
+  // process's cgroup in it.
+  auto mount_one = [&](int point, const std::string& type, const std::string& data,
+                       const std::string& host_dir, const std::string& shown) -> Status {
+    if (own_namespace) {
+      return MountAt(type.c_str(), point, type.c_str(), f.flags, data.empty() ? nullptr : data.c_str(),
+                     shown);
+    }
+    BD_RETURN_IF_ERROR(MountAt(host_dir.c_str(), point, nullptr, MS_BIND, nullptr, shown));
+    BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, shown, O_PATH));
+    return MountAt(nullptr, mounted.get(), nullptr, MS_REMOUNT | MS_BIND | f.flags, nullptr, shown);
+  };
+  auto lines = Split(self, '\n');
+  if (DetectCgroupLayout(host_root) == CgroupLayout::kV2) {
+    for (const std::string& line : lines) {
+      if (line.rfind("0::", 0) == 0) {
+        return mount_one(target.get(), "cgroup2", "", host_root + line.substr(3), m.destination);
+      }
+    }
+    return Status::NotFound("no cgroup2 entry in /proc/self/cgroup");
+  }
+  unsigned long tmpfs_flags = f.flags & ~static_cast<unsigned long>(MS_RDONLY);
+  BD_RETURN_IF_ERROR(MountAt("tmpfs", target.get(), "tmpfs", tmpfs_flags, "mode=755", m.destination));
+  BD_ASSIGN_OR_RETURN(UniqueFd dir, os::OpenInRoot(root_fd, m.destination, O_RDONLY | O_DIRECTORY));
+  for (const std::string& line : lines) {
+    auto fields = Split(line, ':');  // id:controllers:path
+    if (fields.size() < 3) continue;
+    const std::string& controllers = fields[1];
+    std::string name = controllers, type = "cgroup", data = controllers;
+    if (controllers.empty()) {
+      name = "unified";
+      type = "cgroup2";
+      data.clear();
+    } else if (controllers.rfind("name=", 0) == 0) {
+      name = controllers.substr(5);
+      data = "none," + controllers;
+    }
+    std::string host_dir = host_root + "/" + name + fields[2];
+    if (!own_namespace && !os::Exists(host_dir)) continue;  // a hierarchy the host hides
+    if (::mkdirat(dir.get(), name.c_str(), 0755) < 0 && errno != EEXIST) {
+      return os::ErrnoStatus("mkdir cgroup mount point " + name);
+    }
+    std::string shown = m.destination + "/" + name;
+    BD_ASSIGN_OR_RETURN(UniqueFd point, os::OpenInRoot(root_fd, shown, O_PATH));
+    BD_RETURN_IF_ERROR(mount_one(point.get(), type, data, host_dir, shown));
+    // "cpu,cpuacct" is also reachable as "cpu" and "cpuacct", as on the host.
+    if (controllers.find(',') != std::string::npos) {
+      for (const std::string& c : Split(controllers, ',')) ::symlinkat(name.c_str(), dir.get(), c.c_str());
+    }
+  }
+  if (f.flags & MS_RDONLY) {
+    BD_RETURN_IF_ERROR(MountAt(nullptr, dir.get(), nullptr, MS_REMOUNT | MS_RDONLY | tmpfs_flags,
+                               "mode=755", m.destination));
   }
   return {};
 }
@@ -280,13 +397,57 @@ Status SetUpTerminal(int console_socket, uid_t uid) {
   return os::SendFd(console_socket, master.get());
 }
 
+// Resource limits and the OOM score, while the process still holds its capabilities.
+Status ApplyLimits(const Process& proc) {
+  for (const Rlimit& r : proc.rlimits) {
+    rlimit lim{static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)};
+    if (::setrlimit(r.resource, &lim) < 0) {
+      return os::ErrnoStatus("set rlimit " + std::to_string(r.resource) + " to " +
+                             std::to_string(r.soft) + ":" + std::to_string(r.hard));
+    }
+  }
+  if (proc.oom_score_adj) {
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open("/proc/self/oom_score_adj", O_WRONLY));
+    BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), std::to_string(*proc.oom_score_adj)));
+  }
+  return {};
+}
+
+// The start gate of a created container: says "ready" on the report pipe, then blocks opening
+// the FIFO (reached through the O_PATH descriptor taken before pivot_root) until `start`
+// opens its other end, and hands it one byte.
+Status AwaitStart(int gate_fd, int report_fd) {
+  ChildReport ready{};
+  ready.exit_code = kReady;
+  if (os::RetryEintr([&] { return ::write(report_fd, &ready, sizeof ready); }) < 0) {
+    return os::ErrnoStatus("report ready");
+  }
+  std::string path = "/proc/self/fd/" + std::to_string(gate_fd);
+  UniqueFd fifo(os::RetryEintr([&] { return ::open(path.c_str(), O_WRONLY | O_CLOEXEC); }));
+  if (!fifo) return os::ErrnoStatus("open the start FIFO");
+  if (os::RetryEintr([&] { return ::write(fifo.get(), "0", 1); }) != 1) {
+    return os::ErrnoStatus("write the start FIFO");
+  }
+  g_released = true;
+  return {};
+}
+
 [[noreturn]] void ExecProcess(const Process& proc, const Spec& spec, int report_fd,
-                              int console_socket) {
+                              const LaunchIo& io, int gate_fd = -1) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   auto passwd = os::ReadFile("/etc/passwd");
   auto group = os::ReadFile("/etc/group");
-  auto user = ResolveUser(proc.user, passwd.ok() ? *passwd : "", group.ok() ? *group : "");
+  std::string user_spec = proc.user;
+  if (proc.numeric_user) {
+    user_spec = std::to_string(proc.numeric_user->uid) + ":" + std::to_string(proc.numeric_user->gid);
+  }
+  auto user = ResolveUser(user_spec, passwd.ok() ? *passwd : "", group.ok() ? *group : "");
   if (!user.ok()) fail(user.status());
+  if (proc.numeric_user) {
+    user->additional_gids.assign(proc.numeric_user->additional_gids.begin(),
+                                 proc.numeric_user->additional_gids.end());
+  }
+  if (proc.umask) ::umask(static_cast<mode_t>(*proc.umask & 0777));
   std::vector<std::string> env = proc.env;
   if (!FindEnv(env, "HOME")) env.push_back("HOME=" + user->home);
   if (!FindEnv(env, "PATH")) env.push_back("PATH=" + std::string(kDefaultPath));
@@ -298,8 +459,15 @@ Status SetUpTerminal(int console_socket, uid_t uid) {
     }
   }
   if (proc.terminal) {
-    if (console_socket < 0) fail(Status::InvalidArgument("a terminal needs a console socket"));
-    if (Status st = SetUpTerminal(console_socket, user->uid); !st.ok()) fail(st);
+    if (io.console_socket < 0) fail(Status::InvalidArgument("a terminal needs a console socket"));
+    if (Status st = SetUpTerminal(io.console_socket, user->uid); !st.ok()) fail(st);
+  }
+  if (Status st = ApplyLimits(proc); !st.ok()) fail(st);
+  // Without no_new_privs only CAP_SYS_ADMIN may load a filter, and the process is about to
+  // lose it: the filter goes on now and also governs the remaining setup calls.
+  bool seccomp_early = !spec.process.no_new_privileges && !spec.seccomp_program.empty();
+  if (seccomp_early) {
+    if (Status st = LoadSeccompProgram(spec.seccomp_program); !st.ok()) fail(st);
   }
   // Capabilities: the bounding set first (needs CAP_SETPCAP), then the user switch (needs
   // CAP_SETUID/SETGID, still effective), then the final sets. A non-root user keeps none:
@@ -322,8 +490,11 @@ Status SetUpTerminal(int console_socket, uid_t uid) {
     Fail(report_fd, exe.status().code() == Code::kNotFound ? kExitNotFound : kExitCannotInvoke,
          exe.status());
   }
+  if (gate_fd >= 0) {
+    if (Status st = AwaitStart(gate_fd, report_fd); !st.ok()) fail(st);
+  }
   // Last before exec: from here on the profile filters every call the process makes.
-  if (!spec.seccomp_program.empty()) {
+  if (!seccomp_early && !spec.seccomp_program.empty()) {
     if (Status st = LoadSeccompProgram(spec.seccomp_program); !st.ok()) fail(st);
   }
   std::vector<char*> argv, envp;
@@ -331,8 +502,13 @@ Status SetUpTerminal(int console_socket, uid_t uid) {
   argv.push_back(nullptr);
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  // Descriptors beyond the standard three never leak into the container.
-  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  // Descriptors beyond the standard three (and those asked to be preserved) never leak into
+  // the container.
+  for (int fd = 3; fd < 3 + io.preserve_fds; ++fd) {
+    int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+  }
+  ::close_range(3 + static_cast<unsigned>(std::max(io.preserve_fds, 0)), ~0U, CLOSE_RANGE_CLOEXEC);
   ::execve(exe->c_str(), argv.data(), envp.data());
   int err = errno;
   Fail(report_fd, err == ENOENT ? kExitNotFound : kExitCannotInvoke,
@@ -340,16 +516,24 @@ Status SetUpTerminal(int console_socket, uid_t uid) {
 }
 
 [[noreturn]] void ChildMain(const Spec& spec, const CgroupPlan& cgroup, const LaunchIo& io,
-                            int report_fd) {
+                            const std::vector<int>& join_fds, int report_fd) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   ResetProcess(io, report_fd);
+  // Namespaces given by path are joined first (a pid namespace was joined by Launch).
+  for (size_t i = 0; i < spec.join_namespaces.size(); ++i) {
+    if (join_fds[i] >= 0 && ::setns(join_fds[i], 0) < 0) {
+      fail(os::ErrnoStatus("join " + spec.join_namespaces[i].type + " namespace `" +
+                           spec.join_namespaces[i].path + "`"));
+    }
+  }
   // Join the cgroups first, then make the cgroup namespace: rooted at the container's own
   // cgroup (v2 refuses moves across a cgroup namespace boundary).
   if (!cgroup.procs_files.empty()) {
     if (Status st = JoinCgroup(cgroup); !st.ok()) fail(st);
   }
-  if (std::find(spec.namespaces.begin(), spec.namespaces.end(), "cgroup") != spec.namespaces.end() &&
-      ::unshare(CLONE_NEWCGROUP) < 0) {
+  bool cgroup_namespace =
+      std::find(spec.namespaces.begin(), spec.namespaces.end(), "cgroup") != spec.namespaces.end();
+  if (cgroup_namespace && ::unshare(CLONE_NEWCGROUP) < 0) {
     fail(os::ErrnoStatus("unshare cgroup namespace"));
   }
 
@@ -370,11 +554,19 @@ Status SetUpTerminal(int console_socket, uid_t uid) {
   UniqueFd root(::open(spec.rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) fail(os::ErrnoStatus("open rootfs"));
   for (const Mount& m : spec.mounts) {
-    Status st = DoMount(root.get(), m);
+    Status st = DoMount(root.get(), m, cgroup_namespace);
     if (!st.ok()) fail(st);
   }
   if (Status st = CreateDevices(root.get()); !st.ok()) fail(st);
+  if (Status st = CreateSpecDevices(root.get(), spec.devices); !st.ok()) fail(st);
+  if (Status st = WriteSysctls(root.get(), spec.sysctl); !st.ok()) fail(st);
   if (Status st = ProtectPaths(root.get(), spec); !st.ok()) fail(st);
+  // The start FIFO, if any, is reached through this descriptor once the host's paths are gone.
+  UniqueFd gate;
+  if (!spec.start_fifo.empty()) {
+    gate.Reset(::open(spec.start_fifo.c_str(), O_PATH | O_CLOEXEC));
+    if (!gate) fail(os::ErrnoStatus("open the start FIFO `" + spec.start_fifo + "`"));
+  }
   if (!spec.hostname.empty() &&
       ::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {
     fail(os::ErrnoStatus("sethostname"));
@@ -386,7 +578,7 @@ Status SetUpTerminal(int console_socket, uid_t uid) {
     fail(os::ErrnoStatus("remount / read-only"));
   }
 
-  ExecProcess(spec.process, spec, report_fd, io.console_socket);
+  ExecProcess(spec.process, spec, report_fd, io, gate.get());
 }
 
 }  // namespace
@@ -422,7 +614,7 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
     if (pid == 0) {
       pid_pipe[1].Reset();
       ResetProcess(io, report[1].get());
-      ExecProcess(process, spec, report[1].get(), io.console_socket);
+      ExecProcess(process, spec, report[1].get(), io);
     }
     report[1].Reset();
     (void)!::write(pid_pipe[1].get(), &pid, sizeof pid);
@@ -435,7 +627,8 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
   }
   report[1].Reset();
   pid_pipe[1].Reset();
-  ExecStarted out{os::ChildProcess(helper, UniqueFd()), 0};
+  auto helper_pidfd = os::PidfdOpen(helper);  // a child: its pid cannot be recycled yet
+  ExecStarted out{os::ChildProcess(helper, helper_pidfd.ok() ? std::move(*helper_pidfd) : UniqueFd()), 0};
   ssize_t got = os::RetryEintr([&] { return ::read(pid_pipe[0].get(), &out.pid, sizeof out.pid); });
   ChildReport r{};
   ssize_t n = os::RetryEintr([&] { return ::read(report[0].get(), &r, sizeof r); });
@@ -445,6 +638,29 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
     return fail(Status::Internal("exec helper died before the process started"));
   }
   return fail(ReportStatus(&r), r.exit_code);
+}
+
+Status StartGated(const std::string& fifo, int pidfd) {
+  // Non-blocking: opening for reading must not hang when the process is already gone.
+  UniqueFd fd(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return os::ErrnoStatus("open the start FIFO `" + fifo + "`");
+  pollfd fds[2] = {{fd.get(), POLLIN, 0}, {pidfd, POLLIN, 0}};
+  for (;;) {
+    int n = ::poll(fds, pidfd >= 0 ? 2 : 1, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return os::ErrnoStatus("poll the start FIFO");
+    if (fds[0].revents & POLLIN) {
+      char c;
+      if (os::RetryEintr([&] { return ::read(fd.get(), &c, 1); }) == 1) return {};
+    }
+    // No writer yet shows up as POLLHUP on a FIFO opened without one: wait for it.
+    if (fds[1].revents & POLLIN) {
+      return Status::FailedPrecondition("the container process exited before it was started");
+    }
+    if (fds[0].revents & POLLHUP) {
+      ::usleep(1000);  // the writer has not opened its end yet
+    }
+  }
 }
 
 int ExitCodeFromWaitStatus(int status) {
@@ -471,6 +687,28 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     return fail(st.WithContext("create the container's cgroup"));
   }
 
+  // Namespaces joined by path: opened here; a pid namespace must be entered before the clone
+  // (it applies to children), the others are joined by the child.
+  std::vector<UniqueFd> join_owned;
+  std::vector<int> join_fds;
+  for (const NamespacePath& n : spec.join_namespaces) {
+    UniqueFd fd(::open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+      (void)RemoveCgroup(cgroup);
+      return fail(os::ErrnoStatus("open " + n.type + " namespace `" + n.path + "`"));
+    }
+    if (n.type == "pid") {
+      if (::setns(fd.get(), CLONE_NEWPID) < 0) {
+        (void)RemoveCgroup(cgroup);
+        return fail(os::ErrnoStatus("join pid namespace `" + n.path + "`"));
+      }
+      join_fds.push_back(-1);
+    } else {
+      join_fds.push_back(fd.get());
+    }
+    join_owned.push_back(std::move(fd));
+  }
+
   int pidfd = -1;
   clone_args args{};
   args.flags = NamespaceFlags(spec.namespaces) | CLONE_PIDFD;
@@ -483,13 +721,14 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   }
   if (pid == 0) {
     report[0].Reset();
-    ChildMain(spec, cgroup, io, report[1].get());
+    ChildMain(spec, cgroup, io, join_fds, report[1].get());
   }
   os::ChildProcess child(static_cast<pid_t>(pid), UniqueFd(pidfd));
   report[1].Reset();
   ChildReport r{};
   ssize_t n = os::RetryEintr([&] { return ::read(report[0].get(), &r, sizeof r); });
   if (n == 0) return child;  // exec succeeded: the pipe closed on exec
+  if (n == static_cast<ssize_t>(sizeof r) && r.exit_code == kReady) return child;  // gated
   auto waited = child.Wait();
   int status = waited.ok() ? *waited : 0;
   (void)RemoveCgroup(cgroup);

@@ -54,6 +54,22 @@ std::string SpecToJson(const Spec& s) {
                     {"effective", s.process.capabilities},
                     {"permitted", s.process.capabilities}}},
                   {"noNewPrivileges", s.process.no_new_privileges}};
+  // The fields below appear only when set, keeping the engine's stored specs small.
+  json& p = j["process"];
+  if (s.process.numeric_user) {
+    p["numericUser"] = {{"uid", s.process.numeric_user->uid},
+                        {"gid", s.process.numeric_user->gid},
+                        {"additionalGids", s.process.numeric_user->additional_gids}};
+  }
+  if (s.process.umask) p["umask"] = *s.process.umask;
+  if (!s.process.rlimits.empty()) {
+    json rl = json::array();
+    for (const Rlimit& r : s.process.rlimits) {
+      rl.push_back({{"resource", r.resource}, {"soft", r.soft}, {"hard", r.hard}});
+    }
+    p["rlimits"] = std::move(rl);
+  }
+  if (s.process.oom_score_adj) p["oomScoreAdj"] = *s.process.oom_score_adj;
   j["hostname"] = s.hostname;
   j["root"] = {{"path", s.rootfs}, {"readonly", s.readonly_rootfs}};
   if (s.overlay) {
@@ -80,6 +96,27 @@ std::string SpecToJson(const Spec& s) {
                  {{"memory", {{"limit", s.limits.memory_bytes}}},
                   {"cpu", {{"quota", s.limits.cpu_quota_us}, {"period", s.limits.cpu_period_us}}},
                   {"pids", {{"limit", s.limits.pids_max}}}}}};
+  json& l = j["linux"];
+  if (s.limits.allowed_devices) l["resources"]["allowedDevices"] = *s.limits.allowed_devices;
+  if (!s.join_namespaces.empty()) {
+    json joined = json::array();
+    for (const auto& n : s.join_namespaces) joined.push_back({{"type", n.type}, {"path", n.path}});
+    l["joinNamespaces"] = std::move(joined);
+  }
+  if (!s.devices.empty()) {
+    json devices = json::array();
+    for (const Device& d : s.devices) {
+      devices.push_back({{"path", d.path}, {"type", std::string(1, d.type)}, {"major", d.major},
+                         {"minor", d.minor}, {"fileMode", d.mode}, {"uid", d.uid}, {"gid", d.gid}});
+    }
+    l["devices"] = std::move(devices);
+  }
+  if (!s.sysctl.empty()) {
+    json sysctl = json::object();
+    for (const auto& [k, v] : s.sysctl) sysctl[k] = v;
+    l["sysctl"] = std::move(sysctl);
+  }
+  if (!s.start_fifo.empty()) j["startFifo"] = s.start_fifo;
   return j.dump();
 }
 
@@ -100,6 +137,18 @@ Result<Spec> SpecFromJson(std::string_view text) {
           p["capabilities"].value("bounding", std::vector<std::string>{});
     }
     s.process.no_new_privileges = p.value("noNewPrivileges", false);
+    if (p.contains("numericUser")) {
+      const json& u = p["numericUser"];
+      s.process.numeric_user = NumericUser{u.at("uid").get<uint32_t>(), u.at("gid").get<uint32_t>(),
+                                           u.value("additionalGids", std::vector<uint32_t>{})};
+    }
+    if (p.contains("umask")) s.process.umask = p["umask"].get<uint32_t>();
+    for (const json& r : p.value("rlimits", json::array())) {
+      s.process.rlimits.push_back({r.at("resource").get<int>(), r.at("soft").get<uint64_t>(),
+                                   r.at("hard").get<uint64_t>()});
+    }
+    if (p.contains("oomScoreAdj")) s.process.oom_score_adj = p["oomScoreAdj"].get<int>();
+    s.start_fifo = j.value("startFifo", "");
     s.hostname = j.value("hostname", "");
     s.rootfs = j.at("root").at("path").get<std::string>();
     s.readonly_rootfs = j.at("root").value("readonly", false);
@@ -132,6 +181,22 @@ Result<Spec> SpecFromJson(std::string_view text) {
           s.limits.cpu_period_us = r["cpu"].value("period", int64_t{100000});
         }
         if (r.contains("pids")) s.limits.pids_max = r["pids"].value("limit", int64_t{0});
+        if (r.contains("allowedDevices")) {
+          s.limits.allowed_devices = r["allowedDevices"].get<std::vector<std::string>>();
+        }
+      }
+      for (const json& n : l.value("joinNamespaces", json::array())) {
+        s.join_namespaces.push_back({n.at("type").get<std::string>(), n.at("path").get<std::string>()});
+      }
+      for (const json& d : l.value("devices", json::array())) {
+        std::string type = d.at("type").get<std::string>();
+        s.devices.push_back({d.at("path").get<std::string>(), type.empty() ? 'c' : type[0],
+                             d.value("major", int64_t{0}), d.value("minor", int64_t{0}),
+                             d.value("fileMode", 0666u), d.value("uid", 0u), d.value("gid", 0u)});
+      }
+      const json sysctl = l.value("sysctl", json::object());
+  for (const auto& [k, v] : sysctl.items()) {
+        s.sysctl.emplace_back(k, v.get<std::string>());
       }
     }
     if (s.process.args.empty()) return Status::InvalidArgument("runtime spec: empty process.args");

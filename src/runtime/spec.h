@@ -14,6 +14,20 @@
 
 namespace bd::runtime {
 
+// A resource limit (setrlimit) for the process: RLIMIT_* number, soft and hard values.
+struct Rlimit {
+  int resource = 0;
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+};
+
+// An OCI bundle's numeric user: exact ids, no lookup (the image's /etc/passwd gives HOME only).
+struct NumericUser {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> additional_gids;
+};
+
 struct Process {
   std::vector<std::string> args;
   std::vector<std::string> env;  // "KEY=VALUE"
@@ -23,6 +37,10 @@ struct Process {
   // Bounding set; also effective and permitted when the process runs as root.
   std::vector<std::string> capabilities;
   bool no_new_privileges = true;
+  std::optional<NumericUser> numeric_user;  // when set, `user` is not used
+  std::optional<uint32_t> umask;            // default 022
+  std::vector<Rlimit> rlimits;
+  std::optional<int> oom_score_adj;
 };
 
 struct Mount {
@@ -30,6 +48,24 @@ struct Mount {
   std::string type;  // "proc", "tmpfs", "bind", ...
   std::string source;
   std::vector<std::string> options;
+};
+
+// A device node made in the container's /dev.
+struct Device {
+  std::string path;  // e.g. "/dev/fuse"
+  char type = 'c';   // 'c', 'b' or 'p'
+  int64_t major = 0;
+  int64_t minor = 0;
+  uint32_t mode = 0666;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+// A namespace joined instead of created: `type` as in `namespaces`, `path` such as
+// /proc/PID/ns/net or a bind-mounted namespace file.
+struct NamespacePath {
+  std::string type;
+  std::string path;
 };
 
 struct Overlay {
@@ -47,11 +83,17 @@ struct Spec {
   bool readonly_rootfs = false;
   std::vector<Mount> mounts;
   std::vector<std::string> namespaces;  // "pid", "mount", "uts", "ipc", "network", "cgroup"
+  std::vector<NamespacePath> join_namespaces;
+  std::vector<Device> devices;  // besides the standard null, zero, full, random, urandom, tty
+  std::vector<std::pair<std::string, std::string>> sysctl;  // "net.ipv4.ip_forward" -> "1"
   std::vector<std::string> masked_paths;    // covered by /dev/null or an empty read-only tmpfs
   std::vector<std::string> readonly_paths;  // remounted read-only
   std::string seccomp_program;  // compiled BPF (CompileSeccompProfile); empty: unconfined
   std::string cgroup_name;      // below each hierarchy, e.g. "basic-docker/<id>"; empty: none
   CgroupLimits limits;
+  // When set, the process stops right before exec, after every setup step, until a reader
+  // opens this FIFO (the OCI runtime's `create` / `start` split); see Launch.
+  std::string start_fifo;
 };
 
 // The container's cgroup plan on this host (layout detected under CgroupRoot()).

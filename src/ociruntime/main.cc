@@ -1,0 +1,814 @@
+// basic-runtime: the OCI runtime command line (as runc has it) over basic-docker's runtime
+// library. A client such as podman/conmon calls `create`, then `start`, `state`, `kill`,
+// `exec`, `delete`; `run` does create and start in one go. Flags are read as runc reads them:
+// global ones before the command, the command's own before its arguments, `-x`, `--x`,
+// `--x value` and `--x=value` alike.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/strings.h"
+#include "base/time.h"
+#include "ociruntime/state.h"
+#include "os/error.h"
+#include "os/fs.h"
+#include "os/process.h"
+#include "os/terminal.h"
+#include "runtime/cgroups.h"
+#include "runtime/launch.h"
+#include "runtime/oci_config.h"
+#include "runtime/security.h"
+
+namespace bd::ociruntime {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char kVersion[] = "basic-runtime version 0.1.0\nspec: 1.0.2\n";
+
+// ---- logging: errors go to stderr and, with --log, to that file (text or JSON lines) ----
+
+struct Logger {
+  std::string path;
+  bool json_format = false;
+
+  void Error(const std::string& msg) const {
+    std::string text = "basic-runtime: " + msg + "\n";
+    (void)!::write(STDERR_FILENO, text.data(), text.size());
+    if (path.empty()) return;
+    std::string line;
+    std::string now = FormatRfc3339Nano(NowNanos());
+    if (json_format) {
+      line = json{{"level", "error"}, {"msg", msg}, {"time", now}}.dump() + "\n";
+    } else {
+      line = "time=\"" + now + "\" level=error msg=" + json(msg).dump() + "\n";
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      (void)!::write(fd, line.data(), line.size());
+      ::close(fd);
+    }
+  }
+};
+
+// ---- arguments ----
+
+struct FlagDef {
+  std::vector<std::string> names;  // without dashes: {"bundle", "b"}
+  bool takes_value;
+};
+
+struct Args {
+  std::map<std::string, std::vector<std::string>> values;  // by first name
+  std::set<std::string> bools;
+  std::vector<std::string> positional;
+
+  bool Has(const std::string& n) const { return bools.count(n) || values.count(n); }
+  std::string Get(const std::string& n, std::string def = "") const {
+    auto it = values.find(n);
+    return it == values.end() ? def : it->second.back();
+  }
+  std::vector<std::string> All(const std::string& n) const {
+    auto it = values.find(n);
+    return it == values.end() ? std::vector<std::string>{} : it->second;
+  }
+};
+
+// Parses flags from argv[i..] until the first argument that is not a flag; the rest are
+// positional. Boolean flags take "=true"/"=false".
+Result<Args> ParseFlags(const std::vector<std::string>& argv, size_t i,
+                        const std::vector<FlagDef>& defs, size_t* next = nullptr) {
+  Args out;
+  for (; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') break;
+    std::string name = a.substr(a[1] == '-' ? 2 : 1);
+    std::optional<std::string> inline_value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name.resize(eq);
+    }
+    const FlagDef* def = nullptr;
+    for (const FlagDef& d : defs) {
+      if (std::find(d.names.begin(), d.names.end(), name) != d.names.end()) def = &d;
+    }
+    if (!def) return Status::InvalidArgument("flag provided but not defined: -" + name);
+    const std::string& key = def->names.front();
+    if (def->takes_value) {
+      if (!inline_value) {
+        if (i + 1 >= argv.size()) return Status::InvalidArgument("flag needs an argument: -" + name);
+        inline_value = argv[++i];
+      }
+      out.values[key].push_back(*inline_value);
+    } else if (!inline_value || *inline_value == "true" || *inline_value == "1") {
+      out.bools.insert(key);
+    } else if (*inline_value != "false" && *inline_value != "0") {
+      return Status::InvalidArgument("invalid boolean value \"" + *inline_value + "\" for -" + name);
+    }
+  }
+  if (next) {  // the caller reads the rest itself
+    *next = i;
+    return out;
+  }
+  for (; i < argv.size(); ++i) out.positional.push_back(argv[i]);
+  return out;
+}
+
+struct Global {
+  StateStore store{"/run/basic-runtime"};
+  Logger log;
+  bool systemd_cgroup = false;
+};
+
+// ---- helpers ----
+
+std::vector<std::string> SplitFields(const std::string& line) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    size_t j = i;
+    while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j]))) ++j;
+    if (j > i) out.push_back(line.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+Status WritePidFile(const std::string& path, pid_t pid) {
+  if (path.empty()) return {};
+  return os::WriteFileAtomic(path, std::to_string(pid), 0644);
+}
+
+Result<UniqueFd> ConnectConsoleSocket(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return os::ErrnoStatus("socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    return Status::InvalidArgument("console socket path is too long: " + path);
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    return os::ErrnoStatus("connect to console socket `" + path + "`");
+  }
+  return fd;
+}
+
+// Sends `sig` to the container's process, never to a recycled pid.
+Status SignalProcess(pid_t pid, uint64_t start_time, int sig) {
+  auto pidfd = os::PidfdOpen(pid);
+  if (!pidfd.ok() || !os::ProcessMatches(pid, start_time)) {
+    return Status::FailedPrecondition("container not running");
+  }
+  if (::syscall(SYS_pidfd_send_signal, pidfd->get(), sig, nullptr, 0) < 0) {
+    return os::ErrnoStatus("signal the container's process");
+  }
+  return {};
+}
+
+void SignalCgroup(const runtime::Spec& spec, int sig) {
+  for (pid_t pid : runtime::CgroupProcesses(runtime::PlanFor(spec))) ::kill(pid, sig);
+}
+
+// Copies between the caller's terminal and the container's pseudo-terminal master until
+// the process behind `pidfd` exits; used by `run` and `exec` when no console socket is given.
+void RelayTerminal(int master, int pidfd) {
+  os::RawMode raw(STDIN_FILENO);
+  os::CopyWindowSize(STDIN_FILENO, master);
+  char buf[8192];
+  bool stdin_open = true;
+  for (;;) {
+    pollfd fds[3] = {{master, POLLIN, 0}, {pidfd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    int n = ::poll(fds, stdin_open ? 3 : 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return;
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t r = ::read(master, buf, sizeof buf);
+      if (r <= 0) return;
+      (void)os::WriteAll(STDOUT_FILENO, std::string_view(buf, static_cast<size_t>(r)));
+      continue;  // drain output before looking at the exit
+    }
+    if (stdin_open && (fds[2].revents & (POLLIN | POLLHUP))) {
+      ssize_t r = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (r <= 0) {
+        stdin_open = false;
+      } else {
+        (void)os::WriteAll(master, std::string_view(buf, static_cast<size_t>(r)));
+      }
+    }
+    if (fds[1].revents & POLLIN) return;
+  }
+}
+
+// A console socket pair for `run`/`exec` without --console-socket: the process sends the
+// master on one end, this process takes it from the other.
+struct LocalConsole {
+  UniqueFd ours, theirs;
+};
+Result<LocalConsole> MakeLocalConsole() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return os::ErrnoStatus("socketpair");
+  return LocalConsole{UniqueFd(sv[0]), UniqueFd(sv[1])};
+}
+
+// Waits for our child, forwarding the usual termination and job-control signals to it.
+int WaitForwarding(os::ChildProcess& child, int relay_master) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&set, sig);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
+  if (relay_master >= 0) {
+    RelayTerminal(relay_master, child.pidfd());
+  } else {
+    for (;;) {
+      pollfd fds[2] = {{child.pidfd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+      if (fds[1].revents & POLLIN) {
+        signalfd_siginfo si{};
+        if (::read(sfd.get(), &si, sizeof si) == sizeof si && si.ssi_signo != SIGWINCH) {
+          (void)child.Signal(static_cast<int>(si.ssi_signo));
+        }
+      }
+      if (fds[0].revents & POLLIN) break;
+    }
+  }
+  auto status = child.Wait();
+  return status.ok() ? runtime::ExitCodeFromWaitStatus(*status) : 255;
+}
+
+// Frees what a container holds on the host: remaining processes, its cgroup, its state.
+Status Destroy(const Global& g, const ContainerState& s) {
+  runtime::CgroupPlan plan = runtime::PlanFor(s.spec);
+  SignalCgroup(s.spec, SIGKILL);
+  if (runtime::CgroupFrozen(plan)) (void)runtime::FreezeCgroup(plan, false);
+  if (auto pidfd = os::PidfdOpen(s.pid); pidfd.ok() && os::ProcessMatches(s.pid, s.start_time)) {
+    (void)os::WaitPidfd(pidfd->get(), 5000);
+  }
+  for (int i = 0; i < 100 && !runtime::CgroupProcesses(plan).empty(); ++i) ::usleep(2000);
+  Status st = runtime::RemoveCgroup(plan);
+  if (Status rm = g.store.Remove(s.id); !rm.ok()) return rm;
+  return st;
+}
+
+// ---- commands ----
+
+const std::vector<FlagDef> kCreateFlags = {
+    {{"bundle", "b"}, true},  {{"console-socket"}, true}, {{"pid-file"}, true},
+    {{"no-pivot"}, false},    {{"no-new-keyring"}, false}, {{"preserve-fds"}, true},
+    {{"detach", "d"}, false}, {{"keep"}, false}};
+
+Result<int> PreserveFds(const Args& a) {
+  std::string v = a.Get("preserve-fds", "0");
+  auto n = ParseInt(v);
+  if (!n || *n < 0 || *n > 1024) return Status::InvalidArgument("invalid --preserve-fds \"" + v + "\"");
+  return static_cast<int>(*n);
+}
+
+// `create` and `run`: the process is set up; gated (create) it waits for `start`.
+int CreateOrRun(Global& g, const Args& a, bool run) {
+  if (a.positional.size() != 1) {
+    g.log.Error(std::string(run ? "run" : "create") + " requires exactly one container id");
+    return 1;
+  }
+  const std::string id = a.positional[0];
+  auto fail = [&](const Status& st) {
+    g.log.Error(st.message());
+    return 1;
+  };
+  auto preserve = PreserveFds(a);
+  if (!preserve.ok()) return fail(preserve.status());
+  std::string bundle = a.Get("bundle", ".");
+  if (bundle.empty() || bundle[0] != '/') {
+    char cwd[4096];
+    if (!::getcwd(cwd, sizeof cwd)) return fail(os::ErrnoStatus("getcwd"));
+    bundle = bundle == "." ? std::string(cwd) : os::JoinPath(cwd, bundle);
+  }
+  auto config = os::ReadFile(bundle + "/config.json");
+  if (!config.ok()) return fail(config.status().WithContext("read the bundle's config.json"));
+  if (Status st = ValidateId(id); !st.ok()) return fail(st);
+  auto parsed = runtime::ParseOciConfig(*config, bundle, id, g.systemd_cgroup);
+  if (!parsed.ok()) return fail(parsed.status());
+  runtime::Spec& spec = parsed->spec;
+  bool detach = !run || a.Has("detach");
+  std::string console_path = a.Get("console-socket");
+  if (spec.process.terminal && detach && console_path.empty()) {
+    return fail(Status::InvalidArgument("a terminal needs --console-socket when detached"));
+  }
+  if (Status st = g.store.Reserve(id); !st.ok()) return fail(st);
+  bool keep_state = false;
+  auto cleanup_on_error = [&] {
+    if (!keep_state) (void)g.store.Remove(id);
+  };
+  if (!run) {
+    spec.start_fifo = g.store.Fifo(id);
+    if (::mkfifo(spec.start_fifo.c_str(), 0622) < 0) {
+      cleanup_on_error();
+      return fail(os::ErrnoStatus("mkfifo `" + spec.start_fifo + "`"));
+    }
+  }
+
+  runtime::LaunchIo io;
+  io.stdin_fd = STDIN_FILENO;
+  io.stdout_fd = STDOUT_FILENO;
+  io.stderr_fd = STDERR_FILENO;
+  io.preserve_fds = *preserve;
+  UniqueFd console;
+  std::optional<LocalConsole> local;
+  if (spec.process.terminal) {
+    if (!console_path.empty()) {
+      auto c = ConnectConsoleSocket(console_path);
+      if (!c.ok()) {
+        cleanup_on_error();
+        return fail(c.status());
+      }
+      console = std::move(*c);
+      io.console_socket = console.get();
+    } else {
+      auto l = MakeLocalConsole();
+      if (!l.ok()) {
+        cleanup_on_error();
+        return fail(l.status());
+      }
+      local = std::move(*l);
+      io.console_socket = local->theirs.get();
+    }
+  }
+
+  runtime::LaunchError error;
+  auto child = runtime::Launch(spec, io, &error);
+  if (!child.ok()) {
+    cleanup_on_error();
+    return fail(error.status);
+  }
+  ContainerState state;
+  state.id = id;
+  state.bundle = bundle;
+  state.created = FormatRfc3339Nano(NowNanos());
+  state.pid = child->pid();
+  state.start_time = os::ProcessStartTime(state.pid);
+  state.annotations = parsed->annotations;
+  state.spec = spec;
+  Status st = g.store.Save(state);
+  if (st.ok()) st = WritePidFile(a.Get("pid-file"), state.pid);
+  if (!st.ok()) {
+    (void)child->Signal(SIGKILL);
+    (void)child->Wait();
+    (void)Destroy(g, state);
+    return fail(st);
+  }
+  if (detach) {
+    child->Release();  // the caller (or its subreaper) owns the process from here
+    return 0;
+  }
+  UniqueFd master;
+  if (local) {
+    local->theirs.Reset();
+    auto m = os::RecvFd(local->ours.get());
+    if (m.ok()) master = std::move(*m);
+  }
+  int code = WaitForwarding(*child, master ? master.get() : -1);
+  if (!a.Has("keep")) (void)Destroy(g, state);
+  return code;
+}
+
+int Start(Global& g, const Args& a) {
+  if (a.positional.size() != 1) {
+    g.log.Error("start requires exactly one container id");
+    return 1;
+  }
+  auto s = g.store.Load(a.positional[0]);
+  if (!s.ok()) {
+    g.log.Error(s.status().message());
+    return 1;
+  }
+  std::string status = StatusOf(g.store, *s);
+  if (status != "created") {
+    g.log.Error("cannot start a container that is " + status);
+    return 1;
+  }
+  auto pidfd = os::PidfdOpen(s->pid);
+  Status st = pidfd.ok() ? runtime::StartGated(g.store.Fifo(s->id), pidfd->get())
+                         : pidfd.status();
+  ::unlink(g.store.Fifo(s->id).c_str());
+  if (!st.ok()) {
+    g.log.Error(st.message());
+    return 1;
+  }
+  return 0;
+}
+
+int State(Global& g, const Args& a) {
+  if (a.positional.size() != 1) {
+    g.log.Error("state requires exactly one container id");
+    return 1;
+  }
+  auto s = g.store.Load(a.positional[0]);
+  if (!s.ok()) {
+    g.log.Error(s.status().message());
+    return 1;
+  }
+  std::string out = StateJson(g.store, *s);
+  (void)os::WriteAll(STDOUT_FILENO, out);
+  return 0;
+}
+
+int Kill(Global& g, const Args& a) {
+  if (a.positional.empty() || a.positional.size() > 2) {
+    g.log.Error("usage: kill [--all] CONTAINER [SIGNAL]");
+    return 1;
+  }
+  auto s = g.store.Load(a.positional[0]);
+  if (!s.ok()) {
+    g.log.Error(s.status().message());
+    return 1;
+  }
+  auto sig = os::ParseSignal(a.positional.size() == 2 ? a.positional[1] : "SIGTERM");
+  if (!sig.ok()) {
+    g.log.Error(sig.status().message());
+    return 1;
+  }
+  if (a.Has("all")) {
+    SignalCgroup(s->spec, *sig);
+    return 0;
+  }
+  if (StatusOf(g.store, *s) == "stopped") {
+    g.log.Error("container not running");
+    return 1;
+  }
+  if (Status st = SignalProcess(s->pid, s->start_time, *sig); !st.ok()) {
+    g.log.Error(st.message());
+    return 1;
+  }
+  return 0;
+}
+
+int Delete(Global& g, const Args& a) {
+  if (a.positional.size() != 1) {
+    g.log.Error("delete requires exactly one container id");
+    return 1;
+  }
+  auto s = g.store.Load(a.positional[0]);
+  if (!s.ok()) {
+    g.log.Error(s.status().message());
+    return 1;
+  }
+  std::string status = StatusOf(g.store, *s);
+  if ((status == "running" || status == "paused") && !a.Has("force")) {
+    g.log.Error("cannot delete container " + s->id + " that is not stopped: " + status);
+    return 1;
+  }
+  if (Status st = Destroy(g, *s); !st.ok()) {
+    g.log.Error(st.message());
+    return 1;
+  }
+  return 0;
+}
+
+int PauseResume(Global& g, const Args& a, bool pause) {
+  if (a.positional.size() != 1) {
+    g.log.Error(std::string(pause ? "pause" : "resume") + " requires exactly one container id");
+    return 1;
+  }
+  auto s = g.store.Load(a.positional[0]);
+  if (!s.ok()) {
+    g.log.Error(s.status().message());
+    return 1;
+  }
+  std::string status = StatusOf(g.store, *s);
+  if (status != (pause ? "running" : "paused")) {
+    g.log.Error("container is " + status + ", not " + (pause ? "running" : "paused"));
+    return 1;
+  }
+  if (Status st = runtime::FreezeCgroup(runtime::PlanFor(s->spec), pause); !st.ok()) {
+    g.log.Error(st.message());
+    return 1;
+  }
+  return 0;
+}
+
+int Exec(Global& g, const Args& a) {
+  auto fail = [&](const Status& st) {
+    g.log.Error(st.message());
+    return 1;
+  };
+  if (a.positional.empty()) return fail(Status::InvalidArgument("exec requires a container id"));
+  auto s = g.store.Load(a.positional[0]);
+  if (!s.ok()) return fail(s.status());
+  std::string status = StatusOf(g.store, *s);
+  if (status == "stopped") return fail(Status::FailedPrecondition("cannot exec in a stopped container"));
+  if (status == "paused" && !a.Has("ignore-paused")) {
+    return fail(Status::FailedPrecondition("cannot exec in a paused container"));
+  }
+  runtime::Spec spec = s->spec;  // security settings of the container, the process replaced
+  runtime::Process proc = spec.process;
+  if (a.Has("process")) {
+    auto text = os::ReadFile(a.Get("process"));
+    if (!text.ok()) return fail(text.status());
+    auto p = runtime::ParseOciProcess(*text);
+    if (!p.ok()) return fail(p.status());
+    proc = std::move(p->process);
+    if (!p->has_capabilities) proc.capabilities = spec.process.capabilities;
+  } else {
+    if (a.positional.size() < 2) return fail(Status::InvalidArgument("exec requires a command"));
+    proc.args.assign(a.positional.begin() + 1, a.positional.end());
+    for (const std::string& e : a.All("env")) proc.env.push_back(e);
+    if (a.Has("cwd")) proc.cwd = a.Get("cwd");
+    proc.terminal = a.Has("tty");
+    proc.rlimits.clear();  // the container's limits are inherited through the namespace join
+    if (a.Has("user")) {
+      auto parts = Split(a.Get("user"), ':');
+      auto uid = ParseInt(parts[0]);
+      auto gid = parts.size() > 1 ? ParseInt(parts[1]) : std::optional<int64_t>(0);
+      if (!uid || !gid || *uid < 0 || *gid < 0) {
+        return fail(Status::InvalidArgument("--user takes UID[:GID], not \"" + a.Get("user") + "\""));
+      }
+      proc.numeric_user = runtime::NumericUser{static_cast<uint32_t>(*uid), static_cast<uint32_t>(*gid), {}};
+    }
+    for (const std::string& gid : a.All("additional-gids")) {
+      auto n = ParseInt(gid);
+      if (!n || *n < 0) return fail(Status::InvalidArgument("invalid additional gid \"" + gid + "\""));
+      if (!proc.numeric_user) proc.numeric_user = runtime::NumericUser{};
+      proc.numeric_user->additional_gids.push_back(static_cast<uint32_t>(*n));
+    }
+    for (const std::string& cap : a.All("cap")) {
+      auto name = runtime::NormalizeCapability(cap);
+      if (!name.ok()) return fail(name.status());
+      proc.capabilities.push_back(*name);
+    }
+    if (a.Has("no-new-privs")) proc.no_new_privileges = true;
+  }
+  spec.process.capabilities = proc.capabilities;
+  spec.process.no_new_privileges = proc.no_new_privileges || s->spec.process.no_new_privileges;
+  bool detach = a.Has("detach");
+  std::string console_path = a.Get("console-socket");
+  if (proc.terminal && detach && console_path.empty()) {
+    return fail(Status::InvalidArgument("a terminal needs --console-socket when detached"));
+  }
+  auto preserve = PreserveFds(a);
+  if (!preserve.ok()) return fail(preserve.status());
+  runtime::LaunchIo io;
+  io.stdin_fd = STDIN_FILENO;
+  io.stdout_fd = STDOUT_FILENO;
+  io.stderr_fd = STDERR_FILENO;
+  io.preserve_fds = *preserve;
+  UniqueFd console;
+  std::optional<LocalConsole> local;
+  if (proc.terminal) {
+    if (!console_path.empty()) {
+      auto c = ConnectConsoleSocket(console_path);
+      if (!c.ok()) return fail(c.status());
+      console = std::move(*c);
+      io.console_socket = console.get();
+    } else {
+      auto l = MakeLocalConsole();
+      if (!l.ok()) return fail(l.status());
+      local = std::move(*l);
+      io.console_socket = local->theirs.get();
+    }
+  }
+  auto pidfd = os::PidfdOpen(s->pid);
+  if (!pidfd.ok() || !os::ProcessMatches(s->pid, s->start_time)) {
+    return fail(Status::FailedPrecondition("container not running"));
+  }
+  runtime::LaunchError error;
+  auto started = runtime::ExecIn(pidfd->get(), spec, proc, io, detach, &error);
+  if (!started.ok()) {
+    g.log.Error(error.status.message());
+    return error.exit_code;
+  }
+  if (Status st = WritePidFile(a.Get("pid-file"), started->pid); !st.ok()) return fail(st);
+  if (detach) {
+    (void)started->helper.Wait();  // exits at once; the process runs on under the subreaper
+    return 0;
+  }
+  UniqueFd master;
+  if (local) {
+    local->theirs.Reset();
+    auto m = os::RecvFd(local->ours.get());
+    if (m.ok()) master = std::move(*m);
+  }
+  return WaitForwarding(started->helper, master ? master.get() : -1);
+}
+
+int Spec(Global& g, const Args& a) {
+  std::string bundle = a.Get("bundle", ".");
+  std::string path = os::JoinPath(bundle, "config.json");
+  if (os::Exists(path)) {
+    g.log.Error("File " + path + " exists. Remove it first");
+    return 1;
+  }
+  if (Status st = os::WriteFileAtomic(path, runtime::DefaultOciConfig(), 0644); !st.ok()) {
+    g.log.Error(st.message());
+    return 1;
+  }
+  return 0;
+}
+
+int Ps(Global& g, const Args& a) {
+  if (a.positional.empty()) {
+    g.log.Error("ps requires a container id");
+    return 1;
+  }
+  auto s = g.store.Load(a.positional[0]);
+  if (!s.ok()) {
+    g.log.Error(s.status().message());
+    return 1;
+  }
+  std::vector<pid_t> pids = runtime::CgroupProcesses(runtime::PlanFor(s->spec));
+  std::string format = a.Get("format", "table");
+  if (format == "json") {
+    (void)os::WriteAll(STDOUT_FILENO, json(pids).dump() + "\n");
+    return 0;
+  }
+  if (format != "table") {
+    g.log.Error("invalid format option \"" + format + "\": use table or json");
+    return 1;
+  }
+  // Table: ps(1) with the given options (default -ef), keeping the header and our processes.
+  std::vector<std::string> ps_args = {"ps"};
+  if (a.positional.size() > 1) {
+    ps_args.insert(ps_args.end(), a.positional.begin() + 1, a.positional.end());
+  } else {
+    ps_args.push_back("-ef");
+  }
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) < 0) return 1;
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    std::vector<char*> argv;
+    for (auto& s2 : ps_args) argv.push_back(s2.data());
+    argv.push_back(nullptr);
+    ::execvp("ps", argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  UniqueFd rd(out[0]);
+  auto text = os::ReadAll(rd.get());
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!text.ok() || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    g.log.Error("ps failed");
+    return 1;
+  }
+  auto lines = Split(*text, '\n');
+  if (lines.empty()) return 0;
+  size_t pid_col = 0;
+  auto header = SplitFields(lines[0]);
+  while (pid_col < header.size() && header[pid_col] != "PID") ++pid_col;
+  if (pid_col == header.size()) {
+    g.log.Error("no PID column in ps output");
+    return 1;
+  }
+  std::string result = lines[0] + "\n";
+  std::set<pid_t> wanted(pids.begin(), pids.end());
+  for (size_t i = 1; i < lines.size(); ++i) {
+    auto fields = SplitFields(lines[i]);
+    if (fields.size() <= pid_col) continue;
+    auto pid = ParseInt(fields[pid_col]);
+    if (pid && wanted.count(static_cast<pid_t>(*pid))) result += lines[i] + "\n";
+  }
+  (void)os::WriteAll(STDOUT_FILENO, result);
+  return 0;
+}
+
+int List(Global& g, const Args& a) {
+  std::string format = a.Get("format", "table");
+  json all = json::array();
+  std::string table = "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n";
+  for (const std::string& id : g.store.List()) {
+    auto s = g.store.Load(id);
+    if (!s.ok()) continue;
+    if (a.Has("quiet")) {
+      table += id + "\n";
+      continue;
+    }
+    std::string status = StatusOf(g.store, *s);
+    pid_t pid = status == "stopped" ? 0 : s->pid;
+    all.push_back({{"ociVersion", "1.0.2"}, {"id", id}, {"pid", pid}, {"status", status},
+                   {"bundle", s->bundle}, {"rootfs", s->spec.rootfs}, {"created", s->created},
+                   {"owner", "root"}});
+    table += id + "\t" + std::to_string(pid) + "\t" + status + "\t" + s->bundle + "\t" + s->created +
+             "\troot\n";
+  }
+  if (a.Has("quiet")) table.erase(0, table.find('\n') + 1);
+  (void)os::WriteAll(STDOUT_FILENO, format == "json" ? all.dump() + "\n" : table);
+  return 0;
+}
+
+constexpr const char kUsage[] =
+    "usage: basic-runtime [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup]\n"
+    "                     COMMAND [OPTIONS] ...\n"
+    "commands: create, start, run, state, kill, delete, exec, ps, pause, resume, list, spec\n";
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  Global g;
+  size_t next = 1;
+  auto global = ParseFlags(args, 1,
+                           {{{"root"}, true},
+                            {{"log"}, true},
+                            {{"log-format"}, true},
+                            {{"debug"}, false},
+                            {{"systemd-cgroup"}, false},
+                            {{"rootless"}, true},
+                            {{"criu"}, true},
+                            {{"version", "v"}, false},
+                            {{"help", "h"}, false}},
+                           &next);
+  if (!global.ok()) {
+    g.log.Error(global.status().message());
+    return 1;
+  }
+  if (global->Has("version")) {
+    (void)os::WriteAll(STDOUT_FILENO, kVersion);
+    return 0;
+  }
+  if (global->Has("help") || next >= args.size()) {
+    (void)os::WriteAll(global->Has("help") ? STDOUT_FILENO : STDERR_FILENO, kUsage);
+    return global->Has("help") ? 0 : 1;
+  }
+  g.store = StateStore(global->Get("root", "/run/basic-runtime"));
+  g.log.path = global->Get("log");
+  std::string log_format = global->Get("log-format", "text");
+  if (log_format != "text" && log_format != "json") {
+    g.log.Error("invalid log format \"" + log_format + "\": use text or json");
+    return 1;
+  }
+  g.log.json_format = log_format == "json";
+  g.systemd_cgroup = global->Has("systemd-cgroup");
+
+  const std::string command = args[next];
+  static const std::map<std::string, std::vector<FlagDef>> kFlags = {
+      {"create", kCreateFlags},
+      {"run", kCreateFlags},
+      {"start", {}},
+      {"state", {}},
+      {"kill", {{{"all", "a"}, false}}},
+      {"delete", {{{"force", "f"}, false}}},
+      {"pause", {}},
+      {"resume", {}},
+      {"spec", {{{"bundle", "b"}, true}, {{"rootless"}, false}}},
+      {"ps", {{{"format", "f"}, true}}},
+      {"list", {{{"format", "f"}, true}, {{"quiet", "q"}, false}}},
+      {"exec",
+       {{{"console-socket"}, true}, {{"cwd"}, true}, {{"env", "e"}, true}, {{"tty", "t"}, false},
+        {{"user", "u"}, true}, {{"additional-gids", "g"}, true}, {{"process", "p"}, true},
+        {{"detach", "d"}, false}, {{"pid-file"}, true}, {{"process-label"}, true},
+        {{"apparmor"}, true}, {{"no-new-privs"}, false}, {{"cap", "c"}, true},
+        {{"preserve-fds"}, true}, {{"cgroup"}, true}, {{"ignore-paused"}, false}}},
+  };
+  auto defs = kFlags.find(command);
+  if (defs == kFlags.end()) {
+    g.log.Error("unknown command \"" + command + "\"");
+    (void)os::WriteAll(STDERR_FILENO, kUsage);
+    return 1;
+  }
+  auto a = ParseFlags(args, next + 1, defs->second);
+  if (!a.ok()) {
+    g.log.Error(a.status().message());
+    return 1;
+  }
+  if (command == "create") return CreateOrRun(g, *a, false);
+  if (command == "run") return CreateOrRun(g, *a, true);
+  if (command == "start") return Start(g, *a);
+  if (command == "state") return State(g, *a);
+  if (command == "kill") return Kill(g, *a);
+  if (command == "delete") return Delete(g, *a);
+  if (command == "pause") return PauseResume(g, *a, true);
+  if (command == "resume") return PauseResume(g, *a, false);
+  if (command == "exec") return Exec(g, *a);
+  if (command == "spec") return Spec(g, *a);
+  if (command == "ps") return Ps(g, *a);
+  return List(g, *a);
+}
+
+}  // namespace bd::ociruntime
+
+int main(int argc, char** argv) { return bd::ociruntime::Main(argc, argv); }

@@ -1,0 +1,114 @@
+#include "ociruntime/state.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "os/error.h"
+#include "os/fs.h"
+#include "os/process.h"
+#include "runtime/cgroups.h"
+
+namespace bd::ociruntime {
+
+using nlohmann::json;
+
+Status ValidateId(const std::string& id) {
+  bool ok = !id.empty() && id.size() <= 1024 && id != "." && id != "..";
+  for (char c : id) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == '-' ||
+                c == '.');
+  }
+  if (!ok) return Status::InvalidArgument("invalid container id \"" + id + "\"");
+  return {};
+}
+
+Status StateStore::Reserve(const std::string& id) const {
+  BD_RETURN_IF_ERROR(ValidateId(id));
+  BD_RETURN_IF_ERROR(os::MkdirAll(root_, 0711));
+  if (::mkdir(Dir(id).c_str(), 0711) < 0) {
+    if (errno == EEXIST) return Status::AlreadyExists("container with id exists: " + id);
+    return os::ErrnoStatus("create the state directory `" + Dir(id) + "`");
+  }
+  return {};
+}
+
+Status StateStore::Save(const ContainerState& s) const {
+  json j = {{"id", s.id},
+            {"bundle", s.bundle},
+            {"created", s.created},
+            {"pid", s.pid},
+            {"startTime", s.start_time},
+            {"annotations", s.annotations},
+            {"spec", json::parse(runtime::SpecToJson(s.spec))}};
+  return os::WriteFileAtomic(Dir(s.id) + "/state.json", j.dump(), 0600);
+}
+
+Result<ContainerState> StateStore::Load(const std::string& id) const {
+  BD_RETURN_IF_ERROR(ValidateId(id));
+  auto text = os::ReadFile(Dir(id) + "/state.json");
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound) {
+      return Status::NotFound("container \"" + id + "\" does not exist");
+    }
+    return text.status();
+  }
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded()) return Status::Internal("state of container \"" + id + "\" is not JSON");
+  try {
+    ContainerState s;
+    s.id = j.at("id").get<std::string>();
+    s.bundle = j.value("bundle", "");
+    s.created = j.value("created", "");
+    s.pid = j.value("pid", 0);
+    s.start_time = j.value("startTime", uint64_t{0});
+    s.annotations = j.value("annotations", std::map<std::string, std::string>{});
+    BD_ASSIGN_OR_RETURN(s.spec, runtime::SpecFromJson(j.at("spec").dump()));
+    return s;
+  } catch (const json::exception& e) {
+    return Status::Internal("state of container \"" + id + "\": " + e.what());
+  }
+}
+
+Status StateStore::Remove(const std::string& id) const {
+  BD_RETURN_IF_ERROR(ValidateId(id));
+  return os::RemoveAll(Dir(id));
+}
+
+std::vector<std::string> StateStore::List() const {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(root_.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != ".." && os::Exists(Dir(name) + "/state.json")) out.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string StatusOf(const StateStore& store, const ContainerState& s) {
+  if (s.pid <= 0 || !os::ProcessMatches(s.pid, s.start_time)) return "stopped";
+  if (os::Exists(store.Fifo(s.id))) return "created";
+  if (runtime::CgroupFrozen(runtime::PlanFor(s.spec))) return "paused";
+  return "running";
+}
+
+std::string StateJson(const StateStore& store, const ContainerState& s) {
+  std::string status = StatusOf(store, s);
+  json j = {{"ociVersion", "1.0.2"},
+            {"id", s.id},
+            {"pid", status == "stopped" ? 0 : s.pid},
+            {"status", status},
+            {"bundle", s.bundle},
+            {"rootfs", s.spec.rootfs},
+            {"created", s.created},
+            {"owner", ""}};
+  if (!s.annotations.empty()) j["annotations"] = s.annotations;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace bd::ociruntime

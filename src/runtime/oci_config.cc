@@ -1,0 +1,296 @@
+#include "runtime/oci_config.h"
+
+#include <sys/resource.h>
+
+#include <nlohmann/json.hpp>
+
+#include "base/strings.h"
+#include "os/fs.h"
+#include "runtime/security.h"
+
+namespace bd::runtime {
+
+using nlohmann::json;
+
+namespace {
+
+Result<int> RlimitFromName(std::string_view name) {
+  static constexpr std::pair<std::string_view, int> kLimits[] = {
+      {"RLIMIT_CPU", RLIMIT_CPU},           {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+      {"RLIMIT_DATA", RLIMIT_DATA},         {"RLIMIT_STACK", RLIMIT_STACK},
+      {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_RSS", RLIMIT_RSS},
+      {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},   {"RLIMIT_AS", RLIMIT_AS},
+      {"RLIMIT_LOCKS", RLIMIT_LOCKS},       {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+      {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+      {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+  };
+  for (const auto& [n, v] : kLimits) {
+    if (n == name) return v;
+  }
+  return Status::InvalidArgument("unknown rlimit type \"" + std::string(name) + "\"");
+}
+
+Result<std::vector<std::string>> Capabilities(const json& caps) {
+  // One set serves bounding, effective and permitted: the bounding set is authoritative.
+  const char* key = caps.contains("bounding") ? "bounding" : "effective";
+  std::vector<std::string> out;
+  for (const json& c : caps.value(key, json::array())) {
+    BD_ASSIGN_OR_RETURN(std::string name, NormalizeCapability(c.get<std::string>()));
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
+Result<OciProcess> ProcessFromJson(const json& p) {
+  OciProcess out;
+  Process& proc = out.process;
+  proc.args = p.value("args", std::vector<std::string>{});
+  if (proc.args.empty()) return Status::InvalidArgument("process.args must not be empty");
+  if (p.contains("commandLine")) {
+    return Status::InvalidArgument("process.commandLine is for Windows containers");
+  }
+  proc.env = p.value("env", std::vector<std::string>{});
+  proc.cwd = p.value("cwd", "/");
+  if (proc.cwd.empty() || proc.cwd[0] != '/') {
+    return Status::InvalidArgument("process.cwd must be an absolute path, not `" + proc.cwd + "`");
+  }
+  proc.terminal = p.value("terminal", false);
+  if (p.contains("user")) {
+    const json& u = p["user"];
+    if (u.contains("username")) return Status::InvalidArgument("process.user.username is for Windows");
+    proc.numeric_user = NumericUser{u.value("uid", 0u), u.value("gid", 0u),
+                                    u.value("additionalGids", std::vector<uint32_t>{})};
+    if (u.contains("umask")) proc.umask = u["umask"].get<uint32_t>();
+  } else {
+    proc.numeric_user = NumericUser{};
+  }
+  if (p.contains("capabilities")) {
+    BD_ASSIGN_OR_RETURN(proc.capabilities, Capabilities(p["capabilities"]));
+    out.has_capabilities = true;
+  }
+  for (const json& r : p.value("rlimits", json::array())) {
+    BD_ASSIGN_OR_RETURN(int resource, RlimitFromName(r.at("type").get<std::string>()));
+    proc.rlimits.push_back({resource, r.at("soft").get<uint64_t>(), r.at("hard").get<uint64_t>()});
+  }
+  proc.no_new_privileges = p.value("noNewPrivileges", false);
+  if (p.contains("oomScoreAdj")) proc.oom_score_adj = p["oomScoreAdj"].get<int>();
+  // apparmorProfile and selinuxLabel: neither LSM is enforced by this runtime; a profile name
+  // asks for confinement that would silently not happen, so it is refused.
+  if (!p.value("apparmorProfile", "").empty()) {
+    return Status::InvalidArgument("process.apparmorProfile: AppArmor is not supported");
+  }
+  return out;
+}
+
+// "c 1:3 rwm" from an OCI device cgroup rule; "a" for the all-devices wildcard.
+std::string DeviceRule(const json& d) {
+  auto num = [&](const char* key) {
+    return d.contains(key) && d[key].is_number() ? std::to_string(d[key].get<int64_t>()) : "*";
+  };
+  std::string type = d.value("type", "a");
+  if (type == "a") return "a";
+  return type + " " + num("major") + ":" + num("minor") + " " + d.value("access", "rwm");
+}
+
+// The cgroup below each hierarchy: cgroupsPath without its leading slash, or a systemd
+// "slice:prefix:name" placed where systemd would put it.
+Result<std::string> CgroupName(const std::string& path, const std::string& id, bool systemd) {
+  if (path.empty()) return "basic-runtime/" + id;
+  if (systemd && path.find(':') != std::string::npos) {
+    auto parts = Split(path, ':');
+    if (parts.size() != 3) {
+      return Status::InvalidArgument("cgroupsPath `" + path + "` is not slice:prefix:name");
+    }
+    std::string slice = parts[0].empty() ? "system.slice" : parts[0];
+    return slice + "/" + parts[1] + "-" + parts[2] + ".scope";
+  }
+  std::string name(path);
+  while (!name.empty() && name.front() == '/') name.erase(0, 1);
+  if (name.empty()) return Status::InvalidArgument("cgroupsPath must name a cgroup below the root");
+  for (const std::string& part : Split(name, '/')) {
+    if (part.empty() || part == "." || part == "..") {
+      return Status::InvalidArgument("cgroupsPath `" + path + "` is not a clean path");
+    }
+  }
+  return name;
+}
+
+Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spec* s) {
+  s->namespaces.clear();
+  for (const json& n : l.value("namespaces", json::array())) {
+    std::string type = n.at("type").get<std::string>();
+    if (type == "user" || type == "time") {
+      return Status::InvalidArgument(type + " namespaces are not supported by basic-runtime");
+    }
+    static constexpr std::string_view kKnown[] = {"pid", "network", "mount", "ipc", "uts", "cgroup"};
+    if (std::find(std::begin(kKnown), std::end(kKnown), type) == std::end(kKnown)) {
+      return Status::InvalidArgument("unknown namespace type \"" + type + "\"");
+    }
+    std::string path = n.value("path", "");
+    if (path.empty()) {
+      s->namespaces.push_back(type);
+    } else {
+      s->join_namespaces.push_back({type, path});
+    }
+  }
+  if (l.contains("uidMappings") || l.contains("gidMappings")) {
+    return Status::InvalidArgument("uid/gid mappings need user namespaces, not supported");
+  }
+  if (l.contains("resources")) {
+    const json& r = l["resources"];
+    if (r.contains("memory")) s->limits.memory_bytes = r["memory"].value("limit", int64_t{0});
+    if (r.contains("cpu")) {
+      s->limits.cpu_quota_us = r["cpu"].value("quota", int64_t{0});
+      s->limits.cpu_period_us = r["cpu"].value("period", int64_t{100000});
+    }
+    if (r.contains("pids")) s->limits.pids_max = r["pids"].value("limit", int64_t{0});
+    if (s->limits.memory_bytes < 0) s->limits.memory_bytes = 0;
+    if (s->limits.cpu_quota_us < 0) s->limits.cpu_quota_us = 0;
+    if (s->limits.pids_max < 0) s->limits.pids_max = 0;
+    // Device rules apply in order; a leading deny-all (what every engine sends) is the
+    // restrictive baseline plus the standard devices; later allows add to it.
+    bool restricted = false;
+    std::vector<std::string> allowed = DefaultAllowedDevices();
+    for (const json& d : r.value("devices", json::array())) {
+      std::string rule = DeviceRule(d);
+      if (!d.value("allow", false)) {
+        if (rule != "a") return Status::InvalidArgument("only deny-all device rules are supported");
+        restricted = true;
+        allowed = DefaultAllowedDevices();
+      } else if (rule != "a") {
+        allowed.push_back(rule);
+      } else {
+        restricted = false;
+      }
+    }
+    if (restricted) s->limits.allowed_devices = std::move(allowed);
+  }
+  BD_ASSIGN_OR_RETURN(s->cgroup_name,
+                      CgroupName(l.value("cgroupsPath", ""), id, systemd_cgroup));
+  const json sysctl = l.value("sysctl", json::object());
+  for (const auto& [k, v] : sysctl.items()) {
+    s->sysctl.emplace_back(k, v.get<std::string>());
+  }
+  for (const json& d : l.value("devices", json::array())) {
+    std::string type = d.at("type").get<std::string>();
+    if (type != "c" && type != "b" && type != "p" && type != "u") {
+      return Status::InvalidArgument("device type \"" + type + "\" is not c, b, p or u");
+    }
+    std::string path = d.at("path").get<std::string>();
+    if (path.empty() || path[0] != '/') return Status::InvalidArgument("device path must be absolute");
+    s->devices.push_back({path, type == "u" ? 'c' : type[0], d.value("major", int64_t{0}),
+                          d.value("minor", int64_t{0}), d.value("fileMode", 0666u),
+                          d.value("uid", 0u), d.value("gid", 0u)});
+  }
+  s->masked_paths = l.value("maskedPaths", std::vector<std::string>{});
+  s->readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
+  if (l.contains("seccomp")) {
+    // The OCI seccomp section is Docker's profile format without its capability filters.
+    auto program = CompileSeccompProfile(l["seccomp"].dump(), s->process.capabilities);
+    if (!program.ok()) return program.status().WithContext("linux.seccomp");
+    s->seccomp_program = std::move(*program);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<OciBundle> ParseOciConfig(std::string_view config, const std::string& bundle_dir,
+                                 const std::string& id, bool systemd_cgroup) {
+  json j = json::parse(config, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("config.json is not a JSON object");
+  try {
+    std::string version = j.value("ociVersion", "");
+    if (version.rfind("1.", 0) != 0) {
+      return Status::InvalidArgument("unsupported ociVersion \"" + version + "\" (1.x expected)");
+    }
+    if (j.contains("hooks") && !j["hooks"].empty()) {
+      return Status::InvalidArgument("hooks are not supported by basic-runtime");
+    }
+    OciBundle out;
+    Spec& s = out.spec;
+    s.id = id;
+    if (!j.contains("process")) return Status::InvalidArgument("config.json has no process");
+    BD_ASSIGN_OR_RETURN(OciProcess p, ProcessFromJson(j["process"]));
+    s.process = std::move(p.process);
+    if (!j.contains("root")) return Status::InvalidArgument("config.json has no root");
+    std::string root = j["root"].at("path").get<std::string>();
+    s.rootfs = root.empty() || root[0] == '/' ? root : os::JoinPath(bundle_dir, root);
+    if (!os::IsDir(s.rootfs)) return Status::NotFound("root.path `" + s.rootfs + "` is not a directory");
+    s.readonly_rootfs = j["root"].value("readonly", false);
+    s.hostname = j.value("hostname", "");
+    for (const json& m : j.value("mounts", json::array())) {
+      Mount mount{m.at("destination").get<std::string>(), m.value("type", ""), m.value("source", ""),
+                  m.value("options", std::vector<std::string>{})};
+      if (mount.destination.empty() || mount.destination[0] != '/') {
+        return Status::InvalidArgument("mount destination `" + mount.destination + "` is not absolute");
+      }
+      bool bind = mount.type == "bind" ||
+                  std::find(mount.options.begin(), mount.options.end(), "bind") != mount.options.end() ||
+                  std::find(mount.options.begin(), mount.options.end(), "rbind") != mount.options.end();
+      if (bind && !mount.source.empty() && mount.source[0] != '/') {
+        mount.source = os::JoinPath(bundle_dir, mount.source);
+      }
+      if (bind) mount.type = "bind";
+      s.mounts.push_back(std::move(mount));
+    }
+    const json annotations = j.value("annotations", json::object());
+    for (const auto& [k, v] : annotations.items()) {
+      out.annotations[k] = v.get<std::string>();
+    }
+    if (j.contains("linux")) {
+      BD_RETURN_IF_ERROR(ParseLinux(j["linux"], id, systemd_cgroup, &s));
+    } else {
+      return Status::InvalidArgument("config.json has no linux section");
+    }
+    return out;
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("config.json: ") + e.what());
+  }
+}
+
+Result<OciProcess> ParseOciProcess(std::string_view process_json) {
+  json j = json::parse(process_json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("process is not a JSON object");
+  try {
+    return ProcessFromJson(j);
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("process: ") + e.what());
+  }
+}
+
+std::string DefaultOciConfig() {
+  std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
+  json mounts = json::array();
+  for (const Mount& m : DefaultMounts()) {
+    mounts.push_back({{"destination", m.destination}, {"type", m.type}, {"source", m.source},
+                      {"options", m.options}});
+  }
+  mounts.push_back({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"},
+                    {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}});
+  json namespaces = json::array();
+  for (const std::string& n : DefaultNamespaces()) namespaces.push_back({{"type", n}});
+  json config = {
+      {"ociVersion", "1.0.2"},
+      {"process",
+       {{"terminal", true},
+        {"user", {{"uid", 0}, {"gid", 0}}},
+        {"args", {"sh"}},
+        {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
+        {"cwd", "/"},
+        {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+        {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}}},
+        {"noNewPrivileges", true}}},
+      {"root", {{"path", "rootfs"}, {"readonly", true}}},
+      {"hostname", "basic-runtime"},
+      {"mounts", std::move(mounts)},
+      {"linux",
+       {{"resources", {{"devices", {{{"allow", false}, {"access", "rwm"}}}}}},
+        {"namespaces", std::move(namespaces)},
+        {"maskedPaths", DefaultMaskedPaths()},
+        {"readonlyPaths", DefaultReadonlyPaths()}}}};
+  return config.dump(2) + "\n";
+}
+
+}  // namespace bd::runtime
