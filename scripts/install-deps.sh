@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages basic-docker needs to build, test and run.
-# Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers compared in bench/)
+# Usage: scripts/install-deps.sh [--test] [--bench]
+#   --test   adds podman: the real OCI client the basic-runtime tests drive
+#   --bench  adds the peers compared in bench/ (crun, runc, podman) and python3
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
@@ -10,9 +12,13 @@ packages=(
   libseccomp-dev libcap-dev
   busybox-static iproute2 procps util-linux
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(crun runc podman python3)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) packages+=(podman conmon containernetworking-plugins) ;;
+    --bench) packages+=(crun runc podman conmon containernetworking-plugins python3) ;;
+    *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,283 @@
+// basic-runtime, the OCI runtime command line: driven directly on a bundle, and by podman.
+#include <sys/stat.h>
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "base/strings.h"
+#include "engine/images.h"
+#include "integration/cli_helper.h"
+#include "os/process.h"
+
+namespace bd::testing {
+namespace {
+
+using nlohmann::json;
+
+const std::string kRuntime = std::string(BD_BIN_DIR) + "/basic-runtime";
+
+// A bundle whose rootfs holds the host's static busybox and the test probe.
+class OciRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string why = MissingPrivilege(); !why.empty()) GTEST_SKIP() << why;
+    auto dir = os::TempDir::Create("/tmp", "bd-oci-");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<os::TempDir>(std::move(*dir));
+    bundle_ = dir_->path() + "/bundle";
+    state_ = dir_->path() + "/state";
+    std::string rootfs = bundle_ + "/rootfs";
+    ASSERT_TRUE(os::MkdirAll(rootfs + "/bin").ok());
+    ASSERT_TRUE(os::MkdirAll(rootfs + "/etc").ok());
+    for (const auto& [from, to] : {std::pair{engine::BusyboxPath(), "/bin/busybox"},
+                                   std::pair{std::string(BD_BIN_DIR) + "/bd-probe", "/bin/bd-probe"}}) {
+      auto data = os::ReadFile(from);
+      ASSERT_TRUE(data.ok());
+      ASSERT_TRUE(os::WriteFile(rootfs + to, *data, 0755).ok());
+    }
+    for (const char* applet : {"sh", "sleep", "echo", "cat", "id", "ls", "ps", "hostname", "true", "grep"}) {
+      ASSERT_EQ(::symlink("busybox", (rootfs + "/bin/" + applet).c_str()), 0);
+    }
+    ASSERT_EQ(Rt({"spec", "--bundle", bundle_}).code, 0);
+    config_ = json::parse(*os::ReadFile(bundle_ + "/config.json"));
+    config_["process"]["terminal"] = false;
+  }
+  void TearDown() override {
+    if (!dir_) return;
+    for (const std::string& id : {"c1", "c2", "c3"}) Rt({"delete", "--force", id});
+  }
+  void SetArgs(std::vector<std::string> args) {
+    config_["process"]["args"] = std::move(args);
+    ASSERT_TRUE(os::WriteFileAtomic(bundle_ + "/config.json", config_.dump()).ok());
+  }
+  CmdResult Rt(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {kRuntime, "--root", state_});
+    return RunCmd(args, input, 30);
+  }
+  std::string WriteProcess(const json& process) {
+    std::string path = dir_->path() + "/process.json";
+    EXPECT_TRUE(os::WriteFileAtomic(path, process.dump()).ok());
+    return path;
+  }
+  // For commands that leave the container running (create, run --detach, exec --detach): the
+  // container keeps the standard streams it was given, so they go to files, read afterwards.
+  CmdResult RtDetached(std::vector<std::string> args) {
+    std::string out = dir_->path() + "/detached.out", err = dir_->path() + "/detached.err";
+    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" </dev/null >" + out + " 2>" + err,
+                                     "sh", kRuntime, "--root", state_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CmdResult r = RunCmd(argv, "", 30);
+    auto read = [](const std::string& path) {
+      auto text = os::ReadFile(path);
+      return text.ok() ? *text : std::string();
+    };
+    r.out = read(out);
+    r.err = read(err);
+    return r;
+  }
+  json State(const std::string& id) {
+    CmdResult r = Rt({"state", id});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return json::parse(r.out, nullptr, false);
+  }
+  std::unique_ptr<os::TempDir> dir_;
+  std::string bundle_, state_;
+  json config_;
+};
+
+TEST_F(OciRuntimeTest, RunReturnsTheExitCodeAndCleansUp) {
+  SetArgs({"sh", "-c", "hostname; id -u; cat /proc/self/status | grep CapEff; exit 7"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  EXPECT_EQ(r.code, 7) << r.err;
+  EXPECT_EQ(r.out, "basic-runtime\n0\nCapEff:\t0000000020000420\n");  // AUDIT_WRITE, KILL, NET_BIND
+  EXPECT_FALSE(os::Exists(state_ + "/c1"));
+  EXPECT_NE(Rt({"state", "c1"}).err.find("does not exist"), std::string::npos);
+}
+
+TEST_F(OciRuntimeTest, CreateWaitsUntilStart) {
+  config_["root"]["readonly"] = false;
+  SetArgs({"sh", "-c", "echo started > /mark; sleep 600"});
+  std::string pid_file = dir_->path() + "/pid";
+  CmdResult r = RtDetached({"create", "--bundle", bundle_, "--pid-file", pid_file, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json s = State("c1");
+  EXPECT_EQ(s["status"], "created");
+  EXPECT_EQ(s["bundle"], bundle_);
+  auto pid = ParseInt(*os::ReadFile(pid_file));
+  ASSERT_TRUE(pid);
+  EXPECT_EQ(s["pid"], *pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(os::Exists(bundle_ + "/rootfs/mark"));  // nothing ran yet
+
+  ASSERT_EQ(Rt({"start", "c1"}).code, 0);
+  EXPECT_EQ(State("c1")["status"], "running");
+  for (int i = 0; i < 100 && !os::Exists(bundle_ + "/rootfs/mark"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(os::Exists(bundle_ + "/rootfs/mark"));
+  CmdResult again = Rt({"start", "c1"});
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.err.find("running"), std::string::npos) << again.err;
+  // The same id cannot be created twice.
+  CmdResult twice = RtDetached({"create", "--bundle", bundle_, "c1"});
+  EXPECT_NE(twice.code, 0);
+  EXPECT_NE(twice.err.find("exists"), std::string::npos) << twice.err;
+}
+
+TEST_F(OciRuntimeTest, ExecKillDeleteAndPause) {
+  SetArgs({"sleep", "600"});
+  ASSERT_EQ(RtDetached({"run", "--detach", "--bundle", bundle_, "c1"}).code, 0);
+  ASSERT_EQ(State("c1")["status"], "running");
+
+  CmdResult e = Rt({"exec", "c1", "sh", "-c", "cat /proc/1/comm; exit 3"});
+  EXPECT_EQ(e.code, 3) << e.err;
+  EXPECT_EQ(e.out, "sleep\n");
+  // --process takes an OCI process object, as podman and conmon pass it.
+  std::string proc = WriteProcess({{"args", {"sh", "-c", "echo $A; id -u"}}, {"env", {"A=from-process"}},
+                                   {"cwd", "/"}, {"user", {{"uid", 1000}, {"gid", 1000}}}});
+  e = Rt({"exec", "--process", proc, "c1"});
+  EXPECT_EQ(e.code, 0) << e.err;
+  EXPECT_EQ(e.out, "from-process\n1000\n");
+  std::string exec_pid = dir_->path() + "/exec.pid";
+  e = RtDetached({"exec", "--detach", "--pid-file", exec_pid, "c1", "sleep", "600"});
+  EXPECT_EQ(e.code, 0) << e.err;
+  EXPECT_TRUE(os::Exists(exec_pid));
+
+  CmdResult ps = Rt({"ps", "--format", "json", "c1"});
+  ASSERT_EQ(ps.code, 0) << ps.err;
+  EXPECT_EQ(json::parse(ps.out).size(), 2u);
+
+  ASSERT_EQ(Rt({"pause", "c1"}).code, 0);
+  EXPECT_EQ(State("c1")["status"], "paused");
+  EXPECT_NE(Rt({"exec", "c1", "true"}).code, 0);
+  ASSERT_EQ(Rt({"resume", "c1"}).code, 0);
+  EXPECT_EQ(State("c1")["status"], "running");
+
+  CmdResult del = Rt({"delete", "c1"});
+  EXPECT_NE(del.code, 0);
+  EXPECT_NE(del.err.find("not stopped"), std::string::npos) << del.err;
+  ASSERT_EQ(Rt({"kill", "c1", "KILL"}).code, 0);
+  for (int i = 0; i < 100 && State("c1")["status"] != "stopped"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(State("c1")["status"], "stopped");
+  CmdResult kill_stopped = Rt({"kill", "c1"});
+  EXPECT_NE(kill_stopped.code, 0);
+  EXPECT_NE(kill_stopped.err.find("not running"), std::string::npos);
+  ASSERT_EQ(Rt({"delete", "c1"}).code, 0);  // also kills the detached exec left in its cgroup
+  EXPECT_FALSE(os::Exists(state_ + "/c1"));
+  auto leftover = ParseInt(*os::ReadFile(exec_pid));
+  ASSERT_TRUE(leftover);
+  EXPECT_FALSE(os::ProcessMatches(static_cast<pid_t>(*leftover), 0) &&
+               os::ReadProcessStat(static_cast<pid_t>(*leftover)).state != 'Z');
+}
+
+TEST_F(OciRuntimeTest, BadInputChangesNothing) {
+  // A config the runtime cannot honour: refused before anything is made.
+  config_["linux"]["namespaces"].push_back({{"type", "user"}});
+  SetArgs({"true"});
+  CmdResult r = Rt({"create", "--bundle", bundle_, "c1"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("user namespaces"), std::string::npos) << r.err;
+  EXPECT_FALSE(os::Exists(state_ + "/c1"));
+  // A command that does not exist: create fails, with the reason, and leaves no state.
+  config_ = json::parse(*os::ReadFile(bundle_ + "/config.json"));
+  config_["linux"]["namespaces"].erase(config_["linux"]["namespaces"].size() - 1);
+  SetArgs({"/no/such/binary"});
+  r = RtDetached({"create", "--bundle", bundle_, "c1"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("/no/such/binary"), std::string::npos) << r.err;
+  EXPECT_FALSE(os::Exists(state_ + "/c1"));
+  // Malformed ids, unknown flags and commands, missing containers.
+  EXPECT_NE(Rt({"create", "--bundle", bundle_, "../x"}).err.find("invalid container id"), std::string::npos);
+  EXPECT_NE(Rt({"create", "--bogus", "c1"}).err.find("not defined"), std::string::npos);
+  EXPECT_NE(Rt({"frobnicate"}).code, 0);
+  EXPECT_NE(Rt({"kill", "nope"}).err.find("does not exist"), std::string::npos);
+  EXPECT_NE(Rt({"delete", "nope"}).err.find("does not exist"), std::string::npos);
+  // --log-format json writes errors as JSON lines, as runc does.
+  std::string log = dir_->path() + "/log.json";
+  RunCmd({kRuntime, "--root", state_, "--log", log, "--log-format", "json", "start", "nope"});
+  json line = json::parse(*os::ReadFile(log), nullptr, false);
+  ASSERT_FALSE(line.is_discarded());
+  EXPECT_EQ(line["level"], "error");
+  EXPECT_NE(line["msg"].get<std::string>().find("does not exist"), std::string::npos);
+  // spec refuses to overwrite.
+  EXPECT_NE(Rt({"spec", "--bundle", bundle_}).code, 0);
+}
+
+// podman as the client: conmon calls basic-runtime create/start/exec/kill/delete.
+class PodmanTest : public OciRuntimeTest {
+ protected:
+  void SetUp() override {
+    OciRuntimeTest::SetUp();
+    if (IsSkipped()) return;
+    if (RunCmd({"/bin/sh", "-c", "command -v podman"}).code != 0) {
+      GTEST_SKIP() << "podman is not installed (scripts/install-deps.sh installs it)";
+    }
+  }
+  void TearDown() override {
+    if (dir_) RunCmd(Podman({"rm", "-af", "-t", "0"}));
+    OciRuntimeTest::TearDown();
+  }
+  std::vector<std::string> Podman(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/podman", "--root", dir_->path() + "/podman/root",
+                                     "--runroot", dir_->path() + "/podman/run",
+                                     "--cgroup-manager=cgroupfs", "--events-backend=file",
+                                     "--runtime", kRuntime};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  // `podman run` with this bundle's rootfs, no network and limits any root may set.
+  std::vector<std::string> PodmanRun(std::vector<std::string> flags, std::vector<std::string> cmd) {
+    std::vector<std::string> argv = {"run", "--net=none", "--ulimit", "nofile=1024:1024",
+                                     "--ulimit", "nproc=32768:32768"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), {"--rootfs", bundle_ + "/rootfs"});
+    argv.insert(argv.end(), cmd.begin(), cmd.end());
+    return Podman(argv);
+  }
+};
+
+TEST_F(PodmanTest, RunsContainersThroughBasicRuntime) {
+  CmdResult r = RunCmd(PodmanRun({"--rm"}, {"sh", "-c",
+                                            "echo hello; cat /proc/1/comm; "
+                                            "cat /proc/sys/net/ipv4/ping_group_range; exit 5"}));
+  EXPECT_EQ(r.code, 5) << r.err;
+  EXPECT_EQ(r.out, "hello\nsh\n0\t0\n");
+}
+
+TEST_F(PodmanTest, ExecStopAndRm) {
+  CmdResult r = RunCmd(PodmanRun({"-d", "--name", "box"}, {"sleep", "600"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string id(TrimSpace(r.out));
+  EXPECT_TRUE(os::Exists("/run/basic-runtime/" + id + "/state.json"));
+  r = RunCmd(Podman({"exec", "box", "sh", "-c", "echo $((6*7)); cat /proc/1/comm; exit 3"}));
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(r.out, "42\nsleep\n");
+  r = RunCmd(Podman({"stop", "-t", "1", "box"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = RunCmd(Podman({"ps", "-a", "--format", "{{.Names}} {{.Status}}"}));
+  EXPECT_NE(r.out.find("box Exited (137)"), std::string::npos) << r.out;  // sleep ignores TERM as pid 1
+  r = RunCmd(Podman({"rm", "box"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(os::Exists("/run/basic-runtime/" + id));
+}
+
+TEST_F(PodmanTest, InteractiveTerminal) {
+  Terminal t(PodmanRun({"--rm", "-it"}, {"sh"}));
+  ASSERT_TRUE(t.WaitFor("# ", 15000)) << t.screen();
+  t.Type("tty; echo marker-$((6*7))\r");
+  ASSERT_TRUE(t.WaitFor("marker-42")) << t.screen();
+  EXPECT_NE(t.screen().find("/dev/pts/0"), std::string::npos) << t.screen();
+  t.Type("sleep 30\r");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  t.Type("\x03");  // Ctrl-C reaches the container's foreground job, not podman
+  t.Type("echo after-$((1+1))\r");
+  ASSERT_TRUE(t.WaitFor("after-2")) << t.screen();
+  t.Type("\x04");  // Ctrl-D ends the shell
+  EXPECT_EQ(t.Exit(), 0) << t.screen();
+}
+
+}  // namespace
+}  // namespace bd::testing

@@ -1,0 +1,176 @@
+#include <sys/resource.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "os/fs.h"
+#include "runtime/oci_config.h"
+
+namespace bd::runtime {
+namespace {
+
+using nlohmann::json;
+
+// A config shaped like the one podman writes (trimmed), rooted in a real directory.
+class OciConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = os::TempDir::Create("/tmp", "oci-config");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<os::TempDir>(std::move(*dir));
+    ASSERT_TRUE(os::MkdirAll(dir_->path() + "/rootfs").ok());
+    config_ = json::parse(DefaultOciConfig());
+  }
+  Result<OciBundle> Parse(bool systemd = false) {
+    return ParseOciConfig(config_.dump(), dir_->path(), "ctr1", systemd);
+  }
+  std::unique_ptr<os::TempDir> dir_;
+  json config_;
+};
+
+TEST_F(OciConfigTest, DefaultConfigParsesWithRelativeRoot) {
+  auto b = Parse();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  const Spec& s = b->spec;
+  EXPECT_EQ(s.rootfs, dir_->path() + "/rootfs");
+  EXPECT_TRUE(s.readonly_rootfs);
+  EXPECT_EQ(s.process.args, std::vector<std::string>{"sh"});
+  EXPECT_TRUE(s.process.terminal);
+  ASSERT_TRUE(s.process.numeric_user);
+  EXPECT_EQ(s.process.numeric_user->uid, 0u);
+  EXPECT_EQ(s.process.capabilities,
+            (std::vector<std::string>{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}));
+  ASSERT_EQ(s.process.rlimits.size(), 1u);
+  EXPECT_EQ(s.process.rlimits[0].resource, RLIMIT_NOFILE);
+  EXPECT_EQ(s.process.rlimits[0].hard, 1024u);
+  EXPECT_EQ(s.namespaces, DefaultNamespaces());
+  EXPECT_EQ(s.cgroup_name, "basic-runtime/ctr1");
+  ASSERT_TRUE(s.limits.allowed_devices);  // the deny-all rule restricts to the standard set
+  EXPECT_EQ(*s.limits.allowed_devices, DefaultAllowedDevices());
+  EXPECT_FALSE(s.masked_paths.empty());
+  EXPECT_EQ(s.mounts.back().type, "cgroup");
+}
+
+TEST_F(OciConfigTest, PodmanFieldsAreRead) {
+  config_["process"]["user"] = {{"uid", 1000}, {"gid", 100}, {"umask", 18}, {"additionalGids", {5, 7}}};
+  config_["process"]["oomScoreAdj"] = 100;
+  config_["mounts"].push_back({{"destination", "/etc/hosts"}, {"type", "bind"},
+                               {"source", "hosts"}, {"options", {"bind", "rprivate"}}});
+  config_["linux"]["sysctl"] = {{"net.ipv4.ping_group_range", "0 0"}};
+  config_["linux"]["cgroupsPath"] = "/libpod_parent/libpod-abc";
+  config_["linux"]["resources"] = {{"pids", {{"limit", 2048}}},
+                                   {"memory", {{"limit", 64 << 20}}},
+                                   {"devices", {{{"allow", false}, {"access", "rwm"}},
+                                                {{"allow", true}, {"type", "c"}, {"major", 10},
+                                                 {"minor", 229}, {"access", "rwm"}}}}};
+  config_["linux"]["namespaces"] = {{{"type", "pid"}}, {{"type", "network"}, {"path", "/proc/1/ns/net"}}};
+  config_["linux"]["devices"] = {{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229},
+                                  {"fileMode", 0666}}};
+  config_["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                 {"architectures", {"SCMP_ARCH_X86_64"}},
+                                 {"syscalls", {{{"names", {"keyctl"}}, {"action", "SCMP_ACT_ERRNO"},
+                                                {"errnoRet", 1}}}}};
+  config_["annotations"] = {{"io.container.manager", "libpod"}};
+  auto b = Parse();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  const Spec& s = b->spec;
+  EXPECT_EQ(s.process.numeric_user->uid, 1000u);
+  EXPECT_EQ(s.process.numeric_user->gid, 100u);
+  EXPECT_EQ(s.process.numeric_user->additional_gids, (std::vector<uint32_t>{5, 7}));
+  EXPECT_EQ(s.process.umask, 18u);
+  EXPECT_EQ(s.process.oom_score_adj, 100);
+  EXPECT_EQ(s.mounts.back().source, dir_->path() + "/hosts");  // relative to the bundle
+  ASSERT_EQ(s.sysctl.size(), 1u);
+  EXPECT_EQ(s.sysctl[0].second, "0 0");
+  EXPECT_EQ(s.cgroup_name, "libpod_parent/libpod-abc");
+  EXPECT_EQ(s.limits.pids_max, 2048);
+  EXPECT_EQ(s.limits.memory_bytes, 64 << 20);
+  ASSERT_TRUE(s.limits.allowed_devices);
+  EXPECT_EQ(s.limits.allowed_devices->back(), "c 10:229 rwm");
+  EXPECT_EQ(s.namespaces, std::vector<std::string>{"pid"});
+  ASSERT_EQ(s.join_namespaces.size(), 1u);
+  EXPECT_EQ(s.join_namespaces[0].path, "/proc/1/ns/net");
+  ASSERT_EQ(s.devices.size(), 1u);
+  EXPECT_EQ(s.devices[0].minor, 229);
+  EXPECT_FALSE(s.seccomp_program.empty());
+  EXPECT_EQ(b->annotations.at("io.container.manager"), "libpod");
+
+  // Everything the runtime keeps survives its state file.
+  auto back = SpecFromJson(SpecToJson(s));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->process.numeric_user->additional_gids, s.process.numeric_user->additional_gids);
+  EXPECT_EQ(back->process.umask, s.process.umask);
+  EXPECT_EQ(back->process.oom_score_adj, 100);
+  EXPECT_EQ(back->process.rlimits.size(), s.process.rlimits.size());
+  EXPECT_EQ(back->limits.allowed_devices, s.limits.allowed_devices);
+  EXPECT_EQ(back->join_namespaces.size(), 1u);
+  EXPECT_EQ(back->devices.size(), 1u);
+  EXPECT_EQ(back->sysctl, s.sysctl);
+  EXPECT_EQ(back->seccomp_program, s.seccomp_program);
+}
+
+TEST_F(OciConfigTest, SystemdCgroupPath) {
+  config_["linux"]["cgroupsPath"] = "machine.slice:libpod:abc";
+  auto b = Parse(/*systemd=*/true);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->spec.cgroup_name, "machine.slice/libpod-abc.scope");
+}
+
+TEST_F(OciConfigTest, BadConfigsAreRefusedWithTheReason) {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> edit;
+    const char* message;
+  };
+  std::vector<Case> cases = {
+      {"version", [](json& c) { c["ociVersion"] = "2.0.0"; }, "ociVersion"},
+      {"no process", [](json& c) { c.erase("process"); }, "no process"},
+      {"empty args", [](json& c) { c["process"]["args"] = json::array(); }, "process.args"},
+      {"relative cwd", [](json& c) { c["process"]["cwd"] = "srv"; }, "absolute"},
+      {"rlimit", [](json& c) { c["process"]["rlimits"][0]["type"] = "RLIMIT_BOGUS"; }, "RLIMIT_BOGUS"},
+      {"capability", [](json& c) { c["process"]["capabilities"]["bounding"] = {"CAP_BOGUS"}; }, "BOGUS"},
+      {"user ns", [](json& c) { c["linux"]["namespaces"].push_back({{"type", "user"}}); }, "user namespaces"},
+      {"unknown ns", [](json& c) { c["linux"]["namespaces"].push_back({{"type", "nope"}}); }, "nope"},
+      {"hooks", [](json& c) { c["hooks"] = {{"prestart", {{{"path", "/bin/true"}}}}}; }, "hooks"},
+      {"missing root", [](json& c) { c["root"]["path"] = "/nonexistent-root"; }, "nonexistent-root"},
+      {"cgroup escape", [](json& c) { c["linux"]["cgroupsPath"] = "/a/../../b"; }, "cgroupsPath"},
+      {"mount dest", [](json& c) { c["mounts"][0]["destination"] = "proc"; }, "not absolute"},
+      {"seccomp action", [](json& c) { c["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_BOGUS"}}; },
+       "SCMP_ACT_BOGUS"},
+      {"wrong type", [](json& c) { c["process"]["args"] = "sh"; }, "config.json"},
+      {"device type", [](json& c) { c["linux"]["devices"] = {{{"path", "/dev/x"}, {"type", "z"}}}; },
+       "device type"},
+  };
+  for (const Case& c : cases) {
+    config_ = json::parse(DefaultOciConfig());
+    c.edit(config_);
+    auto b = Parse();
+    ASSERT_FALSE(b.ok()) << c.what;
+    EXPECT_EQ(b.status().code(), b.status().code() == Code::kNotFound ? Code::kNotFound
+                                                                       : Code::kInvalidArgument)
+        << c.what;
+    EXPECT_NE(b.status().message().find(c.message), std::string::npos)
+        << c.what << ": " << b.status().message();
+  }
+  EXPECT_FALSE(ParseOciConfig("{not json", dir_->path(), "x").ok());
+}
+
+TEST(OciProcessTest, ExecProcessJson) {
+  auto p = ParseOciProcess(R"({"terminal":true,"user":{"uid":5,"gid":6},"args":["sh","-c","id"],
+                               "env":["A=1"],"cwd":"/tmp",
+                               "capabilities":{"bounding":["CAP_KILL"],"effective":["CAP_KILL"]}})");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->has_capabilities);
+  EXPECT_TRUE(p->process.terminal);
+  EXPECT_EQ(p->process.numeric_user->uid, 5u);
+  EXPECT_EQ(p->process.cwd, "/tmp");
+  EXPECT_EQ(p->process.capabilities, std::vector<std::string>{"CAP_KILL"});
+  auto bare = ParseOciProcess(R"({"args":["true"],"cwd":"/"})");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_FALSE(bare->has_capabilities);
+  EXPECT_FALSE(ParseOciProcess(R"({"args":[]})").ok());
+  EXPECT_FALSE(ParseOciProcess("[1,2]").ok());
+}
+
+}  // namespace
+}  // namespace bd::runtime
