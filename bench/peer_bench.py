@@ -5,6 +5,7 @@ Suites:
   start  run of `true` to its exit: basic-docker run --rm, crun run, runc run, podman run --rm
   exec   `true` in a running container: basic-docker exec, crun exec, runc exec, podman exec
   rss    memory of the per-container monitor of an idle container: basic-docker-shim vs conmon
+  runtime  OCI runtimes on one bundle running `true`: basic-runtime run, crun run, runc run
 Prints per-command median and p90 and each peer's ratio to basic-docker. Run through
 bench/run_peer_bench.sh, which prepares the bundle, the images and the namespace.
 """
@@ -107,6 +108,21 @@ def exec_suite(args):
         run(podman_base(args) + ["rm", "-f", pod], check=False)
 
 
+def runtime_suite(args):
+    counter = iter(range(10**9))
+    state = os.path.join(os.path.dirname(args.bundle), "basic-runtime-state")
+    commands = {
+        "basic-runtime run": lambda: [args.runtime, "--root", state, "run", "--bundle", args.bundle,
+                                      f"bd-bench-{next(counter)}"],
+        "crun run": lambda: ["crun", "run", "--bundle", args.bundle, f"bd-bench-{next(counter)}"],
+        "runc run": lambda: ["runc", "run", "--bundle", args.bundle, f"bd-bench-{next(counter)}"],
+    }
+    names, samples = measure(commands, args.rounds)
+    m = report(names, samples)
+    print(f"\nbasic-runtime / crun: {m[names[0]] / m[names[1]]:.2f}x (target <= 1.2); "
+          f"runc / basic-runtime: {m[names[2]] / m[names[0]]:.2f}x")
+
+
 def memory_kib(pid):
     """(RSS, PSS) of a process in KiB, from /proc."""
     rss = pss = 0
@@ -153,14 +169,16 @@ def rss_suite(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("suite", choices=["start", "exec", "rss"])
+    ap.add_argument("suite", choices=["start", "exec", "rss", "runtime"])
     ap.add_argument("--rounds", type=int, default=50)
     ap.add_argument("--bd", required=True)
     ap.add_argument("--root", required=True)
     ap.add_argument("--bundle", required=True)
     ap.add_argument("--podman-dir", required=True)
+    ap.add_argument("--runtime", required=True)
     args = ap.parse_args()
-    {"start": start_suite, "exec": exec_suite, "rss": rss_suite}[args.suite](args)
+    {"start": start_suite, "exec": exec_suite, "rss": rss_suite,
+     "runtime": runtime_suite}[args.suite](args)
 
 
 if __name__ == "__main__":
