@@ -49,20 +49,23 @@ void RegisterExec(CLI::App& app, Context& ctx) {
 void RegisterAttach(CLI::App& app, Context& ctx) {
   struct Flags {
     bool no_stdin = false;
+    std::string detach_keys;
     std::string container;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* attach = app.add_subcommand(
       "attach", "Attach local standard input, output, and error streams to a running container");
   attach->add_flag("--no-stdin", f->no_stdin, "Do not attach STDIN");
+  attach->add_option("--detach-keys", f->detach_keys,
+                     "Key sequence that detaches, on a terminal (default ctrl-p,ctrl-q)");
   attach->add_option("container", f->container, "Container")->required();
   attach->callback([&ctx, f] {
     ctx.action = [&ctx, f]() -> int {
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
-      auto code = (*eng)->Attach(f->container, !f->no_stdin);
+      auto code = (*eng)->Attach(f->container, !f->no_stdin, f->detach_keys);
       if (!code.ok()) return Fail(code.status());
-      return *code;
+      return *code == engine::kDetached ? 0 : *code;  // detached: the container runs on
     };
   });
 }

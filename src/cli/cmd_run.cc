@@ -9,6 +9,7 @@
 
 #include "base/strings.h"
 #include "cli/cli.h"
+#include "engine/detach.h"
 #include "os/error.h"
 #include "os/process.h"
 #include "os/terminal.h"
@@ -130,14 +131,15 @@ int AttachUntilExit(engine::Engine& eng, const engine::Container& c,
         if (c.ok() && !c->error.empty()) return Fail(Status::Internal(c->error), 125);
         return Fail(code.status(), 125);
       }
-      return *code;
+      return *code == engine::kDetached ? 0 : *code;  // detached: the container runs on
     }
   }
 }
 
 int StartAndMaybeAttach(engine::Engine& eng, const engine::Container& c, bool attach,
-                        bool remove_on_failure) {
-  engine::AttachIo io{STDOUT_FILENO, STDERR_FILENO, c.config.open_stdin ? STDIN_FILENO : -1};
+                        bool remove_on_failure, const std::string& detach_keys = "") {
+  engine::AttachIo io{STDOUT_FILENO, STDERR_FILENO, c.config.open_stdin ? STDIN_FILENO : -1,
+                      detach_keys};
   int code = runtime::kExitEngineFailed;
   auto session = eng.Start(c.id, attach ? &io : nullptr, &code);
   if (!session.ok()) {
@@ -156,18 +158,24 @@ int StartAndMaybeAttach(engine::Engine& eng, const engine::Container& c, bool at
 void RegisterRun(CLI::App& app, Context& ctx) {
   auto run_flags = std::make_shared<CreateFlags>();
   auto detach = std::make_shared<bool>(false);
+  auto detach_keys = std::make_shared<std::string>();
   CLI::App* run = app.add_subcommand("run", "Create and run a new container from an image");
   AddCreateFlags(run, *run_flags);
   run->add_flag("-d,--detach", *detach, "Run in the background and print the container ID");
-  run->callback([&ctx, run, run_flags, detach] {
-    ctx.action = [&ctx, run, run_flags, detach]() -> int {
+  run->add_option("--detach-keys", *detach_keys,
+                  "Key sequence that detaches from an -it container (default ctrl-p,ctrl-q)");
+  run->callback([&ctx, run, run_flags, detach, detach_keys] {
+    ctx.action = [&ctx, run, run_flags, detach, detach_keys]() -> int {
       if (Status st = FinishCreateFlags(run, *run_flags); !st.ok()) return Fail(st, 125);
+      if (!detach_keys->empty()) {
+        if (auto keys = engine::ParseDetachKeys(*detach_keys); !keys.ok()) return Fail(keys.status(), 125);
+      }
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status(), 125);
       auto c = (*eng)->Create(run_flags->opts);
       if (!c.ok()) return Fail(c.status(), 125);
       // A container whose command never ran is removed: `run` leaves nothing half-made.
-      int rc = StartAndMaybeAttach(**eng, *c, !*detach, /*remove_on_failure=*/true);
+      int rc = StartAndMaybeAttach(**eng, *c, !*detach, /*remove_on_failure=*/true, *detach_keys);
       if (rc == 0 && *detach) std::printf("%s\n", c->id.c_str());
       return rc;
     };

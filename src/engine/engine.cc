@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/time.h"
+#include "engine/detach.h"
 #include "engine/logfile.h"
 #include "engine/reference.h"
 #include "engine/schema.h"
@@ -155,6 +156,9 @@ class TaskComponent : public portlayer::Component {
       if (start->io->stdin_fd >= 0) {
         argv.push_back("--stdin");
         fds.push_back({start->io->stdin_fd, 6});
+        if (!start->io->detach_keys.empty()) {
+          argv.insert(argv.end(), {"--detach-keys", start->io->detach_keys});
+        }
       }
     }
     BD_RETURN_IF_ERROR(os::SpawnDetached(argv, fds).WithContext("start shim"));
@@ -236,6 +240,7 @@ Result<std::string> ReadLine(int fd) {
 
 Result<int> TaskSession::WaitExit() {
   BD_ASSIGN_OR_RETURN(std::string line, ReadLine(fd_.get()));
+  if (line == kMsgDetached) return kDetached;
   if (line.rfind(kMsgExited, 0) != 0) {
     return Status::Internal("lost contact with the container's shim");
   }
@@ -459,7 +464,8 @@ void ForwardSignalsTo(pid_t target) {
   }
 }
 
-Result<int> Engine::Attach(const std::string& ref, bool with_stdin) {
+Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::string& detach_keys) {
+  if (!detach_keys.empty()) BD_RETURN_IF_ERROR(ParseDetachKeys(detach_keys).status());
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
   if (!c.Running()) {
     return Status::FailedPrecondition("cannot attach to a stopped container, start it first");
@@ -476,8 +482,10 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin) {
   }
   bool input = with_stdin && c.config.open_stdin;
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  BD_RETURN_IF_ERROR(os::SendFds(sock.get(), {input ? STDIN_FILENO : devnull.get(),
-                                              STDOUT_FILENO, STDERR_FILENO}));
+  BD_RETURN_IF_ERROR(os::SendFds(sock.get(),
+                                 {input ? STDIN_FILENO : devnull.get(), STDOUT_FILENO, STDERR_FILENO},
+                                 std::string(kDetachKeysPayload) +
+                                     (detach_keys.empty() ? "ctrl-p,ctrl-q" : detach_keys)));
   std::optional<os::RawMode> raw;
   if (input && c.config.tty) raw.emplace(STDIN_FILENO);
   // With a terminal, keys carry the signals; without, they are forwarded (Docker's sig-proxy).
@@ -487,6 +495,7 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin) {
   g_winch_target = 0;
   g_exec_signal_target = 0;
   BD_RETURN_IF_ERROR(line.status());
+  if (*line == kMsgDetached) return kDetached;
   if (line->rfind(kMsgExited, 0) != 0) return Status::Internal("the shim closed the attach session");
   auto code = ParseInt(TrimSpace(line->substr(kMsgExited.size())));
   if (!code) return Status::Internal("malformed exit report: " + *line);

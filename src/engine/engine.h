@@ -31,6 +31,7 @@ struct AttachIo {
   int stdout_fd = -1;
   int stderr_fd = -1;
   int stdin_fd = -1;  // -1: no input (stdin is /dev/null unless the config keeps it open)
+  std::string detach_keys;  // Docker's --detach-keys spelling; "" for Ctrl-P Ctrl-Q
 };
 
 // The channel to a started container's shim: it reports the exit when the container ends.
@@ -90,7 +91,7 @@ class Engine {
 
   // Attaches the caller's stdio to a running container through its shim until it exits;
   // returns its exit code. Stdin goes in only when `with_stdin` and the container has -i.
-  Result<int> Attach(const std::string& ref, bool with_stdin);
+  Result<int> Attach(const std::string& ref, bool with_stdin, const std::string& detach_keys = "");
 
   struct ExecOptions {
     std::vector<std::string> cmd;
@@ -135,6 +136,11 @@ class Engine {
 inline constexpr std::string_view kMsgStarted = "started";  // "started PID"
 inline constexpr std::string_view kMsgFailed = "failed";    // "failed EXITCODE MESSAGE"
 inline constexpr std::string_view kMsgExited = "exited";    // "exited EXITCODE"
+inline constexpr std::string_view kMsgDetached = "detached";  // the client used its detach keys
+// An attach client's descriptor message: "detach-keys=" + Docker's --detach-keys spelling.
+inline constexpr std::string_view kDetachKeysPayload = "detach-keys=";
+// What WaitExit and Attach return when the user detached instead of the container exiting.
+inline constexpr int kDetached = -1;
 
 // Reads one '\n'-terminated line from `fd` byte by byte (the pipe carries few, short lines and
 // nothing after the line may be consumed). Empty result: EOF.

@@ -81,8 +81,9 @@ void TrimResidentMemory();
 Status SendFd(int socket, int fd);
 Result<UniqueFd> RecvFd(int socket);
 // Several at once (at most 8), e.g. a client's stdin, stdout and stderr.
-Status SendFds(int socket, const std::vector<int>& fds);
-Result<std::vector<UniqueFd>> RecvFds(int socket);
+// The message carries `payload` (1 to 256 bytes) beside them; RecvFds returns it in `*payload`.
+Status SendFds(int socket, const std::vector<int>& fds, std::string_view payload = "F");
+Result<std::vector<UniqueFd>> RecvFds(int socket, std::string* payload = nullptr);
 
 // "KILL", "SIGKILL", "sigterm" or "9" -> the signal number.
 Result<int> ParseSignal(std::string_view name);

@@ -155,14 +155,16 @@ namespace {
 constexpr size_t kMaxFds = 8;
 
 // One byte of payload and room for kMaxFds descriptors: the message the fd passers exchange.
+constexpr size_t kMaxPayload = 256;
+
 struct FdMessage {
-  char byte = 'F';
+  char data[kMaxPayload] = {'F'};
   iovec iov{};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
   msghdr msg{};
 
-  FdMessage() {
-    iov = {&byte, 1};
+  explicit FdMessage(size_t len) {
+    iov = {data, len};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control;
@@ -172,9 +174,13 @@ struct FdMessage {
 
 }  // namespace
 
-Status SendFds(int socket, const std::vector<int>& fds) {
+Status SendFds(int socket, const std::vector<int>& fds, std::string_view payload) {
   if (fds.empty() || fds.size() > kMaxFds) return Status::InvalidArgument("send 1 to 8 descriptors");
-  FdMessage m;
+  if (payload.empty() || payload.size() > kMaxPayload) {
+    return Status::InvalidArgument("a descriptor message carries 1 to 256 bytes");
+  }
+  FdMessage m(payload.size());
+  std::memcpy(m.data, payload.data(), payload.size());
   m.msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
   cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
@@ -187,8 +193,8 @@ Status SendFds(int socket, const std::vector<int>& fds) {
   return {};
 }
 
-Result<std::vector<UniqueFd>> RecvFds(int socket) {
-  FdMessage m;
+Result<std::vector<UniqueFd>> RecvFds(int socket, std::string* payload) {
+  FdMessage m(kMaxPayload);
   ssize_t n = RetryEintr([&] { return ::recvmsg(socket, &m.msg, MSG_CMSG_CLOEXEC); });
   if (n < 0) return ErrnoStatus("receive descriptors");
   cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
@@ -202,6 +208,7 @@ Result<std::vector<UniqueFd>> RecvFds(int socket) {
     std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
     out.emplace_back(fd);
   }
+  if (payload) payload->assign(m.data, static_cast<size_t>(n));
   return out;
 }
 

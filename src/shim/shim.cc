@@ -16,6 +16,7 @@
 
 #include "base/log.h"
 #include "base/time.h"
+#include "engine/detach.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
 #include "engine/schema.h"
@@ -50,6 +51,7 @@ struct Attachment {
   UniqueFd listener;
   UniqueFd client;
   UniqueFd in, out, err;
+  std::string detach_keys;  // the client's sequence (default Ctrl-P Ctrl-Q)
 };
 
 // Takes a new `attach` client from the listener: only root may attach.
@@ -61,8 +63,14 @@ bool AcceptAttach(Attachment* a) {
   if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
     return false;
   }
-  auto fds = os::RecvFds(conn.get());
+  std::string payload;
+  auto fds = os::RecvFds(conn.get(), &payload);
   if (!fds.ok() || fds->size() != 3) return false;
+  a->detach_keys = std::string(engine::kDefaultDetachKeys);
+  if (payload.rfind(engine::kDetachKeysPayload, 0) == 0) {
+    auto keys = engine::ParseDetachKeys(payload.substr(engine::kDetachKeysPayload.size()));
+    if (keys.ok()) a->detach_keys = *keys;
+  }
   a->in = std::move((*fds)[0]);
   a->out = std::move((*fds)[1]);
   a->err = std::move((*fds)[2]);
@@ -89,7 +97,7 @@ struct RunResult {
 // With `open_stdin` and no source, the container's stdin is a pipe that stays open, empty.
 RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
                   const std::string& id, int log_fd, bool attach, bool report, bool open_stdin,
-                  int stdin_source, Attachment* attachment) {
+                  int stdin_source, const std::string& detach_keys, Attachment* attachment) {
   RunResult result;
   UniqueFd out[2], err[2], in[2], console[2];
   bool tty = spec.process.terminal;
@@ -182,6 +190,29 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     pending.clear();
     in[1].Reset();  // the container sees EOF
   };
+  // On a terminal the attached client may let go with its detach keys; the container runs on.
+  engine::DetachScanner scanner(detach_keys);
+  if (!attach && attachment->client) scanner = engine::DetachScanner(attachment->detach_keys);
+  auto detach = [&] {
+    bool from_attach_client = attachment->client && source == attachment->in.get();
+    source = -1;
+    pending.clear();
+    outputs[0].attach_fd = outputs[1].attach_fd = -1;
+    if (from_attach_client) {
+      (void)os::WriteAll(attachment->client.get(), std::string(engine::kMsgDetached) + "\n");
+      attachment->client.Reset();
+      attachment->in.Reset();
+      attachment->out.Reset();
+      attachment->err.Reset();
+      return;
+    }
+    // The CLI that started the container: it hears of it on the sync pipe, and its terminal
+    // is let go (the descriptor numbers stay taken, by /dev/null).
+    Report(engine::kMsgDetached);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd : {kAttachOutFd, kAttachErrFd, kAttachInFd}) ::dup3(null, fd, O_CLOEXEC);
+    if (null >= 0) ::close(null);
+  };
   while (!exited || outputs[0].pipe || outputs[1].pipe) {
     pollfd fds[7];
     int n = 0;
@@ -222,6 +253,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
           if (open_stdin || tty) {
             pending.clear();
             source = attachment->in.get();
+            scanner = engine::DetachScanner(attachment->detach_keys);
             if (!winch && tty) {
               sigset_t set;
               sigemptyset(&set);
@@ -242,8 +274,25 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
       }
       if (index[k] == 2) {
         ssize_t r = os::RetryEintr([&] { return ::read(source, buf, sizeof buf); });
-        if (r <= 0) close_input();
-        else pending.assign(buf, static_cast<size_t>(r));
+        if (r <= 0) {
+          // A client that goes away (or a terminal that closes) takes only its own input
+          // along: the container's stays open for the next attach. EOF on the stdin `run -i`
+          // was started with is the container's EOF, as in Docker.
+          if (tty || (attachment->client && source == attachment->in.get())) {
+            source = -1;
+          } else {
+            close_input();
+          }
+        } else if (tty) {
+          bool detached = false;
+          pending = scanner.Feed(std::string_view(buf, static_cast<size_t>(r)), &detached);
+          if (detached) {
+            detach();
+            continue;
+          }
+        } else {
+          pending.assign(buf, static_cast<size_t>(r));
+        }
       }
       if (index[k] == 2 || index[k] == 3) {
         if (pending.empty() || !in[1]) continue;
@@ -296,7 +345,8 @@ void Backoff(int signal_fd, int64_t ms) {
   }
 }
 
-int Run(const std::string& root, const std::string& id, bool attach, bool attach_stdin) {
+int Run(const std::string& root, const std::string& id, bool attach, bool attach_stdin,
+        const std::string& detach_keys) {
   // Only the state database and the container's row: the shim needs nothing else of the engine.
   engine::Paths paths{root};
   auto db = store::Db::Open(paths.Db(), engine::Migrations());
@@ -367,6 +417,7 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
     int64_t started = NowNanos();
     RunResult run = RunOnce(*spec, containers, id, log_fd->get(), attach && first, first,
                             c->config.open_stdin, attach_stdin && first ? kAttachInFd : -1,
+                            detach_keys,
                             &attachment);
     int64_t finished = NowNanos();
     if (first && !run.launched) {
@@ -430,19 +481,27 @@ int Main(int argc, char** argv) {
   std::string root, id;
   bool attach = false;
   bool attach_stdin = false;
+  std::string detach_keys(engine::kDefaultDetachKeys);
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--root" && i + 1 < argc) root = argv[++i];
     else if (a == "--id" && i + 1 < argc) id = argv[++i];
     else if (a == "--attach") attach = true;
     else if (a == "--stdin") attach_stdin = true;
-    else {
+    else if (a == "--detach-keys" && i + 1 < argc) {
+      auto keys = engine::ParseDetachKeys(argv[++i]);
+      if (!keys.ok()) {
+        std::fprintf(stderr, "basic-docker-shim: %s\n", keys.status().ToString().c_str());
+        return 2;
+      }
+      detach_keys = *keys;
+    } else {
       std::fprintf(stderr, "basic-docker-shim: unknown argument %s\n", argv[i]);
       return 2;
     }
   }
   if (root.empty() || id.empty()) {
-    std::fprintf(stderr, "usage: basic-docker-shim --root DIR --id ID [--attach [--stdin]]\n"
+    std::fprintf(stderr, "usage: basic-docker-shim --root DIR --id ID [--attach [--stdin] [--detach-keys K]]\n"
                          "Started by basic-docker; not meant to be run by hand.\n");
     return 2;
   }
@@ -454,7 +513,7 @@ int Main(int argc, char** argv) {
     ::dup2(fd, STDERR_FILENO);
     ::close(fd);
   }
-  return Run(root, id, attach, attach && attach_stdin);
+  return Run(root, id, attach, attach && attach_stdin, detach_keys);
 }
 
 }  // namespace bd::shim

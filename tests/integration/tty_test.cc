@@ -108,5 +108,46 @@ TEST_F(AttachTest, AttachToATerminalContainer) {
   EXPECT_EQ(t.Exit(), 2);
 }
 
+TEST_F(AttachTest, DetachKeysLeaveTheContainerRunning) {
+  std::string pid_before;
+  {
+    Terminal t(Args({"run", "-it", "--name", "dk", "busybox", "sh"}));
+    ASSERT_TRUE(t.WaitFor("# ")) << t.screen();
+    t.Type("echo one-$((1+1))\r");
+    ASSERT_TRUE(t.WaitFor("one-2")) << t.screen();
+    t.Type("\x10");  // Ctrl-P alone is held back, then Ctrl-Q completes the sequence
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    t.Type("\x11");
+    EXPECT_EQ(t.Exit(), 0) << t.screen();
+  }
+  auto state = nlohmann::json::parse(Cli({"inspect", "dk"}).out)[0]["State"];
+  ASSERT_TRUE(state["Running"].get<bool>());
+  int pid = state["Pid"].get<int>();
+  {
+    // A custom sequence.
+    Terminal t(Args({"attach", "--detach-keys", "ctrl-a,d", "dk"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    t.Type("echo two-$((1+2))\r");
+    ASSERT_TRUE(t.WaitFor("two-3")) << t.screen();
+    t.Type("\x01" "d");
+    EXPECT_EQ(t.Exit(), 0) << t.screen();
+  }
+  state = nlohmann::json::parse(Cli({"inspect", "dk"}).out)[0]["State"];
+  EXPECT_TRUE(state["Running"].get<bool>());
+  EXPECT_EQ(state["Pid"].get<int>(), pid);  // the same process all along
+  {
+    // A client killed while attached: the next one still reaches the shell.
+    Terminal gone(Args({"attach", "dk"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  Terminal t(Args({"attach", "dk"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  t.Type("echo four-$((2+2))\r");
+  EXPECT_TRUE(t.WaitFor("four-4")) << t.screen();
+  t.Type("exit 3\r");
+  EXPECT_EQ(t.Exit(), 3);
+  EXPECT_NE(Cli({"attach", "--detach-keys", "ctrl-", "dk"}).code, 0);
+}
+
 }  // namespace
 }  // namespace bd::testing
