@@ -221,6 +221,8 @@ Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& co
   } else {
     s.masked_paths = runtime::DefaultMaskedPaths();
     s.readonly_paths = runtime::DefaultReadonlyPaths();
+    // CAP_MKNOD makes nodes; the devices cgroup decides which may be opened (v1 only).
+    s.limits.allowed_devices = runtime::DefaultAllowedDevices();
     if (config.seccomp != "unconfined") {
       const std::string& profile =
           config.seccomp == "default" ? runtime::DefaultSeccompProfile() : config.seccomp;

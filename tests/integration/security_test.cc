@@ -116,6 +116,20 @@ TEST_F(SecurityTest, ReadOnlyRootfsRejectsWrites) {
   EXPECT_EQ(Probe({}, {"touch", "/x"}).code, 0);  // writable by default
 }
 
+TEST_F(SecurityTest, OnlyTheStandardDevicesOpen) {
+  if (!os::Exists("/sys/fs/cgroup/devices/devices.allow")) {
+    GTEST_SKIP() << "no v1 devices controller on this host (cgroup v2 device filtering is not done)";
+  }
+  // A node for the kernel log (c 1:11) can be made but not opened; the standard ones work.
+  CmdResult r = Probe({}, {"sh", "-c",
+                           "mknod /kmsg c 1 11 && head -c1 /kmsg 2>&1; "
+                           "echo x > /dev/null && head -c3 /dev/zero | wc -c"});
+  EXPECT_NE(r.out.find("/kmsg: Operation not permitted"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("3\n"), std::string::npos) << r.out;
+  CmdResult p = Probe({"--privileged"}, {"sh", "-c", "mknod /kmsg c 1 11 && head -c1 /kmsg >/dev/null 2>&1; echo $?"});
+  EXPECT_EQ(p.out, "0\n") << p.err;
+}
+
 TEST_F(SecurityTest, PrivilegedLiftsTheRestrictions) {
   uint64_t bounding = 0;
   for (int c = 0; c <= 63; ++c) {
