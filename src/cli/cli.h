@@ -59,6 +59,8 @@ void RegisterExec(CLI::App& app, Context& ctx);       // exec
 void RegisterAttach(CLI::App& app, Context& ctx);     // attach
 void RegisterStats(CLI::App& app, Context& ctx);      // stats, pause, unpause
 void RegisterVolume(CLI::App& app, Context& ctx);     // volume create|ls|inspect|rm
+void RegisterCapsule(CLI::App& app, Context& ctx);    // capsule create|ls|inspect|rm|...
+void RegisterEvents(CLI::App& app, Context& ctx);     // events
 
 int Main(int argc, char** argv);
 

@@ -57,6 +57,9 @@ void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
                   "Bind mount a host path or a named volume: SOURCE:DEST[:ro|rw]")
       ->allow_extra_args(false);
   sub->add_option("--tmpfs", f.opts.tmpfs, "Mount a tmpfs: DEST[:OPTIONS]")->allow_extra_args(false);
+  sub->add_option("--capsule", f.opts.capsules,
+                  "Attach a capsule (and what it requires) at /capsules/NAME/VERSION: NAME:VERSION")
+      ->allow_extra_args(false);
   sub->add_option("--network,--net", f.opts.network, "none (default: loopback only) or host");
   sub->add_flag("--init", f.opts.init, "Run an init inside the container that reaps and forwards signals");
   sub->add_flag("-i,--interactive", f.interactive, "Keep STDIN open");

@@ -83,6 +83,8 @@ int Main(int argc, char** argv) {
   RegisterLifecycle(app, ctx);
   RegisterExec(app, ctx);
   RegisterAttach(app, ctx);
+  RegisterCapsule(app, ctx);
+  RegisterEvents(app, ctx);
   RegisterStats(app, ctx);
   RegisterVolume(app, ctx);
   app.add_subcommand("version", "Show the version")->callback([&] {
@@ -92,8 +94,16 @@ int Main(int argc, char** argv) {
     };
   });
 
+  // Installed (or symlinked) as `capsule`, it is `basic-docker capsule`.
+  std::vector<char*> args(argv, argv + argc);
+  std::string_view self = argv[0];
+  if (self.substr(self.rfind('/') + 1) == "capsule") {
+    static char kCapsule[] = "capsule";
+    args.insert(args.begin() + 1, kCapsule);
+    app.fallthrough();  // --root and friends may follow the verb
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 125;

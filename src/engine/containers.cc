@@ -242,6 +242,11 @@ Status ContainerStore::SetStopRequested(const std::string& id, bool requested) {
   return st.BindAll(requested ? 1 : 0, id).Run();
 }
 
+Status ContainerStore::SetSpec(const std::string& id, const std::string& spec_json) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET spec = ? WHERE id = ?"));
+  return st.BindAll(spec_json, id).Run();
+}
+
 Result<int64_t> ParseMemorySize(std::string_view text) {
   auto invalid = [&] {
     return Status::InvalidArgument("invalid size \"" + std::string(text) +

@@ -142,6 +142,7 @@ struct CreateOptions {
   int64_t pids_limit = 0;
   std::vector<std::string> volumes;  // -v SOURCE:DEST[:OPTIONS]
   std::vector<std::string> tmpfs;    // --tmpfs DEST[:OPTIONS]
+  std::vector<std::string> capsules; // --capsule NAME:VERSION, mounted at every start
   std::string network;               // "", "none" or "host"
   bool init = false;
   bool open_stdin = false;  // -i
@@ -184,6 +185,8 @@ class ContainerStore {
   Status MarkPaused(const std::string& id, bool paused);
   // Set by `stop` (and `rm -f`) before signalling; cleared by `start`.
   Status SetStopRequested(const std::string& id, bool requested);
+  // Replaces the runtime spec the shim launches (e.g. when attached capsules change).
+  Status SetSpec(const std::string& id, const std::string& spec_json);
   Status Delete(const std::string& id);
 
  private:

@@ -254,15 +254,20 @@ std::string Engine::DefaultRoot() {
   return "/var/lib/basic-docker";
 }
 
+std::unique_ptr<portlayer::Component> MakeCapsuleComponent(Engine* engine);  // capsule_attach.cc
+
 Engine::Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blobs)
     : paths_(std::move(paths)),
       db_(std::move(db)),
       blobs_(std::move(blobs)),
       images_(paths_, db_.get(), &blobs_),
       containers_(db_.get()),
-      volumes_(paths_, db_.get()) {
+      volumes_(paths_, db_.get()),
+      capsules_(paths_, db_.get(), &blobs_),
+      events_(db_.get()) {
   registry_.Register(std::make_unique<RootfsComponent>(&paths_));
   registry_.Register(std::make_unique<TaskComponent>(this));
+  registry_.Register(MakeCapsuleComponent(this));
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const std::string& root) {
@@ -332,6 +337,12 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
       return vs;
     }
   }
+  if (!opts.capsules.empty()) {
+    if (Status cs = RecordCapsules(c, opts.capsules); !cs.ok()) {
+      (void)containers_.Delete(c.id);
+      return cs;
+    }
+  }
   portlayer::Handle h(c.id);
   h.Join({"rootfs", "rootfs", RootfsConfig(c)});
   BD_RETURN_IF_ERROR(h.Bind("rootfs"));
@@ -347,6 +358,8 @@ Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const
                                                    int* exit_code) {
   *exit_code = runtime::kExitEngineFailed;
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  // The capsules recorded for it come back with it (a NOOP when nothing changed).
+  if (!c.Active()) BD_RETURN_IF_ERROR(SyncCapsuleMounts(c));
   TaskStart start;
   start.io = io;
   portlayer::Handle h(c.id);
@@ -362,6 +375,10 @@ Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const
   }
   // Already running: a NOOP, reported as no session.
   if (r.Results().at("task") == portlayer::Outcome::kNoop) return std::unique_ptr<TaskSession>();
+  // Secret capsules go in from memory once the container runs.
+  if (auto now = containers_.Get(c.id); now.ok()) {
+    if (Status cs = ReconcileCapsules(*now); !cs.ok()) log::Warn("capsules of {}: {}", c.name, cs.ToString());
+  }
   return std::move(start.session);
 }
 

@@ -14,7 +14,9 @@
 
 #include "base/status.h"
 #include "base/unique_fd.h"
+#include "engine/capsules.h"
 #include "engine/containers.h"
+#include "engine/events.h"
 #include "engine/images.h"
 #include "engine/paths.h"
 #include "engine/volumes.h"
@@ -64,6 +66,8 @@ class Engine {
   ImageStore& images() { return images_; }
   ContainerStore& containers() { return containers_; }
   VolumeStore& volumes() { return volumes_; }
+  CapsuleStore& capsules() { return capsules_; }
+  EventLog& events() { return events_; }
   const portlayer::Registry& registry() const { return registry_; }
 
   // Creates a container (state "created") with its rootfs prepared.
@@ -109,6 +113,17 @@ class Engine {
   // Writes the container's log to `out_fd` / `err_fd`.
   Status Logs(const std::string& ref, const LogsOptions& opts, int out_fd, int err_fd);
 
+  // Attaches `capsule` and its dependency closure to a running container in one Commit: each
+  // element SUCCESS, ERROR or NOOP; an ERROR reverts the others, leaving it as it was.
+  Result<portlayer::CommitResult> AttachCapsule(const std::string& ref, const Capsule& capsule);
+  // Detaches one capsule; from a stopped container it is only forgotten. `result` may be null.
+  Status DetachCapsule(const std::string& ref, const Capsule& capsule,
+                       portlayer::CommitResult* result);
+  // Records `--capsule` references (and their closures) for a created container.
+  Status RecordCapsules(const Container& c, const std::vector<std::string>& refs);
+  // Mounts recorded capsules a running container lacks (after a crash, or secrets at start).
+  Status ReconcileCapsules(const Container& c);
+
   // `docker inspect`-shaped JSON objects.
   std::string InspectContainer(const Container& c) const;
   std::string InspectImage(const Image& img) const;
@@ -122,6 +137,9 @@ class Engine {
   // so a recycled pid is never acted on.
   Result<UniqueFd> ContainerPidfd(const Container& c);
   portlayer::CommitResult CommitOrError(portlayer::Handle& h, Status* st);
+  // Rewrites the container's spec so its next start bind-mounts its recorded (non-secret)
+  // capsules read-only, with a tmpfs /capsules under a read-only root.
+  Status SyncCapsuleMounts(const Container& c);
 
   Paths paths_;
   std::unique_ptr<store::Db> db_;
@@ -129,6 +147,8 @@ class Engine {
   ImageStore images_;
   ContainerStore containers_;
   VolumeStore volumes_;
+  CapsuleStore capsules_;
+  EventLog events_;
   portlayer::Registry registry_;
 };
 

@@ -25,6 +25,13 @@ struct Paths {
   static std::string AttachSocket(std::string_view id) {
     return RunDir() + "/" + std::string(id) + ".sock";
   }
+  // Capsules: unpacked trees by content digest; secrets apart, in a root-only directory.
+  std::string Capsules() const { return root + "/capsules"; }
+  std::string CapsuleTree(std::string_view content_digest, bool secret) const {
+    return Capsules() + (secret ? "/secrets/" : "/trees/") + std::string(DigestHex(content_digest));
+  }
+  // Held shared by every writer of blobs and trees, exclusively by garbage collection.
+  std::string StoreLock() const { return root + "/store.lock"; }
   std::string VolumeData(std::string_view name) const {
     return Volumes() + "/" + std::string(name) + "/_data";
   }

@@ -74,6 +74,46 @@ CREATE TABLE container_volumes (
 );
 CREATE INDEX container_volumes_by_volume ON container_volumes(volume);
 )sql"},
+      {5, R"sql(
+-- Resource Capsules: NAME:VERSION is immutable; equal content shares one layer blob and one
+-- unpacked tree (content_digest names it).
+CREATE TABLE capsules (
+  name           TEXT NOT NULL,
+  version        TEXT NOT NULL,
+  digest         TEXT NOT NULL,     -- the OCI manifest's digest
+  config_digest  TEXT NOT NULL,
+  layer_digest   TEXT NOT NULL,     -- the zstd tar blob
+  content_digest TEXT NOT NULL,     -- the uncompressed tar
+  size           INTEGER NOT NULL,  -- bytes of file content
+  blob_size      INTEGER NOT NULL,
+  files          INTEGER NOT NULL,
+  secret         INTEGER NOT NULL DEFAULT 0,
+  labels         TEXT NOT NULL DEFAULT '{}',
+  requires       TEXT NOT NULL DEFAULT '[]',
+  created_at     INTEGER NOT NULL,
+  PRIMARY KEY (name, version)
+);
+CREATE INDEX capsules_by_content ON capsules(content_digest);
+-- Which containers have which capsules attached; kept across stops, so a start gets them back.
+CREATE TABLE capsule_attachments (
+  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  name         TEXT NOT NULL,
+  version      TEXT NOT NULL,
+  attached_at  INTEGER NOT NULL,
+  PRIMARY KEY (container_id, name, version),
+  FOREIGN KEY (name, version) REFERENCES capsules(name, version)
+);
+CREATE INDEX capsule_attachments_by_capsule ON capsule_attachments(name, version);
+-- What `events` streams: one row per event, in order.
+CREATE TABLE events (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  time       INTEGER NOT NULL,      -- unix nanoseconds
+  type       TEXT NOT NULL,         -- capsule, container, ...
+  action     TEXT NOT NULL,         -- create, attach, detach, rm, gc, ...
+  actor      TEXT NOT NULL,         -- e.g. NAME:VERSION
+  attributes TEXT NOT NULL DEFAULT '{}'
+);
+)sql"},
   };
   return kMigrations;
 }

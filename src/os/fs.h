@@ -43,6 +43,19 @@ std::string Basename(std::string_view path);
 std::string JoinPath(std::string_view a, std::string_view b);
 
 // A directory removed (recursively) on destruction unless Release()d.
+// An advisory lock (flock) on `path`, created if needed, held until destruction: shared by
+// writers that may run side by side, exclusive for a collector that must run alone.
+class FileLock {
+ public:
+  static Result<FileLock> Acquire(const std::string& path, bool exclusive);
+  FileLock(FileLock&&) noexcept = default;
+  FileLock& operator=(FileLock&&) noexcept = default;
+
+ private:
+  explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
 class TempDir {
  public:
   // Creates "<parent>/<prefix>XXXXXX".

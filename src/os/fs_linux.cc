@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -239,6 +240,14 @@ Result<TempDir> TempDir::Create(const std::string& parent, std::string_view pref
 
 TempDir::~TempDir() {
   if (!path_.empty()) (void)RemoveAll(path_);
+}
+
+Result<FileLock> FileLock::Acquire(const std::string& path, bool exclusive) {
+  BD_ASSIGN_OR_RETURN(UniqueFd fd, Open(path, O_RDWR | O_CREAT, 0600));
+  if (RetryEintr([&] { return ::flock(fd.get(), exclusive ? LOCK_EX : LOCK_SH); }) < 0) {
+    return ErrnoStatus("lock `" + path + "`");
+  }
+  return FileLock(std::move(fd));
 }
 
 }  // namespace bd::os

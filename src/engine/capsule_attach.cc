@@ -1,0 +1,186 @@
+// Capsules on containers: the `capsule` port-layer component (mounted live into a running
+// container's mount namespace), attach/detach through one Commit, and the capsules a
+// container gets back when it starts.
+#include <nlohmann/json.hpp>
+
+#include "base/log.h"
+#include "engine/engine.h"
+#include "runtime/live_mount.h"
+
+namespace bd::engine {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kCapsulesDir = "/capsules";
+
+std::string MountPoint(const std::string& name, const std::string& version) {
+  return std::string(kCapsulesDir) + "/" + name + "/" + version;
+}
+
+std::string ElementId(const Capsule& c) { return "capsule:" + c.Ref(); }
+
+}  // namespace
+
+// One capsule on one container. Absent: not recorded; Joined: recorded (comes back at the
+// next start); Bound: also mounted in the running container.
+class CapsuleComponent : public portlayer::Component {
+ public:
+  explicit CapsuleComponent(Engine* engine) : engine_(engine) {}
+  std::string_view Name() const override { return "capsule"; }
+
+  Result<portlayer::Level> Observe(const portlayer::Handle& h, const portlayer::Element& e) override {
+    BD_ASSIGN_OR_RETURN(Capsule c, Lookup(e));
+    BD_ASSIGN_OR_RETURN(Container ctr, engine_->containers().Get(h.container_id()));
+    if (ctr.Running() && ctr.pid > 0) {
+      BD_ASSIGN_OR_RETURN(bool mounted, runtime::IsMountedIn(ctr.pid, MountPoint(c.name, c.version)));
+      if (mounted) return portlayer::Level::kBound;
+    }
+    BD_ASSIGN_OR_RETURN(std::vector<CapsuleRef> recorded, engine_->capsules().AttachedTo(ctr.id));
+    for (const CapsuleRef& r : recorded) {
+      if (r.name == c.name && r.version == c.version) return portlayer::Level::kJoined;
+    }
+    return portlayer::Level::kAbsent;
+  }
+
+  Status Apply(portlayer::Handle& h, const portlayer::Element& e, portlayer::Level from,
+               portlayer::Level to) override {
+    BD_ASSIGN_OR_RETURN(Capsule c, Lookup(e));
+    BD_ASSIGN_OR_RETURN(Container ctr, engine_->containers().Get(h.container_id()));
+    std::string target = MountPoint(c.name, c.version);
+    bool mounted_now = false;
+    if (to == portlayer::Level::kBound && from != portlayer::Level::kBound) {
+      if (!ctr.Running() || ctr.pid <= 0) {
+        return Status::FailedPrecondition("container " + ctr.name + " is not running");
+      }
+      BD_ASSIGN_OR_RETURN(std::string tree, engine_->capsules().Tree(c));
+      BD_RETURN_IF_ERROR(runtime::AttachLiveMount(ctr.pid, {tree, target, c.secret}));
+      mounted_now = true;
+    }
+    if (from == portlayer::Level::kBound && to != portlayer::Level::kBound && ctr.Running()) {
+      Status st = runtime::DetachLiveMount(ctr.pid, target, std::string(kCapsulesDir));
+      if (!st.ok() && st.code() != Code::kNotFound) return st;
+    }
+    Status st;
+    if (from == portlayer::Level::kAbsent && to != portlayer::Level::kAbsent) {
+      st = engine_->capsules().RecordAttachment(ctr.id, c);
+    } else if (to == portlayer::Level::kAbsent && from != portlayer::Level::kAbsent) {
+      st = engine_->capsules().ForgetAttachment(ctr.id, c.name, c.version);
+    }
+    if (!st.ok() && mounted_now) {
+      (void)runtime::DetachLiveMount(ctr.pid, target, std::string(kCapsulesDir));
+    }
+    return st;
+  }
+
+ private:
+  Result<Capsule> Lookup(const portlayer::Element& e) {
+    json j = json::parse(e.config, nullptr, false);
+    if (!j.is_object()) return Status::Internal("bad capsule element " + e.id);
+    return engine_->capsules().Get(j.value("name", ""), j.value("version", ""));
+  }
+  Engine* engine_;
+};
+
+std::unique_ptr<portlayer::Component> MakeCapsuleComponent(Engine* engine) {
+  return std::make_unique<CapsuleComponent>(engine);
+}
+
+namespace {
+
+portlayer::Element CapsuleElement(const Capsule& c, portlayer::Level desired) {
+  return {ElementId(c), "capsule", json{{"name", c.name}, {"version", c.version}}.dump(), desired};
+}
+
+}  // namespace
+
+Result<portlayer::CommitResult> Engine::AttachCapsule(const std::string& ref, const Capsule& capsule) {
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  if (!c.Running()) {
+    return Status::FailedPrecondition("container " + c.name +
+                                      " is not running: capsules attach to running containers "
+                                      "(start it, or use run --capsule)");
+  }
+  BD_ASSIGN_OR_RETURN(std::vector<Capsule> closure, capsules_.Closure(capsule));
+  for (const Capsule& k : closure) BD_RETURN_IF_ERROR(capsules_.Tree(k).status());  // before any mount
+  portlayer::Handle h(c.id);
+  for (const Capsule& k : closure) h.Join(CapsuleElement(k, portlayer::Level::kBound));
+  Status st;
+  portlayer::CommitResult r = CommitOrError(h, &st);
+  for (const Capsule& k : closure) {
+    if (r.Results().at(ElementId(k)) == portlayer::Outcome::kSuccess) {
+      (void)events_.Emit("capsule", "attach", k.Ref(), {{"container", c.id}, {"name", c.name}});
+    }
+  }
+  if (!r.IsError()) BD_RETURN_IF_ERROR(SyncCapsuleMounts(c));
+  return r;
+}
+
+Status Engine::DetachCapsule(const std::string& ref, const Capsule& capsule,
+                             portlayer::CommitResult* result) {
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  portlayer::Handle h(c.id);
+  h.Join(CapsuleElement(capsule, portlayer::Level::kJoined));
+  BD_RETURN_IF_ERROR(h.Leave(ElementId(capsule)));
+  Status st;
+  portlayer::CommitResult r = CommitOrError(h, &st);
+  if (result) *result = r;
+  if (r.Results().at(ElementId(capsule)) == portlayer::Outcome::kSuccess) {
+    (void)events_.Emit("capsule", "detach", capsule.Ref(), {{"container", c.id}, {"name", c.name}});
+  }
+  BD_RETURN_IF_ERROR(st);
+  return SyncCapsuleMounts(c);
+}
+
+Status Engine::RecordCapsules(const Container& c, const std::vector<std::string>& refs) {
+  for (const std::string& text : refs) {
+    BD_ASSIGN_OR_RETURN(CapsuleRef ref, ParseCapsuleRef(text));
+    BD_ASSIGN_OR_RETURN(Capsule capsule, capsules_.Get(ref.name, ref.version));
+    BD_ASSIGN_OR_RETURN(std::vector<Capsule> closure, capsules_.Closure(capsule));
+    for (const Capsule& k : closure) {
+      BD_RETURN_IF_ERROR(capsules_.Tree(k).status());
+      BD_RETURN_IF_ERROR(capsules_.RecordAttachment(c.id, k));
+    }
+  }
+  return SyncCapsuleMounts(c);
+}
+
+Status Engine::SyncCapsuleMounts(const Container& c) {
+  BD_ASSIGN_OR_RETURN(Container now, containers_.Get(c.id));
+  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(now.spec_json));
+  std::erase_if(spec.mounts, [](const runtime::Mount& m) {
+    return m.destination == kCapsulesDir || m.destination.rfind(std::string(kCapsulesDir) + "/", 0) == 0;
+  });
+  BD_ASSIGN_OR_RETURN(std::vector<CapsuleRef> recorded, capsules_.AttachedTo(c.id));
+  // Under a read-only root, live attaches need a writable place for their mount points.
+  if (spec.readonly_rootfs) {
+    spec.mounts.push_back({std::string(kCapsulesDir), "tmpfs", "tmpfs",
+                           {"nosuid", "nodev", "noexec", "mode=755", "size=1m"}});
+  }
+  for (const CapsuleRef& r : recorded) {
+    BD_ASSIGN_OR_RETURN(Capsule k, capsules_.Get(r.name, r.version));
+    if (k.secret) continue;  // secrets go in from memory, after start (ReconcileCapsules)
+    BD_ASSIGN_OR_RETURN(std::string tree, capsules_.Tree(k));
+    spec.mounts.push_back({MountPoint(k.name, k.version), "bind", tree, {"rbind", "ro", "nosuid", "nodev"}});
+  }
+  std::string text = runtime::SpecToJson(spec);
+  if (text == now.spec_json) return {};
+  return containers_.SetSpec(c.id, text);
+}
+
+Status Engine::ReconcileCapsules(const Container& c) {
+  if (!c.Running() || c.pid <= 0) return {};
+  BD_ASSIGN_OR_RETURN(std::vector<CapsuleRef> recorded, capsules_.AttachedTo(c.id));
+  if (recorded.empty()) return {};
+  portlayer::Handle h(c.id);
+  for (const CapsuleRef& r : recorded) {
+    BD_ASSIGN_OR_RETURN(Capsule k, capsules_.Get(r.name, r.version));
+    h.Join(CapsuleElement(k, portlayer::Level::kBound));
+  }
+  Status st;
+  CommitOrError(h, &st);
+  return st;
+}
+
+}  // namespace bd::engine

@@ -1,0 +1,596 @@
+#include "engine/capsules.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "base/digest.h"
+#include "base/strings.h"
+#include "base/time.h"
+#include "os/error.h"
+#include "os/fs.h"
+#include "store/archive.h"
+
+namespace bd::engine {
+
+using nlohmann::json;
+
+namespace {
+
+struct PackStats {
+  int64_t files = 0;
+  int64_t bytes = 0;
+};
+
+// Adds `host` as `name` (recursively for directories), in sorted order and with fixed owner
+// and time, so equal content always makes the same tar. Only files, directories and symlinks.
+Status AddTree(store::TarBuilder& tar, const std::string& host, const std::string& name,
+               PackStats* stats) {
+  struct stat st;
+  if (::lstat(host.c_str(), &st) < 0) return os::ErrnoStatus("stat `" + host + "`");
+  store::TarBuilder::Meta meta;
+  meta.mode = st.st_mode & 0777;  // no setuid, setgid or sticky bits in a capsule
+  if (S_ISDIR(st.st_mode)) {
+    if (!name.empty()) {
+      BD_RETURN_IF_ERROR(tar.AddDir(name, meta));
+      ++stats->files;
+    }
+    std::vector<std::string> children;
+    DIR* d = ::opendir(host.c_str());
+    if (!d) return os::ErrnoStatus("open directory `" + host + "`");
+    while (dirent* e = ::readdir(d)) {
+      std::string child = e->d_name;
+      if (child != "." && child != "..") children.push_back(std::move(child));
+    }
+    ::closedir(d);
+    std::sort(children.begin(), children.end());
+    for (const std::string& child : children) {
+      BD_RETURN_IF_ERROR(AddTree(tar, host + "/" + child, name.empty() ? child : name + "/" + child, stats));
+    }
+    return {};
+  }
+  ++stats->files;
+  if (S_ISREG(st.st_mode)) {
+    stats->bytes += st.st_size;
+    return tar.AddFileFromDisk(name, host, meta);
+  }
+  if (S_ISLNK(st.st_mode)) {
+    std::string target(4096, '\0');
+    ssize_t n = ::readlink(host.c_str(), target.data(), target.size());
+    if (n < 0) return os::ErrnoStatus("readlink `" + host + "`");
+    target.resize(static_cast<size_t>(n));
+    return tar.AddSymlink(name, target, meta);
+  }
+  return Status::InvalidArgument("`" + host +
+                                 "` is not a file, directory or symlink: a capsule holds only those");
+}
+
+// Streams bytes through zstd into a blob.
+class ZstdBlobSink {
+ public:
+  explicit ZstdBlobSink(store::BlobWriter* out) : out_(out), ctx_(ZSTD_createCCtx(), ZSTD_freeCCtx) {
+    ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_compressionLevel, 3);
+    // Two workers whatever the machine: the output depends on the worker count, and equal
+    // content must give an equal blob everywhere.
+    ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_nbWorkers, 2);
+    ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_checksumFlag, 1);
+  }
+  Status Write(std::string_view data, bool end) {
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    std::string buf(ZSTD_CStreamOutSize(), '\0');
+    for (;;) {
+      ZSTD_outBuffer out{buf.data(), buf.size(), 0};
+      size_t left = ZSTD_compressStream2(ctx_.get(), &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+      if (ZSTD_isError(left)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(left));
+      if (out.pos) BD_RETURN_IF_ERROR(out_->Write(std::string_view(buf.data(), out.pos)));
+      if (end ? left == 0 : in.pos == in.size) return {};
+    }
+  }
+
+ private:
+  store::BlobWriter* out_;
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx_;
+};
+
+json DependenciesJson(const std::vector<Dependency>& deps) {
+  json out = json::array();
+  for (const Dependency& d : deps) {
+    out.push_back({{"name", d.name}, {"constraint", d.constraint}, {"optional", d.optional}});
+  }
+  return out;
+}
+
+std::vector<Dependency> DependenciesFromJson(const std::string& text) {
+  std::vector<Dependency> out;
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const json& d : j) {
+    out.push_back({d.value("name", ""), d.value("constraint", ""), d.value("optional", false)});
+  }
+  return out;
+}
+
+// Makes a secret tree root-only: directories 0700, files 0400.
+Status LockDown(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) < 0) return os::ErrnoStatus("stat `" + path + "`");
+  if (S_ISLNK(st.st_mode)) return {};
+  if (::chmod(path.c_str(), S_ISDIR(st.st_mode) ? 0700 : 0400) < 0) {
+    return os::ErrnoStatus("chmod `" + path + "`");
+  }
+  if (!S_ISDIR(st.st_mode)) return {};
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return os::ErrnoStatus("open `" + path + "`");
+  std::vector<std::string> children;
+  while (dirent* e = ::readdir(d)) {
+    std::string c = e->d_name;
+    if (c != "." && c != "..") children.push_back(c);
+  }
+  ::closedir(d);
+  for (const std::string& c : children) BD_RETURN_IF_ERROR(LockDown(path + "/" + c));
+  return {};
+}
+
+constexpr const char* kColumns =
+    "name, version, digest, config_digest, layer_digest, content_digest, size, blob_size, files, "
+    "secret, labels, requires, created_at";
+
+}  // namespace
+
+Result<Capsule> CapsuleStore::Load(store::Statement& st) {
+  Capsule c;
+  c.name = st.Text(0);
+  c.version = st.Text(1);
+  c.digest = st.Text(2);
+  c.config_digest = st.Text(3);
+  c.layer_digest = st.Text(4);
+  c.content_digest = st.Text(5);
+  c.size = st.Int(6);
+  c.blob_size = st.Int(7);
+  c.files = st.Int(8);
+  c.secret = st.Int(9) != 0;
+  json labels = json::parse(st.Text(10), nullptr, false);
+  if (labels.is_object()) {
+    for (const auto& [k, v] : labels.items()) {
+      if (v.is_string()) c.labels[k] = v.get<std::string>();
+    }
+  }
+  c.dependencies = DependenciesFromJson(st.Text(11));
+  c.created_at = st.Int(12);
+  BD_ASSIGN_OR_RETURN(store::Statement users,
+                      db_->Prepare("SELECT container_id FROM capsule_attachments "
+                                   "WHERE name = ? AND version = ? ORDER BY container_id"));
+  users.BindAll(c.name, c.version);
+  while (true) {
+    BD_ASSIGN_OR_RETURN(bool row, users.Step());
+    if (!row) break;
+    c.attached_to.push_back(users.Text(0));
+  }
+  return c;
+}
+
+Result<Capsule> CapsuleStore::Get(const std::string& name, const std::string& version) {
+  BD_ASSIGN_OR_RETURN(store::Statement st,
+                      db_->Prepare(std::string("SELECT ") + kColumns +
+                                   " FROM capsules WHERE name = ? AND version = ?"));
+  st.BindAll(name, version);
+  BD_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound("no such capsule: " + name + ":" + version);
+  return Load(st);
+}
+
+Result<std::vector<Capsule>> CapsuleStore::List() {
+  BD_ASSIGN_OR_RETURN(store::Statement st,
+                      db_->Prepare(std::string("SELECT ") + kColumns + " FROM capsules"));
+  std::vector<Capsule> out;
+  while (true) {
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    BD_ASSIGN_OR_RETURN(Capsule c, Load(st));
+    out.push_back(std::move(c));
+  }
+  // By name, then by semantic version.
+  std::sort(out.begin(), out.end(), [](const Capsule& a, const Capsule& b) {
+    if (a.name != b.name) return a.name < b.name;
+    auto va = ParseVersion(a.version), vb = ParseVersion(b.version);
+    return va.ok() && vb.ok() ? *va < *vb : a.version < b.version;
+  });
+  return out;
+}
+
+Result<std::vector<Capsule>> CapsuleStore::Versions(const std::string& name) {
+  BD_ASSIGN_OR_RETURN(std::vector<Capsule> all, List());
+  std::erase_if(all, [&](const Capsule& c) { return c.name != name; });
+  return all;
+}
+
+Result<Capsule> CapsuleStore::Create(const CapsuleCreateOptions& opts, bool* created) {
+  *created = false;
+  BD_RETURN_IF_ERROR(ValidateCapsuleName(opts.name));
+  BD_RETURN_IF_ERROR(ParseVersion(opts.version).status());
+  for (const Dependency& d : opts.dependencies) {
+    BD_RETURN_IF_ERROR(ValidateCapsuleName(d.name));
+    BD_RETURN_IF_ERROR(Constraint::Parse(d.constraint).status());
+    if (d.name == opts.name) {
+      return Status::InvalidArgument("capsule " + opts.name + " cannot depend on itself");
+    }
+  }
+  for (const auto& [k, v] : opts.labels) {
+    if (k.empty()) return Status::InvalidArgument("empty label key");
+  }
+  if (opts.path.empty()) return Status::InvalidArgument("--path is required");
+  struct stat st;
+  if (::lstat(opts.path.c_str(), &st) < 0) {
+    return os::ErrnoStatus("capsule content `" + opts.path + "`");
+  }
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+    return Status::InvalidArgument("capsule content `" + opts.path + "` is not a file or a directory");
+  }
+  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
+
+  // Pack: tar -> (sha256 of the content, zstd -> blob).
+  BD_ASSIGN_OR_RETURN(store::BlobWriter layer, blobs_->NewWriter());
+  ZstdBlobSink zstd(&layer);
+  Sha256Hasher content_hash;
+  PackStats stats;
+  {
+    store::TarBuilder tar([&](std::string_view data) -> Status {
+      content_hash.Update(data);
+      return zstd.Write(data, false);
+    });
+    if (S_ISDIR(st.st_mode)) {
+      BD_RETURN_IF_ERROR(AddTree(tar, opts.path, "", &stats));
+    } else {
+      BD_RETURN_IF_ERROR(AddTree(tar, opts.path, os::Basename(opts.path), &stats));
+    }
+    BD_RETURN_IF_ERROR(tar.Finish());
+  }
+  BD_RETURN_IF_ERROR(zstd.Write("", true));
+  std::string content_digest = content_hash.Finish();
+
+  json config = {{"name", opts.name},
+                 {"version", opts.version},
+                 {"secret", opts.secret},
+                 {"labels", opts.labels},
+                 {"requires", DependenciesJson(opts.dependencies)},
+                 {"contentDigest", content_digest},
+                 {"size", stats.bytes},
+                 {"files", stats.files}};
+  std::string config_text = config.dump();
+  std::string config_digest = Sha256Digest(config_text);
+
+  // Equal content is stored once: an existing blob of the same content is reused.
+  std::string layer_digest;
+  int64_t blob_size = 0;
+  {
+    BD_ASSIGN_OR_RETURN(store::Statement same,
+                        db_->Prepare("SELECT layer_digest, blob_size FROM capsules "
+                                     "WHERE content_digest = ? LIMIT 1"));
+    same.BindAll(content_digest);
+    BD_ASSIGN_OR_RETURN(bool row, same.Step());
+    if (row && blobs_->Has(same.Text(0))) {
+      layer_digest = same.Text(0);
+      blob_size = same.Int(1);
+    }
+  }
+  json manifest_layer = {{"mediaType", kCapsuleLayerType},
+                         {"annotations", {{"org.opencontainers.image.title", opts.name}}}};
+  if (layer_digest.empty()) {
+    blob_size = layer.size();
+    BD_ASSIGN_OR_RETURN(store::BlobInfo info, layer.Commit());
+    layer_digest = info.digest;
+  }
+  manifest_layer["digest"] = layer_digest;
+  manifest_layer["size"] = blob_size;
+  json manifest = {{"schemaVersion", 2},
+                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"artifactType", kCapsuleArtifactType},
+                   {"config", {{"mediaType", kCapsuleConfigType},
+                               {"digest", config_digest},
+                               {"size", config_text.size()}}},
+                   {"layers", json::array({manifest_layer})},
+                   {"annotations", {{"org.opencontainers.image.title", opts.name},
+                                    {"org.opencontainers.image.version", opts.version}}}};
+  std::string manifest_text = manifest.dump();
+  std::string digest = Sha256Digest(manifest_text);
+
+  // NAME:VERSION is immutable.
+  auto existing = Get(opts.name, opts.version);
+  if (existing.ok()) {
+    if (existing->digest == digest) return *existing;  // the same again: a NOOP
+    if (existing->content_digest == content_digest) {
+      return Status::AlreadyExists("capsule " + opts.name + ":" + opts.version +
+                                   " already exists with the same content but other labels, "
+                                   "dependencies or secrecy; versions are immutable");
+    }
+    return Status::AlreadyExists("capsule " + opts.name + ":" + opts.version +
+                                 " already exists with different content (" + existing->content_digest +
+                                 "); versions are immutable: create a new version");
+  }
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+
+  BD_RETURN_IF_ERROR(blobs_->Put(config_text).status());
+  BD_RETURN_IF_ERROR(blobs_->Put(manifest_text).status());
+  if (opts.secret && ::chmod(blobs_->PathFor(layer_digest).c_str(), 0600) < 0) {
+    return os::ErrnoStatus("protect the secret capsule's blob");
+  }
+  Capsule c;
+  c.name = opts.name;
+  c.version = opts.version;
+  c.digest = digest;
+  c.config_digest = config_digest;
+  c.layer_digest = layer_digest;
+  c.content_digest = content_digest;
+  c.size = stats.bytes;
+  c.blob_size = blob_size;
+  c.files = stats.files;
+  c.secret = opts.secret;
+  c.labels = opts.labels;
+  c.dependencies = opts.dependencies;
+  c.created_at = NowNanos();
+  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+    BD_ASSIGN_OR_RETURN(store::Statement ins,
+                        db_->Prepare(std::string("INSERT INTO capsules (") + kColumns +
+                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    ins.BindAll(c.name, c.version, c.digest, c.config_digest, c.layer_digest, c.content_digest,
+                c.size, c.blob_size, c.files, c.secret ? 1 : 0, json(c.labels).dump(),
+                DependenciesJson(c.dependencies).dump(), c.created_at);
+    return ins.Run();
+  }));
+  *created = true;
+  return c;
+}
+
+Result<std::vector<Capsule>> CapsuleStore::Closure(const Capsule& root) {
+  std::vector<Capsule> out;
+  std::map<std::string, std::string> chosen;  // name -> version
+  std::vector<std::string> path;              // NAME:VERSION from the root down
+  auto chain = [&](const std::string& last) {
+    std::string text;
+    for (const std::string& p : path) text += p + " -> ";
+    return text + last;
+  };
+  std::function<Status(const Capsule&)> visit = [&](const Capsule& c) -> Status {
+    if (auto it = chosen.find(c.name); it != chosen.end()) {
+      if (it->second != c.version) {
+        return Status::FailedPrecondition("dependency conflict: " + chain(c.Ref()) + " but " + c.name +
+                                          ":" + it->second + " is already required");
+      }
+      return {};
+    }
+    for (const std::string& p : path) {
+      if (p.substr(0, p.find(':')) == c.name) {
+        return Status::FailedPrecondition("dependency cycle: " + chain(c.Ref()));
+      }
+    }
+    path.push_back(c.Ref());
+    for (const Dependency& d : c.dependencies) {
+      BD_ASSIGN_OR_RETURN(Constraint constraint, Constraint::Parse(d.constraint));
+      BD_ASSIGN_OR_RETURN(std::vector<Capsule> versions, Versions(d.name));
+      const Capsule* best = nullptr;
+      for (const Capsule& v : versions) {  // lowest first: the last match is the highest
+        auto parsed = ParseVersion(v.version);
+        if (parsed.ok() && constraint.Matches(*parsed)) best = &v;
+      }
+      if (!best) {
+        if (d.optional) continue;
+        std::string have;
+        for (const Capsule& v : versions) have += (have.empty() ? "" : ", ") + v.version;
+        return Status::NotFound("missing dependency: " + chain(d.name + "@" + d.constraint) +
+                                ": no version of " + d.name + " matches" +
+                                (have.empty() ? " (none stored)" : " (stored: " + have + ")"));
+      }
+      BD_RETURN_IF_ERROR(visit(*best));
+    }
+    path.pop_back();
+    chosen[c.name] = c.version;
+    out.push_back(c);
+    return {};
+  };
+  BD_RETURN_IF_ERROR(visit(root));
+  return out;
+}
+
+Status CapsuleStore::Remove(const std::string& name, const std::string& version) {
+  return db_->WriteTxn([&]() -> Status {
+    BD_ASSIGN_OR_RETURN(Capsule c, Get(name, version));
+    if (!c.attached_to.empty()) {
+      return Status::FailedPrecondition("capsule " + c.Ref() + " is attached to " +
+                                        std::to_string(c.attached_to.size()) +
+                                        " container(s) (" + c.attached_to.front().substr(0, 12) +
+                                        "...): detach it first, or use --force");
+    }
+    BD_ASSIGN_OR_RETURN(store::Statement del,
+                        db_->Prepare("DELETE FROM capsules WHERE name = ? AND version = ?"));
+    del.BindAll(name, version);
+    return del.Run();
+  });
+}
+
+Result<std::string> CapsuleStore::Tree(const Capsule& c) {
+  std::string dir = paths_.CapsuleTree(c.content_digest, c.secret);
+  if (os::IsDir(dir)) return dir;
+  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
+  std::string parent = os::Dirname(dir);
+  BD_RETURN_IF_ERROR(os::MkdirAll(paths_.Capsules(), 0711));
+  BD_RETURN_IF_ERROR(os::MkdirAll(parent, c.secret ? 0700 : 0711));
+  BD_RETURN_IF_ERROR(os::MkdirAll(paths_.Tmp(), 0700));
+  BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "capsule-"));
+  BD_ASSIGN_OR_RETURN(UniqueFd blob, os::Open(blobs_->PathFor(c.layer_digest), O_RDONLY));
+  store::UnpackOptions opts;
+  BD_ASSIGN_OR_RETURN(store::UnpackResult unpacked, store::UnpackTar(blob.get(), tmp.path(), opts));
+  if (unpacked.diff_id != c.content_digest) {
+    return Status::Internal("capsule " + c.Ref() + ": blob content is " + unpacked.diff_id +
+                            ", expected " + c.content_digest + " (run `capsule verify`)");
+  }
+  if (c.secret) BD_RETURN_IF_ERROR(LockDown(tmp.path()));
+  if (::chmod(tmp.path().c_str(), c.secret ? 0700 : 0755) < 0) return os::ErrnoStatus("chmod tree");
+  if (::rename(tmp.path().c_str(), dir.c_str()) < 0) {
+    if (errno == EEXIST || errno == ENOTEMPTY) return dir;  // unpacked by someone else meanwhile
+    return os::ErrnoStatus("rename the unpacked capsule into `" + dir + "`");
+  }
+  (void)tmp.Release();
+  BD_RETURN_IF_ERROR(os::FsyncDir(parent));
+  return dir;
+}
+
+Status CapsuleStore::Verify(const Capsule& c) {
+  for (const auto& [what, digest] : {std::pair{"manifest", c.digest}, std::pair{"config", c.config_digest},
+                                     std::pair{"blob", c.layer_digest}}) {
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(blobs_->PathFor(digest), O_RDONLY));
+    Sha256Hasher h;
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t n = os::RetryEintr([&] { return ::read(fd.get(), buf, sizeof buf); });
+      if (n < 0) return os::ErrnoStatus("read blob " + digest);
+      if (n == 0) break;
+      h.Update(buf, static_cast<size_t>(n));
+    }
+    std::string actual = h.Finish();
+    if (actual != digest) {
+      return Status::Internal("capsule " + c.Ref() + ": " + what + " blob " + digest + " hashes to " + actual);
+    }
+  }
+  // The content: decompress and hash the tar, without unpacking it.
+  BD_ASSIGN_OR_RETURN(UniqueFd blob, os::Open(blobs_->PathFor(c.layer_digest), O_RDONLY));
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  Sha256Hasher content;
+  std::string in(ZSTD_DStreamInSize(), '\0'), out(ZSTD_DStreamOutSize(), '\0');
+  for (;;) {
+    ssize_t n = os::RetryEintr([&] { return ::read(blob.get(), in.data(), in.size()); });
+    if (n < 0) return os::ErrnoStatus("read blob");
+    if (n == 0) break;
+    ZSTD_inBuffer ib{in.data(), static_cast<size_t>(n), 0};
+    while (ib.pos < ib.size) {
+      ZSTD_outBuffer ob{out.data(), out.size(), 0};
+      size_t r = ZSTD_decompressStream(ctx.get(), &ob, &ib);
+      if (ZSTD_isError(r)) {
+        return Status::Internal("capsule " + c.Ref() + ": blob does not decompress: " + ZSTD_getErrorName(r));
+      }
+      content.Update(out.data(), ob.pos);
+    }
+  }
+  std::string actual = content.Finish();
+  if (actual != c.content_digest) {
+    return Status::Internal("capsule " + c.Ref() + ": content hashes to " + actual + ", recorded " +
+                            c.content_digest);
+  }
+  return {};
+}
+
+Result<CapsuleGcReport> CapsuleStore::Gc(bool dry_run) {
+  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), true));
+  std::set<std::string> blobs, contents;
+  for (const char* sql : {"SELECT id FROM images", "SELECT manifest_digest FROM images",
+                          "SELECT blob_digest FROM layers",
+                          "SELECT digest FROM capsules", "SELECT config_digest FROM capsules",
+                          "SELECT layer_digest FROM capsules"}) {
+    BD_ASSIGN_OR_RETURN(store::Statement st, db_->Prepare(sql));
+    while (true) {
+      BD_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      blobs.insert(st.Text(0));
+    }
+  }
+  {
+    BD_ASSIGN_OR_RETURN(store::Statement st, db_->Prepare("SELECT content_digest, secret FROM capsules"));
+    while (true) {
+      BD_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      contents.insert(paths_.CapsuleTree(st.Text(0), st.Int(1) != 0));
+    }
+  }
+  CapsuleGcReport report;
+  auto list = [](const std::string& dir) {
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+      }
+      ::closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  auto du = [&](const std::string& path) -> int64_t {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) < 0) return 0;
+    return S_ISDIR(st.st_mode) ? 0 : st.st_size;
+  };
+  std::function<int64_t(const std::string&)> tree_size = [&](const std::string& path) -> int64_t {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) < 0) return 0;
+    if (!S_ISDIR(st.st_mode)) return st.st_size;
+    int64_t total = 0;
+    for (const std::string& n : list(path)) total += tree_size(path + "/" + n);
+    return total;
+  };
+  std::string blob_dir = blobs_->root() + "/blobs/sha256";
+  for (const std::string& hex : list(blob_dir)) {
+    std::string digest = "sha256:" + hex;
+    if (blobs.count(digest)) continue;
+    report.blobs.push_back(digest);
+    report.bytes += du(blob_dir + "/" + hex);
+    if (!dry_run) BD_RETURN_IF_ERROR(blobs_->Delete(digest));
+  }
+  for (const char* kind : {"/trees", "/secrets"}) {
+    std::string dir = paths_.Capsules() + kind;
+    for (const std::string& hex : list(dir)) {
+      std::string path = dir + "/" + hex;
+      if (contents.count(path)) continue;
+      report.trees.push_back(path);
+      report.bytes += tree_size(path);
+      if (!dry_run) BD_RETURN_IF_ERROR(os::RemoveAll(path));
+    }
+  }
+  // Scratch of writers that were killed: nobody writes while the lock is held.
+  for (const std::string& dir : {paths_.Tmp(), blobs_->root() + "/ingest"}) {
+    for (const std::string& n : list(dir)) {
+      report.bytes += tree_size(dir + "/" + n);
+      if (!dry_run) BD_RETURN_IF_ERROR(os::RemoveAll(dir + "/" + n));
+    }
+  }
+  return report;
+}
+
+Status CapsuleStore::RecordAttachment(const std::string& container_id, const Capsule& c) {
+  BD_ASSIGN_OR_RETURN(store::Statement st,
+                      db_->Prepare("INSERT OR IGNORE INTO capsule_attachments "
+                                   "(container_id, name, version, attached_at) VALUES (?, ?, ?, ?)"));
+  st.BindAll(container_id, c.name, c.version, NowNanos());
+  return st.Run();
+}
+
+Status CapsuleStore::ForgetAttachment(const std::string& container_id, const std::string& name,
+                                      const std::string& version) {
+  BD_ASSIGN_OR_RETURN(store::Statement st,
+                      db_->Prepare("DELETE FROM capsule_attachments "
+                                   "WHERE container_id = ? AND name = ? AND version = ?"));
+  st.BindAll(container_id, name, version);
+  return st.Run();
+}
+
+Result<std::vector<CapsuleRef>> CapsuleStore::AttachedTo(const std::string& container_id) {
+  BD_ASSIGN_OR_RETURN(store::Statement st,
+                      db_->Prepare("SELECT name, version FROM capsule_attachments "
+                                   "WHERE container_id = ? ORDER BY attached_at, name, version"));
+  st.BindAll(container_id);
+  std::vector<CapsuleRef> out;
+  while (true) {
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.Text(0), st.Text(1)});
+  }
+  return out;
+}
+
+}  // namespace bd::engine

@@ -1,0 +1,99 @@
+// The Capsule Store: named, versioned, immutable bundles of files. Content is packed as a
+// deterministic tar (sorted entries, owner root, mtime 0), compressed with zstd and stored as
+// a blob addressed by its sha256, with an OCI manifest and config beside it, so a capsule is
+// an OCI artifact. Equal content is stored once. The state database records each NAME:VERSION
+// and which containers have it attached. Not thread-safe; one CapsuleStore per Db connection.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/capsule_ref.h"
+#include "engine/paths.h"
+#include "store/blob_store.h"
+#include "store/db.h"
+
+namespace bd::engine {
+
+inline constexpr std::string_view kCapsuleArtifactType = "application/vnd.basic-docker.capsule.v1";
+inline constexpr std::string_view kCapsuleConfigType =
+    "application/vnd.basic-docker.capsule.config.v1+json";
+inline constexpr std::string_view kCapsuleLayerType = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+struct Capsule {
+  std::string name;
+  std::string version;
+  std::string digest;          // of the OCI manifest: the capsule's identity
+  std::string config_digest;
+  std::string layer_digest;    // the zstd-compressed tar blob
+  std::string content_digest;  // of the uncompressed tar: equal content, equal digest
+  int64_t size = 0;            // bytes of file content
+  int64_t blob_size = 0;       // bytes of the compressed blob
+  int64_t files = 0;           // entries: files, directories, symlinks
+  bool secret = false;
+  std::map<std::string, std::string> labels;
+  std::vector<Dependency> dependencies;  // required and optional ones
+  int64_t created_at = 0;
+  std::vector<std::string> attached_to;  // container ids
+
+  std::string Ref() const { return name + ":" + version; }
+};
+
+struct CapsuleCreateOptions {
+  std::string name;
+  std::string version;
+  std::string path;  // a file or a directory on the host
+  std::map<std::string, std::string> labels;
+  std::vector<Dependency> dependencies;
+  bool secret = false;
+};
+
+struct CapsuleGcReport {
+  std::vector<std::string> blobs;  // digests
+  std::vector<std::string> trees;  // unpacked directories
+  int64_t bytes = 0;
+};
+
+class CapsuleStore {
+ public:
+  CapsuleStore(Paths paths, store::Db* db, const store::BlobStore* blobs)
+      : paths_(std::move(paths)), db_(db), blobs_(blobs) {}
+
+  // Packs and records NAME:VERSION. The same content and metadata again is a NOOP
+  // (`*created` false); anything else under an existing NAME:VERSION is an error.
+  Result<Capsule> Create(const CapsuleCreateOptions& opts, bool* created);
+  Result<Capsule> Get(const std::string& name, const std::string& version);
+  Result<std::vector<Capsule>> List();
+  // Every version of `name` this store holds, lowest first.
+  Result<std::vector<Capsule>> Versions(const std::string& name);
+  // `root` and everything it needs, dependencies first, each once: for every dependency the
+  // highest version matching its constraint; optional ones only if one matches. Cycles,
+  // missing required capsules and two versions of one name are errors naming the chain.
+  Result<std::vector<Capsule>> Closure(const Capsule& root);
+  // Removes the record; refuses while a container has it attached. Data goes at `Gc`.
+  Status Remove(const std::string& name, const std::string& version);
+
+  // The capsule's unpacked tree, made on first use: shared and read-only for ordinary
+  // capsules; for secrets a 0700 directory of 0400 files, only ever copied into memory.
+  Result<std::string> Tree(const Capsule& c);
+  // Re-hashes the blobs and the unpacked tree's source; an error names what differs.
+  Status Verify(const Capsule& c);
+  // Removes blobs and trees nothing references (images, capsules), and scratch left by
+  // interrupted writers. Runs alone: every writer holds the store lock shared.
+  Result<CapsuleGcReport> Gc(bool dry_run);
+
+  Status RecordAttachment(const std::string& container_id, const Capsule& c);
+  Status ForgetAttachment(const std::string& container_id, const std::string& name,
+                          const std::string& version);
+  Result<std::vector<CapsuleRef>> AttachedTo(const std::string& container_id);
+
+ private:
+  Result<Capsule> Load(store::Statement& st);
+  Paths paths_;
+  store::Db* db_;
+  const store::BlobStore* blobs_;
+};
+
+}  // namespace bd::engine
