@@ -141,6 +141,7 @@ Status Engine::RecordCapsules(const Container& c, const std::vector<std::string>
     for (const Capsule& k : closure) {
       BD_RETURN_IF_ERROR(capsules_.Tree(k).status());
       BD_RETURN_IF_ERROR(capsules_.RecordAttachment(c.id, k));
+      (void)events_.Emit("capsule", "attach", k.Ref(), {{"container", c.id}, {"name", c.name}});
     }
   }
   return SyncCapsuleMounts(c);
@@ -169,15 +170,16 @@ Status Engine::SyncCapsuleMounts(const Container& c) {
   return containers_.SetSpec(c.id, text);
 }
 
-Status Engine::ReconcileCapsules(const Container& c) {
+Status Engine::ReconcileCapsules(const Container& c, bool secrets_only) {
   if (!c.Running() || c.pid <= 0) return {};
   BD_ASSIGN_OR_RETURN(std::vector<CapsuleRef> recorded, capsules_.AttachedTo(c.id));
-  if (recorded.empty()) return {};
   portlayer::Handle h(c.id);
   for (const CapsuleRef& r : recorded) {
     BD_ASSIGN_OR_RETURN(Capsule k, capsules_.Get(r.name, r.version));
+    if (secrets_only && !k.secret) continue;
     h.Join(CapsuleElement(k, portlayer::Level::kBound));
   }
+  if (h.elements().empty()) return {};
   Status st;
   CommitOrError(h, &st);
   return st;

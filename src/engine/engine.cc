@@ -377,7 +377,7 @@ Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const
   if (r.Results().at("task") == portlayer::Outcome::kNoop) return std::unique_ptr<TaskSession>();
   // Secret capsules go in from memory once the container runs.
   if (auto now = containers_.Get(c.id); now.ok()) {
-    if (Status cs = ReconcileCapsules(*now); !cs.ok()) log::Warn("capsules of {}: {}", c.name, cs.ToString());
+    if (Status cs = ReconcileCapsules(*now, /*secrets_only=*/true); !cs.ok()) log::Warn("capsules of {}: {}", c.name, cs.ToString());
   }
   return std::move(start.session);
 }

@@ -121,8 +121,8 @@ class Engine {
                        portlayer::CommitResult* result);
   // Records `--capsule` references (and their closures) for a created container.
   Status RecordCapsules(const Container& c, const std::vector<std::string>& refs);
-  // Mounts recorded capsules a running container lacks (after a crash, or secrets at start).
-  Status ReconcileCapsules(const Container& c);
+  // Mounts recorded capsules a running container lacks (after a crash; secrets at start).
+  Status ReconcileCapsules(const Container& c, bool secrets_only = false);
 
   // `docker inspect`-shaped JSON objects.
   std::string InspectContainer(const Container& c) const;
