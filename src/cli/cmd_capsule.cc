@@ -358,6 +358,43 @@ void RegisterCapsuleAttach(CLI::App* capsule, Context& ctx) {
     });
   }
 
+  struct ExportFlags {
+    std::string capsule, output;
+  };
+  auto ef = std::make_shared<ExportFlags>();
+  CLI::App* exp = capsule->add_subcommand("export", "Write a capsule as an OCI image layout archive");
+  exp->add_option("capsule", ef->capsule, "NAME:VERSION")->required();
+  exp->add_option("-o,--output", ef->output, "The archive to write")->required();
+  exp->callback([&ctx, ef] {
+    ctx.action = [&ctx, ef]() -> int {
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      auto c = Find(**eng, ef->capsule);
+      if (!c.ok()) return Fail(c.status());
+      if (Status st = (*eng)->capsules().Export(*c, ef->output); !st.ok()) return Fail(st);
+      return 0;
+    };
+  });
+
+  auto import_file = std::make_shared<std::string>();
+  CLI::App* imp = capsule->add_subcommand("import", "Read capsules from an OCI image layout archive");
+  imp->add_option("file", *import_file, "The archive (from capsule export)")->required();
+  imp->callback([&ctx, import_file] {
+    ctx.action = [&ctx, import_file]() -> int {
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      std::vector<bool> created;
+      auto list = (*eng)->capsules().Import(*import_file, &created);
+      if (!list.ok()) return Fail(list.status());
+      for (size_t i = 0; i < list->size(); ++i) {
+        const engine::Capsule& c = (*list)[i];
+        if (created[i]) (void)(*eng)->events().Emit("capsule", "import", c.Ref(), {{"digest", c.digest}});
+        std::printf("%s %s%s\n", c.Ref().c_str(), c.digest.c_str(), created[i] ? "" : " NOOP (already stored)");
+      }
+      return 0;
+    };
+  });
+
   auto deps_ref = std::make_shared<std::string>();
   CLI::App* deps = capsule->add_subcommand("deps", "Show the resolved dependency tree of a capsule");
   deps->add_option("capsule", *deps_ref, "NAME:VERSION")->required();

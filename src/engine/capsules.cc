@@ -139,6 +139,31 @@ Status LockDown(const std::string& path) {
   return {};
 }
 
+// sha256 of the decompressed content of a zstd blob.
+Result<std::string> ContentDigestOf(const std::string& blob_path) {
+  BD_ASSIGN_OR_RETURN(UniqueFd blob, os::Open(blob_path, O_RDONLY));
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  Sha256Hasher content;
+  std::string in(ZSTD_DStreamInSize(), '\0'), out(ZSTD_DStreamOutSize(), '\0');
+  size_t last = 0;
+  for (;;) {
+    ssize_t n = os::RetryEintr([&] { return ::read(blob.get(), in.data(), in.size()); });
+    if (n < 0) return os::ErrnoStatus("read blob");
+    if (n == 0) break;
+    ZSTD_inBuffer ib{in.data(), static_cast<size_t>(n), 0};
+    while (ib.pos < ib.size) {
+      ZSTD_outBuffer ob{out.data(), out.size(), 0};
+      last = ZSTD_decompressStream(ctx.get(), &ob, &ib);
+      if (ZSTD_isError(last)) {
+        return Status::InvalidArgument(std::string("blob does not decompress: ") + ZSTD_getErrorName(last));
+      }
+      content.Update(out.data(), ob.pos);
+    }
+  }
+  if (last != 0) return Status::InvalidArgument("blob is a truncated zstd stream");
+  return content.Finish();
+}
+
 constexpr const char* kColumns =
     "name, version, digest, config_digest, layer_digest, content_digest, size, blob_size, files, "
     "secret, labels, requires, created_at";
@@ -302,26 +327,6 @@ Result<Capsule> CapsuleStore::Create(const CapsuleCreateOptions& opts, bool* cre
   std::string manifest_text = manifest.dump();
   std::string digest = Sha256Digest(manifest_text);
 
-  // NAME:VERSION is immutable.
-  auto existing = Get(opts.name, opts.version);
-  if (existing.ok()) {
-    if (existing->digest == digest) return *existing;  // the same again: a NOOP
-    if (existing->content_digest == content_digest) {
-      return Status::AlreadyExists("capsule " + opts.name + ":" + opts.version +
-                                   " already exists with the same content but other labels, "
-                                   "dependencies or secrecy; versions are immutable");
-    }
-    return Status::AlreadyExists("capsule " + opts.name + ":" + opts.version +
-                                 " already exists with different content (" + existing->content_digest +
-                                 "); versions are immutable: create a new version");
-  }
-  if (existing.status().code() != Code::kNotFound) return existing.status();
-
-  BD_RETURN_IF_ERROR(blobs_->Put(config_text).status());
-  BD_RETURN_IF_ERROR(blobs_->Put(manifest_text).status());
-  if (opts.secret && ::chmod(blobs_->PathFor(layer_digest).c_str(), 0600) < 0) {
-    return os::ErrnoStatus("protect the secret capsule's blob");
-  }
   Capsule c;
   c.name = opts.name;
   c.version = opts.version;
@@ -335,18 +340,45 @@ Result<Capsule> CapsuleStore::Create(const CapsuleCreateOptions& opts, bool* cre
   c.secret = opts.secret;
   c.labels = opts.labels;
   c.dependencies = opts.dependencies;
-  c.created_at = NowNanos();
-  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+  BD_ASSIGN_OR_RETURN(std::optional<Capsule> existing, Existing(c));
+  if (existing) return *existing;  // the same again: a NOOP
+  BD_RETURN_IF_ERROR(blobs_->Put(config_text).status());
+  BD_RETURN_IF_ERROR(blobs_->Put(manifest_text).status());
+  BD_RETURN_IF_ERROR(Insert(&c));
+  *created = true;
+  return c;
+}
+
+Result<std::optional<Capsule>> CapsuleStore::Existing(const Capsule& c) {
+  auto existing = Get(c.name, c.version);
+  if (!existing.ok()) {
+    if (existing.status().code() == Code::kNotFound) return std::optional<Capsule>();
+    return existing.status();
+  }
+  if (existing->digest == c.digest) return std::optional<Capsule>(*existing);
+  if (existing->content_digest == c.content_digest) {
+    return Status::AlreadyExists("capsule " + c.Ref() +
+                                 " already exists with the same content but other labels, "
+                                 "dependencies or secrecy; versions are immutable");
+  }
+  return Status::AlreadyExists("capsule " + c.Ref() + " already exists with different content (" +
+                               existing->content_digest + "); versions are immutable: create a new version");
+}
+
+Status CapsuleStore::Insert(Capsule* c) {
+  if (c->secret && ::chmod(blobs_->PathFor(c->layer_digest).c_str(), 0600) < 0) {
+    return os::ErrnoStatus("protect the secret capsule's blob");
+  }
+  c->created_at = NowNanos();
+  return db_->WriteTxn([&]() -> Status {
     BD_ASSIGN_OR_RETURN(store::Statement ins,
                         db_->Prepare(std::string("INSERT INTO capsules (") + kColumns +
                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    ins.BindAll(c.name, c.version, c.digest, c.config_digest, c.layer_digest, c.content_digest,
-                c.size, c.blob_size, c.files, c.secret ? 1 : 0, json(c.labels).dump(),
-                DependenciesJson(c.dependencies).dump(), c.created_at);
+    ins.BindAll(c->name, c->version, c->digest, c->config_digest, c->layer_digest, c->content_digest,
+                c->size, c->blob_size, c->files, c->secret ? 1 : 0, json(c->labels).dump(),
+                DependenciesJson(c->dependencies).dump(), c->created_at);
     return ins.Run();
-  }));
-  *created = true;
-  return c;
+  });
 }
 
 Result<std::vector<Capsule>> CapsuleStore::Closure(const Capsule& root) {
@@ -460,25 +492,7 @@ Status CapsuleStore::Verify(const Capsule& c) {
     }
   }
   // The content: decompress and hash the tar, without unpacking it.
-  BD_ASSIGN_OR_RETURN(UniqueFd blob, os::Open(blobs_->PathFor(c.layer_digest), O_RDONLY));
-  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-  Sha256Hasher content;
-  std::string in(ZSTD_DStreamInSize(), '\0'), out(ZSTD_DStreamOutSize(), '\0');
-  for (;;) {
-    ssize_t n = os::RetryEintr([&] { return ::read(blob.get(), in.data(), in.size()); });
-    if (n < 0) return os::ErrnoStatus("read blob");
-    if (n == 0) break;
-    ZSTD_inBuffer ib{in.data(), static_cast<size_t>(n), 0};
-    while (ib.pos < ib.size) {
-      ZSTD_outBuffer ob{out.data(), out.size(), 0};
-      size_t r = ZSTD_decompressStream(ctx.get(), &ob, &ib);
-      if (ZSTD_isError(r)) {
-        return Status::Internal("capsule " + c.Ref() + ": blob does not decompress: " + ZSTD_getErrorName(r));
-      }
-      content.Update(out.data(), ob.pos);
-    }
-  }
-  std::string actual = content.Finish();
+  BD_ASSIGN_OR_RETURN(std::string actual, ContentDigestOf(blobs_->PathFor(c.layer_digest)));
   if (actual != c.content_digest) {
     return Status::Internal("capsule " + c.Ref() + ": content hashes to " + actual + ", recorded " +
                             c.content_digest);
@@ -560,6 +574,159 @@ Result<CapsuleGcReport> CapsuleStore::Gc(bool dry_run) {
     }
   }
   return report;
+}
+
+Status CapsuleStore::Export(const Capsule& c, const std::string& path) {
+  if (path.empty()) return Status::InvalidArgument("-o FILE is required");
+  BD_RETURN_IF_ERROR(Verify(c));
+  BD_ASSIGN_OR_RETURN(std::string manifest, blobs_->Read(c.digest));
+  json index = {{"schemaVersion", 2},
+                {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                {"manifests",
+                 {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"artifactType", kCapsuleArtifactType},
+                   {"digest", c.digest},
+                   {"size", manifest.size()},
+                   {"annotations", {{"org.opencontainers.image.ref.name", c.version},
+                                    {"org.opencontainers.image.title", c.name}}}}}}};
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  BD_ASSIGN_OR_RETURN(UniqueFd out, os::Open(tmp, O_WRONLY | O_CREAT | O_TRUNC, c.secret ? 0600 : 0644));
+  Status st = [&]() -> Status {
+    store::TarBuilder tar([&](std::string_view data) { return os::WriteAll(out.get(), data); });
+    store::TarBuilder::Meta file;
+    store::TarBuilder::Meta dir{0755, 0, 0, 0};
+    BD_RETURN_IF_ERROR(tar.AddFile("oci-layout", R"({"imageLayoutVersion":"1.0.0"})", file));
+    BD_RETURN_IF_ERROR(tar.AddFile("index.json", index.dump(), file));
+    BD_RETURN_IF_ERROR(tar.AddDir("blobs", dir));
+    BD_RETURN_IF_ERROR(tar.AddDir("blobs/sha256", dir));
+    for (const std::string& d : {c.digest, c.config_digest, c.layer_digest}) {
+      BD_RETURN_IF_ERROR(tar.AddFileFromDisk("blobs/sha256/" + std::string(DigestHex(d)), blobs_->PathFor(d), file));
+    }
+    BD_RETURN_IF_ERROR(tar.Finish());
+    if (::fsync(out.get()) < 0) return os::ErrnoStatus("fsync `" + tmp + "`");
+    if (::rename(tmp.c_str(), path.c_str()) < 0) return os::ErrnoStatus("rename to `" + path + "`");
+    return {};
+  }();
+  if (!st.ok()) ::unlink(tmp.c_str());
+  return st;
+}
+
+Result<std::vector<Capsule>> CapsuleStore::Import(const std::string& path, std::vector<bool>* created) {
+  BD_ASSIGN_OR_RETURN(UniqueFd in, os::Open(path, O_RDONLY));
+  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
+  BD_RETURN_IF_ERROR(os::MkdirAll(paths_.Tmp(), 0700));
+  BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "capsule-import-"));
+  store::UnpackOptions unpack;
+  unpack.preserve_owner = false;
+  BD_RETURN_IF_ERROR(store::UnpackTar(in.get(), tmp.path(), unpack).status().WithContext("read `" + path + "`"));
+  int root = ::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return os::ErrnoStatus("open the unpacked archive");
+  UniqueFd root_fd(root);
+  // Every path the archive's JSON names is opened beneath the unpacked directory only.
+  auto read_in = [&](const std::string& rel) -> Result<std::string> {
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::OpenInRoot(root_fd.get(), rel, O_RDONLY));
+    return os::ReadAll(fd.get());
+  };
+  auto blob_path = [&](const std::string& digest) -> Result<std::string> {
+    if (digest.rfind("sha256:", 0) != 0 || DigestHex(digest).size() != 64 ||
+        DigestHex(digest).find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+      return Status::InvalidArgument("bad digest \"" + digest + "\" in the archive");
+    }
+    // Real directories and a regular file all the way: a symlink in the archive must never
+    // make us read (and adopt) a file from elsewhere on the host.
+    std::string rel = "blobs/sha256/" + std::string(DigestHex(digest));
+    for (const std::string& part : {std::string("blobs"), std::string("blobs/sha256"), rel}) {
+      struct stat st;
+      if (::fstatat(root_fd.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        return os::ErrnoStatus("archive entry `" + part + "`");
+      }
+      bool ok = part == rel ? S_ISREG(st.st_mode) : S_ISDIR(st.st_mode);
+      if (!ok) return Status::InvalidArgument("archive entry `" + part + "` is not a plain " +
+                                              (part == rel ? "file" : "directory"));
+    }
+    return tmp.path() + "/" + rel;
+  };
+  BD_ASSIGN_OR_RETURN(std::string index_text, read_in("index.json"));
+  json index = json::parse(index_text, nullptr, false);
+  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
+    return Status::InvalidArgument("`" + path + "` is not an OCI image layout (no index.json manifests)");
+  }
+  std::vector<Capsule> staged;
+  try {
+    for (const json& desc : index["manifests"]) {
+      std::string digest = desc.at("digest").get<std::string>();
+      BD_ASSIGN_OR_RETURN(std::string mpath, blob_path(digest));
+      BD_ASSIGN_OR_RETURN(std::string manifest_text, os::ReadFile(mpath));
+      if (Sha256Digest(manifest_text) != digest) return Status::InvalidArgument("manifest " + digest + " does not match its digest");
+      json manifest = json::parse(manifest_text, nullptr, false);
+      if (!manifest.is_object() || manifest.value("artifactType", "") != kCapsuleArtifactType) {
+        return Status::InvalidArgument("manifest " + digest + " is not a capsule");
+      }
+      std::string config_digest = manifest.at("config").at("digest").get<std::string>();
+      BD_ASSIGN_OR_RETURN(std::string cpath, blob_path(config_digest));
+      BD_ASSIGN_OR_RETURN(std::string config_text, os::ReadFile(cpath));
+      if (Sha256Digest(config_text) != config_digest) {
+        return Status::InvalidArgument("config " + config_digest + " does not match its digest");
+      }
+      json config = json::parse(config_text, nullptr, false);
+      if (!config.is_object()) return Status::InvalidArgument("capsule config is not JSON");
+      if (!manifest.at("layers").is_array() || manifest["layers"].size() != 1) {
+        return Status::InvalidArgument("a capsule manifest has exactly one layer");
+      }
+      std::string layer_digest = manifest["layers"][0].at("digest").get<std::string>();
+      BD_ASSIGN_OR_RETURN(std::string lpath, blob_path(layer_digest));
+      Capsule c;
+      c.name = config.at("name").get<std::string>();
+      c.version = config.at("version").get<std::string>();
+      BD_RETURN_IF_ERROR(ValidateCapsuleName(c.name));
+      BD_RETURN_IF_ERROR(ParseVersion(c.version).status());
+      c.digest = digest;
+      c.config_digest = config_digest;
+      c.layer_digest = layer_digest;
+      c.content_digest = config.at("contentDigest").get<std::string>();
+      c.size = config.value("size", int64_t{0});
+      c.files = config.value("files", int64_t{0});
+      c.secret = config.value("secret", false);
+      const json labels = config.value("labels", json::object());
+      for (const auto& [k, v] : labels.items()) c.labels[k] = v.get<std::string>();
+      c.dependencies = DependenciesFromJson(config.value("requires", json::array()).dump());
+      for (const Dependency& d : c.dependencies) {
+        BD_RETURN_IF_ERROR(ValidateCapsuleName(d.name));
+        BD_RETURN_IF_ERROR(Constraint::Parse(d.constraint).status());
+      }
+      // The layer: its own digest (checked on adoption) and the content it unpacks to.
+      BD_ASSIGN_OR_RETURN(std::string content, ContentDigestOf(lpath));
+      if (content != c.content_digest) {
+        return Status::InvalidArgument("capsule " + c.Ref() + ": content is " + content + ", config says " +
+                                       c.content_digest);
+      }
+      struct stat st;
+      c.blob_size = ::stat(lpath.c_str(), &st) == 0 ? st.st_size : 0;
+      staged.push_back(std::move(c));
+    }
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("capsule archive: ") + e.what());
+  }
+  if (staged.empty()) return Status::InvalidArgument("`" + path + "` holds no capsule");
+  // All verified: check immutability for every one, then store blobs and rows.
+  std::vector<Capsule> out;
+  created->clear();
+  for (Capsule& c : staged) {
+    BD_ASSIGN_OR_RETURN(std::optional<Capsule> existing, Existing(c));
+    if (existing) {
+      out.push_back(*existing);
+      created->push_back(false);
+      continue;
+    }
+    for (const std::string& d : {c.digest, c.config_digest, c.layer_digest}) {
+      BD_ASSIGN_OR_RETURN(std::string p, blob_path(d));
+      BD_RETURN_IF_ERROR(blobs_->AdoptFile(p, d).status());
+    }
+    BD_RETURN_IF_ERROR(Insert(&c));
+    out.push_back(c);
+    created->push_back(true);
+  }
+  return out;
 }
 
 Status CapsuleStore::RecordAttachment(const std::string& container_id, const Capsule& c) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,8 +90,19 @@ class CapsuleStore {
                           const std::string& version);
   Result<std::vector<CapsuleRef>> AttachedTo(const std::string& container_id);
 
+  // Writes NAME:VERSION as an OCI image layout tar (oci-layout, index.json, blobs), to be
+  // read back by Import here or elsewhere. Secret capsules are written 0600.
+  Status Export(const Capsule& c, const std::string& path);
+  // Reads an archive Export wrote (or any OCI layout holding capsule artifacts): every digest
+  // and the content are verified before anything is recorded; unsafe entries are refused.
+  Result<std::vector<Capsule>> Import(const std::string& path, std::vector<bool>* created);
+
  private:
   Result<Capsule> Load(store::Statement& st);
+  // The stored capsule when `c` is already there identically; an error when NAME:VERSION
+  // holds something else.
+  Result<std::optional<Capsule>> Existing(const Capsule& c);
+  Status Insert(Capsule* c);
   Paths paths_;
   store::Db* db_;
   const store::BlobStore* blobs_;

@@ -2,6 +2,8 @@
 // secrets, rm and gc, and what a container gets back when it starts again.
 #include <sys/stat.h>
 
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
 #include "base/digest.h"
@@ -250,6 +252,68 @@ TEST_F(CapsuleTest, RmGcEventsAndRestart) {
     if (!line.empty()) actions.push_back(json::parse(line)["Action"]);
   }
   EXPECT_EQ(actions, (std::vector<std::string>{"create", "attach", "detach", "rm", "gc", "gc"})) << r.out;
+}
+
+TEST_F(CapsuleTest, ExportImportRoundTripAndHostileArchives) {
+  ASSERT_EQ(Cli({"capsule", "create", "--name", "libssl", "--version", "1.1.1", "--path", content_,
+                 "--requires", "base@^1"}).code, 0);
+  std::string archive = dir_->path() + "/libssl.tar";
+  ASSERT_EQ(Cli({"capsule", "export", "libssl:1.1.1", "-o", archive}).code, 0);
+  json original = json::parse(Cli({"capsule", "inspect", "libssl:1.1.1"}).out)[0];
+
+  // Into a fresh store: same digest, same files, verified.
+  std::string first_root = root_;
+  root_ = dir_->path() + "/other-root";
+  CmdResult r = Cli({"capsule", "import", archive});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "libssl:1.1.1 " + original["Digest"].get<std::string>() + "\n");
+  EXPECT_NE(Cli({"capsule", "import", archive}).out.find("NOOP"), std::string::npos);
+  json copy = json::parse(Cli({"capsule", "inspect", "libssl:1.1.1"}).out)[0];
+  EXPECT_EQ(copy["Files"], original["Files"]);
+  EXPECT_EQ(copy["Dependencies"], original["Dependencies"]);
+  EXPECT_EQ(Cli({"capsule", "verify"}).code, 0);
+
+  // Hostile archives: refused, naming the problem, with nothing stored or written outside.
+  root_ = dir_->path() + "/third-root";
+  std::string manifest_digest = original["Digest"];
+  auto hostile = [&](const std::string& name, const std::function<void(store::TarBuilder&)>& fill) {
+    std::string path = dir_->path() + "/" + name + ".tar";
+    EXPECT_TRUE(os::WriteFile(path, BuildTar(fill)).ok());
+    return path;
+  };
+  std::string traversal = hostile("traversal", [](store::TarBuilder& t) {
+    ASSERT_TRUE(t.AddFile("../escaped", "x", {}).ok());
+  });
+  r = Cli({"capsule", "import", traversal});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find(".."), std::string::npos) << r.err;
+  EXPECT_FALSE(os::Exists(dir_->path() + "/escaped"));
+  std::string bad_digest = hostile("digest", [](store::TarBuilder& t) {
+    ASSERT_TRUE(t.AddFile("index.json", R"({"manifests":[{"digest":"sha256:../../../etc/passwd"}]})", {}).ok());
+  });
+  r = Cli({"capsule", "import", bad_digest});
+  EXPECT_NE(r.err.find("bad digest"), std::string::npos) << r.err;
+  std::string symlinked = hostile("symlink", [&](store::TarBuilder& t) {
+    ASSERT_TRUE(t.AddFile("index.json", "{\"manifests\":[{\"digest\":\"" + manifest_digest + "\"}]}", {}).ok());
+    ASSERT_TRUE(t.AddSymlink("blobs", "/", {}).ok());
+  });
+  r = Cli({"capsule", "import", symlinked});
+  EXPECT_NE(r.err.find("not a plain directory"), std::string::npos) << r.err;
+  // A layer that does not hold what the config says.
+  std::string tampered = hostile("tampered", [&](store::TarBuilder& t) {
+    ASSERT_TRUE(t.AddFile("index.json", "{\"manifests\":[{\"digest\":\"" + manifest_digest + "\"}]}", {}).ok());
+    for (const char* key : {"Digest", "ConfigDigest"}) {
+      std::string d = original[key];
+      ASSERT_TRUE(t.AddFileFromDisk("blobs/sha256/" + std::string(DigestHex(d)),
+                                    first_root + "/blobs/sha256/" + std::string(DigestHex(d)), {}).ok());
+    }
+    std::string layer = original["LayerDigest"];
+    ASSERT_TRUE(t.AddFile("blobs/sha256/" + std::string(DigestHex(layer)), "not zstd at all", {}).ok());
+  });
+  r = Cli({"capsule", "import", tampered});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("decompress"), std::string::npos) << r.err;
+  EXPECT_EQ(Cli({"capsule", "ls", "-q"}).out, "");
 }
 
 }  // namespace
