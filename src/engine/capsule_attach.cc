@@ -106,14 +106,19 @@ Result<portlayer::CommitResult> Engine::AttachCapsule(const std::string& ref, co
   for (const Capsule& k : closure) BD_RETURN_IF_ERROR(capsules_.Tree(k).status());  // before any mount
   portlayer::Handle h(c.id);
   for (const Capsule& k : closure) h.Join(CapsuleElement(k, portlayer::Level::kBound));
-  Status st;
-  portlayer::CommitResult r = CommitOrError(h, &st);
-  for (const Capsule& k : closure) {
-    if (r.Results().at(ElementId(k)) == portlayer::Outcome::kSuccess) {
-      (void)events_.Emit("capsule", "attach", k.Ref(), {{"container", c.id}, {"name", c.name}});
+  portlayer::CommitResult r;
+  // One database transaction for the records and events of the whole Commit. The next
+  // `start` turns the records into the container's mounts (SyncCapsuleMounts).
+  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+    Status st;
+    r = CommitOrError(h, &st);
+    for (const Capsule& k : closure) {
+      if (r.Results().at(ElementId(k)) == portlayer::Outcome::kSuccess) {
+        BD_RETURN_IF_ERROR(events_.Emit("capsule", "attach", k.Ref(), {{"container", c.id}, {"name", c.name}}));
+      }
     }
-  }
-  if (!r.IsError()) BD_RETURN_IF_ERROR(SyncCapsuleMounts(c));
+    return {};
+  }));
   return r;
 }
 
@@ -124,13 +129,16 @@ Status Engine::DetachCapsule(const std::string& ref, const Capsule& capsule,
   h.Join(CapsuleElement(capsule, portlayer::Level::kJoined));
   BD_RETURN_IF_ERROR(h.Leave(ElementId(capsule)));
   Status st;
-  portlayer::CommitResult r = CommitOrError(h, &st);
+  portlayer::CommitResult r;
+  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+    r = CommitOrError(h, &st);
+    if (r.Results().at(ElementId(capsule)) == portlayer::Outcome::kSuccess) {
+      BD_RETURN_IF_ERROR(events_.Emit("capsule", "detach", capsule.Ref(), {{"container", c.id}, {"name", c.name}}));
+    }
+    return {};
+  }));
   if (result) *result = r;
-  if (r.Results().at(ElementId(capsule)) == portlayer::Outcome::kSuccess) {
-    (void)events_.Emit("capsule", "detach", capsule.Ref(), {{"container", c.id}, {"name", c.name}});
-  }
-  BD_RETURN_IF_ERROR(st);
-  return SyncCapsuleMounts(c);
+  return st;
 }
 
 Status Engine::RecordCapsules(const Container& c, const std::vector<std::string>& refs) {
