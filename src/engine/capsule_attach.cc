@@ -31,8 +31,8 @@ class CapsuleComponent : public portlayer::Component {
   std::string_view Name() const override { return "capsule"; }
 
   Result<portlayer::Level> Observe(const portlayer::Handle& h, const portlayer::Element& e) override {
-    BD_ASSIGN_OR_RETURN(Capsule c, Lookup(e));
-    BD_ASSIGN_OR_RETURN(Container ctr, engine_->containers().Get(h.container_id()));
+    BD_ASSIGN_OR_RETURN(Capsule c, Lookup(h, e));
+    BD_ASSIGN_OR_RETURN(Container ctr, ContainerOf(h));
     if (ctr.Running() && ctr.pid > 0) {
       BD_ASSIGN_OR_RETURN(bool mounted, runtime::IsMountedIn(ctr.pid, MountPoint(c.name, c.version)));
       if (mounted) return portlayer::Level::kBound;
@@ -46,8 +46,8 @@ class CapsuleComponent : public portlayer::Component {
 
   Status Apply(portlayer::Handle& h, const portlayer::Element& e, portlayer::Level from,
                portlayer::Level to) override {
-    BD_ASSIGN_OR_RETURN(Capsule c, Lookup(e));
-    BD_ASSIGN_OR_RETURN(Container ctr, engine_->containers().Get(h.container_id()));
+    BD_ASSIGN_OR_RETURN(Capsule c, Lookup(h, e));
+    BD_ASSIGN_OR_RETURN(Container ctr, ContainerOf(h));
     std::string target = MountPoint(c.name, c.version);
     bool mounted_now = false;
     if (to == portlayer::Level::kBound && from != portlayer::Level::kBound) {
@@ -75,7 +75,16 @@ class CapsuleComponent : public portlayer::Component {
   }
 
  private:
-  Result<Capsule> Lookup(const portlayer::Element& e) {
+  // The caller may hand over what it already read (handle context "capsule.container" and
+  // "capsule.capsules"): one Commit then reads the database once per element, not thrice.
+  Result<Container> ContainerOf(const portlayer::Handle& h) {
+    if (auto* c = static_cast<const Container*>(h.Context("capsule.container"))) return *c;
+    return engine_->containers().Get(h.container_id());
+  }
+  Result<Capsule> Lookup(const portlayer::Handle& h, const portlayer::Element& e) {
+    if (auto* known = static_cast<const std::map<std::string, Capsule>*>(h.Context("capsule.capsules"))) {
+      if (auto it = known->find(e.id); it != known->end()) return it->second;
+    }
     json j = json::parse(e.config, nullptr, false);
     if (!j.is_object()) return Status::Internal("bad capsule element " + e.id);
     return engine_->capsules().Get(j.value("name", ""), j.value("version", ""));
@@ -105,7 +114,13 @@ Result<portlayer::CommitResult> Engine::AttachCapsule(const std::string& ref, co
   BD_ASSIGN_OR_RETURN(std::vector<Capsule> closure, capsules_.Closure(capsule));
   for (const Capsule& k : closure) BD_RETURN_IF_ERROR(capsules_.Tree(k).status());  // before any mount
   portlayer::Handle h(c.id);
-  for (const Capsule& k : closure) h.Join(CapsuleElement(k, portlayer::Level::kBound));
+  std::map<std::string, Capsule> known;
+  for (const Capsule& k : closure) {
+    h.Join(CapsuleElement(k, portlayer::Level::kBound));
+    known[ElementId(k)] = k;
+  }
+  h.SetContext("capsule.container", &c);
+  h.SetContext("capsule.capsules", &known);
   portlayer::CommitResult r;
   // One database transaction for the records and events of the whole Commit. The next
   // `start` turns the records into the container's mounts (SyncCapsuleMounts).
@@ -128,6 +143,9 @@ Status Engine::DetachCapsule(const std::string& ref, const Capsule& capsule,
   portlayer::Handle h(c.id);
   h.Join(CapsuleElement(capsule, portlayer::Level::kJoined));
   BD_RETURN_IF_ERROR(h.Leave(ElementId(capsule)));
+  std::map<std::string, Capsule> known = {{ElementId(capsule), capsule}};
+  h.SetContext("capsule.container", &c);
+  h.SetContext("capsule.capsules", &known);
   Status st;
   portlayer::CommitResult r;
   BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
@@ -162,11 +180,11 @@ Status Engine::SyncCapsuleMounts(const Container& c) {
     return m.destination == kCapsulesDir || m.destination.rfind(std::string(kCapsulesDir) + "/", 0) == 0;
   });
   BD_ASSIGN_OR_RETURN(std::vector<CapsuleRef> recorded, capsules_.AttachedTo(c.id));
-  // Under a read-only root, live attaches need a writable place for their mount points.
-  if (spec.readonly_rootfs) {
-    spec.mounts.push_back({std::string(kCapsulesDir), "tmpfs", "tmpfs",
-                           {"nosuid", "nodev", "noexec", "mode=755", "size=1m"}});
-  }
+  // Mount points live on a small tmpfs of their own: live attaches work under a read-only
+  // root, and making and removing them never touches the container's disk (on a filesystem
+  // mounted with `discard`, an rmdir there costs a synchronous discard).
+  spec.mounts.push_back({std::string(kCapsulesDir), "tmpfs", "tmpfs",
+                         {"nosuid", "nodev", "noexec", "mode=755", "size=1m", "nr_inodes=4k"}});
   for (const CapsuleRef& r : recorded) {
     BD_ASSIGN_OR_RETURN(Capsule k, capsules_.Get(r.name, r.version));
     if (k.secret) continue;  // secrets go in from memory, after start (ReconcileCapsules)

@@ -106,7 +106,7 @@ CREATE TABLE capsule_attachments (
 CREATE INDEX capsule_attachments_by_capsule ON capsule_attachments(name, version);
 -- What `events` streams: one row per event, in order.
 CREATE TABLE events (
-  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  id         INTEGER PRIMARY KEY,   -- rowid: grows with every event
   time       INTEGER NOT NULL,      -- unix nanoseconds
   type       TEXT NOT NULL,         -- capsule, container, ...
   action     TEXT NOT NULL,         -- create, attach, detach, rm, gc, ...

@@ -254,6 +254,17 @@ TEST_F(CapsuleTest, RmGcEventsAndRestart) {
   EXPECT_EQ(actions, (std::vector<std::string>{"create", "attach", "detach", "rm", "gc", "gc"})) << r.out;
 }
 
+TEST_F(CapsuleTest, AttachesUnderAReadOnlyRoot) {
+  ASSERT_EQ(Create("cfg", "1.0.0", "on a read-only root").code, 0);
+  RunBox("ro", {"--read-only"});
+  CmdResult r = Cli({"capsule", "attach", "ro", "cfg:1.0.0"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(Cli({"exec", "ro", "cat", "/capsules/cfg/1.0.0/data"}).out, "on a read-only root");
+  EXPECT_NE(Cli({"exec", "ro", "touch", "/x"}).code, 0);  // the root stays read-only
+  EXPECT_EQ(Cli({"capsule", "detach", "ro", "cfg:1.0.0"}).code, 0);
+  EXPECT_EQ(CapsuleMounts("ro"), "");
+}
+
 TEST_F(CapsuleTest, ExportImportRoundTripAndHostileArchives) {
   ASSERT_EQ(Cli({"capsule", "create", "--name", "libssl", "--version", "1.1.1", "--path", content_,
                  "--requires", "base@^1"}).code, 0);
