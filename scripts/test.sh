@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 scripts/build.sh
+scripts/build-fuzz.sh
 cd build
 ctest --output-on-failure --timeout 300 -j2
