@@ -98,9 +98,15 @@ int Main(int argc, char** argv) {
   std::vector<char*> args(argv, argv + argc);
   std::string_view self = argv[0];
   if (self.substr(self.rfind('/') + 1) == "capsule") {
+    // `capsule [--root DIR] ls` is `basic-docker [--root DIR] capsule ls`.
+    size_t at = 1;
+    while (at < args.size() && args[at][0] == '-') {
+      std::string_view a = args[at];
+      bool takes_value = (a == "--root" || a == "--log-level");
+      at += takes_value ? 2 : 1;
+    }
     static char kCapsule[] = "capsule";
-    args.insert(args.begin() + 1, kCapsule);
-    app.fallthrough();  // --root and friends may follow the verb
+    args.insert(args.begin() + static_cast<std::ptrdiff_t>(std::min(at, args.size())), kCapsule);
   }
   try {
     app.parse(static_cast<int>(args.size()), args.data());

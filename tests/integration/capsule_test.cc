@@ -91,6 +91,10 @@ TEST_F(CapsuleTest, CreateIsImmutableAndStoresEqualContentOnce) {
   EXPECT_EQ(a[0]["Files"], json({"README", "cert", "etc/", "etc/ssl/", "etc/ssl/cert.pem"}));
   CmdResult ls = Cli({"capsule", "ls", "--filter", "label=team=sec", "-q"});
   EXPECT_EQ(ls.out, "libssl:1.1.1\n");
+  // The `capsule` entry point: the same binary under that name.
+  std::string alias = dir_->path() + "/capsule";
+  ASSERT_EQ(::symlink((std::string(BD_BIN_DIR) + "/basic-docker").c_str(), alias.c_str()), 0);
+  EXPECT_EQ(RunCmd({alias, "--root", root_, "ls", "-q", "--filter", "name=certs"}).out, "certs:2.0.0\n");
   EXPECT_EQ(Cli({"capsule", "verify"}).code, 0);
 }
 
