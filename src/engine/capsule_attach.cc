@@ -3,7 +3,10 @@
 // container gets back when it starts.
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+
 #include "base/log.h"
+#include "os/fs.h"
 #include "engine/engine.h"
 #include "runtime/live_mount.h"
 
@@ -20,6 +23,13 @@ std::string MountPoint(const std::string& name, const std::string& version) {
 }
 
 std::string ElementId(const Capsule& c) { return "capsule:" + c.Ref(); }
+
+// The propagation fallback (no new mount API, or BASIC_DOCKER_CAPSULE_MOUNT=propagation): the
+// container's /capsules is a slave of a shared host directory and attaches mount there.
+bool UsePropagation() {
+  const char* forced = std::getenv("BASIC_DOCKER_CAPSULE_MOUNT");
+  return (forced && std::string_view(forced) == "propagation") || !runtime::LiveMountSupported();
+}
 
 }  // namespace
 
@@ -55,11 +65,11 @@ class CapsuleComponent : public portlayer::Component {
         return Status::FailedPrecondition("container " + ctr.name + " is not running");
       }
       BD_ASSIGN_OR_RETURN(std::string tree, engine_->capsules().Tree(c));
-      BD_RETURN_IF_ERROR(runtime::AttachLiveMount(ctr.pid, {tree, target, c.secret}));
+      BD_RETURN_IF_ERROR(Mount(ctr, {tree, target, c.secret}));
       mounted_now = true;
     }
     if (from == portlayer::Level::kBound && to != portlayer::Level::kBound && ctr.Running()) {
-      Status st = runtime::DetachLiveMount(ctr.pid, target, std::string(kCapsulesDir));
+      Status st = Unmount(ctr, target);
       if (!st.ok() && st.code() != Code::kNotFound) return st;
     }
     Status st;
@@ -68,13 +78,26 @@ class CapsuleComponent : public portlayer::Component {
     } else if (to == portlayer::Level::kAbsent && from != portlayer::Level::kAbsent) {
       st = engine_->capsules().ForgetAttachment(ctr.id, c.name, c.version);
     }
-    if (!st.ok() && mounted_now) {
-      (void)runtime::DetachLiveMount(ctr.pid, target, std::string(kCapsulesDir));
-    }
+    if (!st.ok() && mounted_now) (void)Unmount(ctr, target);
     return st;
   }
 
  private:
+  // A container started in the propagation fallback has its shared host directory.
+  std::string SharedDir(const Container& ctr) {
+    std::string dir = engine_->paths().ContainerCapsules(ctr.id);
+    return os::IsDir(dir) ? dir : "";
+  }
+  Status Mount(const Container& ctr, const runtime::LiveMount& m) {
+    std::string shared = SharedDir(ctr);
+    if (!shared.empty()) return runtime::AttachSharedMount(shared, std::string(kCapsulesDir), m);
+    return runtime::AttachLiveMount(ctr.pid, m);
+  }
+  Status Unmount(const Container& ctr, const std::string& target) {
+    std::string shared = SharedDir(ctr);
+    if (!shared.empty()) return runtime::DetachSharedMount(shared, std::string(kCapsulesDir), target);
+    return runtime::DetachLiveMount(ctr.pid, target, std::string(kCapsulesDir));
+  }
   // The caller may hand over what it already read (handle context "capsule.container" and
   // "capsule.capsules"): one Commit then reads the database once per element, not thrice.
   Result<Container> ContainerOf(const portlayer::Handle& h) {
@@ -183,9 +206,26 @@ Status Engine::SyncCapsuleMounts(const Container& c) {
   // Mount points live on a small tmpfs of their own: live attaches work under a read-only
   // root, and making and removing them never touches the container's disk (on a filesystem
   // mounted with `discard`, an rmdir there costs a synchronous discard).
-  spec.mounts.push_back({std::string(kCapsulesDir), "tmpfs", "tmpfs",
-                         {"nosuid", "nodev", "noexec", "mode=755", "size=1m", "nr_inodes=4k"}});
+  bool propagation = UsePropagation();
+  if (propagation) {
+    // The recorded capsules are mounted under the shared directory on the host, where they
+    // stay across stops; the container sees them through its slave /capsules.
+    std::string shared = paths_.ContainerCapsules(c.id);
+    BD_RETURN_IF_ERROR(runtime::PrepareSharedDir(shared));
+    spec.mounts.push_back({std::string(kCapsulesDir), "bind", shared, {"rbind", "rslave"}});
+    for (const CapsuleRef& r : recorded) {
+      BD_ASSIGN_OR_RETURN(Capsule k, capsules_.Get(r.name, r.version));
+      BD_ASSIGN_OR_RETURN(std::string tree, capsules_.Tree(k));
+      Status st = runtime::AttachSharedMount(shared, std::string(kCapsulesDir),
+                                             {tree, MountPoint(k.name, k.version), k.secret});
+      if (!st.ok() && st.code() != Code::kAlreadyExists) return st;
+    }
+  } else {
+    spec.mounts.push_back({std::string(kCapsulesDir), "tmpfs", "tmpfs",
+                           {"nosuid", "nodev", "noexec", "mode=755", "size=1m", "nr_inodes=4k"}});
+  }
   for (const CapsuleRef& r : recorded) {
+    if (propagation) break;
     BD_ASSIGN_OR_RETURN(Capsule k, capsules_.Get(r.name, r.version));
     if (k.secret) continue;  // secrets go in from memory, after start (ReconcileCapsules)
     BD_ASSIGN_OR_RETURN(std::string tree, capsules_.Tree(k));

@@ -26,6 +26,7 @@
 #include "os/process.h"
 #include "os/terminal.h"
 #include "runtime/launch.h"
+#include "runtime/live_mount.h"
 
 namespace bd::engine {
 namespace {
@@ -92,7 +93,10 @@ class RootfsComponent : public portlayer::Component {
   Status Apply(portlayer::Handle& h, const portlayer::Element& e, portlayer::Level from,
                portlayer::Level to) override {
     std::string dir = paths_->Container(h.container_id());
-    if (to == portlayer::Level::kAbsent) return os::RemoveAll(dir);
+    if (to == portlayer::Level::kAbsent) {
+      BD_RETURN_IF_ERROR(runtime::ReleaseSharedDir(dir + "/capsules"));  // propagation fallback
+      return os::RemoveAll(dir);
+    }
     if (from != portlayer::Level::kAbsent) return {};
     Status st = [&]() -> Status {
       BD_RETURN_IF_ERROR(os::MkdirAll(dir, 0711));

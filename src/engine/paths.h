@@ -19,6 +19,8 @@ struct Paths {
   std::string Containers() const { return root + "/containers"; }
   std::string Container(std::string_view id) const { return Containers() + "/" + std::string(id); }
   std::string Tmp() const { return root + "/tmp"; }
+  // A container's shared /capsules directory, in the propagation fallback only.
+  std::string ContainerCapsules(std::string_view id) const { return Container(id) + "/capsules"; }
   std::string Volumes() const { return root + "/volumes"; }
   // The shim's attach socket. Under /run (short: unix socket paths hold 108 bytes), root-only.
   static std::string RunDir() { return "/run/basic-docker"; }

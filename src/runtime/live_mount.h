@@ -33,4 +33,19 @@ Status DetachLiveMount(pid_t pid, const std::string& target, const std::string& 
 // True when `target` is a mount point in the mount namespace of `pid` (/proc/PID/mountinfo).
 Result<bool> IsMountedIn(pid_t pid, const std::string& target);
 
+// The fallback for kernels without the new mount API (and for tests): the container's
+// /capsules is a slave of a shared host directory, so mounts made under that directory on the
+// host appear live in the container (mount propagation). Unlike the live mounts above, these
+// are visible in the host's mount table.
+//
+// Makes `host_dir` a shared mount point (a bind mount of itself) if it is not one yet.
+Status PrepareSharedDir(const std::string& host_dir);
+// Mounts `m.source` read-only (or a tmpfs copy of it) at `host_dir` + `m.target`'s part below
+// `container_dir`, e.g. host_dir/NAME/VERSION for /capsules/NAME/VERSION.
+Status AttachSharedMount(const std::string& host_dir, const std::string& container_dir, const LiveMount& m);
+Status DetachSharedMount(const std::string& host_dir, const std::string& container_dir,
+                         const std::string& target);
+// Unmounts `host_dir` and everything below it (before the directory is removed).
+Status ReleaseSharedDir(const std::string& host_dir);
+
 }  // namespace bd::runtime

@@ -239,6 +239,97 @@ Status DetachLiveMount(pid_t pid, const std::string& target, const std::string& 
   return RunInContainer(pid, &op);
 }
 
+namespace {
+
+bool IsMountPoint(const std::string& path) {
+  auto info = os::ReadFile("/proc/self/mountinfo");
+  return info.ok() && MountedHere(*info, path);
+}
+
+Result<std::string> HostPath(const std::string& host_dir, const std::string& container_dir,
+                             const std::string& target) {
+  if (target.rfind(container_dir + "/", 0) != 0 || target.find("/../") != std::string::npos ||
+      target.find("/./") != std::string::npos) {
+    return Status::InvalidArgument("`" + target + "` is not below " + container_dir);
+  }
+  return host_dir + target.substr(container_dir.size());
+}
+
+}  // namespace
+
+// Mounts are made read-only in a private staging directory and only then moved under the
+// shared directory: propagation copies a mount with its flags, but a later remount of the
+// original would not reach the copies.
+std::string StagingDir(const std::string& host_dir) { return host_dir + ".staging"; }
+
+Status PrepareSharedDir(const std::string& host_dir) {
+  for (const auto& [dir, propagation] : {std::pair{host_dir, MS_SHARED},
+                                         std::pair{StagingDir(host_dir), MS_PRIVATE}}) {
+    BD_RETURN_IF_ERROR(os::MkdirAll(dir, 0700));
+    if (!IsMountPoint(dir) && ::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) < 0) {
+      return os::ErrnoStatus("bind `" + dir + "` onto itself");
+    }
+    if (::mount(nullptr, dir.c_str(), nullptr, propagation, nullptr) < 0) {
+      return os::ErrnoStatus("set the propagation of `" + dir + "`");
+    }
+  }
+  return {};
+}
+
+Status AttachSharedMount(const std::string& host_dir, const std::string& container_dir, const LiveMount& m) {
+  BD_ASSIGN_OR_RETURN(std::string path, HostPath(host_dir, container_dir, m.target));
+  if (IsMountPoint(path)) return Status::AlreadyExists("something is already mounted at " + m.target);
+  BD_RETURN_IF_ERROR(os::MkdirAll(path, 0755));
+  std::string stage = StagingDir(host_dir) + "/" + std::to_string(::getpid());
+  BD_RETURN_IF_ERROR(os::MkdirAll(stage, 0700));
+  unsigned long ro = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
+  Status st;
+  if (m.copy_to_memory) {
+    if (::mount("tmpfs", stage.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0) {
+      st = os::ErrnoStatus("mount a tmpfs at `" + stage + "`");
+    } else {
+      UniqueFd src(::open(m.source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      UniqueFd dst(::open(stage.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      st = !src || !dst ? os::ErrnoStatus("open for copy") : CopyTree(src.get(), dst.get());
+      ro |= MS_NOEXEC;
+    }
+  } else if (::mount(m.source.c_str(), stage.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+    st = os::ErrnoStatus("bind `" + m.source + "`");
+  }
+  bool mounted = st.ok() || IsMountPoint(stage);
+  if (st.ok() && ::mount(nullptr, stage.c_str(), nullptr, ro, nullptr) < 0) {
+    st = os::ErrnoStatus("make the mount read-only");
+  }
+  if (st.ok() && ::mount(stage.c_str(), path.c_str(), nullptr, MS_MOVE, nullptr) < 0) {
+    st = os::ErrnoStatus("move the mount to `" + path + "`");
+  }
+  if (!st.ok() && mounted) ::umount2(stage.c_str(), MNT_DETACH);
+  ::rmdir(stage.c_str());
+  return st;
+}
+
+Status DetachSharedMount(const std::string& host_dir, const std::string& container_dir,
+                         const std::string& target) {
+  BD_ASSIGN_OR_RETURN(std::string path, HostPath(host_dir, container_dir, target));
+  if (::umount2(path.c_str(), MNT_DETACH) < 0) {
+    if (errno == EINVAL || errno == ENOENT) return Status::NotFound("nothing is mounted at " + target);
+    return os::ErrnoStatus("unmount `" + path + "`");
+  }
+  for (std::string dir = path; dir.size() > host_dir.size(); dir = os::Dirname(dir)) {
+    if (::rmdir(dir.c_str()) < 0) break;
+  }
+  return {};
+}
+
+Status ReleaseSharedDir(const std::string& host_dir) {
+  for (const std::string& dir : {host_dir, StagingDir(host_dir)}) {
+    if (IsMountPoint(dir) && ::umount2(dir.c_str(), MNT_DETACH) < 0) {
+      return os::ErrnoStatus("unmount `" + dir + "`");
+    }
+  }
+  return {};
+}
+
 Result<bool> IsMountedIn(pid_t pid, const std::string& target) {
   BD_ASSIGN_OR_RETURN(std::string mountinfo, os::ReadFile("/proc/" + std::to_string(pid) + "/mountinfo"));
   return MountedHere(mountinfo, target);

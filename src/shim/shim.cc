@@ -26,6 +26,7 @@
 #include "os/process.h"
 #include "os/terminal.h"
 #include "runtime/launch.h"
+#include "runtime/live_mount.h"
 
 namespace bd::shim {
 namespace {
@@ -431,7 +432,8 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
     if (stop || !engine::ShouldRestart(c->config, run.exit_code, restarts)) {
       if (c->config.auto_remove) {
         log_fd->Reset();
-        Status rm = os::RemoveAll(dir);
+        Status rm = runtime::ReleaseSharedDir(dir + "/capsules");  // propagation fallback
+        if (rm.ok()) rm = os::RemoveAll(dir);
         if (rm.ok()) rm = containers.Delete(id);
         if (!rm.ok()) {
           log::Error("remove container: {}", rm.ToString());

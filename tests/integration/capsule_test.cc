@@ -2,6 +2,8 @@
 // secrets, rm and gc, and what a container gets back when it starts again.
 #include <sys/stat.h>
 
+#include <cstdlib>
+
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -329,6 +331,47 @@ TEST_F(CapsuleTest, ExportImportRoundTripAndHostileArchives) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("decompress"), std::string::npos) << r.err;
   EXPECT_EQ(Cli({"capsule", "ls", "-q"}).out, "");
+}
+
+// The fallback for kernels without the new mount API, forced: /capsules is a slave of a shared
+// host directory and attaches mount there.
+class CapsulePropagationTest : public CapsuleTest {
+ protected:
+  void SetUp() override {
+    ::setenv("BASIC_DOCKER_CAPSULE_MOUNT", "propagation", 1);
+    CapsuleTest::SetUp();
+  }
+  void TearDown() override {
+    CapsuleTest::TearDown();
+    ::unsetenv("BASIC_DOCKER_CAPSULE_MOUNT");
+  }
+};
+
+TEST_F(CapsulePropagationTest, AttachDetachRestartAndRemove) {
+  ASSERT_EQ(Create("base", "1.0.0", "base").code, 0);
+  ASSERT_EQ(Create("app", "1.0.0", "app", {"--requires", "base@1"}).code, 0);
+  std::string token = WriteFile("token", "s3cr3t\n");
+  ASSERT_EQ(Cli({"capsule", "create", "--name", "creds", "--version", "1.0.0", "--path", token, "--secret"}).code, 0);
+  std::string id = RunBox("fb", {"--capsule", "base:1.0.0"});
+  EXPECT_EQ(CapsuleMounts("fb"), " /capsules/base/1.0.0\n");
+  json before = State("fb");
+  CmdResult r = Cli({"capsule", "attach", "fb", "app:1.0.0"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("capsule:base:1.0.0"), std::string::npos);
+  EXPECT_NE(r.out.find("NOOP"), std::string::npos) << r.out;  // base was there already
+  ASSERT_EQ(Cli({"capsule", "attach", "fb", "creds:1.0.0"}).code, 0);
+  r = Cli({"exec", "fb", "sh", "-c", "cat /capsules/app/1.0.0/data /capsules/creds/1.0.0/token; "
+                                       "touch /capsules/app/1.0.0/x 2>&1; true"});
+  EXPECT_NE(r.out.find("apps3cr3t\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Read-only file system"), std::string::npos) << r.out;
+  EXPECT_EQ(State("fb")["Pid"], before["Pid"]);
+  ASSERT_EQ(Cli({"capsule", "detach", "fb", "app:1.0.0"}).code, 0);
+  EXPECT_EQ(CapsuleMounts("fb"), " /capsules/base/1.0.0\n /capsules/creds/1.0.0\n");
+  ASSERT_EQ(Cli({"stop", "-t", "0", "fb"}).code, 0);
+  ASSERT_EQ(Cli({"start", "fb"}).code, 0);
+  EXPECT_EQ(CapsuleMounts("fb"), " /capsules/base/1.0.0\n /capsules/creds/1.0.0\n");
+  ASSERT_EQ(Cli({"rm", "-f", "fb"}).code, 0);
+  for (const std::string& m : HostMountPoints()) EXPECT_EQ(m.find(id), std::string::npos) << m;
 }
 
 }  // namespace
