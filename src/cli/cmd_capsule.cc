@@ -193,6 +193,7 @@ void RegisterCapsule(CLI::App& app, Context& ctx) {
       if (!keep.ok()) return Fail(keep.status());
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
+      (void)(*eng)->ReconcileAllCapsules();
       auto list = (*eng)->capsules().List();
       if (!list.ok()) return Fail(list.status());
       std::vector<std::vector<std::string>> rows = {
@@ -343,6 +344,7 @@ void RegisterCapsuleAttach(CLI::App* capsule, Context& ctx) {
         if (!ref.ok()) return Fail(ref.status());
         auto eng = ctx.Engine();
         if (!eng.ok()) return Fail(eng.status());
+        (void)(*eng)->ReconcileAllCapsules();
         auto c = (*eng)->capsules().Get(ref->name, ref->version);
         if (!c.ok()) return Fail(c.status());
         if (attach) {

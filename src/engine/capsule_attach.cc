@@ -43,15 +43,17 @@ class CapsuleComponent : public portlayer::Component {
   Result<portlayer::Level> Observe(const portlayer::Handle& h, const portlayer::Element& e) override {
     BD_ASSIGN_OR_RETURN(Capsule c, Lookup(h, e));
     BD_ASSIGN_OR_RETURN(Container ctr, ContainerOf(h));
+    bool mounted = false;
     if (ctr.Running() && ctr.pid > 0) {
-      BD_ASSIGN_OR_RETURN(bool mounted, runtime::IsMountedIn(ctr.pid, MountPoint(c.name, c.version)));
-      if (mounted) return portlayer::Level::kBound;
+      BD_ASSIGN_OR_RETURN(mounted, runtime::IsMountedIn(ctr.pid, MountPoint(c.name, c.version)));
     }
-    BD_ASSIGN_OR_RETURN(std::vector<CapsuleRef> recorded, engine_->capsules().AttachedTo(ctr.id));
-    for (const CapsuleRef& r : recorded) {
-      if (r.name == c.name && r.version == c.version) return portlayer::Level::kJoined;
-    }
-    return portlayer::Level::kAbsent;
+    bool recorded = false;
+    BD_ASSIGN_OR_RETURN(std::vector<CapsuleRef> refs, engine_->capsules().AttachedTo(ctr.id));
+    for (const CapsuleRef& r : refs) recorded |= r.name == c.name && r.version == c.version;
+    // Mounted but not recorded (a crash between the two): Absent, so that an attach adopts
+    // the mount and records it.
+    if (mounted && recorded) return portlayer::Level::kBound;
+    return recorded ? portlayer::Level::kJoined : portlayer::Level::kAbsent;
   }
 
   Status Apply(portlayer::Handle& h, const portlayer::Element& e, portlayer::Level from,
@@ -65,8 +67,14 @@ class CapsuleComponent : public portlayer::Component {
         return Status::FailedPrecondition("container " + ctr.name + " is not running");
       }
       BD_ASSIGN_OR_RETURN(std::string tree, engine_->capsules().Tree(c));
-      BD_RETURN_IF_ERROR(Mount(ctr, {tree, target, c.secret}));
-      mounted_now = true;
+      Status st = Mount(ctr, {tree, target, c.secret});
+      if (st.code() == Code::kAlreadyExists) {
+        BD_ASSIGN_OR_RETURN(bool ours, runtime::IsMountedIn(ctr.pid, target));
+        if (!ours) return st;  // adopt the mount a crash left unrecorded
+      } else {
+        BD_RETURN_IF_ERROR(st);
+        mounted_now = true;
+      }
     }
     if (from == portlayer::Level::kBound && to != portlayer::Level::kBound && ctr.Running()) {
       Status st = Unmount(ctr, target);
@@ -234,6 +242,26 @@ Status Engine::SyncCapsuleMounts(const Container& c) {
   std::string text = runtime::SpecToJson(spec);
   if (text == now.spec_json) return {};
   return containers_.SetSpec(c.id, text);
+}
+
+Status Engine::ReconcileAllCapsules() {
+  BD_ASSIGN_OR_RETURN(store::Statement st,
+                      db_->Prepare("SELECT DISTINCT a.container_id FROM capsule_attachments a "
+                                   "JOIN containers c ON c.id = a.container_id WHERE c.state = 'running'"));
+  std::vector<std::string> ids;
+  while (true) {
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    ids.push_back(st.Text(0));
+  }
+  for (const std::string& id : ids) {
+    auto c = containers_.Get(id);
+    if (!c.ok()) continue;
+    if (Status rs = ReconcileCapsules(*c); !rs.ok()) {
+      log::Warn("capsules of {}: {}", c->name, rs.ToString());
+    }
+  }
+  return {};
 }
 
 Status Engine::ReconcileCapsules(const Container& c, bool secrets_only) {

@@ -123,6 +123,9 @@ class Engine {
   Status RecordCapsules(const Container& c, const std::vector<std::string>& refs);
   // Mounts recorded capsules a running container lacks (after a crash; secrets at start).
   Status ReconcileCapsules(const Container& c, bool secrets_only = false);
+  // ReconcileCapsules for every running container with recorded capsules: what the capsule
+  // commands do first, so the records and /proc/<pid>/mountinfo agree.
+  Status ReconcileAllCapsules();
 
   // `docker inspect`-shaped JSON objects.
   std::string InspectContainer(const Container& c) const;

@@ -271,6 +271,19 @@ TEST_F(CapsuleTest, AttachesUnderAReadOnlyRoot) {
   EXPECT_EQ(CapsuleMounts("ro"), "");
 }
 
+TEST_F(CapsuleTest, RecordsAndMountTablesAreReconciled) {
+  ASSERT_EQ(Create("cfg", "1.0.0", "kept").code, 0);
+  RunBox("rc");
+  ASSERT_EQ(Cli({"capsule", "attach", "rc", "cfg:1.0.0"}).code, 0);
+  // The mount disappears behind the engine's back: the next capsule command puts it back.
+  int pid = State("rc")["Pid"];
+  ASSERT_EQ(RunCmd({"/usr/bin/nsenter", "-t", std::to_string(pid), "-m", "umount", "/capsules/cfg/1.0.0"}).code, 0);
+  EXPECT_EQ(CapsuleMounts("rc"), "");
+  ASSERT_EQ(Cli({"capsule", "ls"}).code, 0);
+  EXPECT_EQ(CapsuleMounts("rc"), " /capsules/cfg/1.0.0\n");
+  EXPECT_EQ(Cli({"exec", "rc", "cat", "/capsules/cfg/1.0.0/data"}).out, "kept");
+}
+
 TEST_F(CapsuleTest, ExportImportRoundTripAndHostileArchives) {
   ASSERT_EQ(Cli({"capsule", "create", "--name", "libssl", "--version", "1.1.1", "--path", content_,
                  "--requires", "base@^1"}).code, 0);
