@@ -204,41 +204,45 @@ Status Engine::RecordCapsules(const Container& c, const std::vector<std::string>
   return SyncCapsuleMounts(c);
 }
 
-Status Engine::SyncCapsuleMounts(const Container& c) {
-  BD_ASSIGN_OR_RETURN(Container now, containers_.Get(c.id));
-  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(now.spec_json));
+Result<runtime::Spec> SpecWithCapsules(runtime::Spec spec, const std::string& container_id,
+                                       CapsuleStore& capsules, const Paths& paths) {
   std::erase_if(spec.mounts, [](const runtime::Mount& m) {
     return m.destination == kCapsulesDir || m.destination.rfind(std::string(kCapsulesDir) + "/", 0) == 0;
   });
-  BD_ASSIGN_OR_RETURN(std::vector<CapsuleRef> recorded, capsules_.AttachedTo(c.id));
-  // Mount points live on a small tmpfs of their own: live attaches work under a read-only
-  // root, and making and removing them never touches the container's disk (on a filesystem
-  // mounted with `discard`, an rmdir there costs a synchronous discard).
-  bool propagation = UsePropagation();
-  if (propagation) {
+  BD_ASSIGN_OR_RETURN(std::vector<CapsuleRef> recorded, capsules.AttachedTo(container_id));
+  if (UsePropagation()) {
     // The recorded capsules are mounted under the shared directory on the host, where they
     // stay across stops; the container sees them through its slave /capsules.
-    std::string shared = paths_.ContainerCapsules(c.id);
+    std::string shared = paths.ContainerCapsules(container_id);
     BD_RETURN_IF_ERROR(runtime::PrepareSharedDir(shared));
     spec.mounts.push_back({std::string(kCapsulesDir), "bind", shared, {"rbind", "rslave"}});
     for (const CapsuleRef& r : recorded) {
-      BD_ASSIGN_OR_RETURN(Capsule k, capsules_.Get(r.name, r.version));
-      BD_ASSIGN_OR_RETURN(std::string tree, capsules_.Tree(k));
+      BD_ASSIGN_OR_RETURN(Capsule k, capsules.Get(r.name, r.version));
+      BD_ASSIGN_OR_RETURN(std::string tree, capsules.Tree(k));
       Status st = runtime::AttachSharedMount(shared, std::string(kCapsulesDir),
                                              {tree, MountPoint(k.name, k.version), k.secret});
       if (!st.ok() && st.code() != Code::kAlreadyExists) return st;
     }
-  } else {
-    spec.mounts.push_back({std::string(kCapsulesDir), "tmpfs", "tmpfs",
-                           {"nosuid", "nodev", "noexec", "mode=755", "size=1m", "nr_inodes=4k"}});
+    return spec;
   }
+  // Mount points live on a small tmpfs of their own: live attaches work under a read-only
+  // root, and making and removing them never touches the container's disk (on a filesystem
+  // mounted with `discard`, an rmdir there costs a synchronous discard).
+  spec.mounts.push_back({std::string(kCapsulesDir), "tmpfs", "tmpfs",
+                         {"nosuid", "nodev", "noexec", "mode=755", "size=1m", "nr_inodes=4k"}});
   for (const CapsuleRef& r : recorded) {
-    if (propagation) break;
-    BD_ASSIGN_OR_RETURN(Capsule k, capsules_.Get(r.name, r.version));
+    BD_ASSIGN_OR_RETURN(Capsule k, capsules.Get(r.name, r.version));
     if (k.secret) continue;  // secrets go in from memory, after start (ReconcileCapsules)
-    BD_ASSIGN_OR_RETURN(std::string tree, capsules_.Tree(k));
+    BD_ASSIGN_OR_RETURN(std::string tree, capsules.Tree(k));
     spec.mounts.push_back({MountPoint(k.name, k.version), "bind", tree, {"rbind", "ro", "nosuid", "nodev"}});
   }
+  return spec;
+}
+
+Status Engine::SyncCapsuleMounts(const Container& c) {
+  BD_ASSIGN_OR_RETURN(Container now, containers_.Get(c.id));
+  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(now.spec_json));
+  BD_ASSIGN_OR_RETURN(spec, SpecWithCapsules(std::move(spec), c.id, capsules_, paths_));
   std::string text = runtime::SpecToJson(spec);
   if (text == now.spec_json) return {};
   return containers_.SetSpec(c.id, text);

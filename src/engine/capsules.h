@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "engine/capsule_ref.h"
 #include "engine/paths.h"
+#include "runtime/spec.h"
 #include "store/blob_store.h"
 #include "store/db.h"
 
@@ -107,5 +108,12 @@ class CapsuleStore {
   store::Db* db_;
   const store::BlobStore* blobs_;
 };
+
+// `spec` with the container's recorded capsules as its /capsules mounts: read-only binds of
+// the unpacked trees on a small tmpfs (secrets are attached from memory after the start), or,
+// in the propagation fallback, the shared host directory with the capsules mounted under it.
+// Used before every start, by `start` and by the shim when a restart policy restarts it.
+Result<runtime::Spec> SpecWithCapsules(runtime::Spec spec, const std::string& container_id,
+                                       CapsuleStore& capsules, const Paths& paths);
 
 }  // namespace bd::engine

@@ -16,6 +16,7 @@
 
 #include "base/log.h"
 #include "base/time.h"
+#include "engine/capsules.h"
 #include "engine/detach.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
@@ -416,6 +417,16 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
   bool first = true;
   while (true) {
     int64_t started = NowNanos();
+    if (!first) {
+      // A restart brings back the capsules attached meanwhile (attach records them live).
+      auto blobs = store::BlobStore::Open(root);
+      if (blobs.ok()) {
+        engine::CapsuleStore capsules(paths, db->get(), &*blobs);
+        auto fresh = engine::SpecWithCapsules(*spec, id, capsules, paths);
+        if (fresh.ok()) *spec = std::move(*fresh);
+        else log::Warn("capsules for the restart: {}", fresh.status().ToString());
+      }
+    }
     RunResult run = RunOnce(*spec, containers, id, log_fd->get(), attach && first, first,
                             c->config.open_stdin, attach_stdin && first ? kAttachInFd : -1,
                             detach_keys,

@@ -2,7 +2,9 @@
 // secrets, rm and gc, and what a container gets back when it starts again.
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include <functional>
 
@@ -282,6 +284,22 @@ TEST_F(CapsuleTest, RecordsAndMountTablesAreReconciled) {
   ASSERT_EQ(Cli({"capsule", "ls"}).code, 0);
   EXPECT_EQ(CapsuleMounts("rc"), " /capsules/cfg/1.0.0\n");
   EXPECT_EQ(Cli({"exec", "rc", "cat", "/capsules/cfg/1.0.0/data"}).out, "kept");
+}
+
+TEST_F(CapsuleTest, ARestartPolicyRestartKeepsLiveAttachedCapsules) {
+  ASSERT_EQ(Create("cfg", "1.0.0", "again").code, 0);
+  ASSERT_EQ(Cli({"run", "-d", "--name", "flappy", "--restart", "always", "busybox", "sh", "-c",
+                 "sleep 2; exit 1"}).code, 0);
+  ASSERT_EQ(Cli({"capsule", "attach", "flappy", "cfg:1.0.0"}).code, 0);
+  // Wait for the shim to restart it, then look inside the new run.
+  bool restarted = false;
+  for (int i = 0; i < 100 && !restarted; ++i) {
+    json c = json::parse(Cli({"inspect", "flappy"}).out)[0];
+    restarted = c["RestartCount"].get<int>() >= 1 && c["State"]["Running"].get<bool>();
+    if (!restarted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(restarted);
+  EXPECT_EQ(Cli({"exec", "flappy", "cat", "/capsules/cfg/1.0.0/data"}).out, "again");
 }
 
 TEST_F(CapsuleTest, ExportImportRoundTripAndHostileArchives) {
