@@ -1,5 +1,4 @@
 // run, create, start.
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include "base/strings.h"
 #include "cli/cli.h"
 #include "engine/detach.h"
+#include "engine/signals.h"
 #include "os/error.h"
 #include "os/process.h"
 #include "os/terminal.h"
@@ -84,59 +84,23 @@ Status FinishCreateFlags(CLI::App* sub, CreateFlags& f) {
   return {};
 }
 
-int g_signal_pipe = -1;
-
-void OnSignal(int sig) {
-  unsigned char s = static_cast<unsigned char>(sig);
-  (void)!::write(g_signal_pipe, &s, 1);
-}
-
-// Waits for the attached container to exit, forwarding the signals the CLI receives. With a
-// terminal, the CLI's own terminal is raw for the session (keys reach the container's line
-// discipline) and resizes go to the shim, which reads the new size from the terminal.
+// Waits for the attached container to exit. Without a terminal the signals the CLI receives
+// go to the container (Docker's sig-proxy); with one, keys carry them: the CLI's terminal is
+// raw for the session and resizes go to the shim, which reads the new size from it.
 int AttachUntilExit(engine::Engine& eng, const engine::Container& c,
                     engine::TaskSession& session) {
-  const std::string& id = c.id;
   std::optional<os::RawMode> raw;
   if (c.config.tty && c.config.open_stdin) raw.emplace(STDIN_FILENO);
-  UniqueFd sigpipe[2];
-  if (Status st = os::MakePipe(sigpipe); !st.ok()) return Fail(st, 125);
-  g_signal_pipe = sigpipe[1].get();
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
-    sigaction(sig, &sa, nullptr);
-  }
   ::signal(SIGPIPE, SIG_IGN);
-  while (true) {
-    pollfd fds[2] = {{session.fd(), POLLIN, 0}, {sigpipe[0].get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return Fail(os::ErrnoStatus("poll"), 125);
-    }
-    if (fds[1].revents & POLLIN) {
-      unsigned char sig;
-      if (::read(sigpipe[0].get(), &sig, 1) == 1) {
-        if (sig == SIGWINCH) {
-          pid_t shim = os::ReadProcessStat(session.pid()).ppid;
-          if (shim > 1) ::kill(shim, SIGWINCH);
-          continue;
-        }
-        auto now = eng.containers().Get(id);
-        if (now.ok()) (void)eng.Signal(*now, sig);
-      }
-    }
-    if (fds[0].revents) {
-      auto code = session.WaitExit();
-      if (!code.ok()) {
-        auto c = eng.containers().Get(id);
-        if (c.ok() && !c->error.empty()) return Fail(Status::Internal(c->error), 125);
-        return Fail(code.status(), 125);
-      }
-      return *code == engine::kDetached ? 0 : *code;  // detached: the container runs on
-    }
+  pid_t shim = os::ReadProcessStat(session.pid()).ppid;
+  engine::SignalForwarder forward({c.config.tty ? 0 : session.pid(), c.config.tty && shim > 1 ? shim : 0, -1});
+  auto code = session.WaitExit();
+  if (!code.ok()) {
+    auto now = eng.containers().Get(c.id);
+    if (now.ok() && !now->error.empty()) return Fail(Status::Internal(now->error), 125);
+    return Fail(code.status(), 125);
   }
+  return *code == engine::kDetached ? 0 : *code;  // detached: the container runs on
 }
 
 int StartAndMaybeAttach(engine::Engine& eng, const engine::Container& c, bool attach,

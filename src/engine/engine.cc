@@ -19,6 +19,7 @@
 #include "engine/logfile.h"
 #include "engine/reference.h"
 #include "engine/schema.h"
+#include "engine/signals.h"
 #include "engine/volumes.h"
 #include <nlohmann/json.hpp>
 #include "os/error.h"
@@ -409,19 +410,6 @@ Status Engine::Signal(const Container& c, int sig) {
 
 namespace {
 
-int g_exec_signal_target = 0;
-int g_exec_terminal = -1;
-pid_t g_winch_target = 0;  // attach: the shim, which re-reads the size from our terminal
-
-void ForwardSignal(int sig) {
-  if (sig == SIGWINCH) {
-    if (g_exec_terminal >= 0) os::CopyWindowSize(STDIN_FILENO, g_exec_terminal);
-    if (g_winch_target > 0) ::kill(g_winch_target, SIGWINCH);
-    return;
-  }
-  if (g_exec_signal_target > 0) ::kill(g_exec_signal_target, sig);
-}
-
 // Copies the caller's stdin to the terminal's master and the master to stdout until the
 // command's side of the terminal closes.
 void RelayTerminal(int master, bool interactive) {
@@ -475,16 +463,6 @@ Result<runtime::CgroupStats> Engine::Stats(const Container& c) {
   return runtime::ReadCgroupStats(plan);
 }
 
-void ForwardSignalsTo(pid_t target) {
-  g_exec_signal_target = target;
-  struct sigaction sa {};
-  sa.sa_handler = ForwardSignal;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
-    sigaction(sig, &sa, nullptr);
-  }
-}
-
 Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::string& detach_keys) {
   if (!detach_keys.empty()) BD_RETURN_IF_ERROR(ParseDetachKeys(detach_keys).status());
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
@@ -510,11 +488,11 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::s
   std::optional<os::RawMode> raw;
   if (input && c.config.tty) raw.emplace(STDIN_FILENO);
   // With a terminal, keys carry the signals; without, they are forwarded (Docker's sig-proxy).
-  ForwardSignalsTo(c.config.tty ? 0 : c.pid);
-  g_winch_target = c.config.tty ? c.shim_pid : 0;
-  auto line = ReadLine(sock.get());
-  g_winch_target = 0;
-  g_exec_signal_target = 0;
+  Result<std::string> line = Status::Internal("not read");
+  {
+    SignalForwarder forward({c.config.tty ? 0 : c.pid, c.config.tty ? c.shim_pid : 0, -1});
+    line = ReadLine(sock.get());
+  }
   BD_RETURN_IF_ERROR(line.status());
   if (*line == kMsgDetached) return kDetached;
   if (line->rfind(kMsgExited, 0) != 0) return Status::Internal("the shim closed the attach session");
@@ -579,17 +557,17 @@ Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* e
     (void)started->helper.Wait();
     return 0;
   }
-  ForwardSignalsTo(started->pid);
-  if (master) {
-    std::optional<os::RawMode> raw;
-    if (opts.interactive) raw.emplace(STDIN_FILENO);
-    os::CopyWindowSize(STDIN_FILENO, master.get());
-    g_exec_terminal = master.get();
-    RelayTerminal(master.get(), opts.interactive);
-    g_exec_terminal = -1;
+  Result<int> status = Status::Internal("not waited");
+  {
+    SignalForwarder forward({started->pid, 0, master ? master.get() : -1});
+    if (master) {
+      std::optional<os::RawMode> raw;
+      if (opts.interactive) raw.emplace(STDIN_FILENO);
+      os::CopyWindowSize(STDIN_FILENO, master.get());
+      RelayTerminal(master.get(), opts.interactive);
+    }
+    status = started->helper.Wait();
   }
-  auto status = started->helper.Wait();
-  g_exec_signal_target = 0;
   BD_RETURN_IF_ERROR(status.status());
   return runtime::ExitCodeFromWaitStatus(*status);
 }

@@ -278,6 +278,19 @@ TEST_F(LifecycleTest, ForegroundRunForwardsSignalsToTheContainer) {
   EXPECT_EQ(WEXITSTATUS(status), 42);
 }
 
+TEST_F(LifecycleTest, ExecForwardsSignalsToItsProcess) {
+  ASSERT_EQ(Cli({"run", "-d", "--name", "target", "busybox", "sleep", "600"}).code, 0);
+  pid_t cli = StartCli(CliArgs({"exec", "target", "sh", "-c",
+                                "trap 'exit 43' TERM; while true; do sleep 0.1; done"}));
+  ::usleep(500'000);  // the exec'd shell installs its trap
+  ASSERT_EQ(::kill(cli, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(cli, &status, 0), cli);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 43);
+  EXPECT_EQ(nlohmann::json::parse(Cli({"inspect", "target"}).out)[0]["State"]["Running"], true);
+}
+
 TEST_F(LifecycleTest, KillingTheCliLosesNothing) {
   ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
   pid_t cli = StartCli(CliArgs({"run", "--name", "survivor", "busybox", "sh", "-c",
