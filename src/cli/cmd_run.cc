@@ -9,9 +9,9 @@
 #include "base/strings.h"
 #include "cli/cli.h"
 #include "engine/detach.h"
-#include "engine/signals.h"
 #include "os/error.h"
 #include "os/process.h"
+#include "os/signals.h"
 #include "os/terminal.h"
 #include "runtime/launch.h"
 
@@ -93,7 +93,7 @@ int AttachUntilExit(engine::Engine& eng, const engine::Container& c,
   if (c.config.tty && c.config.open_stdin) raw.emplace(STDIN_FILENO);
   ::signal(SIGPIPE, SIG_IGN);
   pid_t shim = os::ReadProcessStat(session.pid()).ppid;
-  engine::SignalForwarder forward({c.config.tty ? 0 : session.pid(), c.config.tty && shim > 1 ? shim : 0, -1});
+  os::SignalForwarder forward({c.config.tty ? 0 : session.pid(), c.config.tty && shim > 1 ? shim : 0, -1});
   auto code = session.WaitExit();
   if (!code.ok()) {
     auto now = eng.containers().Get(c.id);

@@ -19,12 +19,12 @@
 #include "engine/logfile.h"
 #include "engine/reference.h"
 #include "engine/schema.h"
-#include "engine/signals.h"
 #include "engine/volumes.h"
 #include <nlohmann/json.hpp>
 #include "os/error.h"
 #include "os/fs.h"
 #include "os/process.h"
+#include "os/signals.h"
 #include "os/terminal.h"
 #include "runtime/launch.h"
 #include "runtime/live_mount.h"
@@ -408,38 +408,6 @@ Status Engine::Signal(const Container& c, int sig) {
   return {};
 }
 
-namespace {
-
-// Copies the caller's stdin to the terminal's master and the master to stdout until the
-// command's side of the terminal closes.
-void RelayTerminal(int master, bool interactive) {
-  char buf[65536];
-  bool input = interactive;
-  while (true) {
-    pollfd fds[2] = {{master, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-    int n = ::poll(fds, input ? 2 : 1, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[0].revents) {
-      ssize_t r = ::read(master, buf, sizeof buf);
-      if (r <= 0) return;  // EIO: the last slave closed
-      if (!os::WriteAll(STDOUT_FILENO, {buf, static_cast<size_t>(r)}).ok()) return;
-    }
-    if (input && fds[1].revents) {
-      ssize_t r = ::read(STDIN_FILENO, buf, sizeof buf);
-      if (r <= 0) {
-        input = false;
-        continue;
-      }
-      (void)os::WriteAll(master, {buf, static_cast<size_t>(r)});
-    }
-  }
-}
-
-}  // namespace
-
 Status Engine::Pause(const std::string& ref) {
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
   if (c.Paused()) return Status::FailedPrecondition("container " + c.name + " is already paused");
@@ -490,7 +458,7 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::s
   // With a terminal, keys carry the signals; without, they are forwarded (Docker's sig-proxy).
   Result<std::string> line = Status::Internal("not read");
   {
-    SignalForwarder forward({c.config.tty ? 0 : c.pid, c.config.tty ? c.shim_pid : 0, -1});
+    os::SignalForwarder forward({c.config.tty ? 0 : c.pid, c.config.tty ? c.shim_pid : 0, -1});
     line = ReadLine(sock.get());
   }
   BD_RETURN_IF_ERROR(line.status());
@@ -559,12 +527,12 @@ Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* e
   }
   Result<int> status = Status::Internal("not waited");
   {
-    SignalForwarder forward({started->pid, 0, master ? master.get() : -1});
+    os::SignalForwarder forward({started->pid, 0, master ? master.get() : -1});
     if (master) {
       std::optional<os::RawMode> raw;
       if (opts.interactive) raw.emplace(STDIN_FILENO);
       os::CopyWindowSize(STDIN_FILENO, master.get());
-      RelayTerminal(master.get(), opts.interactive);
+      os::RelayTerminal(master.get(), opts.interactive);
     }
     status = started->helper.Wait();
   }

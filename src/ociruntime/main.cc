@@ -4,9 +4,7 @@
 // global ones before the command, the command's own before its arguments, `-x`, `--x`,
 // `--x value` and `--x=value` alike.
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -31,6 +29,7 @@
 #include "os/error.h"
 #include "os/fs.h"
 #include "os/process.h"
+#include "os/signals.h"
 #include "os/terminal.h"
 #include "runtime/cgroups.h"
 #include "runtime/launch.h"
@@ -193,71 +192,73 @@ void SignalCgroup(const runtime::Spec& spec, int sig) {
   for (pid_t pid : runtime::CgroupProcesses(runtime::PlanFor(spec))) ::kill(pid, sig);
 }
 
-// Copies between the caller's terminal and the container's pseudo-terminal master until
-// the process behind `pidfd` exits; used by `run` and `exec` when no console socket is given.
-void RelayTerminal(int master, int pidfd) {
-  os::RawMode raw(STDIN_FILENO);
-  os::CopyWindowSize(STDIN_FILENO, master);
-  char buf[8192];
-  bool stdin_open = true;
-  for (;;) {
-    pollfd fds[3] = {{master, POLLIN, 0}, {pidfd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-    int n = ::poll(fds, stdin_open ? 3 : 2, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return;
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t r = ::read(master, buf, sizeof buf);
-      if (r <= 0) return;
-      (void)os::WriteAll(STDOUT_FILENO, std::string_view(buf, static_cast<size_t>(r)));
-      continue;  // drain output before looking at the exit
+// The process's standard streams: this process's own, and with a terminal either the
+// caller's console socket or, for `run` and `exec` without one, a socket pair whose end
+// receives the master this process then relays.
+class Stdio {
+ public:
+  Status Open(bool terminal, const std::string& console_path, int preserve_fds) {
+    io_.stdin_fd = STDIN_FILENO;
+    io_.stdout_fd = STDOUT_FILENO;
+    io_.stderr_fd = STDERR_FILENO;
+    io_.preserve_fds = preserve_fds;
+    if (!terminal) return {};
+    if (!console_path.empty()) {
+      BD_ASSIGN_OR_RETURN(console_, ConnectConsoleSocket(console_path));
+      io_.console_socket = console_.get();
+      return {};
     }
-    if (stdin_open && (fds[2].revents & (POLLIN | POLLHUP))) {
-      ssize_t r = ::read(STDIN_FILENO, buf, sizeof buf);
-      if (r <= 0) {
-        stdin_open = false;
-      } else {
-        (void)os::WriteAll(master, std::string_view(buf, static_cast<size_t>(r)));
-      }
-    }
-    if (fds[1].revents & POLLIN) return;
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return os::ErrnoStatus("socketpair");
+    ours_.Reset(sv[0]);
+    console_.Reset(sv[1]);
+    io_.console_socket = console_.get();
+    return {};
   }
-}
+  const runtime::LaunchIo& io() const { return io_; }
+  // Once the process has started: the master to relay, when the console is ours.
+  UniqueFd TakeMaster() {
+    if (!ours_) return {};
+    console_.Reset();
+    auto master = os::RecvFd(ours_.get());
+    return master.ok() ? std::move(*master) : UniqueFd();
+  }
 
-// A console socket pair for `run`/`exec` without --console-socket: the process sends the
-// master on one end, this process takes it from the other.
-struct LocalConsole {
-  UniqueFd ours, theirs;
+ private:
+  runtime::LaunchIo io_;
+  UniqueFd console_;  // the end the process sends its master on
+  UniqueFd ours_;
 };
-Result<LocalConsole> MakeLocalConsole() {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return os::ErrnoStatus("socketpair");
-  return LocalConsole{UniqueFd(sv[0]), UniqueFd(sv[1])};
+
+// Waits for `child` (the container's process, or exec's helper) to exit. Without a terminal,
+// the signals this process receives go to `process`; with `master`, keys carry them and the
+// terminal is relayed, raw, with resizes copied to it.
+int WaitForwarding(os::ChildProcess& child, pid_t process, UniqueFd master) {
+  {
+    os::SignalForwarder forward({master ? 0 : process, 0, master ? master.get() : -1});
+    if (master) {
+      os::RawMode raw(STDIN_FILENO);
+      os::CopyWindowSize(STDIN_FILENO, master.get());
+      os::RelayTerminal(master.get(), true, child.pidfd());
+    }
+    auto status = child.Wait();
+    if (status.ok()) return runtime::ExitCodeFromWaitStatus(*status);
+  }
+  return 255;
 }
 
-// Waits for our child, forwarding the usual termination and job-control signals to it.
-int WaitForwarding(os::ChildProcess& child, int relay_master) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&set, sig);
-  ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
-  if (relay_master >= 0) {
-    RelayTerminal(relay_master, child.pidfd());
-  } else {
-    for (;;) {
-      pollfd fds[2] = {{child.pidfd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
-      if (fds[1].revents & POLLIN) {
-        signalfd_siginfo si{};
-        if (::read(sfd.get(), &si, sizeof si) == sizeof si && si.ssi_signo != SIGWINCH) {
-          (void)child.Signal(static_cast<int>(si.ssi_signo));
-        }
-      }
-      if (fds[0].revents & POLLIN) break;
-    }
+// Prints `st` (and logs it with --log) and returns runc's failure exit code.
+int Fail(const Global& g, const Status& st) {
+  g.log.Error(st.message());
+  return 1;
+}
+
+// The container a command names: between 1 and `max_args` arguments, the first its id.
+Result<ContainerState> Target(const Global& g, const Args& a, std::string_view usage, size_t max_args = 1) {
+  if (a.positional.empty() || a.positional.size() > max_args) {
+    return Status::InvalidArgument("usage: " + std::string(usage));
   }
-  auto status = child.Wait();
-  return status.ok() ? runtime::ExitCodeFromWaitStatus(*status) : 255;
+  return g.store.Load(a.positional[0]);
 }
 
 // Frees what a container holds on the host: remaining processes, its cgroup, its state.
@@ -291,14 +292,10 @@ Result<int> PreserveFds(const Args& a) {
 // `create` and `run`: the process is set up; gated (create) it waits for `start`.
 int CreateOrRun(Global& g, const Args& a, bool run) {
   if (a.positional.size() != 1) {
-    g.log.Error(std::string(run ? "run" : "create") + " requires exactly one container id");
-    return 1;
+    return Fail(g, Status::InvalidArgument(std::string("usage: ") + (run ? "run" : "create") + " [OPTIONS] CONTAINER"));
   }
   const std::string id = a.positional[0];
-  auto fail = [&](const Status& st) {
-    g.log.Error(st.message());
-    return 1;
-  };
+  auto fail = [&](const Status& st) { return Fail(g, st); };
   auto preserve = PreserveFds(a);
   if (!preserve.ok()) return fail(preserve.status());
   std::string bundle = a.Get("bundle", ".");
@@ -319,51 +316,24 @@ int CreateOrRun(Global& g, const Args& a, bool run) {
     return fail(Status::InvalidArgument("a terminal needs --console-socket when detached"));
   }
   if (Status st = g.store.Reserve(id); !st.ok()) return fail(st);
-  bool keep_state = false;
-  auto cleanup_on_error = [&] {
-    if (!keep_state) (void)g.store.Remove(id);
+  // Until the state is saved, a failure leaves nothing behind.
+  auto fail_unreserved = [&](const Status& st) {
+    (void)g.store.Remove(id);
+    return fail(st);
   };
   if (!run) {
     spec.start_fifo = g.store.Fifo(id);
     if (::mkfifo(spec.start_fifo.c_str(), 0622) < 0) {
-      cleanup_on_error();
-      return fail(os::ErrnoStatus("mkfifo `" + spec.start_fifo + "`"));
+      return fail_unreserved(os::ErrnoStatus("mkfifo `" + spec.start_fifo + "`"));
     }
   }
-
-  runtime::LaunchIo io;
-  io.stdin_fd = STDIN_FILENO;
-  io.stdout_fd = STDOUT_FILENO;
-  io.stderr_fd = STDERR_FILENO;
-  io.preserve_fds = *preserve;
-  UniqueFd console;
-  std::optional<LocalConsole> local;
-  if (spec.process.terminal) {
-    if (!console_path.empty()) {
-      auto c = ConnectConsoleSocket(console_path);
-      if (!c.ok()) {
-        cleanup_on_error();
-        return fail(c.status());
-      }
-      console = std::move(*c);
-      io.console_socket = console.get();
-    } else {
-      auto l = MakeLocalConsole();
-      if (!l.ok()) {
-        cleanup_on_error();
-        return fail(l.status());
-      }
-      local = std::move(*l);
-      io.console_socket = local->theirs.get();
-    }
+  Stdio stdio;
+  if (Status st = stdio.Open(spec.process.terminal, console_path, *preserve); !st.ok()) {
+    return fail_unreserved(st);
   }
-
   runtime::LaunchError error;
-  auto child = runtime::Launch(spec, io, &error);
-  if (!child.ok()) {
-    cleanup_on_error();
-    return fail(error.status);
-  }
+  auto child = runtime::Launch(spec, stdio.io(), &error);
+  if (!child.ok()) return fail_unreserved(error.status);
   ContainerState state;
   state.id = id;
   state.bundle = bundle;
@@ -384,139 +354,70 @@ int CreateOrRun(Global& g, const Args& a, bool run) {
     child->Release();  // the caller (or its subreaper) owns the process from here
     return 0;
   }
-  UniqueFd master;
-  if (local) {
-    local->theirs.Reset();
-    auto m = os::RecvFd(local->ours.get());
-    if (m.ok()) master = std::move(*m);
-  }
-  int code = WaitForwarding(*child, master ? master.get() : -1);
+  int code = WaitForwarding(*child, child->pid(), stdio.TakeMaster());
   if (!a.Has("keep")) (void)Destroy(g, state);
   return code;
 }
 
 int Start(Global& g, const Args& a) {
-  if (a.positional.size() != 1) {
-    g.log.Error("start requires exactly one container id");
-    return 1;
-  }
-  auto s = g.store.Load(a.positional[0]);
-  if (!s.ok()) {
-    g.log.Error(s.status().message());
-    return 1;
-  }
+  auto s = Target(g, a, "start CONTAINER");
+  if (!s.ok()) return Fail(g, s.status());
   std::string status = StatusOf(g.store, *s);
-  if (status != "created") {
-    g.log.Error("cannot start a container that is " + status);
-    return 1;
-  }
+  if (status != "created") return Fail(g, Status::FailedPrecondition("cannot start a container that is " + status));
   auto pidfd = os::PidfdOpen(s->pid);
   Status st = pidfd.ok() ? runtime::StartGated(g.store.Fifo(s->id), pidfd->get())
                          : pidfd.status();
   ::unlink(g.store.Fifo(s->id).c_str());
-  if (!st.ok()) {
-    g.log.Error(st.message());
-    return 1;
-  }
-  return 0;
+  return st.ok() ? 0 : Fail(g, st);
 }
 
 int State(Global& g, const Args& a) {
-  if (a.positional.size() != 1) {
-    g.log.Error("state requires exactly one container id");
-    return 1;
-  }
-  auto s = g.store.Load(a.positional[0]);
-  if (!s.ok()) {
-    g.log.Error(s.status().message());
-    return 1;
-  }
+  auto s = Target(g, a, "state CONTAINER");
+  if (!s.ok()) return Fail(g, s.status());
   std::string out = StateJson(g.store, *s);
   (void)os::WriteAll(STDOUT_FILENO, out);
   return 0;
 }
 
 int Kill(Global& g, const Args& a) {
-  if (a.positional.empty() || a.positional.size() > 2) {
-    g.log.Error("usage: kill [--all] CONTAINER [SIGNAL]");
-    return 1;
-  }
-  auto s = g.store.Load(a.positional[0]);
-  if (!s.ok()) {
-    g.log.Error(s.status().message());
-    return 1;
-  }
+  auto s = Target(g, a, "kill [--all] CONTAINER [SIGNAL]", 2);
+  if (!s.ok()) return Fail(g, s.status());
   auto sig = os::ParseSignal(a.positional.size() == 2 ? a.positional[1] : "SIGTERM");
-  if (!sig.ok()) {
-    g.log.Error(sig.status().message());
-    return 1;
-  }
+  if (!sig.ok()) return Fail(g, sig.status());
   if (a.Has("all")) {
     SignalCgroup(s->spec, *sig);
     return 0;
   }
-  if (StatusOf(g.store, *s) == "stopped") {
-    g.log.Error("container not running");
-    return 1;
-  }
-  if (Status st = SignalProcess(s->pid, s->start_time, *sig); !st.ok()) {
-    g.log.Error(st.message());
-    return 1;
-  }
-  return 0;
+  if (StatusOf(g.store, *s) == "stopped") return Fail(g, Status::FailedPrecondition("container not running"));
+  Status st = SignalProcess(s->pid, s->start_time, *sig);
+  return st.ok() ? 0 : Fail(g, st);
 }
 
 int Delete(Global& g, const Args& a) {
-  if (a.positional.size() != 1) {
-    g.log.Error("delete requires exactly one container id");
-    return 1;
-  }
-  auto s = g.store.Load(a.positional[0]);
-  if (!s.ok()) {
-    g.log.Error(s.status().message());
-    return 1;
-  }
+  auto s = Target(g, a, "delete [--force] CONTAINER");
+  if (!s.ok()) return Fail(g, s.status());
   std::string status = StatusOf(g.store, *s);
   if ((status == "running" || status == "paused") && !a.Has("force")) {
-    g.log.Error("cannot delete container " + s->id + " that is not stopped: " + status);
-    return 1;
+    return Fail(g, Status::FailedPrecondition("cannot delete container " + s->id + " that is not stopped: " + status));
   }
-  if (Status st = Destroy(g, *s); !st.ok()) {
-    g.log.Error(st.message());
-    return 1;
-  }
-  return 0;
+  Status st = Destroy(g, *s);
+  return st.ok() ? 0 : Fail(g, st);
 }
 
 int PauseResume(Global& g, const Args& a, bool pause) {
-  if (a.positional.size() != 1) {
-    g.log.Error(std::string(pause ? "pause" : "resume") + " requires exactly one container id");
-    return 1;
-  }
-  auto s = g.store.Load(a.positional[0]);
-  if (!s.ok()) {
-    g.log.Error(s.status().message());
-    return 1;
-  }
+  auto s = Target(g, a, pause ? "pause CONTAINER" : "resume CONTAINER");
+  if (!s.ok()) return Fail(g, s.status());
   std::string status = StatusOf(g.store, *s);
   if (status != (pause ? "running" : "paused")) {
-    g.log.Error("container is " + status + ", not " + (pause ? "running" : "paused"));
-    return 1;
+    return Fail(g, Status::FailedPrecondition("container is " + status + ", not " + (pause ? "running" : "paused")));
   }
-  if (Status st = runtime::FreezeCgroup(runtime::PlanFor(s->spec), pause); !st.ok()) {
-    g.log.Error(st.message());
-    return 1;
-  }
-  return 0;
+  Status st = runtime::FreezeCgroup(runtime::PlanFor(s->spec), pause);
+  return st.ok() ? 0 : Fail(g, st);
 }
 
 int Exec(Global& g, const Args& a) {
-  auto fail = [&](const Status& st) {
-    g.log.Error(st.message());
-    return 1;
-  };
-  if (a.positional.empty()) return fail(Status::InvalidArgument("exec requires a container id"));
-  auto s = g.store.Load(a.positional[0]);
+  auto fail = [&](const Status& st) { return Fail(g, st); };
+  auto s = Target(g, a, "exec [OPTIONS] CONTAINER COMMAND [ARG...]", SIZE_MAX);
   if (!s.ok()) return fail(s.status());
   std::string status = StatusOf(g.store, *s);
   if (status == "stopped") return fail(Status::FailedPrecondition("cannot exec in a stopped container"));
@@ -570,32 +471,14 @@ int Exec(Global& g, const Args& a) {
   }
   auto preserve = PreserveFds(a);
   if (!preserve.ok()) return fail(preserve.status());
-  runtime::LaunchIo io;
-  io.stdin_fd = STDIN_FILENO;
-  io.stdout_fd = STDOUT_FILENO;
-  io.stderr_fd = STDERR_FILENO;
-  io.preserve_fds = *preserve;
-  UniqueFd console;
-  std::optional<LocalConsole> local;
-  if (proc.terminal) {
-    if (!console_path.empty()) {
-      auto c = ConnectConsoleSocket(console_path);
-      if (!c.ok()) return fail(c.status());
-      console = std::move(*c);
-      io.console_socket = console.get();
-    } else {
-      auto l = MakeLocalConsole();
-      if (!l.ok()) return fail(l.status());
-      local = std::move(*l);
-      io.console_socket = local->theirs.get();
-    }
-  }
+  Stdio stdio;
+  if (Status st = stdio.Open(proc.terminal, console_path, *preserve); !st.ok()) return fail(st);
   auto pidfd = os::PidfdOpen(s->pid);
   if (!pidfd.ok() || !os::ProcessMatches(s->pid, s->start_time)) {
     return fail(Status::FailedPrecondition("container not running"));
   }
   runtime::LaunchError error;
-  auto started = runtime::ExecIn(pidfd->get(), spec, proc, io, detach, &error);
+  auto started = runtime::ExecIn(pidfd->get(), spec, proc, stdio.io(), detach, &error);
   if (!started.ok()) {
     g.log.Error(error.status.message());
     return error.exit_code;
@@ -605,39 +488,21 @@ int Exec(Global& g, const Args& a) {
     (void)started->helper.Wait();  // exits at once; the process runs on under the subreaper
     return 0;
   }
-  UniqueFd master;
-  if (local) {
-    local->theirs.Reset();
-    auto m = os::RecvFd(local->ours.get());
-    if (m.ok()) master = std::move(*m);
-  }
-  return WaitForwarding(started->helper, master ? master.get() : -1);
+  // Signals go to the exec'd process itself; the helper only reports its exit.
+  return WaitForwarding(started->helper, started->pid, stdio.TakeMaster());
 }
 
 int Spec(Global& g, const Args& a) {
   std::string bundle = a.Get("bundle", ".");
   std::string path = os::JoinPath(bundle, "config.json");
-  if (os::Exists(path)) {
-    g.log.Error("File " + path + " exists. Remove it first");
-    return 1;
-  }
-  if (Status st = os::WriteFileAtomic(path, runtime::DefaultOciConfig(), 0644); !st.ok()) {
-    g.log.Error(st.message());
-    return 1;
-  }
-  return 0;
+  if (os::Exists(path)) return Fail(g, Status::AlreadyExists("File " + path + " exists. Remove it first"));
+  Status st = os::WriteFileAtomic(path, runtime::DefaultOciConfig(), 0644);
+  return st.ok() ? 0 : Fail(g, st);
 }
 
 int Ps(Global& g, const Args& a) {
-  if (a.positional.empty()) {
-    g.log.Error("ps requires a container id");
-    return 1;
-  }
-  auto s = g.store.Load(a.positional[0]);
-  if (!s.ok()) {
-    g.log.Error(s.status().message());
-    return 1;
-  }
+  auto s = Target(g, a, "ps [--format table|json] CONTAINER [PS OPTIONS...]", SIZE_MAX);
+  if (!s.ok()) return Fail(g, s.status());
   std::vector<pid_t> pids = runtime::CgroupProcesses(runtime::PlanFor(s->spec));
   std::string format = a.Get("format", "table");
   if (format == "json") {

@@ -1,5 +1,9 @@
 // basic-runtime, the OCI runtime command line: driven directly on a bundle, and by podman.
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -171,6 +175,37 @@ TEST_F(OciRuntimeTest, ExecKillDeleteAndPause) {
   ASSERT_TRUE(leftover);
   EXPECT_FALSE(os::ProcessMatches(static_cast<pid_t>(*leftover), 0) &&
                os::ReadProcessStat(static_cast<pid_t>(*leftover)).state != 'Z');
+}
+
+TEST_F(OciRuntimeTest, RunRelaysItsOwnTerminalWithoutAConsoleSocket) {
+  config_["process"]["terminal"] = true;
+  SetArgs({"sh"});
+  Terminal t({kRuntime, "--root", state_, "run", "--bundle", bundle_, "c1"});
+  ASSERT_TRUE(t.WaitFor("# ")) << t.screen();
+  t.Type("tty; echo m-$((2*21))\r");
+  EXPECT_TRUE(t.WaitFor("m-42")) << t.screen();
+  EXPECT_NE(t.screen().find("/dev/pts/0"), std::string::npos) << t.screen();
+  t.Type("exit 5\r");
+  EXPECT_EQ(t.Exit(), 5);
+}
+
+TEST_F(OciRuntimeTest, ExecForwardsSignalsToTheExecutedProcess) {
+  SetArgs({"sleep", "600"});
+  ASSERT_EQ(RtDetached({"run", "--detach", "--bundle", bundle_, "c1"}).code, 0);
+  pid_t cli = ::fork();
+  if (cli == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
+    ::execl(kRuntime.c_str(), kRuntime.c_str(), "--root", state_.c_str(), "exec", "c1", "sh", "-c",
+            "trap 'exit 43' TERM; while true; do sleep 0.1; done", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::usleep(500'000);  // the shell installs its trap
+  ASSERT_EQ(::kill(cli, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(cli, &status, 0), cli);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 43);
 }
 
 TEST_F(OciRuntimeTest, BadInputChangesNothing) {

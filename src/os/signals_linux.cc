@@ -1,4 +1,4 @@
-#include "engine/signals.h"
+#include "os/signals.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include "os/process.h"
 #include "os/terminal.h"
 
-namespace bd::engine {
+namespace bd::os {
 namespace {
 
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -21,7 +21,7 @@ std::atomic<int> g_terminal{-1};
 void Forward(int sig) {
   int saved_errno = errno;
   if (sig == SIGWINCH) {
-    if (int t = g_terminal.load(); t >= 0) os::CopyWindowSize(STDIN_FILENO, t);
+    if (int t = g_terminal.load(); t >= 0) CopyWindowSize(STDIN_FILENO, t);
     if (pid_t w = g_winch.load(); w > 0) ::kill(w, SIGWINCH);
   } else if (int fd = g_pidfd.load(); fd >= 0) {
     ::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0);
@@ -33,7 +33,7 @@ void Forward(int sig) {
 
 SignalForwarder::SignalForwarder(const Targets& targets) {
   if (targets.process > 0) {
-    auto fd = os::PidfdOpen(targets.process);
+    auto fd = PidfdOpen(targets.process);
     if (fd.ok()) pidfd_ = std::move(*fd);
   }
   g_pidfd = pidfd_ ? pidfd_.get() : -1;
@@ -54,4 +54,4 @@ SignalForwarder::~SignalForwarder() {
 
 void SignalForwarder::SetTerminal(int fd) { g_terminal = fd; }
 
-}  // namespace bd::engine
+}  // namespace bd::os

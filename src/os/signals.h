@@ -1,5 +1,5 @@
-// Forwarding the signals an attached CLI receives (Docker's sig-proxy), in one place for
-// `run`/`start -a`, `attach` and `exec`: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
+// Forwarding the signals an attached client receives (Docker's sig-proxy), in one place for
+// basic-docker's `run`/`start -a`, `attach` and `exec` and basic-runtime's `run` and `exec`: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
 // go to the session's process through a pidfd (never a recycled pid); SIGWINCH copies the
 // caller's window size to a terminal master and/or wakes the shim, which reads the new size.
 // Installed for the object's lifetime, then the previous dispositions come back. One at a
@@ -11,7 +11,7 @@
 
 #include "base/unique_fd.h"
 
-namespace bd::engine {
+namespace bd::os {
 
 class SignalForwarder {
  public:
@@ -33,4 +33,4 @@ class SignalForwarder {
   struct sigaction saved_[7];
 };
 
-}  // namespace bd::engine
+}  // namespace bd::os
