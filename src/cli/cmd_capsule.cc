@@ -1,18 +1,18 @@
 // capsule create | ls | inspect | rm | verify | gc, and events.
-#include <dirent.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <functional>
-#include <set>
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "base/strings.h"
 #include "base/time.h"
 #include "cli/cli.h"
+#include "os/fs.h"
 
 namespace bd::cli {
 namespace {
@@ -25,17 +25,9 @@ json DependencyJson(const engine::Dependency& d) {
 
 // The entries of an unpacked tree, relative, sorted.
 void ListTree(const std::string& root, const std::string& rel, std::vector<std::string>* out) {
-  std::string dir = rel.empty() ? root : root + "/" + rel;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return;
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const std::string& n : names) {
+  auto names = os::ListDir(rel.empty() ? root : root + "/" + rel);
+  if (!names.ok()) return;
+  for (const std::string& n : *names) {
     std::string path = rel.empty() ? n : rel + "/" + n;
     struct stat st;
     bool is_dir = ::lstat((root + "/" + path).c_str(), &st) == 0 && S_ISDIR(st.st_mode);

@@ -1,6 +1,5 @@
 #include "engine/capsules.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,15 +42,7 @@ Status AddTree(store::TarBuilder& tar, const std::string& host, const std::strin
       BD_RETURN_IF_ERROR(tar.AddDir(name, meta));
       ++stats->files;
     }
-    std::vector<std::string> children;
-    DIR* d = ::opendir(host.c_str());
-    if (!d) return os::ErrnoStatus("open directory `" + host + "`");
-    while (dirent* e = ::readdir(d)) {
-      std::string child = e->d_name;
-      if (child != "." && child != "..") children.push_back(std::move(child));
-    }
-    ::closedir(d);
-    std::sort(children.begin(), children.end());
+    BD_ASSIGN_OR_RETURN(std::vector<std::string> children, os::ListDir(host));
     for (const std::string& child : children) {
       BD_RETURN_IF_ERROR(AddTree(tar, host + "/" + child, name.empty() ? child : name + "/" + child, stats));
     }
@@ -127,14 +118,7 @@ Status LockDown(const std::string& path) {
     return os::ErrnoStatus("chmod `" + path + "`");
   }
   if (!S_ISDIR(st.st_mode)) return {};
-  DIR* d = ::opendir(path.c_str());
-  if (!d) return os::ErrnoStatus("open `" + path + "`");
-  std::vector<std::string> children;
-  while (dirent* e = ::readdir(d)) {
-    std::string c = e->d_name;
-    if (c != "." && c != "..") children.push_back(c);
-  }
-  ::closedir(d);
+  BD_ASSIGN_OR_RETURN(std::vector<std::string> children, os::ListDir(path));
   for (const std::string& c : children) BD_RETURN_IF_ERROR(LockDown(path + "/" + c));
   return {};
 }
@@ -523,37 +507,17 @@ Result<CapsuleGcReport> CapsuleStore::Gc(bool dry_run) {
     }
   }
   CapsuleGcReport report;
+  // A directory that is not there holds nothing to collect.
   auto list = [](const std::string& dir) {
-    std::vector<std::string> names;
-    if (DIR* d = ::opendir(dir.c_str())) {
-      while (dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") names.push_back(n);
-      }
-      ::closedir(d);
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-  };
-  auto du = [&](const std::string& path) -> int64_t {
-    struct stat st;
-    if (::lstat(path.c_str(), &st) < 0) return 0;
-    return S_ISDIR(st.st_mode) ? 0 : st.st_size;
-  };
-  std::function<int64_t(const std::string&)> tree_size = [&](const std::string& path) -> int64_t {
-    struct stat st;
-    if (::lstat(path.c_str(), &st) < 0) return 0;
-    if (!S_ISDIR(st.st_mode)) return st.st_size;
-    int64_t total = 0;
-    for (const std::string& n : list(path)) total += tree_size(path + "/" + n);
-    return total;
+    auto names = os::ListDir(dir);
+    return names.ok() ? std::move(*names) : std::vector<std::string>();
   };
   std::string blob_dir = blobs_->root() + "/blobs/sha256";
   for (const std::string& hex : list(blob_dir)) {
     std::string digest = "sha256:" + hex;
     if (blobs.count(digest)) continue;
     report.blobs.push_back(digest);
-    report.bytes += du(blob_dir + "/" + hex);
+    report.bytes += std::max<int64_t>(blobs_->SizeOf(digest), 0);
     if (!dry_run) BD_RETURN_IF_ERROR(blobs_->Delete(digest));
   }
   for (const char* kind : {"/trees", "/secrets"}) {
@@ -562,14 +526,14 @@ Result<CapsuleGcReport> CapsuleStore::Gc(bool dry_run) {
       std::string path = dir + "/" + hex;
       if (contents.count(path)) continue;
       report.trees.push_back(path);
-      report.bytes += tree_size(path);
+      report.bytes += os::DiskUsage(path);
       if (!dry_run) BD_RETURN_IF_ERROR(os::RemoveAll(path));
     }
   }
   // Scratch of writers that were killed: nobody writes while the lock is held.
   for (const std::string& dir : {paths_.Tmp(), blobs_->root() + "/ingest"}) {
     for (const std::string& n : list(dir)) {
-      report.bytes += tree_size(dir + "/" + n);
+      report.bytes += os::DiskUsage(dir + "/" + n);
       if (!dry_run) BD_RETURN_IF_ERROR(os::RemoveAll(dir + "/" + n));
     }
   }

@@ -1,6 +1,5 @@
 #include "ociruntime/state.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -79,14 +78,11 @@ Status StateStore::Remove(const std::string& id) const {
 
 std::vector<std::string> StateStore::List() const {
   std::vector<std::string> out;
-  DIR* d = ::opendir(root_.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != ".." && os::Exists(Dir(name) + "/state.json")) out.push_back(name);
+  auto names = os::ListDir(root_);
+  if (!names.ok()) return out;  // no container was ever created here
+  for (const std::string& name : *names) {
+    if (os::Exists(Dir(name) + "/state.json")) out.push_back(name);
   }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -34,15 +34,16 @@ Status MkdirAll(const std::string& path, mode_t mode = 0755);
 Status RemoveAll(const std::string& path);
 bool Exists(const std::string& path);
 bool IsDir(const std::string& path);
+// The names in directory `path` (without "." and ".."), sorted.
 Result<std::vector<std::string>> ListDir(const std::string& path);
-// Total bytes of regular files under `path` (hard links counted once per inode).
+// Total bytes of regular files under `path` (hard links counted once per inode); for a
+// regular file, its size; 0 when `path` does not exist.
 int64_t DiskUsage(const std::string& path);
 
 std::string Dirname(std::string_view path);
 std::string Basename(std::string_view path);
 std::string JoinPath(std::string_view a, std::string_view b);
 
-// A directory removed (recursively) on destruction unless Release()d.
 // An advisory lock (flock) on `path`, created if needed, held until destruction: shared by
 // writers that may run side by side, exclusive for a collector that must run alone.
 class FileLock {
@@ -56,6 +57,7 @@ class FileLock {
   UniqueFd fd_;
 };
 
+// A directory removed (recursively) on destruction unless Release()d.
 class TempDir {
  public:
   // Creates "<parent>/<prefix>XXXXXX".

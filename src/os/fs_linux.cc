@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -173,6 +174,7 @@ Result<std::vector<std::string>> ListDir(const std::string& path) {
     if (name != "." && name != "..") out.emplace_back(name);
   }
   ::closedir(dir);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -204,6 +206,9 @@ int64_t DiskUsageAt(int dirfd, std::set<std::pair<dev_t, ino_t>>* seen) {
 }  // namespace
 
 int64_t DiskUsage(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) < 0) return 0;
+  if (S_ISREG(st.st_mode)) return st.st_size;
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return 0;
   std::set<std::pair<dev_t, ino_t>> seen;
