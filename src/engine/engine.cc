@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -438,15 +437,9 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::s
     return Status::FailedPrecondition("cannot attach to a stopped container, start it first");
   }
   if (c.Paused()) return Status::FailedPrecondition("cannot attach to a paused container");
-  UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!sock) return os::ErrnoStatus("socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::string path = Paths::AttachSocket(c.id);
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
-    return os::ErrnoStatus("connect to the container's shim at `" + path + "`");
-  }
+  auto connected = os::ConnectUnix(Paths::AttachSocket(c.id));
+  if (!connected.ok()) return connected.status().WithContext("reach the container's shim");
+  UniqueFd sock = std::move(*connected);
   bool input = with_stdin && c.config.open_stdin;
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   BD_RETURN_IF_ERROR(os::SendFds(sock.get(),

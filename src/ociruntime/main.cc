@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,21 +160,6 @@ Status WritePidFile(const std::string& path, pid_t pid) {
   return os::WriteFileAtomic(path, std::to_string(pid), 0644);
 }
 
-Result<UniqueFd> ConnectConsoleSocket(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return os::ErrnoStatus("socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    return Status::InvalidArgument("console socket path is too long: " + path);
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
-    return os::ErrnoStatus("connect to console socket `" + path + "`");
-  }
-  return fd;
-}
-
 // Sends `sig` to the container's process, never to a recycled pid.
 Status SignalProcess(pid_t pid, uint64_t start_time, int sig) {
   auto pidfd = os::PidfdOpen(pid);
@@ -204,7 +188,9 @@ class Stdio {
     io_.preserve_fds = preserve_fds;
     if (!terminal) return {};
     if (!console_path.empty()) {
-      BD_ASSIGN_OR_RETURN(console_, ConnectConsoleSocket(console_path));
+      auto console = os::ConnectUnix(console_path);
+      if (!console.ok()) return console.status().WithContext("console socket");
+      console_ = std::move(*console);
       io_.console_socket = console_.get();
       return {};
     }

@@ -78,6 +78,8 @@ void TrimResidentMemory();
 
 // Passing a descriptor over a unix socket (SCM_RIGHTS): how a pseudo-terminal's master made
 // inside a container reaches its shim or CLI.
+// A connected unix stream socket to `path` (the shim's attach socket, a console socket).
+Result<UniqueFd> ConnectUnix(const std::string& path);
 Status SendFd(int socket, int fd);
 Result<UniqueFd> RecvFd(int socket);
 // Several at once (at most 8), e.g. a client's stdin, stdout and stderr.

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -210,6 +211,21 @@ Result<std::vector<UniqueFd>> RecvFds(int socket, std::string* payload) {
   }
   if (payload) payload->assign(m.data, static_cast<size_t>(n));
   return out;
+}
+
+Result<UniqueFd> ConnectUnix(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    return Status::InvalidArgument("unix socket path is too long: " + path);
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus("socket");
+  if (RetryEintr([&] { return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr); }) < 0) {
+    return ErrnoStatus("connect to `" + path + "`");
+  }
+  return fd;
 }
 
 Status SendFd(int socket, int fd) { return SendFds(socket, {fd}); }
