@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <string>
+
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "os/process.h"
@@ -24,6 +26,17 @@ struct LaunchIo {
   // Descriptors 3 .. 3+preserve_fds-1 stay open in the process (socket activation).
   int preserve_fds = 0;
 };
+
+// A namespace as the kernel names it: the device and inode of /proc/PID/ns/TYPE.
+struct NamespaceId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const NamespaceId&) const = default;
+};
+Result<NamespaceId> MountNamespaceOf(const std::string& proc_dir);  // "/proc/self", "/proc/1"
+// FailedPrecondition unless the calling process is in a mount namespace other than `caller`'s
+// and the one /proc/1 is in. Every container process checks this before its first mount.
+Status CheckPrivateMountNamespace(const NamespaceId& caller);
 
 // Docker's exit codes for a container that never ran its command.
 inline constexpr int kExitEngineFailed = 125;

@@ -316,7 +316,8 @@ void LoopbackUp() {
   ::close(s);
 }
 
-Status PivotInto(const std::string& rootfs) {
+Status PivotInto(const std::string& rootfs, const NamespaceId& caller_mnt) {
+  BD_RETURN_IF_ERROR(CheckPrivateMountNamespace(caller_mnt));
   if (::chdir(rootfs.c_str()) < 0) return os::ErrnoStatus("chdir `" + rootfs + "`");
   // pivot_root(".", "."): the old root lands on top of the new one and is detached at once.
   if (::syscall(SYS_pivot_root, ".", ".") < 0) return os::ErrnoStatus("pivot_root");
@@ -516,7 +517,8 @@ Status AwaitStart(int gate_fd, int report_fd) {
 }
 
 [[noreturn]] void ChildMain(const Spec& spec, const CgroupPlan& cgroup, const LaunchIo& io,
-                            const std::vector<int>& join_fds, int report_fd) {
+                            const std::vector<int>& join_fds, const NamespaceId& caller_mnt,
+                            int report_fd) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   ResetProcess(io, report_fd);
   // Namespaces given by path are joined first (a pid namespace was joined by Launch).
@@ -537,6 +539,8 @@ Status AwaitStart(int gate_fd, int report_fd) {
     fail(os::ErrnoStatus("unshare cgroup namespace"));
   }
 
+  // The last line of defence: no code path mounts or pivots in the caller's mount namespace.
+  if (Status st = CheckPrivateMountNamespace(caller_mnt); !st.ok()) fail(st);
   // Nothing mounted from here on propagates back to the host.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) {
     fail(os::ErrnoStatus("make / rslave"));
@@ -572,7 +576,7 @@ Status AwaitStart(int gate_fd, int report_fd) {
     fail(os::ErrnoStatus("sethostname"));
   }
   LoopbackUp();
-  if (Status st = PivotInto(spec.rootfs); !st.ok()) fail(st);
+  if (Status st = PivotInto(spec.rootfs, caller_mnt); !st.ok()) fail(st);
   if (spec.readonly_rootfs &&
       ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0) {
     fail(os::ErrnoStatus("remount / read-only"));
@@ -582,6 +586,26 @@ Status AwaitStart(int gate_fd, int report_fd) {
 }
 
 }  // namespace
+
+Result<NamespaceId> MountNamespaceOf(const std::string& proc_dir) {
+  struct stat st;
+  std::string path = proc_dir + "/ns/mnt";
+  if (::stat(path.c_str(), &st) < 0) return os::ErrnoStatus("stat `" + path + "`");
+  return NamespaceId{st.st_dev, st.st_ino};
+}
+
+Status CheckPrivateMountNamespace(const NamespaceId& caller) {
+  BD_ASSIGN_OR_RETURN(NamespaceId self, MountNamespaceOf("/proc/self"));
+  bool shared = self == caller;
+  // pid 1 as this /proc shows it: the machine's (or the enclosing sandbox's) init.
+  if (auto init = MountNamespaceOf("/proc/1"); init.ok()) shared = shared || self == *init;
+  if (shared) {
+    return Status::FailedPrecondition(
+        "refusing to mount: the container process is in its caller's (or the host's) mount "
+        "namespace; the config must create or join a private one");
+  }
+  return {};
+}
 
 Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& process,
                            const LaunchIo& io, bool detach, LaunchError* error) {
@@ -709,6 +733,12 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     join_owned.push_back(std::move(fd));
   }
 
+  // Read before the clone: inside a new pid namespace the caller is out of sight.
+  auto caller_mnt = MountNamespaceOf("/proc/self");
+  if (!caller_mnt.ok()) {
+    (void)RemoveCgroup(cgroup);
+    return fail(caller_mnt.status());
+  }
   int pidfd = -1;
   clone_args args{};
   args.flags = NamespaceFlags(spec.namespaces) | CLONE_PIDFD;
@@ -721,7 +751,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   }
   if (pid == 0) {
     report[0].Reset();
-    ChildMain(spec, cgroup, io, join_fds, report[1].get());
+    ChildMain(spec, cgroup, io, join_fds, *caller_mnt, report[1].get());
   }
   os::ChildProcess child(static_cast<pid_t>(pid), UniqueFd(pidfd));
   report[1].Reset();

@@ -134,6 +134,17 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
       s->join_namespaces.push_back({type, path});
     }
   }
+  // Without a mount namespace of its own the container would mount and pivot_root in the
+  // caller's: refused, as runc does.
+  bool has_mount_ns =
+      std::find(s->namespaces.begin(), s->namespaces.end(), "mount") != s->namespaces.end() ||
+      std::any_of(s->join_namespaces.begin(), s->join_namespaces.end(),
+                  [](const NamespacePath& n) { return n.type == "mount"; });
+  if (!has_mount_ns) {
+    return Status::InvalidArgument(
+        "unable to restrict sys entries without a private MNT namespace: the config must list "
+        "a \"mount\" namespace");
+  }
   if (l.contains("uidMappings") || l.contains("gidMappings")) {
     return Status::InvalidArgument("uid/gid mappings need user namespaces, not supported");
   }

@@ -99,6 +99,26 @@ TEST_F(OciRuntimeTest, RunReturnsTheExitCodeAndCleansUp) {
   EXPECT_NE(Rt({"state", "c1"}).err.find("does not exist"), std::string::npos);
 }
 
+// A config without a mount namespace would mount and pivot_root in the caller's namespace:
+// refused as runc does. Run in a throwaway pid and mount namespace, so that a regression
+// replaces the root of that sandbox only, never the machine's.
+TEST_F(OciRuntimeTest, RefusesAConfigWithoutAMountNamespace) {
+  json kept = json::array();
+  for (const json& n : config_["linux"]["namespaces"]) {
+    if (n["type"] != "mount") kept.push_back(n);
+  }
+  config_["linux"]["namespaces"] = kept;
+  SetArgs({"true"});
+  std::vector<std::string> before = HostMountPoints();
+  CmdResult r = RunCmd({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "--mount", "--propagation",
+                        "private", kRuntime, "--root", state_, "run", "--bundle", bundle_, "c1"},
+                       "", 30);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("without a private MNT namespace"), std::string::npos) << r.err;
+  EXPECT_EQ(HostMountPoints(), before);
+  EXPECT_FALSE(os::Exists(state_ + "/c1"));
+}
+
 TEST_F(OciRuntimeTest, CreateWaitsUntilStart) {
   config_["root"]["readonly"] = false;
   SetArgs({"sh", "-c", "echo started > /mark; sleep 600"});
