@@ -436,8 +436,8 @@ Result<std::string> CapsuleStore::Tree(const Capsule& c) {
   if (os::IsDir(dir)) return dir;
   BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
   std::string parent = os::Dirname(dir);
-  BD_RETURN_IF_ERROR(os::MkdirAll(paths_.Capsules(), 0711));
-  BD_RETURN_IF_ERROR(os::MkdirAll(parent, c.secret ? 0700 : 0711));
+  BD_RETURN_IF_ERROR(os::MkdirAll(paths_.Capsules(), 0700));
+  BD_RETURN_IF_ERROR(os::MkdirAll(parent, 0700));
   BD_RETURN_IF_ERROR(os::MkdirAll(paths_.Tmp(), 0700));
   BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "capsule-"));
   BD_ASSIGN_OR_RETURN(UniqueFd blob, os::Open(blobs_->PathFor(c.layer_digest), O_RDONLY));

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -99,7 +100,7 @@ class RootfsComponent : public portlayer::Component {
     }
     if (from != portlayer::Level::kAbsent) return {};
     Status st = [&]() -> Status {
-      BD_RETURN_IF_ERROR(os::MkdirAll(dir, 0711));
+      BD_RETURN_IF_ERROR(os::MkdirAll(dir, 0700));
       for (const char* sub : {"/upper", "/merged"}) BD_RETURN_IF_ERROR(os::MkdirAll(dir + sub, 0755));
       BD_RETURN_IF_ERROR(os::MkdirAll(dir + "/work", 0700));
       return WriteEtcFiles(dir, e.config);
@@ -150,8 +151,8 @@ class TaskComponent : public portlayer::Component {
     BD_RETURN_IF_ERROR(engine_->containers().SetStopRequested(h.container_id(), false));
     UniqueFd sync[2];
     BD_RETURN_IF_ERROR(os::MakePipe(sync));
-    std::vector<std::string> argv = {ShimPath(), "--root", engine_->paths().root, "--id",
-                                     h.container_id()};
+    // The id goes in the environment (readable by root only), not on the command line.
+    std::vector<std::string> argv = {ShimPath(), "--root", engine_->paths().root};
     std::vector<os::FdMapping> fds = {{sync[1].get(), 3}};
     if (start && start->io) {
       argv.push_back("--attach");
@@ -165,7 +166,8 @@ class TaskComponent : public portlayer::Component {
         }
       }
     }
-    BD_RETURN_IF_ERROR(os::SpawnDetached(argv, fds).WithContext("start shim"));
+    BD_RETURN_IF_ERROR(os::SpawnDetached(argv, fds, {std::string(kShimIdEnv) + "=" + h.container_id()})
+                           .WithContext("start shim"));
     sync[1].Reset();
     BD_ASSIGN_OR_RETURN(std::string line, ReadLine(sync[0].get()));
     if (line.rfind(kMsgStarted, 0) == 0) {
@@ -279,9 +281,13 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& root) {
     return Status::InvalidArgument("the data root must be an absolute path, not \"" + root + "\"");
   }
   Paths paths{root};
-  BD_RETURN_IF_ERROR(os::MkdirAll(root, 0711));
+  // Closed to every other host user (set again on an existing root): container upper
+  // directories and image layers hold setuid files and device nodes that must stay out of
+  // their reach.
+  BD_RETURN_IF_ERROR(os::MkdirAll(root, 0700));
+  if (::chmod(root.c_str(), 0700) < 0) return os::ErrnoStatus("chmod the data root `" + root + "`");
   for (const std::string& d : {paths.Layers(), paths.Containers(), paths.Tmp(), paths.Volumes()}) {
-    BD_RETURN_IF_ERROR(os::MkdirAll(d, 0711));
+    BD_RETURN_IF_ERROR(os::MkdirAll(d, 0700));
   }
   BD_ASSIGN_OR_RETURN(store::BlobStore blobs, store::BlobStore::Open(root));
   BD_ASSIGN_OR_RETURN(std::unique_ptr<store::Db> db, store::Db::Open(paths.Db(), Migrations()));

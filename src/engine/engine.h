@@ -155,6 +155,8 @@ class Engine {
   portlayer::Registry registry_;
 };
 
+// The environment variable that names the shim's container.
+inline constexpr std::string_view kShimIdEnv = "BASIC_DOCKER_SHIM_ID";
 // The shim's messages on its sync pipe, one per line.
 inline constexpr std::string_view kMsgStarted = "started";  // "started PID"
 inline constexpr std::string_view kMsgFailed = "failed";    // "failed EXITCODE MESSAGE"

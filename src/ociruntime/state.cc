@@ -26,8 +26,8 @@ Status ValidateId(const std::string& id) {
 
 Status StateStore::Reserve(const std::string& id) const {
   BD_RETURN_IF_ERROR(ValidateId(id));
-  BD_RETURN_IF_ERROR(os::MkdirAll(root_, 0711));
-  if (::mkdir(Dir(id).c_str(), 0711) < 0) {
+  BD_RETURN_IF_ERROR(os::MkdirAll(root_, 0700));
+  if (::mkdir(Dir(id).c_str(), 0700) < 0) {
     if (errno == EEXIST) return Status::AlreadyExists("container with id exists: " + id);
     return os::ErrnoStatus("create the state directory `" + Dir(id) + "`");
   }

@@ -22,8 +22,10 @@ struct FdMapping {
 
 // Starts `argv` as a daemon: double fork, setsid, stdin on /dev/null, `fds` dup'ed into place and
 // every other descriptor closed. Returns once the intermediate child is reaped, so no zombie is
-// left with the caller. The daemon reports back on its own channels.
-Status SpawnDetached(const std::vector<std::string>& argv, const std::vector<FdMapping>& fds);
+// left with the caller. The daemon reports back on its own channels. `extra_env` ("K=V") is
+// added to the caller's environment: what it holds stays out of every user's `ps`.
+Status SpawnDetached(const std::vector<std::string>& argv, const std::vector<FdMapping>& fds,
+                     const std::vector<std::string>& extra_env = {});
 
 Result<UniqueFd> PidfdOpen(pid_t pid);
 // Waits until the process behind `pidfd` exits or `timeout_ms` passes (-1: forever).

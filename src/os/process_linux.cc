@@ -19,12 +19,17 @@
 
 namespace bd::os {
 
-Status SpawnDetached(const std::vector<std::string>& argv, const std::vector<FdMapping>& fds) {
+Status SpawnDetached(const std::vector<std::string>& argv, const std::vector<FdMapping>& fds,
+                     const std::vector<std::string>& extra_env) {
   if (argv.empty()) return Status::InvalidArgument("spawn: empty argv");
   // Everything the child needs is prepared before fork: after it only async-signal-safe calls.
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
+  std::vector<char*> cenv;
+  for (char** e = environ; *e; ++e) cenv.push_back(*e);
+  for (const auto& e : extra_env) cenv.push_back(const_cast<char*>(e.c_str()));
+  cenv.push_back(nullptr);
   int max_to = 2;
   for (const auto& m : fds) max_to = m.to > max_to ? m.to : max_to;
 
@@ -48,7 +53,7 @@ Status SpawnDetached(const std::vector<std::string>& argv, const std::vector<FdM
       if (::dup2(lifted[i], fds[i].to) < 0) ::_exit(126);
     }
     ::close_range(static_cast<unsigned>(max_to) + 1, ~0U, 0);
-    ::execv(cargv[0], cargv.data());
+    ::execve(cargv[0], cargv.data(), cenv.data());
     ::_exit(127);
   }
   int status = 0;

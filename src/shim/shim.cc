@@ -513,8 +513,13 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
+  if (const char* env = std::getenv(std::string(engine::kShimIdEnv).c_str()); env && id.empty()) {
+    id = env;
+    ::unsetenv(std::string(engine::kShimIdEnv).c_str());  // the container never sees it
+  }
   if (root.empty() || id.empty()) {
-    std::fprintf(stderr, "usage: basic-docker-shim --root DIR --id ID [--attach [--stdin] [--detach-keys K]]\n"
+    std::fprintf(stderr, "usage: basic-docker-shim --root DIR [--id ID] [--attach [--stdin] [--detach-keys K]]\n"
+                         "The id may come in $BASIC_DOCKER_SHIM_ID instead.\n"
                          "Started by basic-docker; not meant to be run by hand.\n");
     return 2;
   }

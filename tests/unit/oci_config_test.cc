@@ -63,7 +63,7 @@ TEST_F(OciConfigTest, PodmanFieldsAreRead) {
                                    {"devices", {{{"allow", false}, {"access", "rwm"}},
                                                 {{"allow", true}, {"type", "c"}, {"major", 10},
                                                  {"minor", 229}, {"access", "rwm"}}}}};
-  config_["linux"]["namespaces"] = {{{"type", "pid"}}, {{"type", "network"}, {"path", "/proc/1/ns/net"}}};
+  config_["linux"]["namespaces"] = {{{"type", "pid"}}, {{"type", "mount"}}, {{"type", "network"}, {"path", "/proc/1/ns/net"}}};
   config_["linux"]["devices"] = {{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229},
                                   {"fileMode", 0666}}};
   config_["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
@@ -87,7 +87,7 @@ TEST_F(OciConfigTest, PodmanFieldsAreRead) {
   EXPECT_EQ(s.limits.memory_bytes, 64 << 20);
   ASSERT_TRUE(s.limits.allowed_devices);
   EXPECT_EQ(s.limits.allowed_devices->back(), "c 10:229 rwm");
-  EXPECT_EQ(s.namespaces, std::vector<std::string>{"pid"});
+  EXPECT_EQ(s.namespaces, (std::vector<std::string>{"pid", "mount"}));
   ASSERT_EQ(s.join_namespaces.size(), 1u);
   EXPECT_EQ(s.join_namespaces[0].path, "/proc/1/ns/net");
   ASSERT_EQ(s.devices.size(), 1u);
@@ -107,6 +107,15 @@ TEST_F(OciConfigTest, PodmanFieldsAreRead) {
   EXPECT_EQ(back->devices.size(), 1u);
   EXPECT_EQ(back->sysctl, s.sysctl);
   EXPECT_EQ(back->seccomp_program, s.seccomp_program);
+}
+
+TEST_F(OciConfigTest, AMountNamespaceIsRequired) {
+  config_["linux"]["namespaces"] = {{{"type", "pid"}}, {{"type", "uts"}}};
+  auto b = Parse();
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("without a private MNT namespace"), std::string::npos);
+  config_["linux"]["namespaces"] = {{{"type", "mount"}, {"path", "/proc/1/ns/mnt"}}};
+  EXPECT_TRUE(Parse().ok());  // joined by path: the runtime checks it at launch
 }
 
 TEST_F(OciConfigTest, SystemdCgroupPath) {
