@@ -243,12 +243,7 @@ void RegisterCapsule(CLI::App& app, Context& ctx) {
       if (!eng.ok()) return Fail(eng.status());
       return ForEachRef(*rm_refs, [&](const std::string& text) -> Status {
         BD_ASSIGN_OR_RETURN(engine::Capsule c, Find(**eng, text));
-        if (*force) {
-          for (const std::string& id : c.attached_to) {
-            BD_RETURN_IF_ERROR((*eng)->DetachCapsule(id, c, nullptr));
-          }
-        }
-        BD_RETURN_IF_ERROR((*eng)->capsules().Remove(c.name, c.version));
+        BD_RETURN_IF_ERROR((*eng)->RemoveCapsule(c, *force));
         (void)(*eng)->events().Emit("capsule", "rm", c.Ref(), {{"digest", c.digest}});
         std::printf("%s\n", c.Ref().c_str());
         return {};
@@ -285,11 +280,12 @@ void RegisterCapsule(CLI::App& app, Context& ctx) {
     ctx.action = [&ctx, dry_run]() -> int {
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
-      auto report = (*eng)->capsules().Gc(*dry_run);
+      auto report = (*eng)->CollectGarbage(*dry_run);
       if (!report.ok()) return Fail(report.status());
       const char* verb = *dry_run ? "Would delete" : "Deleted";
       for (const std::string& b : report->blobs) std::printf("%s blob %s\n", verb, b.c_str());
       for (const std::string& t : report->trees) std::printf("%s tree %s\n", verb, t.c_str());
+      for (const std::string& l : report->layers) std::printf("%s layer %s\n", verb, l.c_str());
       std::printf("Total %s space: %s\n", *dry_run ? "reclaimable" : "reclaimed",
                   HumanSize(report->bytes, false).c_str());
       if (!*dry_run) {

@@ -5,7 +5,10 @@
 
 #include <cstdlib>
 
+#include <set>
+
 #include "base/log.h"
+#include "base/strings.h"
 #include "os/fs.h"
 #include "engine/engine.h"
 #include "runtime/live_mount.h"
@@ -61,33 +64,42 @@ class CapsuleComponent : public portlayer::Component {
     BD_ASSIGN_OR_RETURN(Capsule c, Lookup(h, e));
     BD_ASSIGN_OR_RETURN(Container ctr, ContainerOf(h));
     std::string target = MountPoint(c.name, c.version);
-    bool mounted_now = false;
-    if (to == portlayer::Level::kBound && from != portlayer::Level::kBound) {
-      if (!ctr.Running() || ctr.pid <= 0) {
-        return Status::FailedPrecondition("container " + ctr.name + " is not running");
-      }
-      BD_ASSIGN_OR_RETURN(std::string tree, engine_->capsules().Tree(c));
-      Status st = Mount(ctr, {tree, target, c.secret});
-      if (st.code() == Code::kAlreadyExists) {
-        BD_ASSIGN_OR_RETURN(bool ours, runtime::IsMountedIn(ctr.pid, target));
-        if (!ours) return st;  // adopt the mount a crash left unrecorded
-      } else {
-        BD_RETURN_IF_ERROR(st);
-        mounted_now = true;
+    bool attaching = to == portlayer::Level::kBound && from != portlayer::Level::kBound;
+    if (attaching && (!ctr.Running() || ctr.pid <= 0)) {
+      return Status::FailedPrecondition("container " + ctr.name + " is not running");
+    }
+    // The record comes before the mount and goes after the unmount: a kill between the two
+    // leaves a record (the intent, which the next reconciliation carries out or rm and gc
+    // respect), never a mount that nothing knows of.
+    bool recorded_now = false;
+    if (from == portlayer::Level::kAbsent && to != portlayer::Level::kAbsent) {
+      BD_RETURN_IF_ERROR(engine_->capsules().RecordAttachment(ctr.id, c));
+      recorded_now = true;
+    }
+    if (attaching) {
+      Status st = [&]() -> Status {
+        BD_ASSIGN_OR_RETURN(std::string tree, engine_->capsules().Tree(c));
+        Status mounted = Mount(ctr, {tree, target, c.secret});
+        if (mounted.code() == Code::kAlreadyExists) {
+          // Adopt the mount a crash left unrecorded.
+          BD_ASSIGN_OR_RETURN(bool ours, runtime::IsMountedIn(ctr.pid, target));
+          return ours ? Status() : mounted;
+        }
+        return mounted;
+      }();
+      if (!st.ok()) {
+        if (recorded_now) (void)engine_->capsules().ForgetAttachment(ctr.id, c.name, c.version);
+        return st;
       }
     }
     if (from == portlayer::Level::kBound && to != portlayer::Level::kBound && ctr.Running()) {
       Status st = Unmount(ctr, target);
       if (!st.ok() && st.code() != Code::kNotFound) return st;
     }
-    Status st;
-    if (from == portlayer::Level::kAbsent && to != portlayer::Level::kAbsent) {
-      st = engine_->capsules().RecordAttachment(ctr.id, c);
-    } else if (to == portlayer::Level::kAbsent && from != portlayer::Level::kAbsent) {
-      st = engine_->capsules().ForgetAttachment(ctr.id, c.name, c.version);
+    if (to == portlayer::Level::kAbsent && from != portlayer::Level::kAbsent) {
+      return engine_->capsules().ForgetAttachment(ctr.id, c.name, c.version);
     }
-    if (!st.ok() && mounted_now) (void)Unmount(ctr, target);
-    return st;
+    return {};
   }
 
  private:
@@ -248,10 +260,25 @@ Status Engine::SyncCapsuleMounts(const Container& c) {
   return containers_.SetSpec(c.id, text);
 }
 
+Status Engine::RemoveCapsule(const Capsule& capsule, bool force) {
+  BD_RETURN_IF_ERROR(ReconcileAllCapsules());
+  BD_ASSIGN_OR_RETURN(Capsule now, capsules_.Get(capsule.name, capsule.version));
+  if (force) {
+    for (const std::string& id : now.attached_to) BD_RETURN_IF_ERROR(DetachCapsule(id, now, nullptr));
+  }
+  return capsules_.Remove(now.name, now.version);
+}
+
+Result<GcReport> Engine::CollectGarbage(bool dry_run) {
+  BD_RETURN_IF_ERROR(ReconcileAllCapsules());
+  return engine::CollectGarbage(paths_, db_.get(), blobs_, dry_run, /*wait=*/true);
+}
+
 Status Engine::ReconcileAllCapsules() {
+  // Every running container, not only those with records: a mount that a killed attach left
+  // unrecorded must be found before rm or gc deletes what it shows.
   BD_ASSIGN_OR_RETURN(store::Statement st,
-                      db_->Prepare("SELECT DISTINCT a.container_id FROM capsule_attachments a "
-                                   "JOIN containers c ON c.id = a.container_id WHERE c.state = 'running'"));
+                      db_->Prepare("SELECT id FROM containers WHERE state IN ('running', 'paused')"));
   std::vector<std::string> ids;
   while (true) {
     BD_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -272,10 +299,26 @@ Status Engine::ReconcileCapsules(const Container& c, bool secrets_only) {
   if (!c.Running() || c.pid <= 0) return {};
   BD_ASSIGN_OR_RETURN(std::vector<CapsuleRef> recorded, capsules_.AttachedTo(c.id));
   portlayer::Handle h(c.id);
+  std::set<std::string> joined;
   for (const CapsuleRef& r : recorded) {
     BD_ASSIGN_OR_RETURN(Capsule k, capsules_.Get(r.name, r.version));
     if (secrets_only && !k.secret) continue;
     h.Join(CapsuleElement(k, portlayer::Level::kBound));
+    joined.insert(MountPoint(k.name, k.version));
+  }
+  // Mounted at /capsules/NAME/VERSION but not recorded (an attach killed before this order of
+  // steps existed, or a record lost): adopted, so the mount is known again.
+  if (!secrets_only) {
+    auto points = runtime::MountPointsIn(c.pid);
+    for (const std::string& p : points.ok() ? *points : std::vector<std::string>()) {
+      if (p.rfind(std::string(kCapsulesDir) + "/", 0) != 0 || joined.count(p)) continue;
+      auto parts = Split(p.substr(kCapsulesDir.size() + 1), '/');
+      if (parts.size() != 2) continue;
+      auto k = capsules_.Get(parts[0], parts[1]);
+      if (!k.ok()) continue;
+      h.Join(CapsuleElement(*k, portlayer::Level::kBound));
+      joined.insert(p);
+    }
   }
   if (h.elements().empty()) return {};
   Status st;

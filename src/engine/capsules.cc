@@ -328,7 +328,8 @@ Result<Capsule> CapsuleStore::Create(const CapsuleCreateOptions& opts, bool* cre
   if (existing) return *existing;  // the same again: a NOOP
   BD_RETURN_IF_ERROR(blobs_->Put(config_text).status());
   BD_RETURN_IF_ERROR(blobs_->Put(manifest_text).status());
-  BD_RETURN_IF_ERROR(Insert(&c));
+  BD_ASSIGN_OR_RETURN(std::optional<Capsule> raced, Insert(&c));
+  if (raced) return *raced;
   *created = true;
   return c;
 }
@@ -349,12 +350,17 @@ Result<std::optional<Capsule>> CapsuleStore::Existing(const Capsule& c) {
                                existing->content_digest + "); versions are immutable: create a new version");
 }
 
-Status CapsuleStore::Insert(Capsule* c) {
+Result<std::optional<Capsule>> CapsuleStore::Insert(Capsule* c) {
   if (c->secret && ::chmod(blobs_->PathFor(c->layer_digest).c_str(), 0600) < 0) {
     return os::ErrnoStatus("protect the secret capsule's blob");
   }
   c->created_at = NowNanos();
-  return db_->WriteTxn([&]() -> Status {
+  std::optional<Capsule> existing;
+  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+    // Checked again under the write lock: of two racing creators of one NAME:VERSION, the
+    // second finds the first's record (a NOOP, or the immutability error).
+    BD_ASSIGN_OR_RETURN(existing, Existing(*c));
+    if (existing) return {};
     BD_ASSIGN_OR_RETURN(store::Statement ins,
                         db_->Prepare(std::string("INSERT INTO capsules (") + kColumns +
                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
@@ -362,7 +368,8 @@ Status CapsuleStore::Insert(Capsule* c) {
                 c->size, c->blob_size, c->files, c->secret ? 1 : 0, json(c->labels).dump(),
                 DependenciesJson(c->dependencies).dump(), c->created_at);
     return ins.Run();
-  });
+  }));
+  return existing;
 }
 
 Result<std::vector<Capsule>> CapsuleStore::Closure(const Capsule& root) {
@@ -482,62 +489,6 @@ Status CapsuleStore::Verify(const Capsule& c) {
                             c.content_digest);
   }
   return {};
-}
-
-Result<CapsuleGcReport> CapsuleStore::Gc(bool dry_run) {
-  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), true));
-  std::set<std::string> blobs, contents;
-  for (const char* sql : {"SELECT id FROM images", "SELECT manifest_digest FROM images",
-                          "SELECT blob_digest FROM layers",
-                          "SELECT digest FROM capsules", "SELECT config_digest FROM capsules",
-                          "SELECT layer_digest FROM capsules"}) {
-    BD_ASSIGN_OR_RETURN(store::Statement st, db_->Prepare(sql));
-    while (true) {
-      BD_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      blobs.insert(st.Text(0));
-    }
-  }
-  {
-    BD_ASSIGN_OR_RETURN(store::Statement st, db_->Prepare("SELECT content_digest, secret FROM capsules"));
-    while (true) {
-      BD_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      contents.insert(paths_.CapsuleTree(st.Text(0), st.Int(1) != 0));
-    }
-  }
-  CapsuleGcReport report;
-  // A directory that is not there holds nothing to collect.
-  auto list = [](const std::string& dir) {
-    auto names = os::ListDir(dir);
-    return names.ok() ? std::move(*names) : std::vector<std::string>();
-  };
-  std::string blob_dir = blobs_->root() + "/blobs/sha256";
-  for (const std::string& hex : list(blob_dir)) {
-    std::string digest = "sha256:" + hex;
-    if (blobs.count(digest)) continue;
-    report.blobs.push_back(digest);
-    report.bytes += std::max<int64_t>(blobs_->SizeOf(digest), 0);
-    if (!dry_run) BD_RETURN_IF_ERROR(blobs_->Delete(digest));
-  }
-  for (const char* kind : {"/trees", "/secrets"}) {
-    std::string dir = paths_.Capsules() + kind;
-    for (const std::string& hex : list(dir)) {
-      std::string path = dir + "/" + hex;
-      if (contents.count(path)) continue;
-      report.trees.push_back(path);
-      report.bytes += os::DiskUsage(path);
-      if (!dry_run) BD_RETURN_IF_ERROR(os::RemoveAll(path));
-    }
-  }
-  // Scratch of writers that were killed: nobody writes while the lock is held.
-  for (const std::string& dir : {paths_.Tmp(), blobs_->root() + "/ingest"}) {
-    for (const std::string& n : list(dir)) {
-      report.bytes += os::DiskUsage(dir + "/" + n);
-      if (!dry_run) BD_RETURN_IF_ERROR(os::RemoveAll(dir + "/" + n));
-    }
-  }
-  return report;
 }
 
 Status CapsuleStore::Export(const Capsule& c, const std::string& path) {
@@ -686,9 +637,9 @@ Result<std::vector<Capsule>> CapsuleStore::Import(const std::string& path, std::
       BD_ASSIGN_OR_RETURN(std::string p, blob_path(d));
       BD_RETURN_IF_ERROR(blobs_->AdoptFile(p, d).status());
     }
-    BD_RETURN_IF_ERROR(Insert(&c));
-    out.push_back(c);
-    created->push_back(true);
+    BD_ASSIGN_OR_RETURN(std::optional<Capsule> raced, Insert(&c));
+    out.push_back(raced ? *raced : c);
+    created->push_back(!raced);
   }
   return out;
 }

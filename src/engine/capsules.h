@@ -52,12 +52,6 @@ struct CapsuleCreateOptions {
   bool secret = false;
 };
 
-struct CapsuleGcReport {
-  std::vector<std::string> blobs;  // digests
-  std::vector<std::string> trees;  // unpacked directories
-  int64_t bytes = 0;
-};
-
 class CapsuleStore {
  public:
   CapsuleStore(Paths paths, store::Db* db, const store::BlobStore* blobs)
@@ -82,10 +76,6 @@ class CapsuleStore {
   Result<std::string> Tree(const Capsule& c);
   // Re-hashes the blobs and the unpacked tree's source; an error names what differs.
   Status Verify(const Capsule& c);
-  // Removes blobs and trees nothing references (images, capsules), and scratch left by
-  // interrupted writers. Runs alone: every writer holds the store lock shared.
-  Result<CapsuleGcReport> Gc(bool dry_run);
-
   Status RecordAttachment(const std::string& container_id, const Capsule& c);
   Status ForgetAttachment(const std::string& container_id, const std::string& name,
                           const std::string& version);
@@ -103,7 +93,9 @@ class CapsuleStore {
   // The stored capsule when `c` is already there identically; an error when NAME:VERSION
   // holds something else.
   Result<std::optional<Capsule>> Existing(const Capsule& c);
-  Status Insert(Capsule* c);
+  // Records `c` unless NAME:VERSION is there already: then returns the stored one (same
+  // content) or the immutability error.
+  Result<std::optional<Capsule>> Insert(Capsule* c);
   Paths paths_;
   store::Db* db_;
   const store::BlobStore* blobs_;

@@ -12,10 +12,12 @@
 #include <cstdlib>
 #include <optional>
 
+#include "base/crash_point.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/time.h"
 #include "engine/detach.h"
+#include "engine/gc.h"
 #include "engine/logfile.h"
 #include "engine/reference.h"
 #include "engine/schema.h"
@@ -96,17 +98,27 @@ class RootfsComponent : public portlayer::Component {
     std::string dir = paths_->Container(h.container_id());
     if (to == portlayer::Level::kAbsent) {
       BD_RETURN_IF_ERROR(runtime::ReleaseSharedDir(dir + "/capsules"));  // propagation fallback
-      return os::RemoveAll(dir);
+      // A shim that was killed leaves its socket behind.
+      if (::unlink(Paths::AttachSocket(h.container_id()).c_str()) < 0 && errno != ENOENT) {
+        return os::ErrnoStatus("remove the attach socket");
+      }
+      // Out of sight in one rename: a kill mid-removal leaves trash (swept at the next open),
+      // never a half-removed directory that a retry would take for gone or for whole.
+      return os::RemoveOutOfSight(dir, paths_->Trash());
     }
     if (from != portlayer::Level::kAbsent) return {};
-    Status st = [&]() -> Status {
-      BD_RETURN_IF_ERROR(os::MkdirAll(dir, 0700));
-      for (const char* sub : {"/upper", "/merged"}) BD_RETURN_IF_ERROR(os::MkdirAll(dir + sub, 0755));
-      BD_RETURN_IF_ERROR(os::MkdirAll(dir + "/work", 0700));
-      return WriteEtcFiles(dir, e.config);
-    }();
-    if (!st.ok()) (void)os::RemoveAll(dir);
-    return st;
+    // `upper` comes last, by rename: Observe takes a directory with it for complete, and a
+    // kill before that leaves one that the next Apply completes (every step is repeatable).
+    BD_RETURN_IF_ERROR(os::MkdirAll(dir, 0700));
+    BD_RETURN_IF_ERROR(os::MkdirAll(dir + "/merged", 0755));
+    BD_RETURN_IF_ERROR(os::MkdirAll(dir + "/work", 0700));
+    BD_RETURN_IF_ERROR(WriteEtcFiles(dir, e.config));
+    std::string partial = dir + "/upper.partial";
+    BD_RETURN_IF_ERROR(os::MkdirAll(partial, 0755));
+    if (::rename(partial.c_str(), (dir + "/upper").c_str()) < 0) {
+      return os::ErrnoStatus("rename `" + partial + "`");
+    }
+    return {};
   }
 
  private:
@@ -286,10 +298,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& root) {
   // their reach.
   BD_RETURN_IF_ERROR(os::MkdirAll(root, 0700));
   if (::chmod(root.c_str(), 0700) < 0) return os::ErrnoStatus("chmod the data root `" + root + "`");
-  for (const std::string& d : {paths.Layers(), paths.Containers(), paths.Tmp(), paths.Volumes()}) {
+  for (const std::string& d :
+       {paths.Layers(), paths.Containers(), paths.Tmp(), paths.Volumes(), paths.Trash()}) {
     BD_RETURN_IF_ERROR(os::MkdirAll(d, 0700));
   }
   BD_ASSIGN_OR_RETURN(store::BlobStore blobs, store::BlobStore::Open(root));
+  SweepScratch(paths, blobs);
   BD_ASSIGN_OR_RETURN(std::unique_ptr<store::Db> db, store::Db::Open(paths.Db(), Migrations()));
   return std::unique_ptr<Engine>(new Engine(std::move(paths), std::move(db), std::move(blobs)));
 }
@@ -358,6 +372,7 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
   BD_RETURN_IF_ERROR(h.Bind("rootfs"));
   CommitOrError(h, &st);
   if (!st.ok()) {
+    (void)os::RemoveOutOfSight(paths_.Container(c.id), paths_.Trash());
     (void)containers_.Delete(c.id);
     return st.WithContext("prepare container");
   }
@@ -563,6 +578,7 @@ Status Engine::Remove(const std::string& ref, bool force) {
   Status st;
   CommitOrError(h, &st);
   BD_RETURN_IF_ERROR(st);
+  CrashPoint("rm.before-record");
   return containers_.Delete(c.id);
 }
 

@@ -17,6 +17,7 @@
 #include "engine/capsules.h"
 #include "engine/containers.h"
 #include "engine/events.h"
+#include "engine/gc.h"
 #include "engine/images.h"
 #include "engine/paths.h"
 #include "engine/volumes.h"
@@ -119,6 +120,12 @@ class Engine {
   // Detaches one capsule; from a stopped container it is only forgotten. `result` may be null.
   Status DetachCapsule(const std::string& ref, const Capsule& capsule,
                        portlayer::CommitResult* result);
+  // Removes a capsule's record after reconciling every running container's mounts with the
+  // records; refuses while it is attached unless `force` (then it is detached first).
+  Status RemoveCapsule(const Capsule& capsule, bool force);
+  // Reference-based collection of blobs, layers and trees (engine/gc.h), after the same
+  // reconciliation, so nothing a container has mounted is ever collected.
+  Result<GcReport> CollectGarbage(bool dry_run);
   // Records `--capsule` references (and their closures) for a created container.
   Status RecordCapsules(const Container& c, const std::vector<std::string>& refs);
   // Mounts recorded capsules a running container lacks (after a crash; secrets at start).

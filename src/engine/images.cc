@@ -12,9 +12,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/crash_point.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/time.h"
+#include "engine/gc.h"
 #include "engine/reference.h"
 #include "os/error.h"
 #include "os/fs.h"
@@ -257,6 +259,8 @@ Result<std::string> ImageStore::Import(int fd, std::string_view ref, const Image
     }
     tags.push_back(parsed.Canonical());
   }
+  // Held from the first scratch file until the records are in: gc never takes our work.
+  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
   BD_ASSIGN_OR_RETURN(store::BlobWriter blob, blobs_->NewWriter());
   BD_ASSIGN_OR_RETURN(std::string diff_id,
                       UnpackLayer(fd, "", [&](std::string_view d) { return blob.Write(d); }));
@@ -290,6 +294,7 @@ Result<std::string> ImageStore::Import(int fd, std::string_view ref, const Image
 }
 
 Result<std::vector<std::string>> ImageStore::Load(int fd) {
+  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
   BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "load-"));
   store::UnpackOptions opts;
   opts.preserve_owner = false;
@@ -471,40 +476,12 @@ Result<std::vector<std::string>> ImageStore::LoadOciLayout(const std::string& di
   return out;
 }
 
-Status ImageStore::DeleteImage(const std::string& id) {
-  BD_ASSIGN_OR_RETURN(Image img, Load(id));
-  std::vector<std::string> orphan_layers;
-  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
-    BD_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM images WHERE id = ?"));
-    BD_RETURN_IF_ERROR(del.BindAll(id).Run());
-    BD_ASSIGN_OR_RETURN(auto q, db_->Prepare(
-        "SELECT diff_id FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)"));
-    while (true) {
-      BD_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      orphan_layers.push_back(q.Text(0));
-    }
-    return {};
-  }));
-  // Files go after the rows: a crash here leaves unreferenced files, never rows without files.
-  (void)blobs_->Delete(img.manifest_digest);
-  (void)blobs_->Delete(img.id);
-  for (const std::string& diff_id : orphan_layers) {
-    std::string blob;
-    BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
-      BD_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT blob_digest FROM layers WHERE diff_id = ?"));
-      q.BindAll(diff_id);
-      BD_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (row) blob = q.Text(0);
-      BD_ASSIGN_OR_RETURN(auto del, db_->Prepare(
-          "DELETE FROM layers WHERE diff_id = ? AND diff_id NOT IN (SELECT diff_id FROM image_layers)"));
-      return del.BindAll(diff_id).Run();
-    }));
-    if (db_->Changes() == 0) continue;  // re-used by an image stored meanwhile
-    BD_RETURN_IF_ERROR(os::RemoveAll(paths_.Layer(diff_id)));
-    if (!blob.empty()) (void)blobs_->Delete(blob);
-  }
-  return {};
+Status ImageStore::DeleteRows(const std::string& id) {
+  BD_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM images WHERE id = ?"));
+  BD_RETURN_IF_ERROR(del.BindAll(id).Run());  // tags and layer lists go with it (cascade)
+  BD_ASSIGN_OR_RETURN(auto orphans, db_->Prepare(
+      "DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)"));
+  return orphans.Run();
 }
 
 Result<std::vector<std::string>> ImageStore::Remove(std::string_view ref, bool force) {
@@ -534,17 +511,23 @@ Result<std::vector<std::string>> ImageStore::Remove(std::string_view ref, bool f
         " - container " + user_id + " is using its referenced image " +
         std::string(DigestHex(img.id)).substr(0, 12));
   }
+  // Untagging and deleting are one transaction: a kill leaves the image as it was or gone,
+  // never an untagged image that a retry by name no longer finds. Files are collected after.
+  bool remove = last_name && !used;
   BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
     for (const auto& t : untag) {
       BD_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM image_tags WHERE name = ?"));
       BD_RETURN_IF_ERROR(del.BindAll(t).Run());
     }
-    return {};
+    return remove ? DeleteRows(img.id) : Status();
   }));
+  CrashPoint("rmi.after-commit");
   for (const auto& t : untag) out.push_back("Untagged: " + t);
-  if (last_name && !used) {
-    BD_RETURN_IF_ERROR(DeleteImage(img.id));
+  if (remove) {
     out.push_back("Deleted: " + img.id);
+    // Unreferenced blobs and layers go now, unless a writer is at work (then at the next gc).
+    auto gc = CollectGarbage(paths_, db_, *blobs_, false, false);
+    if (!gc.ok() && gc.status().code() != Code::kUnavailable) return gc.status();
   }
   return out;
 }
@@ -607,6 +590,7 @@ Status ImageStore::CreateBuiltinBusybox(const std::string& tag) {
         " (Debian: apt-get install busybox-static), or set BASIC_DOCKER_BUSYBOX");
   }
   BD_ASSIGN_OR_RETURN(std::vector<std::string> applets, BusyboxApplets(busybox));
+  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
   BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "busybox-"));
   std::string tar_path = tmp.path() + "/rootfs.tar";
   BD_ASSIGN_OR_RETURN(UniqueFd out, os::Open(tar_path, O_RDWR | O_CREAT | O_TRUNC, 0600));

@@ -89,7 +89,8 @@ class ImageStore {
                                    const std::vector<std::string>& layer_media_types,
                                    const std::vector<std::string>& layer_blob_digests,
                                    const std::vector<std::string>& tags);
-  Status DeleteImage(const std::string& id);
+  // Inside a write transaction: the image's rows and the layer rows no other image uses.
+  Status DeleteRows(const std::string& id);
   Status CreateBuiltinBusybox(const std::string& tag);
 
   Paths paths_;

@@ -19,6 +19,8 @@ struct Paths {
   std::string Containers() const { return root + "/containers"; }
   std::string Container(std::string_view id) const { return Containers() + "/" + std::string(id); }
   std::string Tmp() const { return root + "/tmp"; }
+  // Directories being removed are renamed here first (os::RemoveOutOfSight).
+  std::string Trash() const { return root + "/trash"; }
   // A container's shared /capsules directory, in the propagation fallback only.
   std::string ContainerCapsules(std::string_view id) const { return Container(id) + "/capsules"; }
   std::string Volumes() const { return root + "/volumes"; }

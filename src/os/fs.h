@@ -40,6 +40,10 @@ Result<std::vector<std::string>> ListDir(const std::string& path);
 // regular file, its size; 0 when `path` does not exist.
 int64_t DiskUsage(const std::string& path);
 
+// Removes `path` (a file or a tree) by first renaming it into `trash_dir` (same filesystem),
+// so nobody ever sees it half-removed; what a crash leaves in the trash is removed later.
+Status RemoveOutOfSight(const std::string& path, const std::string& trash_dir);
+
 std::string Dirname(std::string_view path);
 std::string Basename(std::string_view path);
 std::string JoinPath(std::string_view a, std::string_view b);
@@ -49,6 +53,8 @@ std::string JoinPath(std::string_view a, std::string_view b);
 class FileLock {
  public:
   static Result<FileLock> Acquire(const std::string& path, bool exclusive);
+  // Exclusive, without waiting: Unavailable while anyone else holds it.
+  static Result<FileLock> TryExclusive(const std::string& path);
   FileLock(FileLock&&) noexcept = default;
   FileLock& operator=(FileLock&&) noexcept = default;
 

@@ -128,6 +128,7 @@ Status RemoveContents(int dirfd, const std::string& shown) {
       break;
     }
     int child = ::openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (child < 0 && errno == ENOENT) continue;  // removed by someone else meanwhile
     if (child < 0) {
       result = ErrnoStatus("open `" + shown + "/" + std::string(name) + "`");
       break;
@@ -253,6 +254,26 @@ Result<FileLock> FileLock::Acquire(const std::string& path, bool exclusive) {
     return ErrnoStatus("lock `" + path + "`");
   }
   return FileLock(std::move(fd));
+}
+
+Result<FileLock> FileLock::TryExclusive(const std::string& path) {
+  BD_ASSIGN_OR_RETURN(UniqueFd fd, Open(path, O_RDWR | O_CREAT, 0600));
+  if (RetryEintr([&] { return ::flock(fd.get(), LOCK_EX | LOCK_NB); }) < 0) {
+    if (errno == EWOULDBLOCK) return Status::Unavailable("`" + path + "` is held");
+    return ErrnoStatus("lock `" + path + "`");
+  }
+  return FileLock(std::move(fd));
+}
+
+Status RemoveOutOfSight(const std::string& path, const std::string& trash_dir) {
+  std::string hidden = JoinPath(trash_dir, Basename(path) + "." + RandomHexId().substr(0, 12));
+  if (::rename(path.c_str(), hidden.c_str()) < 0) {
+    if (errno == ENOENT) return {};
+    return ErrnoStatus("move `" + path + "` out of sight");
+  }
+  // The name is gone before any content goes: a kill from here on leaves trash, never a
+  // half-removed directory under its real name.
+  return RemoveAll(hidden);
 }
 
 }  // namespace bd::os

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 
@@ -32,6 +33,8 @@ Status AttachLiveMount(pid_t pid, const LiveMount& m);
 Status DetachLiveMount(pid_t pid, const std::string& target, const std::string& keep_parent);
 // True when `target` is a mount point in the mount namespace of `pid` (/proc/PID/mountinfo).
 Result<bool> IsMountedIn(pid_t pid, const std::string& target);
+// Every mount point in the mount namespace of `pid`, as that namespace names them.
+Result<std::vector<std::string>> MountPointsIn(pid_t pid);
 
 // The fallback for kernels without the new mount API (and for tests): the container's
 // /capsules is a slave of a shared host directory, so mounts made under that directory on the

@@ -335,4 +335,14 @@ Result<bool> IsMountedIn(pid_t pid, const std::string& target) {
   return MountedHere(mountinfo, target);
 }
 
+Result<std::vector<std::string>> MountPointsIn(pid_t pid) {
+  BD_ASSIGN_OR_RETURN(std::string mountinfo, os::ReadFile("/proc/" + std::to_string(pid) + "/mountinfo"));
+  std::vector<std::string> out;
+  for (const std::string& line : Split(mountinfo, '\n')) {
+    auto f = Split(line, ' ');
+    if (f.size() > 4) out.push_back(f[4]);
+  }
+  return out;
+}
+
 }  // namespace bd::runtime
