@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include "base/crash_point.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "os/fs.h"
@@ -75,6 +76,7 @@ class CapsuleComponent : public portlayer::Component {
     if (from == portlayer::Level::kAbsent && to != portlayer::Level::kAbsent) {
       BD_RETURN_IF_ERROR(engine_->capsules().RecordAttachment(ctr.id, c));
       recorded_now = true;
+      CrashPoint("capsule-attach.after-record");
     }
     if (attaching) {
       Status st = [&]() -> Status {
@@ -164,19 +166,16 @@ Result<portlayer::CommitResult> Engine::AttachCapsule(const std::string& ref, co
   }
   h.SetContext("capsule.container", &c);
   h.SetContext("capsule.capsules", &known);
-  portlayer::CommitResult r;
-  // One database transaction for the records and events of the whole Commit. The next
-  // `start` turns the records into the container's mounts (SyncCapsuleMounts).
-  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
-    Status st;
-    r = CommitOrError(h, &st);
-    for (const Capsule& k : closure) {
-      if (r.Results().at(ElementId(k)) == portlayer::Outcome::kSuccess) {
-        BD_RETURN_IF_ERROR(events_.Emit("capsule", "attach", k.Ref(), {{"container", c.id}, {"name", c.name}}));
-      }
+  // No transaction around the Commit: each record is committed on its own before its mount
+  // (the intent survives a kill), and the write lock is never held across mount syscalls. The
+  // next `start` turns the records into the container's mounts (SyncCapsuleMounts).
+  Status st;
+  portlayer::CommitResult r = CommitOrError(h, &st);
+  for (const Capsule& k : closure) {
+    if (r.Results().at(ElementId(k)) == portlayer::Outcome::kSuccess) {
+      (void)events_.Emit("capsule", "attach", k.Ref(), {{"container", c.id}, {"name", c.name}});
     }
-    return {};
-  }));
+  }
   return r;
 }
 
@@ -190,14 +189,10 @@ Status Engine::DetachCapsule(const std::string& ref, const Capsule& capsule,
   h.SetContext("capsule.container", &c);
   h.SetContext("capsule.capsules", &known);
   Status st;
-  portlayer::CommitResult r;
-  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
-    r = CommitOrError(h, &st);
-    if (r.Results().at(ElementId(capsule)) == portlayer::Outcome::kSuccess) {
-      BD_RETURN_IF_ERROR(events_.Emit("capsule", "detach", capsule.Ref(), {{"container", c.id}, {"name", c.name}}));
-    }
-    return {};
-  }));
+  portlayer::CommitResult r = CommitOrError(h, &st);
+  if (r.Results().at(ElementId(capsule)) == portlayer::Outcome::kSuccess) {
+    (void)events_.Emit("capsule", "detach", capsule.Ref(), {{"container", c.id}, {"name", c.name}});
+  }
   if (result) *result = r;
   return st;
 }

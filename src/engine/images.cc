@@ -189,6 +189,7 @@ Result<std::string> ImageStore::UnpackLayer(int fd, std::string_view expected_di
                                    std::string(expected_diff_id));
   }
   std::string final_dir = paths_.Layer(r.diff_id);
+  CrashPoint("import.before-rename");
   if (::rename(tmp.path().c_str(), final_dir.c_str()) == 0) {
     tmp.Release();
     BD_RETURN_IF_ERROR(os::FsyncDir(paths_.Layers()));

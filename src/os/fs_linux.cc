@@ -11,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "base/crash_point.h"
 #include "base/strings.h"
 #include "os/error.h"
 #include "os/fs.h"
@@ -273,6 +274,7 @@ Status RemoveOutOfSight(const std::string& path, const std::string& trash_dir) {
   }
   // The name is gone before any content goes: a kill from here on leaves trash, never a
   // half-removed directory under its real name.
+  CrashPoint("remove.after-rename");
   return RemoveAll(hidden);
 }
 

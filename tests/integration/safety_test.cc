@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/strings.h"
 #include "engine/images.h"
 #include "integration/cli_helper.h"
 #include "os/fs.h"
 #include "runtime/launch.h"
+#include "runtime/live_mount.h"
 #include "runtime/spec.h"
 
 namespace bd::testing {
@@ -115,6 +118,173 @@ TEST_F(DataRootTest, AnExistingOpenDataRootIsClosedOnOpen) {
   struct stat st;
   ASSERT_EQ(::stat(root_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
+// Commands killed (SIGKILL, through $BASIC_DOCKER_CRASH_AT) at chosen points of multi-step
+// operations: nothing half-done is ever reused, and a retry or the next command finishes.
+class CrashTest : public EngineTest {
+ protected:
+  CmdResult CliKilledAt(const std::string& point, std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/env", "BASIC_DOCKER_CRASH_AT=" + point,
+                               std::string(BD_BIN_DIR) + "/basic-docker", "--root", root_});
+    return RunCmd(args, "", 60);
+  }
+  std::vector<std::string> Entries(const std::string& sub) {
+    auto names = os::ListDir(root_ + "/" + sub);
+    return names.ok() ? *names : std::vector<std::string>();
+  }
+  void ImportProbe() {
+    CmdResult r = Cli({"import", WriteFile("rootfs.tar", ProbeLayerTar()), "probe"});
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+};
+
+TEST_F(CrashTest, RmiKilledMidDeleteNeverLeavesAHalfLayerForTheNextImport) {
+  ImportProbe();
+  ASSERT_EQ(Entries("layers").size(), 1u);
+  // Killed once the layer is renamed out of sight, before its files are gone.
+  CmdResult r = CliKilledAt("remove.after-rename", {"rmi", "probe"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_TRUE(Entries("layers").empty());
+  EXPECT_EQ(Cli({"images", "-q"}).out, "");
+  EXPECT_TRUE(Entries("trash").empty());  // swept by the next command
+  // The same content again is unpacked whole, not taken from a half-deleted directory.
+  ImportProbe();
+  r = Cli({"run", "--rm", "probe", "sh", "-c", "ls /bin/bd-probe /bin/busybox"});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(CrashTest, RmiKilledAfterItsCommitLeavesNoUntaggedImage) {
+  ImportProbe();
+  CmdResult r = CliKilledAt("rmi.after-commit", {"rmi", "probe"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(Cli({"images", "-q"}).out, "");  // gone whole: no <none> left behind
+  ASSERT_EQ(Entries("layers").size(), 1u);    // its files await collection
+  r = Cli({"capsule", "gc"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(Entries("layers").empty());
+  EXPECT_TRUE(Entries("blobs/sha256").empty());
+}
+
+TEST_F(CrashTest, RmForceKilledMidDeleteIsFinishedByARetry) {
+  ImportProbe();
+  CmdResult run = Cli({"run", "-d", "--name", "victim", "probe", "sh", "-c", "sleep 600"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  std::string id(TrimSpace(run.out));
+  for (const char* point : {"remove.after-rename", "rm.before-record"}) {
+    SCOPED_TRACE(point);
+    CmdResult r = CliKilledAt(point, {"rm", "-f", "victim"});
+    EXPECT_NE(r.code, 0);
+    if (std::string_view(point) == "rm.before-record") break;
+    // The record is still there; the directory is gone whole or not at all.
+    EXPECT_EQ(Cli({"ps", "-a", "-q"}).out.empty(), false);
+    EXPECT_TRUE(Entries("containers").empty());
+  }
+  CmdResult r = Cli({"rm", "-f", "victim"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Cli({"ps", "-a", "-q"}).out, "");
+  EXPECT_TRUE(Entries("containers").empty());
+  EXPECT_TRUE(Entries("trash").empty());
+  EXPECT_FALSE(os::Exists("/run/basic-docker/" + id + ".sock"));
+}
+
+TEST_F(CrashTest, KilledImportLeavesNothingThatOutlivesTheNextCommand) {
+  CmdResult r = CliKilledAt("import.before-rename", {"import", WriteFile("rootfs.tar", ProbeLayerTar()), "probe"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_FALSE(Entries("tmp").empty() && Entries("ingest").empty());  // its scratch, left behind
+  EXPECT_EQ(Cli({"images", "-q"}).code, 0);
+  EXPECT_TRUE(Entries("tmp").empty());
+  EXPECT_TRUE(Entries("ingest").empty());
+  EXPECT_TRUE(Entries("layers").empty());
+  EXPECT_EQ(Cli({"images", "-q"}).out, "");
+}
+
+TEST_F(CrashTest, CapsuleAttachKilledAfterItsRecordIsNeverCollectedUnderTheContainer) {
+  if (!runtime::LiveMountSupported()) GTEST_SKIP() << "kernel lacks open_tree/mount_setattr (5.12+)";
+  std::string content = dir_->path() + "/content";
+  ASSERT_TRUE(os::MkdirAll(content).ok());
+  ASSERT_TRUE(os::WriteFile(content + "/data", "precious\n").ok());
+  ASSERT_EQ(Cli({"capsule", "create", "--name", "cfg", "--version", "1.0.0", "--path", content}).code, 0);
+  ImportProbe();
+  ASSERT_EQ(Cli({"run", "-d", "--name", "user", "probe", "sh", "-c", "sleep 600"}).code, 0);
+  CmdResult r = CliKilledAt("capsule-attach.after-record", {"capsule", "attach", "user", "cfg:1.0.0"});
+  EXPECT_NE(r.code, 0);
+  // The recorded intent protects the capsule: rm is refused and gc keeps its tree.
+  r = Cli({"capsule", "rm", "cfg:1.0.0"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("attached"), std::string::npos) << r.err;
+  EXPECT_EQ(Cli({"capsule", "gc"}).code, 0);
+  // Reconciliation carried the intent out: the capsule is there, whole.
+  r = Cli({"exec", "user", "cat", "/capsules/cfg/1.0.0/data"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "precious\n");
+}
+
+TEST_F(CrashTest, GcWaitsForAnImportInProgress) {
+  std::string fifo = dir_->path() + "/in.tar";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string tar = ProbeLayerTar();
+  std::string import_out = dir_->path() + "/import.out";
+  std::string gc_out = dir_->path() + "/gc.out";
+  std::string bd = std::string(BD_BIN_DIR) + "/basic-docker --root " + root_;
+  // The import holds the store lock while it reads; gc must wait for it, not take its files.
+  pid_t import = ::fork();
+  if (import == 0) {
+    ::execl("/bin/sh", "sh", "-c", (bd + " import " + fifo + " probe >" + import_out + " 2>&1").c_str(), nullptr);
+    ::_exit(127);
+  }
+  int w = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);  // gc must not hold it open
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(::write(w, tar.data(), tar.size() / 2), static_cast<ssize_t>(tar.size() / 2));
+  ::usleep(200000);
+  ASSERT_FALSE(Entries("ingest").empty() && Entries("tmp").empty());
+  pid_t gc = ::fork();
+  if (gc == 0) {
+    ::execl("/bin/sh", "sh", "-c", (bd + " capsule gc >" + gc_out + " 2>&1").c_str(), nullptr);
+    ::_exit(127);
+  }
+  ::usleep(300000);
+  int status = 0;
+  EXPECT_EQ(::waitpid(gc, &status, WNOHANG), 0) << "gc ran while an import was writing";
+  size_t rest = tar.size() - tar.size() / 2;
+  ASSERT_EQ(::write(w, tar.data() + tar.size() / 2, rest), static_cast<ssize_t>(rest));
+  ::close(w);
+  ASSERT_EQ(::waitpid(import, &status, 0), import);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << *os::ReadFile(import_out);
+  ASSERT_EQ(::waitpid(gc, &status, 0), gc);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << *os::ReadFile(gc_out);
+  CmdResult r = Cli({"run", "--rm", "probe", "sh", "-c", "ls /bin/bd-probe"});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(CrashTest, ConcurrentCreatesOfOneCapsuleEndInOneRecordAndNoops) {
+  std::string content = dir_->path() + "/content";
+  ASSERT_TRUE(os::MkdirAll(content).ok());
+  ASSERT_TRUE(os::WriteFile(content + "/data", std::string(1 << 20, 'x')).ok());
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 8; ++i) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      std::string out = dir_->path() + "/create." + std::to_string(i);
+      int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      std::string bin = std::string(BD_BIN_DIR) + "/basic-docker";
+      ::execl(bin.c_str(), bin.c_str(), "--root", root_.c_str(), "capsule", "create", "--name", "same",
+              "--version", "1.0.0", "--path", content.c_str(), nullptr);
+      ::_exit(127);
+    }
+    pids.push_back(pid);
+  }
+  for (size_t i = 0; i < pids.size(); ++i) {
+    int status = 0;
+    ::waitpid(pids[i], &status, 0);
+    std::string out = *os::ReadFile(dir_->path() + "/create." + std::to_string(i));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+    EXPECT_EQ(out.find("UNIQUE"), std::string::npos) << out;
+  }
+  CmdResult ls = Cli({"capsule", "ls", "-q"});
+  EXPECT_EQ(std::count(ls.out.begin(), ls.out.end(), '\n'), 1) << ls.out;
 }
 
 }  // namespace
