@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
+
 namespace bd {
 
 std::vector<std::string> Split(std::string_view s, char sep);
@@ -16,6 +18,10 @@ std::optional<int64_t> ParseInt(std::string_view s);
 
 // Quotes a string for display in a shell-like way when it contains spaces or quotes.
 std::string ShellQuote(std::string_view s);
+
+// OK when `s` is valid UTF-8; otherwise InvalidArgument naming `what` and the byte offset
+// (not the bytes: the message must stay printable and JSON-safe).
+Status ValidateUtf8(std::string_view what, std::string_view s);
 
 // 64 random lowercase hex digits (from getrandom), as container ids use.
 std::string RandomHexId();

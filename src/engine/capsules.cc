@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -234,6 +235,8 @@ Result<Capsule> CapsuleStore::Create(const CapsuleCreateOptions& opts, bool* cre
   }
   for (const auto& [k, v] : opts.labels) {
     if (k.empty()) return Status::InvalidArgument("empty label key");
+    BD_RETURN_IF_ERROR(ValidateUtf8("a label key (-l)", k));
+    BD_RETURN_IF_ERROR(ValidateUtf8("a label value (-l)", v));
   }
   if (opts.path.empty()) return Status::InvalidArgument("--path is required");
   struct stat st;
@@ -242,6 +245,18 @@ Result<Capsule> CapsuleStore::Create(const CapsuleCreateOptions& opts, bool* cre
   }
   if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
     return Status::InvalidArgument("capsule content `" + opts.path + "` is not a file or a directory");
+  }
+  // The kernel's pseudo filesystems report sizes their files do not have (0 for /proc's).
+  if (struct statfs fs; ::statfs(opts.path.c_str(), &fs) == 0) {
+    static constexpr std::pair<long, const char*> kPseudo[] = {
+        {0x9fa0, "proc"}, {0x62656572, "sysfs"}, {0x64626720, "debugfs"}, {0x74726163, "tracefs"},
+        {0x27e0eb, "cgroup"}, {0x63677270, "cgroup2"}, {0x73636673, "securityfs"}};
+    for (const auto& [magic, fs_name] : kPseudo) {
+      if (static_cast<long>(fs.f_type) == magic) {
+        return Status::InvalidArgument("capsule content `" + opts.path + "` is on " + fs_name +
+                                       ", a kernel pseudo filesystem: copy it to a real file first");
+      }
+    }
   }
   BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
 

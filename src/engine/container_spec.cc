@@ -92,6 +92,7 @@ Result<VolumeSpec> ParseVolumeSpec(std::string_view text) {
   v.named = v.source.front() != '/';
   if (v.named) BD_RETURN_IF_ERROR(ValidateVolumeName(v.source));
   BD_RETURN_IF_ERROR(ValidateContainerPath(v.destination, "volume destination"));
+  BD_RETURN_IF_ERROR(runtime::ValidateProcMount({v.destination, "bind", v.source, {}}));
   if (parts.size() == 3) {
     for (const std::string& opt : Split(parts[2], ',')) {
       if (opt == "ro") v.read_only = true;
@@ -184,7 +185,30 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
   c.open_stdin = opts.open_stdin;
   c.tty = opts.tty;
   BD_RETURN_IF_ERROR(ApplySecurityOptions(opts, &c));
+  BD_RETURN_IF_ERROR(ValidateConfigText(c));
   return c;
+}
+
+Status ValidateConfigText(const ContainerConfig& c) {
+  // Stored as JSON, which holds UTF-8 only: anything else is refused here, before any state.
+  auto each = [](std::string_view what, const std::vector<std::string>& list) -> Status {
+    for (const std::string& s : list) BD_RETURN_IF_ERROR(ValidateUtf8(what, s));
+    return {};
+  };
+  BD_RETURN_IF_ERROR(each("the entrypoint", c.entrypoint));
+  BD_RETURN_IF_ERROR(each("a command argument", c.cmd));
+  BD_RETURN_IF_ERROR(each("an environment variable (-e)", c.env));
+  BD_RETURN_IF_ERROR(each("a volume (-v)", c.binds));
+  BD_RETURN_IF_ERROR(each("a tmpfs (--tmpfs)", c.tmpfs));
+  BD_RETURN_IF_ERROR(each("a security option", c.security_opt));
+  BD_RETURN_IF_ERROR(ValidateUtf8("the working directory (-w)", c.working_dir));
+  BD_RETURN_IF_ERROR(ValidateUtf8("the user (-u)", c.user));
+  BD_RETURN_IF_ERROR(ValidateUtf8("the seccomp profile", c.seccomp));
+  for (const auto& [k, v] : c.labels) {
+    BD_RETURN_IF_ERROR(ValidateUtf8("a label key (-l)", k));
+    BD_RETURN_IF_ERROR(ValidateUtf8("a label value (-l)", v));
+  }
+  return runtime::ValidateHostname(c.hostname);
 }
 
 Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& config,

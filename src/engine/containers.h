@@ -149,6 +149,9 @@ struct CreateOptions {
   bool tty = false;         // -t
 };
 
+// InvalidArgument when text the config holds is not UTF-8 or the hostname is not one.
+Status ValidateConfigText(const ContainerConfig& c);
+
 // Merges `opts` over the image's config. Fails when no command results, or on a bad
 // capability name, security option or seccomp profile (read from its file here).
 Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& image);

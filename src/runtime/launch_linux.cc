@@ -117,6 +117,7 @@ Result<UniqueFd> EnsureInRoot(int root_fd, const std::string& path, bool file) {
 Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_namespace);
 
 Status DoMount(int root_fd, const Mount& m, bool cgroup_namespace) {
+  BD_RETURN_IF_ERROR(ValidateProcMount(m));
   MountFlags f = ParseMountOptions(m.options);
   if (m.type == "cgroup" || m.type == "cgroup2") return MountCgroups(root_fd, m, f, cgroup_namespace);
   bool bind = f.bind || m.type == "bind";

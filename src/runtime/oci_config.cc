@@ -231,6 +231,7 @@ Result<OciBundle> ParseOciConfig(std::string_view config, const std::string& bun
     if (!os::IsDir(s.rootfs)) return Status::NotFound("root.path `" + s.rootfs + "` is not a directory");
     s.readonly_rootfs = j["root"].value("readonly", false);
     s.hostname = j.value("hostname", "");
+    BD_RETURN_IF_ERROR(ValidateHostname(s.hostname));
     for (const json& m : j.value("mounts", json::array())) {
       Mount mount{m.at("destination").get<std::string>(), m.value("type", ""), m.value("source", ""),
                   m.value("options", std::vector<std::string>{})};
@@ -244,6 +245,7 @@ Result<OciBundle> ParseOciConfig(std::string_view config, const std::string& bun
         mount.source = os::JoinPath(bundle_dir, mount.source);
       }
       if (bind) mount.type = "bind";
+      BD_RETURN_IF_ERROR(ValidateProcMount(mount));
       s.mounts.push_back(std::move(mount));
     }
     const json annotations = j.value("annotations", json::object());

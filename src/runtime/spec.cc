@@ -305,4 +305,37 @@ Result<std::string> OverlayData(const Overlay& o) {
   return data;
 }
 
+Status ValidateHostname(std::string_view hostname) {
+  if (hostname.size() > 64) {
+    return Status::InvalidArgument("the hostname is " + std::to_string(hostname.size()) +
+                                   " bytes long; the kernel takes at most 64");
+  }
+  for (char ch : hostname) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= ' ' || c >= 0x7f || c == '/') {
+      return Status::InvalidArgument("invalid hostname: only printable ASCII without spaces or '/' is allowed");
+    }
+  }
+  return {};
+}
+
+Status ValidateProcMount(const Mount& m) {
+  std::string dest = m.destination;
+  while (dest.size() > 1 && dest.back() == '/') dest.pop_back();
+  if (dest != "/proc" && dest.rfind("/proc/", 0) != 0) return {};
+  if (dest == "/proc") {
+    if (m.type == "proc") return {};
+    return Status::InvalidArgument("cannot mount " + (m.type.empty() ? std::string("bind") : m.type) +
+                                   " on /proc: only a proc filesystem may be mounted there");
+  }
+  static constexpr std::string_view kAllowed[] = {
+      "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+      "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
+      "/proc/sys/kernel/ns_last_pid"};
+  for (std::string_view a : kAllowed) {
+    if (dest == a) return {};
+  }
+  return Status::InvalidArgument("cannot mount on " + dest + ": mounts below /proc are refused");
+}
+
 }  // namespace bd::runtime

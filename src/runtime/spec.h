@@ -106,6 +106,14 @@ Result<Spec> SpecFromJson(std::string_view json);
 std::vector<Mount> DefaultMounts();
 std::vector<std::string> DefaultNamespaces();
 
+// A hostname the kernel takes: at most 64 bytes (HOST_NAME_MAX), printable, no '/'.
+// Empty is allowed (the caller's default applies).
+Status ValidateHostname(std::string_view hostname);
+// runc's rule for /proc: only a proc filesystem at /proc itself, and below it only binds
+// onto the few files that tools like lxcfs replace. Anything else could hide what /proc must
+// show or expose the host's: refused.
+Status ValidateProcMount(const Mount& m);
+
 // Mount options split into mount(2) flags, propagation flags and the data string.
 struct MountFlags {
   unsigned long flags = 0;

@@ -1,6 +1,8 @@
 #include "store/archive.h"
 
 #include <archive.h>
+
+#include <algorithm>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -253,6 +255,8 @@ Status Unpacker::Whiteout(int parent_fd, const std::string& parent, const std::s
   std::string target = base.substr(4);
   bool kept;
   BD_RETURN_IF_ERROR(RemoveExisting(parent_fd, target, false, &kept));
+  // Removing a directory drops the descriptor cache, `parent_fd` with it: look it up again.
+  BD_ASSIGN_OR_RETURN(parent_fd, ParentFd(parent));
   if (::mknodat(parent_fd, target.c_str(), S_IFCHR | 0, makedev(0, 0)) < 0) {
     return os::ErrnoStatus("whiteout `" + target + "`");
   }
@@ -515,11 +519,19 @@ Status TarBuilder::AddFileFromDisk(const std::string& path, const std::string& h
   char buf[kBlock];
   int64_t left = st.st_size;
   while (left > 0) {
-    ssize_t n = os::RetryEintr([&] { return ::read(fd.get(), buf, sizeof buf); });
+    size_t want = static_cast<size_t>(std::min<int64_t>(left, sizeof buf));
+    ssize_t n = os::RetryEintr([&] { return ::read(fd.get(), buf, want); });
     if (n < 0) return os::ErrnoStatus("read `" + host_path + "`");
     if (n == 0) return Status::Internal("`" + host_path + "` shrank while being archived");
     BD_RETURN_IF_ERROR(impl_->Data(buf, static_cast<size_t>(n)));
     left -= n;
+  }
+  // More than its size said: growing, or a pseudo file (/proc, /sys) whose size is 0.
+  ssize_t more = os::RetryEintr([&] { return ::read(fd.get(), buf, 1); });
+  if (more > 0) {
+    return Status::InvalidArgument("`" + host_path + "` holds more than its size of " +
+                                   std::to_string(st.st_size) +
+                                   " bytes (growing, or a pseudo file such as /proc's)");
   }
   return {};
 }

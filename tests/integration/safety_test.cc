@@ -287,5 +287,51 @@ TEST_F(CrashTest, ConcurrentCreatesOfOneCapsuleEndInOneRecordAndNoops) {
   EXPECT_EQ(std::count(ls.out.begin(), ls.out.end(), '\n'), 1) << ls.out;
 }
 
+class BadInputTest : public EngineTest {};
+
+TEST_F(BadInputTest, NonUtf8BytesGetAClearErrorAndChangeNothing) {
+  const std::string bad = "caf\xe9";  // Latin-1, not UTF-8
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"run", "-e", "K=" + bad, "busybox", "true"},
+        {"run", "-l", "k=" + bad, "busybox", "true"},
+        {"run", "busybox", "echo", bad},
+        {"run", "-h", bad, "busybox", "true"},
+        {"create", "-w", "/" + bad, "busybox", "true"}}) {
+    CmdResult r = Cli(args);
+    EXPECT_EQ(r.code, 125) << args[1] << ": " << r.err;
+    EXPECT_NE(r.err.find(args[1] == "-h" ? "invalid hostname" : "not valid UTF-8"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(Cli({"ps", "-a", "-q"}).out, "");
+  std::string content = WriteFile("content", "x");
+  CmdResult r = Cli({"capsule", "create", "--name", "c1", "--version", "1.0.0", "--path", content, "-l", "k=" + bad});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("not valid UTF-8"), std::string::npos) << r.err;
+  EXPECT_EQ(Cli({"capsule", "ls", "-q"}).out, "");
+  // A running container refuses it for exec too.
+  ASSERT_EQ(Cli({"run", "-d", "--name", "box", "busybox", "sleep", "600"}).code, 0);
+  r = Cli({"exec", "box", "echo", bad});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("not valid UTF-8"), std::string::npos) << r.err;
+}
+
+TEST_F(BadInputTest, HostnamesProcMountsAndPseudoFilesAreRefused) {
+  CmdResult r = Cli({"run", "--rm", "-h", std::string(65, 'h'), "busybox", "true"});
+  EXPECT_EQ(r.code, 125);
+  EXPECT_NE(r.err.find("at most 64"), std::string::npos) << r.err;
+  EXPECT_EQ(Cli({"run", "--rm", "-h", std::string(64, 'h'), "busybox", "true"}).code, 0);
+  std::string dir = dir_->path() + "/vol";
+  ASSERT_TRUE(os::MkdirAll(dir).ok());
+  for (const char* dest : {"/proc", "/proc/sys", "/proc/1"}) {
+    r = Cli({"run", "--rm", "-v", dir + ":" + dest, "busybox", "true"});
+    EXPECT_EQ(r.code, 125) << dest;
+    EXPECT_NE(r.err.find("/proc"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(Cli({"ps", "-a", "-q"}).out, "");
+  r = Cli({"capsule", "create", "--name", "status", "--version", "1.0.0", "--path", "/proc/self/status"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("pseudo filesystem"), std::string::npos) << r.err;
+  EXPECT_EQ(Cli({"capsule", "ls", "-q"}).out, "");
+}
+
 }  // namespace
 }  // namespace bd::testing

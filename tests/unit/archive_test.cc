@@ -186,5 +186,25 @@ TEST_F(ArchiveTest, ConvertsWhiteoutsForOverlayfs) {
   EXPECT_FALSE(os::Exists(dest_ + "/opq/.wh..wh..opq"));
 }
 
+// A whiteout for a directory that the same archive made earlier (`bin/` then `.wh.bin`).
+TEST_F(ArchiveTest, AWhiteoutReplacesADirectoryOfTheSameLayer) {
+  if (geteuid() != 0) GTEST_SKIP() << "whiteouts need root (mknod 0:0, trusted.* xattrs)";
+  UnpackOptions opts;
+  opts.overlay_whiteouts = true;
+  auto r = Unpack(
+      [](TarBuilder& t) {
+        ASSERT_TRUE(t.AddDir("bin", {}).ok());
+        ASSERT_TRUE(t.AddFile("bin/sh", "x", {}).ok());
+        ASSERT_TRUE(t.AddFile(".wh.bin", "", {}).ok());
+        ASSERT_TRUE(t.AddFile("after", "still here", {}).ok());
+      },
+      opts);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  struct stat st;
+  ASSERT_EQ(::lstat((dest_ + "/bin").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(*os::ReadFile(dest_ + "/after"), "still here");
+}
+
 }  // namespace
 }  // namespace bd::store

@@ -76,6 +76,19 @@ TEST(StringsTest, SplitJoinParse) {
   EXPECT_EQ(ShellQuote("a b"), "\"a b\"");
 }
 
+TEST(Strings, ValidateUtf8) {
+  EXPECT_TRUE(ValidateUtf8("x", "").ok());
+  EXPECT_TRUE(ValidateUtf8("x", "plain ascii").ok());
+  EXPECT_TRUE(ValidateUtf8("x", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3").ok());
+  for (std::string bad : {"caf\xe9", "\xc3", "\xc0\xaf" /* overlong */, "\xed\xa0\x80" /* surrogate */,
+                          "\xf4\x90\x80\x80" /* > U+10FFFF */, "\xff"}) {
+    Status st = ValidateUtf8("the value", bad);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.message().find(bad), std::string::npos);  // the bytes are not echoed
+  }
+  EXPECT_NE(ValidateUtf8("-e", "ab\xff").message().find("byte 2"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace bd
 

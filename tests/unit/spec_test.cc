@@ -167,5 +167,22 @@ TEST(SeccompTest, DefaultProfileCompilesAndBadProfilesAreRejected) {
       {}).ok());
 }
 
+TEST(SpecValidation, ProcMountsFollowRuncsRule) {
+  EXPECT_TRUE(ValidateProcMount({"/proc", "proc", "proc", {}}).ok());
+  EXPECT_FALSE(ValidateProcMount({"/proc", "bind", "/tmp", {}}).ok());
+  EXPECT_FALSE(ValidateProcMount({"/proc/", "tmpfs", "tmpfs", {}}).ok());
+  EXPECT_FALSE(ValidateProcMount({"/proc/sys", "bind", "/tmp", {}}).ok());
+  EXPECT_TRUE(ValidateProcMount({"/proc/meminfo", "bind", "/var/lib/lxcfs/proc/meminfo", {}}).ok());
+  EXPECT_TRUE(ValidateProcMount({"/processes", "bind", "/tmp", {}}).ok());
+}
+
+TEST(SpecValidation, Hostnames) {
+  EXPECT_TRUE(ValidateHostname("").ok());
+  EXPECT_TRUE(ValidateHostname(std::string(64, 'a')).ok());
+  EXPECT_FALSE(ValidateHostname(std::string(65, 'a')).ok());
+  EXPECT_FALSE(ValidateHostname("a b").ok());
+  EXPECT_FALSE(ValidateHostname("a/b").ok());
+}
+
 }  // namespace
 }  // namespace bd::runtime
