@@ -61,6 +61,9 @@ void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
                   "Attach a capsule (and what it requires) at /capsules/NAME/VERSION: NAME:VERSION")
       ->allow_extra_args(false);
   sub->add_option("--network,--net", f.opts.network, "none (default: loopback only) or host");
+  sub->add_option("--log-opt", f.opts.log_opts,
+                  "Log options: max-size=SIZE (default 20m, -1: unlimited), max-file=N (default 5)")
+      ->allow_extra_args(false);
   sub->add_flag("--init", f.opts.init, "Run an init inside the container that reaps and forwards signals");
   sub->add_flag("-i,--interactive", f.interactive, "Keep STDIN open");
   sub->add_flag("-t,--tty", f.tty, "Allocate a pseudo-TTY");

@@ -181,6 +181,8 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
     return Status::InvalidArgument("network \"" + opts.network +
                                    "\" is not supported: use none or host");
   }
+  c.log = opts.log_defaults;
+  for (const std::string& o : opts.log_opts) BD_RETURN_IF_ERROR(ParseLogOpt(o, &c.log));
   c.init = opts.init;
   c.open_stdin = opts.open_stdin;
   c.tty = opts.tty;

@@ -26,7 +26,8 @@ std::string ContainerConfigToJson(const ContainerConfig& c) {
             {"Memory", c.memory},     {"NanoCpus", c.nano_cpus},    {"PidsLimit", c.pids_limit},
             {"Binds", c.binds},       {"Tmpfs", c.tmpfs},           {"NetworkMode", c.network},
             {"Init", c.init},         {"OpenStdin", c.open_stdin},
-            {"Tty", c.tty}};
+            {"Tty", c.tty},
+            {"LogMaxSize", c.log.max_size}, {"LogMaxFile", c.log.max_file}};
   return j.dump();
 }
 
@@ -67,6 +68,8 @@ Result<ContainerConfig> ContainerConfigFromJson(std::string_view text) {
     c.init = j.value("Init", false);
     c.open_stdin = j.value("OpenStdin", false);
     c.tty = j.value("Tty", false);
+    c.log.max_size = j.value("LogMaxSize", c.log.max_size);
+    c.log.max_file = j.value("LogMaxFile", c.log.max_file);
     return c;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("container config: ") + e.what());

@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "engine/images.h"
+#include "engine/logfile.h"
 #include "engine/paths.h"
 #include "runtime/spec.h"
 #include "store/db.h"
@@ -53,6 +54,7 @@ struct ContainerConfig {
   bool init = false;               // --init: a small pid 1 runs the command
   bool open_stdin = false;         // -i: the container's stdin is a pipe kept open
   bool tty = false;                // -t: the container's stdio is its own pseudo-terminal
+  LogLimits log;                   // --log-opt max-size / max-file
 };
 
 // One -v: a host path (absolute) or a named volume, mounted at an absolute container path.
@@ -147,6 +149,8 @@ struct CreateOptions {
   bool init = false;
   bool open_stdin = false;  // -i
   bool tty = false;         // -t
+  std::vector<std::string> log_opts;  // --log-opt KEY=VALUE
+  LogLimits log_defaults;             // the engine's (daemon.json "log-opts"), under log_opts
 };
 
 // InvalidArgument when text the config holds is not UTF-8 or the hostname is not one.

@@ -267,6 +267,25 @@ Result<int> TaskSession::WaitExit() {
   return static_cast<int>(*code);
 }
 
+Result<LogLimits> DaemonLogDefaults(const Paths& paths) {
+  LogLimits limits;
+  auto text = os::ReadFile(paths.DaemonConfig());
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound) return limits;
+    return text.status();
+  }
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object()) return Status::InvalidArgument(paths.DaemonConfig() + " is not a JSON object");
+  if (j.contains("log-opts")) {
+    if (!j["log-opts"].is_object()) return Status::InvalidArgument(paths.DaemonConfig() + ": log-opts is not an object");
+    for (const auto& [k, v] : j["log-opts"].items()) {
+      if (!v.is_string()) return Status::InvalidArgument(paths.DaemonConfig() + ": log-opts." + k + " is not a string");
+      BD_RETURN_IF_ERROR(ParseLogOpt(k + "=" + v.get<std::string>(), &limits).WithContext(paths.DaemonConfig()));
+    }
+  }
+  return limits;
+}
+
 std::string Engine::DefaultRoot() {
   if (const char* r = std::getenv("BASIC_DOCKER_ROOT"); r && *r) return r;
   return "/var/lib/basic-docker";
@@ -321,7 +340,9 @@ portlayer::CommitResult Engine::CommitOrError(portlayer::Handle& h, Status* st) 
 Result<Container> Engine::Create(const CreateOptions& opts) {
   if (!opts.name.empty()) BD_RETURN_IF_ERROR(ValidateContainerName(opts.name));
   BD_ASSIGN_OR_RETURN(Image image, images_.ResolveOrBuiltin(opts.image));
-  BD_ASSIGN_OR_RETURN(ContainerConfig config, MergeConfig(opts, image));
+  CreateOptions merged = opts;
+  BD_ASSIGN_OR_RETURN(merged.log_defaults, DaemonLogDefaults(paths_));
+  BD_ASSIGN_OR_RETURN(ContainerConfig config, MergeConfig(merged, image));
   Container c;
   c.id = RandomHexId();
   c.name = opts.name.empty() ? GenerateContainerName() : opts.name;
@@ -619,22 +640,6 @@ Result<int> Engine::Wait(const std::string& ref) {
 Status Engine::Logs(const std::string& ref, const LogsOptions& opts, int out_fd, int err_fd) {
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
   std::string path = paths_.Container(c.id) + "/ctr.log";
-  auto file = os::Open(path, O_RDONLY);
-  if (!file.ok()) {
-    if (file.status().code() == Code::kNotFound) return {};  // never started: no output yet
-    return file.status();
-  }
-  UniqueFd notify;
-  UniqueFd shim;
-  if (opts.follow && c.Running()) {
-    notify.Reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    if (notify) ::inotify_add_watch(notify.get(), path.c_str(), IN_MODIFY);
-    auto pidfd = os::PidfdOpen(c.shim_pid);
-    if (pidfd.ok() && os::ProcessMatches(c.shim_pid, c.shim_start)) shim = std::move(pidfd).value();
-  }
-  std::string carry;
-  std::vector<LogRecord> pending;
-  bool first_batch = true;
   auto emit = [&](const LogRecord& r) -> Status {
     std::string out;
     if (opts.timestamps) out = FormatRfc3339Nano(r.time) + " ";
@@ -642,38 +647,37 @@ Status Engine::Logs(const std::string& ref, const LogsOptions& opts, int out_fd,
     if (!r.partial) out.push_back('\n');
     return os::WriteAll(r.stream == Stream::kStdout ? out_fd : err_fd, out);
   };
-  auto drain = [&]() -> Status {
-    char buf[65536];
-    while (true) {
-      ssize_t n = os::RetryEintr([&] { return ::read(file->get(), buf, sizeof buf); });
-      if (n < 0) return os::ErrnoStatus("read `" + path + "`");
-      if (n == 0) break;
-      carry.append(buf, static_cast<size_t>(n));
+  UniqueFd notify;
+  UniqueFd shim;
+  if (opts.follow && c.Running()) {
+    // Watched before the first read, so nothing written meanwhile is missed; the directory,
+    // so that a rotation (a new ctr.log) is seen too.
+    notify.Reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (notify) {
+      ::inotify_add_watch(notify.get(), paths_.Container(c.id).c_str(),
+                          IN_MODIFY | IN_CREATE | IN_MOVED_TO);
     }
-    size_t start = 0;
-    std::vector<LogRecord> batch;
-    for (size_t nl; (nl = carry.find('\n', start)) != std::string::npos; start = nl + 1) {
-      LogRecord r;
-      if (ParseLogLine(std::string_view(carry).substr(start, nl - start), &r)) {
-        batch.push_back(std::move(r));
-      }
+    auto pidfd = os::PidfdOpen(c.shim_pid);
+    if (pidfd.ok() && os::ProcessMatches(c.shim_pid, c.shim_start)) shim = std::move(pidfd).value();
+  }
+  // The rotated files first, from where the last --tail lines begin; memory stays bounded
+  // by a chunk and a record whatever the log's size.
+  std::vector<std::string> files = LogFiles(path);
+  BD_ASSIGN_OR_RETURN(LogPosition start, TailStart(files, opts.tail));
+  LogReader reader;
+  UniqueFd current;
+  for (size_t f = start.file; f < files.size(); ++f) {
+    auto fd = os::Open(files[f], O_RDONLY);
+    if (!fd.ok()) {
+      if (fd.status().code() == Code::kNotFound) continue;  // rotated away meanwhile
+      return fd.status();
     }
-    carry.erase(0, start);
-    size_t from = 0;
-    if (first_batch && opts.tail >= 0) {
-      // Count whole lines from the end: a line is its P records plus the closing F record.
-      int64_t lines = 0;
-      from = batch.size();
-      while (from > 0) {
-        if (!batch[from - 1].partial && lines++ == opts.tail) break;
-        --from;
-      }
+    if (f == start.file && ::lseek(fd->get(), start.offset, SEEK_SET) < 0) {
+      return os::ErrnoStatus("seek `" + files[f] + "`");
     }
-    first_batch = false;
-    for (size_t i = from; i < batch.size(); ++i) BD_RETURN_IF_ERROR(emit(batch[i]));
-    return {};
-  };
-  BD_RETURN_IF_ERROR(drain());
+    BD_RETURN_IF_ERROR(reader.Drain(fd->get(), emit));
+    if (f + 1 == files.size()) current = std::move(*fd);
+  }
   while (shim) {
     pollfd fds[2] = {{shim.get(), POLLIN, 0}, {notify.get(), POLLIN, 0}};
     int n = os::RetryEintr([&] { return ::poll(fds, notify ? 2 : 1, notify ? -1 : 250); });
@@ -683,7 +687,23 @@ Status Engine::Logs(const std::string& ref, const LogsOptions& opts, int out_fd,
       while (::read(notify.get(), ev, sizeof ev) > 0) {
       }
     }
-    BD_RETURN_IF_ERROR(drain());
+    if (current) {
+      // Truncated in place (max-file=1): start again from its beginning.
+      struct stat st;
+      off_t at = ::lseek(current.get(), 0, SEEK_CUR);
+      if (::fstat(current.get(), &st) == 0 && at > st.st_size) ::lseek(current.get(), 0, SEEK_SET);
+      BD_RETURN_IF_ERROR(reader.Drain(current.get(), emit));
+    }
+    // Rotated: what the old file still held is read above; go on with the new one.
+    struct stat now_st, cur_st;
+    if (::stat(path.c_str(), &now_st) == 0 &&
+        (!current || (::fstat(current.get(), &cur_st) == 0 && cur_st.st_ino != now_st.st_ino))) {
+      auto fresh = os::Open(path, O_RDONLY);
+      if (fresh.ok()) {
+        current = std::move(*fresh);
+        BD_RETURN_IF_ERROR(reader.Drain(current.get(), emit));
+      }
+    }
     if (fds[0].revents & POLLIN) break;  // the shim is gone: everything is written
   }
   return {};

@@ -12,6 +12,8 @@ struct Paths {
   std::string root;  // /var/lib/basic-docker unless --root or BASIC_DOCKER_ROOT
 
   std::string Db() const { return root + "/state.db"; }
+  // The engine's settings, in Docker's daemon.json shape ("log-opts").
+  std::string DaemonConfig() const { return root + "/daemon.json"; }
   std::string Layers() const { return root + "/layers"; }
   std::string Layer(std::string_view diff_id) const {
     return Layers() + "/" + std::string(DigestHex(diff_id));

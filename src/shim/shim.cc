@@ -98,7 +98,7 @@ struct RunResult {
 // `stdin_source`: an fd to copy into the container's stdin (the attached CLI's), -1 for none.
 // With `open_stdin` and no source, the container's stdin is a pipe that stays open, empty.
 RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
-                  const std::string& id, int log_fd, bool attach, bool report, bool open_stdin,
+                  const std::string& id, engine::LogWriter& log, bool attach, bool report, bool open_stdin,
                   int stdin_source, const std::string& detach_keys, Attachment* attachment) {
   RunResult result;
   UniqueFd out[2], err[2], in[2], console[2];
@@ -164,7 +164,6 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
   // From here the shim mostly sleeps in poll(): keep only what that loop touches resident.
   os::TrimResidentMemory();
 
-  engine::LogWriter log(log_fd);
   Output outputs[2] = {{std::move(out[0]), engine::Stream::kStdout, attach ? kAttachOutFd : -1},
                        {std::move(err[0]), engine::Stream::kStderr, attach ? kAttachErrFd : -1}};
   if (!attach && attachment->client) {  // a client attached during an earlier run stays
@@ -369,9 +368,9 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
     return 1;
   }
   std::string dir = paths.Container(id);
-  auto log_fd = os::Open(dir + "/ctr.log", O_WRONLY | O_CREAT | O_APPEND, 0640);
-  if (!log_fd.ok()) {
-    ReportFailed(125, log_fd.status().ToString());
+  auto log = engine::LogWriter::Open(dir + "/ctr.log", c->config.log);
+  if (!log.ok()) {
+    ReportFailed(125, log.status().ToString());
     return 1;
   }
   sigset_t blocked;
@@ -427,7 +426,7 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
         else log::Warn("capsules for the restart: {}", fresh.status().ToString());
       }
     }
-    RunResult run = RunOnce(*spec, containers, id, log_fd->get(), attach && first, first,
+    RunResult run = RunOnce(*spec, containers, id, *log, attach && first, first,
                             c->config.open_stdin, attach_stdin && first ? kAttachInFd : -1,
                             detach_keys,
                             &attachment);
@@ -442,9 +441,9 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
     bool stop = !now.ok() || now->stop_requested;
     if (stop || !engine::ShouldRestart(c->config, run.exit_code, restarts)) {
       if (c->config.auto_remove) {
-        log_fd->Reset();
+        log->Close();
         Status rm = runtime::ReleaseSharedDir(dir + "/capsules");  // propagation fallback
-        if (rm.ok()) rm = os::RemoveAll(dir);
+        if (rm.ok()) rm = os::RemoveOutOfSight(dir, paths.Trash());
         if (rm.ok()) rm = containers.Delete(id);
         if (!rm.ok()) {
           log::Error("remove container: {}", rm.ToString());

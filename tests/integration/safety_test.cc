@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "base/strings.h"
 #include "engine/images.h"
@@ -331,6 +333,63 @@ TEST_F(BadInputTest, HostnamesProcMountsAndPseudoFilesAreRefused) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("pseudo filesystem"), std::string::npos) << r.err;
   EXPECT_EQ(Cli({"capsule", "ls", "-q"}).out, "");
+}
+
+class LogBombTest : public EngineTest {};
+
+TEST_F(LogBombTest, LogsAreRotatedAtMaxSizeAndMaxFile) {
+  CmdResult r = Cli({"run", "--name", "chatty", "--log-opt", "max-size=1k", "--log-opt", "max-file=2",
+                     "busybox", "sh", "-c", "i=0; while [ $i -lt 500 ]; do echo line $i; i=$((i+1)); done"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string log = root_ + "/containers/" + Cli({"ps", "-a", "-q", "--no-trunc"}).out.substr(0, 64) + "/ctr.log";
+  ASSERT_TRUE(os::Exists(log));
+  EXPECT_TRUE(os::Exists(log + ".1"));
+  EXPECT_FALSE(os::Exists(log + ".2"));
+  EXPECT_LE(os::DiskUsage(log), 1024);
+  EXPECT_LE(os::DiskUsage(log + ".1"), 1024);
+  EXPECT_EQ(Cli({"logs", "--tail", "2", "chatty"}).out, "line 498\nline 499\n");
+  std::string all = Cli({"logs", "chatty"}).out;
+  EXPECT_EQ(all.substr(all.size() - 9), "line 499\n");
+  EXPECT_LT(all.size(), 2048u);
+  // An engine-wide default from daemon.json, and a bad one refused with its file named.
+  ASSERT_TRUE(os::WriteFile(root_ + "/daemon.json", R"({"log-opts": {"max-size": "2k", "max-file": "3"}})").ok());
+  ASSERT_EQ(Cli({"create", "--name", "defaults", "busybox", "true"}).code, 0);
+  std::string inspect = Cli({"inspect", "defaults"}).out;
+  EXPECT_NE(inspect.find("\"max-size\": \"2048\""), std::string::npos) << inspect;
+  EXPECT_NE(inspect.find("\"max-file\": \"3\""), std::string::npos);
+  ASSERT_TRUE(os::WriteFile(root_ + "/daemon.json", R"({"log-opts": {"max-size": "huge"}})").ok());
+  r = Cli({"create", "busybox", "true"});
+  EXPECT_EQ(r.code, 125);
+  EXPECT_NE(r.err.find("daemon.json"), std::string::npos) << r.err;
+  r = Cli({"create", "--log-opt", "max-file=0", "busybox", "true"});
+  EXPECT_EQ(r.code, 125);
+}
+
+// `logs --tail` reads from the end and `logs` streams: a log of hundreds of MB costs neither
+// time nor memory in proportion to its size.
+TEST_F(LogBombTest, AHugeLogIsReadInBoundedMemory) {
+  ASSERT_EQ(Cli({"run", "--name", "big", "--log-opt", "max-size=-1", "busybox", "echo", "hi"}).code, 0);
+  std::string id = Cli({"ps", "-a", "-q", "--no-trunc"}).out.substr(0, 64);
+  std::string log = root_ + "/containers/" + id + "/ctr.log";
+  {
+    auto fd = os::Open(log, O_WRONLY | O_APPEND);
+    ASSERT_TRUE(fd.ok());
+    std::string block;
+    for (int i = 0; i < 4096; ++i) block += "2026-12-01T10:00:00.000000000Z stdout F " + std::string(200, 'x') + "\n";
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(os::WriteAll(fd->get(), block).ok());  // ~290 MB
+    ASSERT_TRUE(os::WriteAll(fd->get(), "2026-12-01T10:00:01.000000000Z stdout F the end\n").ok());
+  }
+  auto started = std::chrono::steady_clock::now();
+  CmdResult r = Cli({"logs", "--tail", "1", "big"});
+  double tail_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(r.out, "the end\n");
+  EXPECT_LT(tail_s, 1.0);
+  r = RunCmd({"/bin/sh", "-c", std::string(BD_BIN_DIR) + "/basic-docker --root " + root_ + " logs big | tail -n 1"}, "", 120);
+  EXPECT_EQ(r.out, "the end\n");
+  rusage ru{};
+  ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &ru), 0);
+  EXPECT_LT(ru.ru_maxrss, 64 * 1024) << "KiB: the largest child held the log in memory";
+  ::unlink(log.c_str());
 }
 
 }  // namespace
