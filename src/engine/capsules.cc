@@ -15,6 +15,7 @@
 #include "base/digest.h"
 #include "base/strings.h"
 #include "base/time.h"
+#include "engine/daemon_config.h"
 #include "os/error.h"
 #include "os/fs.h"
 #include "store/archive.h"
@@ -464,6 +465,8 @@ Result<std::string> CapsuleStore::Tree(const Capsule& c) {
   BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "capsule-"));
   BD_ASSIGN_OR_RETURN(UniqueFd blob, os::Open(blobs_->PathFor(c.layer_digest), O_RDONLY));
   store::UnpackOptions opts;
+  BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
+  opts.min_free_bytes = daemon.storage_reserve;
   BD_ASSIGN_OR_RETURN(store::UnpackResult unpacked, store::UnpackTar(blob.get(), tmp.path(), opts));
   if (unpacked.diff_id != c.content_digest) {
     return Status::Internal("capsule " + c.Ref() + ": blob content is " + unpacked.diff_id +
@@ -547,6 +550,8 @@ Result<std::vector<Capsule>> CapsuleStore::Import(const std::string& path, std::
   BD_RETURN_IF_ERROR(os::MkdirAll(paths_.Tmp(), 0700));
   BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "capsule-import-"));
   store::UnpackOptions unpack;
+  BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
+  unpack.min_free_bytes = daemon.storage_reserve;
   unpack.preserve_owner = false;
   BD_RETURN_IF_ERROR(store::UnpackTar(in.get(), tmp.path(), unpack).status().WithContext("read `" + path + "`"));
   int root = ::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/time.h"
+#include "engine/daemon_config.h"
 #include "engine/detach.h"
 #include "engine/gc.h"
 #include "engine/logfile.h"
@@ -267,25 +268,6 @@ Result<int> TaskSession::WaitExit() {
   return static_cast<int>(*code);
 }
 
-Result<LogLimits> DaemonLogDefaults(const Paths& paths) {
-  LogLimits limits;
-  auto text = os::ReadFile(paths.DaemonConfig());
-  if (!text.ok()) {
-    if (text.status().code() == Code::kNotFound) return limits;
-    return text.status();
-  }
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (!j.is_object()) return Status::InvalidArgument(paths.DaemonConfig() + " is not a JSON object");
-  if (j.contains("log-opts")) {
-    if (!j["log-opts"].is_object()) return Status::InvalidArgument(paths.DaemonConfig() + ": log-opts is not an object");
-    for (const auto& [k, v] : j["log-opts"].items()) {
-      if (!v.is_string()) return Status::InvalidArgument(paths.DaemonConfig() + ": log-opts." + k + " is not a string");
-      BD_RETURN_IF_ERROR(ParseLogOpt(k + "=" + v.get<std::string>(), &limits).WithContext(paths.DaemonConfig()));
-    }
-  }
-  return limits;
-}
-
 std::string Engine::DefaultRoot() {
   if (const char* r = std::getenv("BASIC_DOCKER_ROOT"); r && *r) return r;
   return "/var/lib/basic-docker";
@@ -341,7 +323,8 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
   if (!opts.name.empty()) BD_RETURN_IF_ERROR(ValidateContainerName(opts.name));
   BD_ASSIGN_OR_RETURN(Image image, images_.ResolveOrBuiltin(opts.image));
   CreateOptions merged = opts;
-  BD_ASSIGN_OR_RETURN(merged.log_defaults, DaemonLogDefaults(paths_));
+  BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
+  merged.log_defaults = daemon.log;
   BD_ASSIGN_OR_RETURN(ContainerConfig config, MergeConfig(merged, image));
   Container c;
   c.id = RandomHexId();

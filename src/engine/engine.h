@@ -57,10 +57,6 @@ struct LogsOptions {
   int64_t tail = -1;  // -1: all
 };
 
-// The engine's configuration file (Docker's daemon.json shape): its "log-opts" are every new
-// container's defaults. Absent: the built-in defaults.
-Result<LogLimits> DaemonLogDefaults(const Paths& paths);
-
 class Engine {
  public:
   // The data root: BASIC_DOCKER_ROOT or /var/lib/basic-docker.

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/time.h"
+#include "engine/daemon_config.h"
 #include "engine/gc.h"
 #include "engine/reference.h"
 #include "os/error.h"
@@ -182,6 +183,8 @@ Result<std::string> ImageStore::UnpackLayer(int fd, std::string_view expected_di
   ::chmod(tmp.path().c_str(), 0755);
   store::UnpackOptions opts;
   opts.overlay_whiteouts = true;
+  BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
+  opts.min_free_bytes = daemon.storage_reserve;
   BD_ASSIGN_OR_RETURN(store::UnpackResult r, store::UnpackTar(fd, tmp.path(), opts, tee));
   if (!expected_diff_id.empty() && r.diff_id != expected_diff_id) {
     return Status::InvalidArgument("layer content " + r.diff_id +
@@ -299,6 +302,8 @@ Result<std::vector<std::string>> ImageStore::Load(int fd) {
   BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "load-"));
   store::UnpackOptions opts;
   opts.preserve_owner = false;
+  BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
+  opts.min_free_bytes = daemon.storage_reserve;
   auto unpacked = store::UnpackTar(fd, tmp.path(), opts);
   if (!unpacked.ok()) return unpacked.status().WithContext("load");
   if (os::Exists(tmp.path() + "/index.json") && os::Exists(tmp.path() + "/oci-layout")) {

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -16,6 +17,7 @@
 
 #include "base/digest.h"
 #include "base/dynlib.h"
+#include "base/strings.h"
 #include "base/unique_fd.h"
 #include "os/error.h"
 #include "os/fs.h"
@@ -71,6 +73,12 @@ struct RawSource {
   int64_t size = 0;
   const ByteSink* tee = nullptr;
   Status tee_status;
+  // The free-space guard: every kCheckEvery bytes, the destination's filesystem must keep
+  // `min_free` bytes free (a decompression bomb is stopped, not let fill the disk).
+  int root_fd = -1;
+  int64_t min_free = 0;
+  int64_t next_check = 0;
+  static constexpr int64_t kCheckEvery = 16 << 20;
   std::vector<char> buf = std::vector<char>(kBlock);
 
   ~RawSource() {
@@ -83,6 +91,17 @@ struct RawSource {
       hasher.Update(buf.data(), static_cast<size_t>(n));
       size += n;
       if (tee && *tee && tee_status.ok()) tee_status = (*tee)({buf.data(), static_cast<size_t>(n)});
+      if (tee_status.ok() && min_free > 0 && size >= next_check) {
+        next_check = size + kCheckEvery;
+        struct statvfs fs;
+        if (::fstatvfs(root_fd, &fs) == 0 &&
+            static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize) < min_free) {
+          tee_status = Status::Unavailable(
+              "refusing to unpack further: after " + HumanSize(size, true) +
+              " of content the disk would keep less than the reserve of " + HumanSize(min_free, true) +
+              " free (a decompression bomb?); nothing was stored");
+        }
+      }
       if (!tee_status.ok()) return -1;
     }
     *out = buf.data();
@@ -388,6 +407,8 @@ Result<UnpackResult> UnpackTar(int src_fd, const std::string& dest_dir, const Un
 
   RawSource src;
   src.tee = &tee;
+  src.root_fd = root.get();
+  src.min_free = opts.min_free_bytes;
   src.raw = Lib().archive_read_new();
   Lib().archive_read_support_filter_all(src.raw);
   Lib().archive_read_support_format_raw(src.raw);
@@ -414,6 +435,7 @@ Result<UnpackResult> UnpackTar(int src_fd, const std::string& dest_dir, const Un
     if (!src.tee_status.ok()) return src.tee_status;
     if (r < ARCHIVE_WARN) return ArchiveError(tar, "read tar entry");
     Status st = unpacker.Entry(tar, e);
+    if (!st.ok() && !src.tee_status.ok()) return src.tee_status;
     if (!st.ok()) {
       if (st.message().rfind("archive entry", 0) == 0) return st;
       const char* name = Lib().archive_entry_pathname(e);

@@ -20,6 +20,9 @@ namespace bd::store {
 struct UnpackOptions {
   bool overlay_whiteouts = false;  // turn OCI whiteouts (.wh.*) into overlayfs whiteouts
   bool preserve_owner = true;      // chown entries to their recorded uid/gid
+  // Unavailable, and nothing kept, once the destination's filesystem would have fewer free
+  // bytes than this (checked as the content is decompressed). 0: no check.
+  int64_t min_free_bytes = 0;
 };
 
 struct UnpackResult {

@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -390,6 +391,37 @@ TEST_F(LogBombTest, AHugeLogIsReadInBoundedMemory) {
   ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &ru), 0);
   EXPECT_LT(ru.ru_maxrss, 64 * 1024) << "KiB: the largest child held the log in memory";
   ::unlink(log.c_str());
+}
+
+// A small archive that decompresses to far more than the disk can spare: refused once the
+// reserve would be crossed, with nothing kept.
+TEST_F(LogBombTest, ADecompressionBombStopsAtTheStorageReserve) {
+  std::string bomb = dir_->path() + "/bomb.tar.gz";
+  CmdResult made = RunCmd({"/bin/sh", "-c", "cd " + dir_->path() +
+                           " && truncate -s 512M zeros && tar -c zeros | gzip -1 > " + bomb + " && rm zeros"},
+                          "", 120);
+  ASSERT_EQ(made.code, 0) << made.err;
+  ASSERT_LT(os::DiskUsage(bomb), 8 << 20);
+  struct statvfs fs;
+  ASSERT_EQ(::statvfs(dir_->path().c_str(), &fs), 0);
+  int64_t avail = static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+  // A reserve that leaves this import 100 MiB of room.
+  ASSERT_TRUE(os::MkdirAll(root_, 0700).ok());
+  int64_t reserve_mib = (avail >> 20) - 100;
+  ASSERT_TRUE(os::WriteFile(root_ + "/daemon.json",
+                            "{\"storage-reserve\": \"" + std::to_string(reserve_mib) + "m\"}").ok());
+  CmdResult r = Cli({"import", bomb, "bomb"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("reserve"), std::string::npos) << r.err;
+  EXPECT_EQ(Cli({"images", "-q"}).out, "");
+  for (const char* sub : {"tmp", "ingest", "layers", "blobs/sha256"}) {
+    auto names = os::ListDir(root_ + "/" + sub);
+    EXPECT_TRUE(!names.ok() || names->empty()) << sub;
+  }
+  // With room to spare the same archive imports.
+  ASSERT_TRUE(os::WriteFile(root_ + "/daemon.json", "{\"storage-reserve\": \"0\"}").ok());
+  EXPECT_EQ(Cli({"import", bomb, "bomb"}).code, 0);
+  EXPECT_EQ(Cli({"rmi", "bomb"}).code, 0);
 }
 
 }  // namespace
