@@ -88,10 +88,13 @@ class RootfsComponent : public portlayer::Component {
 
   Result<portlayer::Level> Observe(const portlayer::Handle& h,
                                    const portlayer::Element& e) override {
-    if (!os::IsDir(paths_->Container(h.container_id()) + "/upper")) {
-      return portlayer::Level::kAbsent;
+    std::string dir = paths_->Container(h.container_id());
+    // For a removal, any trace counts (a create killed halfway leaves a directory without
+    // `upper`); for a create, only a complete one (with `upper`, made last).
+    if (e.desired == portlayer::Level::kAbsent) {
+      return os::Exists(dir) ? portlayer::Level::kJoined : portlayer::Level::kAbsent;
     }
-    return e.desired == portlayer::Level::kAbsent ? portlayer::Level::kJoined : e.desired;
+    return os::IsDir(dir + "/upper") ? e.desired : portlayer::Level::kAbsent;
   }
 
   Status Apply(portlayer::Handle& h, const portlayer::Element& e, portlayer::Level from,
@@ -111,6 +114,7 @@ class RootfsComponent : public portlayer::Component {
     // `upper` comes last, by rename: Observe takes a directory with it for complete, and a
     // kill before that leaves one that the next Apply completes (every step is repeatable).
     BD_RETURN_IF_ERROR(os::MkdirAll(dir, 0700));
+    CrashPoint("create.rootfs-partial");
     BD_RETURN_IF_ERROR(os::MkdirAll(dir + "/merged", 0755));
     BD_RETURN_IF_ERROR(os::MkdirAll(dir + "/work", 0700));
     BD_RETURN_IF_ERROR(WriteEtcFiles(dir, e.config));

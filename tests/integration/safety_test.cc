@@ -191,6 +191,17 @@ TEST_F(CrashTest, RmForceKilledMidDeleteIsFinishedByARetry) {
   EXPECT_FALSE(os::Exists("/run/basic-docker/" + id + ".sock"));
 }
 
+TEST_F(CrashTest, ACreateKilledHalfwayIsRemovedWhole) {
+  ImportProbe();
+  CmdResult r = CliKilledAt("create.rootfs-partial", {"run", "-d", "--name", "half", "probe", "sh"});
+  EXPECT_NE(r.code, 0);
+  ASSERT_EQ(Entries("containers").size(), 1u);  // a directory without `upper`
+  r = Cli({"rm", "-f", "half"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(Entries("containers").empty());
+  EXPECT_EQ(Cli({"ps", "-a", "-q"}).out, "");
+}
+
 TEST_F(CrashTest, KilledImportLeavesNothingThatOutlivesTheNextCommand) {
   CmdResult r = CliKilledAt("import.before-rename", {"import", WriteFile("rootfs.tar", ProbeLayerTar()), "probe"});
   EXPECT_NE(r.code, 0);
