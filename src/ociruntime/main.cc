@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -197,6 +198,7 @@ class Stdio {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return os::ErrnoStatus("socketpair");
     ours_.Reset(sv[0]);
+    io_.terminal_onlcr = false;  // as runc's own console: lines end in "\n", not "\r\n"
     console_.Reset(sv[1]);
     io_.console_socket = console_.get();
     return {};
@@ -309,7 +311,9 @@ int CreateOrRun(Global& g, const Args& a, bool run) {
   };
   if (!run) {
     spec.start_fifo = g.store.Fifo(id);
-    if (::mkfifo(spec.start_fifo.c_str(), 0622) < 0) {
+    // Writable by the container's user whoever it is (the umask would take the bits away):
+    // the process opens it, through its descriptor, after switching to that user.
+    if (::mkfifo(spec.start_fifo.c_str(), 0622) < 0 || ::chmod(spec.start_fifo.c_str(), 0622) < 0) {
       return fail_unreserved(os::ErrnoStatus("mkfifo `" + spec.start_fifo + "`"));
     }
   }
@@ -368,7 +372,9 @@ int State(Global& g, const Args& a) {
 int Kill(Global& g, const Args& a) {
   auto s = Target(g, a, "kill [--all] CONTAINER [SIGNAL]", 2);
   if (!s.ok()) return Fail(g, s.status());
-  auto sig = os::ParseSignal(a.positional.size() == 2 ? a.positional[1] : "SIGTERM");
+  std::string name = a.positional.size() == 2 ? a.positional[1] : "SIGTERM";
+  // Signal 0 sends nothing and only asks whether the process is there, as with kill(2).
+  auto sig = name == "0" ? Result<int>(0) : os::ParseSignal(name);
   if (!sig.ok()) return Fail(g, sig.status());
   if (a.Has("all")) {
     SignalCgroup(s->spec, *sig);
@@ -381,6 +387,8 @@ int Kill(Global& g, const Args& a) {
 
 int Delete(Global& g, const Args& a) {
   auto s = Target(g, a, "delete [--force] CONTAINER");
+  // Forced, a container that is not there is already deleted: quiet success, as runc.
+  if (!s.ok() && a.Has("force") && s.status().code() == Code::kNotFound) return 0;
   if (!s.ok()) return Fail(g, s.status());
   std::string status = StatusOf(g.store, *s);
   if ((status == "running" || status == "paused") && !a.Has("force")) {

@@ -23,6 +23,8 @@ struct LaunchIo {
   // With process.terminal: a unix socket on which the process sends the master of the
   // pseudo-terminal it makes from the container's own /dev/ptmx (its stdio is the slave).
   int console_socket = -1;
+  // With a terminal: whether output "\n" becomes "\r\n" (ONLCR, the terminal default).
+  bool terminal_onlcr = true;
   // Descriptors 3 .. 3+preserve_fds-1 stay open in the process (socket activation).
   int preserve_fds = 0;
 };

@@ -266,6 +266,11 @@ Status CreateDevices(int root_fd) {
         errno != EEXIST) {
       return os::ErrnoStatus(std::string("mknod /dev/") + n.name);
     }
+    // The umask took bits from mknod's mode: every user may read and write these (as in
+    // Docker and runc), or a service running as non-root cannot even open /dev/null.
+    if (::fchmodat(dev->get(), n.name, 0666, 0) < 0) {
+      return os::ErrnoStatus(std::string("chmod /dev/") + n.name);
+    }
   }
   static constexpr std::pair<const char*, const char*> kLinks[] = {
       {"fd", "/proc/self/fd"},         {"stdin", "/proc/self/fd/0"},
@@ -381,7 +386,7 @@ void ResetProcess(const LaunchIo& io, int report_fd) {
 // The container's own pseudo-terminal: master from its /dev/ptmx (inside its devpts), the slave
 // owned by the process's user becomes stdio and controlling terminal, the master goes out on
 // `console_socket`.
-Status SetUpTerminal(int console_socket, uid_t uid) {
+Status SetUpTerminal(int console_socket, uid_t uid, bool onlcr) {
   UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!master) return os::ErrnoStatus("open /dev/ptmx in the container");
   if (::unlockpt(master.get()) < 0) return os::ErrnoStatus("unlockpt");
@@ -393,6 +398,12 @@ Status SetUpTerminal(int console_socket, uid_t uid) {
     return os::ErrnoStatus("chown " + std::string(name));
   }
   if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) return os::ErrnoStatus("set controlling terminal");
+  if (!onlcr) {
+    termios t;
+    if (::tcgetattr(slave.get(), &t) < 0) return os::ErrnoStatus("tcgetattr");
+    t.c_oflag &= ~static_cast<tcflag_t>(ONLCR);
+    if (::tcsetattr(slave.get(), TCSANOW, &t) < 0) return os::ErrnoStatus("tcsetattr");
+  }
   for (int fd = 0; fd <= 2; ++fd) {
     if (::dup2(slave.get(), fd) < 0) return os::ErrnoStatus("dup terminal");
   }
@@ -462,7 +473,7 @@ Status AwaitStart(int gate_fd, int report_fd) {
   }
   if (proc.terminal) {
     if (io.console_socket < 0) fail(Status::InvalidArgument("a terminal needs a console socket"));
-    if (Status st = SetUpTerminal(io.console_socket, user->uid); !st.ok()) fail(st);
+    if (Status st = SetUpTerminal(io.console_socket, user->uid, io.terminal_onlcr); !st.ok()) fail(st);
   }
   if (Status st = ApplyLimits(proc); !st.ok()) fail(st);
   // Without no_new_privs only CAP_SYS_ADMIN may load a filter, and the process is about to

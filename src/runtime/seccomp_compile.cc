@@ -161,14 +161,27 @@ Result<std::string> BuildSeccomp(std::string_view profile,
         args.push_back({index, op, a.value("value", uint64_t{0}), a.value("valueTwo", uint64_t{0})});
       }
       if (action == def) continue;  // libseccomp refuses rules equal to the default
+      // libseccomp takes one comparison per argument in a rule. Several on one argument mean
+      // "any of them" (runc's reading): one rule per comparison.
+      std::set<unsigned> seen;
+      bool repeated = false;
+      for (const scmp_arg_cmp& a : args) repeated |= !seen.insert(a.arg).second;
+      std::vector<std::vector<scmp_arg_cmp>> variants;
+      if (repeated) {
+        for (const scmp_arg_cmp& a : args) variants.push_back({a});
+      } else {
+        variants.push_back(args);
+      }
       for (const std::string& name : names) {
         int nr = seccomp_syscall_resolve_name(name.c_str());
         if (nr == __NR_SCMP_ERROR) continue;  // not a call on this architecture or kernel
-        int rc = seccomp_rule_add_array(ctx, action, nr, static_cast<unsigned>(args.size()),
-                                        args.empty() ? nullptr : args.data());
-        if (rc < 0 && rc != -EACCES) {
-          return Status::InvalidArgument("seccomp profile: rule for " + name + ": " +
-                                         std::strerror(-rc));
+        for (const auto& v : variants) {
+          int rc = seccomp_rule_add_array(ctx, action, nr, static_cast<unsigned>(v.size()),
+                                          v.empty() ? nullptr : v.data());
+          if (rc < 0 && rc != -EACCES) {
+            return Status::InvalidArgument("seccomp profile: rule for " + name + ": " +
+                                           std::strerror(-rc));
+          }
         }
       }
     }

@@ -119,6 +119,43 @@ TEST_F(OciRuntimeTest, RefusesAConfigWithoutAMountNamespace) {
   EXPECT_FALSE(os::Exists(state_ + "/c1"));
 }
 
+TEST_F(OciRuntimeTest, KillWithSignalZeroProbesAndForcedDeleteOfNothingSucceeds) {
+  SetArgs({"sleep", "600"});
+  ASSERT_EQ(RtDetached({"run", "--detach", "--bundle", bundle_, "c1"}).code, 0);
+  EXPECT_EQ(Rt({"kill", "c1", "0"}).code, 0);  // nothing sent: the process is there
+  EXPECT_EQ(State("c1")["status"], "running");
+  ASSERT_EQ(Rt({"kill", "c1", "KILL"}).code, 0);
+  for (int i = 0; i < 100 && State("c1")["status"] != "stopped"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(Rt({"kill", "c1", "0"}).code, 0);  // gone
+  EXPECT_EQ(Rt({"delete", "c1"}).code, 0);
+  CmdResult r = Rt({"delete", "--force", "never-was"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(Rt({"delete", "never-was"}).code, 0);
+}
+
+// A non-root process.user: `create` leaves it waiting (created), `start` runs it.
+TEST_F(OciRuntimeTest, CreateAndStartWithANonRootUser) {
+  config_["process"]["user"] = {{"uid", 65534}, {"gid", 65534}};
+  config_["root"]["readonly"] = false;
+  ASSERT_EQ(::chmod((bundle_ + "/rootfs").c_str(), 0777), 0);
+  SetArgs({"sh", "-c", "id -u > /tmp-mark && busybox mv /tmp-mark /mark; sleep 600"});
+  CmdResult r = RtDetached({"create", "--bundle", bundle_, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(State("c1")["status"], "created");
+  r = Rt({"start", "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (int i = 0; i < 100 && !os::Exists(bundle_ + "/rootfs/mark"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto mark = os::ReadFile(bundle_ + "/rootfs/mark");
+  ASSERT_TRUE(mark.ok());
+  EXPECT_EQ(*mark, "65534\n");
+  EXPECT_EQ(State("c1")["status"], "running");
+}
+
 TEST_F(OciRuntimeTest, CreateWaitsUntilStart) {
   config_["root"]["readonly"] = false;
   SetArgs({"sh", "-c", "echo started > /mark; sleep 600"});
@@ -207,6 +244,17 @@ TEST_F(OciRuntimeTest, RunRelaysItsOwnTerminalWithoutAConsoleSocket) {
   EXPECT_NE(t.screen().find("/dev/pts/0"), std::string::npos) << t.screen();
   t.Type("exit 5\r");
   EXPECT_EQ(t.Exit(), 5);
+}
+
+// As runc's own console: output lines end in "\n", not "\r\n".
+TEST_F(OciRuntimeTest, OwnTerminalOutputHasNoCarriageReturns) {
+  config_["process"]["terminal"] = true;
+  SetArgs({"sh", "-c", "echo one; echo two; sleep 0.2"});
+  Terminal t({kRuntime, "--root", state_, "run", "--bundle", bundle_, "c1"});
+  ASSERT_TRUE(t.WaitFor("two\n")) << t.screen();
+  EXPECT_NE(t.screen().find("one\ntwo\n"), std::string::npos) << t.screen();
+  EXPECT_EQ(t.screen().find('\r'), std::string::npos);
+  EXPECT_EQ(t.Exit(), 0);
 }
 
 TEST_F(OciRuntimeTest, ExecForwardsSignalsToTheExecutedProcess) {

@@ -31,6 +31,17 @@ class SecurityTest : public EngineTest {
   }
 };
 
+// The standard device nodes are crw-rw-rw- as in Docker and runc: a service running as a
+// non-root user writes to /dev/null.
+TEST_F(SecurityTest, StandardDevicesAreWritableByEveryUser) {
+  CmdResult r = Probe({"-u", "nobody"}, {"sh", "-c", "echo x > /dev/null && busybox head -c 4 /dev/zero | wc -c && "
+                                                  "busybox ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const std::string& line : Split(r.out, '\n')) {
+    if (line.find("/dev/") != std::string::npos) EXPECT_EQ(line.substr(0, 10), "crw-rw-rw-") << line;
+  }
+}
+
 TEST_F(SecurityTest, CapEffIsDockersDefaultSet) {
   CmdResult r = Probe({}, {"/bin/bd-probe", "caps"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -83,6 +94,21 @@ TEST_F(SecurityTest, CustomProfilesInDockersFormat) {
   EXPECT_EQ(Probe({"--security-opt", "seccomp=" + WriteFile("nojson", "{")}, {"true"}).code, 125);
   EXPECT_EQ(Probe({"--security-opt", "apparmor=x"}, {"true"}).code, 125);
   EXPECT_EQ(Cli({"ps", "-a", "-q"}).out, "");
+}
+
+// Several comparisons on one argument mean "any of them" (as runc reads them; libseccomp
+// takes one per argument in a rule): runtime-tools' default profile has such a rule.
+TEST_F(SecurityTest, SeveralConditionsOnOneArgumentMatchAny) {
+  std::string profile = WriteFile("signals.json", R"({
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+                  "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"},
+                           {"index": 1, "value": 12, "op": "SCMP_CMP_EQ"}]}]
+  })");
+  CmdResult r = Probe({"--security-opt", "seccomp=" + profile},
+                      {"sh", "-c", "trap '' USR1 USR2; kill -USR1 $$ && echo usr1; kill -USR2 $$ && echo usr2; "
+                                   "kill -0 $$ && echo zero; true"});
+  EXPECT_EQ(r.out, "zero\n") << r.err;
 }
 
 TEST_F(SecurityTest, MaskedPathsReadEmptyAndReadonlyPathsRefuseWrites) {
