@@ -12,6 +12,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <seccomp.h>
+
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -41,7 +43,15 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char kVersion[] = "basic-runtime version 0.1.0\nspec: 1.0.2\n";
+#ifndef BD_GIT_COMMIT
+#define BD_GIT_COMMIT "unknown"
+#endif
+
+std::string VersionText() {
+  const scmp_version* v = seccomp_version();
+  return "basic-runtime version 0.1.0\ncommit: " BD_GIT_COMMIT "\nspec: 1.0.2\nlibseccomp: " +
+         std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro) + "\n";
+}
 
 // ---- logging: errors go to stderr and, with --log, to that file (text or JSON lines) ----
 
@@ -555,34 +565,110 @@ int Ps(Global& g, const Args& a) {
   return 0;
 }
 
+// Columns as runc's tabwriter lays them out: each at least 12 wide, 3 spaces after the widest
+// cell, the last unpadded.
+std::string AlignColumns(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    for (size_t i = 0; i + 1 < row.size(); ++i) {
+      if (width.size() <= i) width.resize(i + 1, 12);
+      width[i] = std::max(width[i], row[i].size() + 3);
+    }
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      out += row[i];
+      if (i + 1 < row.size()) out.append(width[i] - row[i].size(), ' ');
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 int List(Global& g, const Args& a) {
   std::string format = a.Get("format", "table");
+  if (format != "table" && format != "json") {
+    return Fail(g, Status::InvalidArgument("invalid format \"" + format + "\": use table or json"));
+  }
   json all = json::array();
-  std::string table = "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n";
+  std::vector<std::vector<std::string>> rows = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
+  std::string quiet;
   for (const std::string& id : g.store.List()) {
     auto s = g.store.Load(id);
     if (!s.ok()) continue;
-    if (a.Has("quiet")) {
-      table += id + "\n";
-      continue;
-    }
+    quiet += id + "\n";
     std::string status = StatusOf(g.store, *s);
     pid_t pid = status == "stopped" ? 0 : s->pid;
     all.push_back({{"ociVersion", "1.0.2"}, {"id", id}, {"pid", pid}, {"status", status},
                    {"bundle", s->bundle}, {"rootfs", s->spec.rootfs}, {"created", s->created},
                    {"owner", "root"}});
-    table += id + "\t" + std::to_string(pid) + "\t" + status + "\t" + s->bundle + "\t" + s->created +
-             "\troot\n";
+    rows.push_back({id, std::to_string(pid), status, s->bundle, s->created, "root"});
   }
-  if (a.Has("quiet")) table.erase(0, table.find('\n') + 1);
-  (void)os::WriteAll(STDOUT_FILENO, format == "json" ? all.dump() + "\n" : table);
+  std::string out = a.Has("quiet") ? quiet : format == "json" ? all.dump() + "\n" : AlignColumns(rows);
+  (void)os::WriteAll(STDOUT_FILENO, out);
   return 0;
+}
+
+// The OCI runtime features document (runtime-spec features.md): what this runtime accepts.
+int Features(Global&, const Args&) {
+  json seccomp_actions = {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                          "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"};
+  json doc = {
+      {"ociVersionMin", "1.0.0"},
+      {"ociVersionMax", "1.0.2"},
+      {"hooks", json::array()},
+      {"mountOptions",
+       {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand",
+        "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime",
+        "nosuid", "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared",
+        "rslave", "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync",
+        "unbindable"}},
+      {"linux",
+       {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "uts"}},
+        {"capabilities", runtime::AllCapabilities()},
+        {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
+        {"seccomp",
+         {{"enabled", true},
+          {"actions", seccomp_actions},
+          {"operators", {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+                         "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
+          {"archs", {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64",
+                     "SCMP_ARCH_ARM"}}}},
+        {"apparmor", {{"enabled", false}}},
+        {"selinux", {{"enabled", false}}}}},
+      {"annotations", {{"basic-runtime.version", "0.1.0"}, {"basic-runtime.commit", BD_GIT_COMMIT}}}};
+  (void)os::WriteAll(STDOUT_FILENO, doc.dump(4) + "\n");
+  return 0;
+}
+
+// One line of usage per command, for `COMMAND --help` and `help COMMAND`.
+const std::map<std::string, std::string>& CommandUsage() {
+  static const std::map<std::string, std::string> kUsage = {
+      {"create", "create [--bundle DIR] [--console-socket PATH] [--pid-file FILE] [--preserve-fds N] [--no-pivot] CONTAINER"},
+      {"run", "run [--bundle DIR] [--console-socket PATH] [--pid-file FILE] [--detach] [--preserve-fds N] CONTAINER"},
+      {"start", "start CONTAINER"},
+      {"state", "state CONTAINER"},
+      {"kill", "kill [--all] CONTAINER [SIGNAL]  (SIGNAL: a name or number, default SIGTERM; 0 probes)"},
+      {"delete", "delete [--force] CONTAINER"},
+      {"pause", "pause CONTAINER"},
+      {"resume", "resume CONTAINER"},
+      {"exec", "exec [--process FILE] [--tty] [--detach] [--console-socket PATH] [--env K=V] [--cwd DIR] "
+               "[--user UID[:GID]] [--cap CAP] [--pid-file FILE] [--preserve-fds N] CONTAINER [COMMAND ARG...]"},
+      {"ps", "ps [--format table|json] CONTAINER [PS_ARGS...]"},
+      {"list", "list [--format table|json] [--quiet]"},
+      {"spec", "spec [--bundle DIR] [--rootless]"},
+      {"features", "features"},
+      {"help", "help [COMMAND]"},
+  };
+  return kUsage;
 }
 
 constexpr const char kUsage[] =
     "usage: basic-runtime [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup]\n"
     "                     COMMAND [OPTIONS] ...\n"
-    "commands: create, start, run, state, kill, delete, exec, ps, pause, resume, list, spec\n";
+    "commands: create, start, run, state, kill, delete, exec, ps, pause, resume, list, spec,\n"
+    "          features, help\n";
 
 }  // namespace
 
@@ -606,7 +692,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   if (global->Has("version")) {
-    (void)os::WriteAll(STDOUT_FILENO, kVersion);
+    (void)os::WriteAll(STDOUT_FILENO, VersionText());
     return 0;
   }
   if (global->Has("help") || next >= args.size()) {
@@ -615,6 +701,15 @@ int Main(int argc, char** argv) {
   }
   g.store = StateStore(global->Get("root", "/run/basic-runtime"));
   g.log.path = global->Get("log");
+  if (!g.log.path.empty()) {
+    // A log that cannot be written is an error now, not silence later.
+    UniqueFd probe(::open(g.log.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!probe) {
+      std::string path = std::exchange(g.log.path, {});
+      g.log.Error(os::ErrnoStatus("open the log `" + path + "`").message());
+      return 1;
+    }
+  }
   std::string log_format = global->Get("log-format", "text");
   if (log_format != "text" && log_format != "json") {
     g.log.Error("invalid log format \"" + log_format + "\": use text or json");
@@ -624,6 +719,24 @@ int Main(int argc, char** argv) {
   g.systemd_cgroup = global->Has("systemd-cgroup");
 
   const std::string command = args[next];
+  if (command == "help") {
+    std::string topic = next + 1 < args.size() ? args[next + 1] : "";
+    auto it = CommandUsage().find(topic);
+    if (topic.empty() || it == CommandUsage().end()) {
+      (void)os::WriteAll(STDOUT_FILENO, kUsage);
+      return topic.empty() ? 0 : 1;
+    }
+    (void)os::WriteAll(STDOUT_FILENO, "usage: basic-runtime " + it->second + "\n");
+    return 0;
+  }
+  for (size_t i = next + 1; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if ((args[i] == "--help" || args[i] == "-h") && CommandUsage().count(command)) {
+      (void)os::WriteAll(STDOUT_FILENO, "usage: basic-runtime " + CommandUsage().at(command) + "\n");
+      return 0;
+    }
+    if (!args[i].empty() && args[i][0] != '-') break;  // the container id: its own args follow
+  }
   static const std::map<std::string, std::vector<FlagDef>> kFlags = {
       {"create", kCreateFlags},
       {"run", kCreateFlags},
@@ -634,6 +747,7 @@ int Main(int argc, char** argv) {
       {"pause", {}},
       {"resume", {}},
       {"spec", {{{"bundle", "b"}, true}, {{"rootless"}, false}}},
+      {"features", {}},
       {"ps", {{{"format", "f"}, true}}},
       {"list", {{{"format", "f"}, true}, {{"quiet", "q"}, false}}},
       {"exec",
@@ -664,6 +778,7 @@ int Main(int argc, char** argv) {
   if (command == "resume") return PauseResume(g, *a, false);
   if (command == "exec") return Exec(g, *a);
   if (command == "spec") return Spec(g, *a);
+  if (command == "features") return Features(g, *a);
   if (command == "ps") return Ps(g, *a);
   return List(g, *a);
 }

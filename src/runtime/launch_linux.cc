@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/nsfs.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <sched.h>
@@ -66,6 +67,18 @@ Status ReportStatus(ChildReport* r) {
     case Code::kInvalidArgument: return Status::InvalidArgument(r->message);
     default: return Status::Internal(r->message);
   }
+}
+
+// The clone flag of a namespace type as the OCI spec names it; 0 for an unknown one.
+int CloneFlagOf(std::string_view type) {
+  if (type == "pid") return CLONE_NEWPID;
+  if (type == "network") return CLONE_NEWNET;
+  if (type == "mount") return CLONE_NEWNS;
+  if (type == "ipc") return CLONE_NEWIPC;
+  if (type == "uts") return CLONE_NEWUTS;
+  if (type == "cgroup") return CLONE_NEWCGROUP;
+  if (type == "user") return CLONE_NEWUSER;
+  return 0;
 }
 
 unsigned long NamespaceFlags(const std::vector<std::string>& names) {
@@ -732,6 +745,14 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     if (!fd) {
       (void)RemoveCgroup(cgroup);
       return fail(os::ErrnoStatus("open " + n.type + " namespace `" + n.path + "`"));
+    }
+    // The path must hold a namespace of the type it is given as (an ipc namespace is no
+    // cgroup namespace): asked of the kernel, not guessed from the path.
+    int actual = ::ioctl(fd.get(), NS_GET_NSTYPE);
+    if (actual < 0 || actual != CloneFlagOf(n.type)) {
+      (void)RemoveCgroup(cgroup);
+      return fail(actual < 0 ? os::ErrnoStatus("`" + n.path + "` is not a namespace")
+                             : Status::InvalidArgument("`" + n.path + "` is not a " + n.type + " namespace"));
     }
     if (n.type == "pid") {
       if (::setns(fd.get(), CLONE_NEWPID) < 0) {

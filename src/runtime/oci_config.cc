@@ -180,7 +180,25 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
   BD_ASSIGN_OR_RETURN(s->cgroup_name,
                       CgroupName(l.value("cgroupsPath", ""), id, systemd_cgroup));
   const json sysctl = l.value("sysctl", json::object());
+  auto has_ns = [&](const std::string& type) {
+    return std::find(s->namespaces.begin(), s->namespaces.end(), type) != s->namespaces.end() ||
+           std::any_of(s->join_namespaces.begin(), s->join_namespaces.end(),
+                       [&](const NamespacePath& n) { return n.type == type; });
+  };
   for (const auto& [k, v] : sysctl.items()) {
+    // A sysctl is written in the container's own namespace of its kind; without one it would
+    // change the host's: refused, as runc does.
+    std::string needs;
+    if (k.rfind("net.", 0) == 0) needs = "network";
+    else if (k.rfind("fs.mqueue.", 0) == 0 || k == "kernel.msgmax" || k == "kernel.msgmnb" ||
+             k == "kernel.msgmni" || k == "kernel.sem" || k == "kernel.shmall" || k == "kernel.shmmax" ||
+             k == "kernel.shmmni" || k == "kernel.shm_rmid_forced") needs = "ipc";
+    else if (k == "kernel.hostname" || k == "kernel.domainname") needs = "uts";
+    else return Status::InvalidArgument("sysctl \"" + k + "\" is not namespaced: not allowed in a container");
+    if (!has_ns(needs)) {
+      return Status::InvalidArgument("sysctl \"" + k + "\" needs a " + needs +
+                                     " namespace, which the config does not give the container");
+    }
     s->sysctl.emplace_back(k, v.get<std::string>());
   }
   for (const json& d : l.value("devices", json::array())) {

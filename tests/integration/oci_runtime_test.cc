@@ -156,6 +156,52 @@ TEST_F(OciRuntimeTest, CreateAndStartWithANonRootUser) {
   EXPECT_EQ(State("c1")["status"], "running");
 }
 
+TEST_F(OciRuntimeTest, ANamespacePathOfTheWrongTypeIsRefused) {
+  json ns = config_["linux"]["namespaces"];
+  ns.push_back({{"type", "uts"}, {"path", "/proc/self/ns/ipc"}});  // an ipc namespace given as uts
+  json kept = json::array();
+  for (const json& n : ns) {
+    if (n["type"] != "uts" || n.contains("path")) kept.push_back(n);
+  }
+  config_["linux"]["namespaces"] = kept;
+  SetArgs({"true"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("is not a uts namespace"), std::string::npos) << r.err;
+  EXPECT_FALSE(os::Exists(state_ + "/c1"));
+}
+
+TEST_F(OciRuntimeTest, VersionFeaturesHelpListAndLog) {
+  CmdResult r = Rt({"--version"});
+  EXPECT_NE(r.out.find("\ncommit: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nspec: 1.0."), std::string::npos) << r.out;
+  r = Rt({"features"});
+  ASSERT_EQ(r.code, 0);
+  json f = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(f.is_object()) << r.out;
+  EXPECT_EQ(f["ociVersionMin"], "1.0.0");
+  EXPECT_TRUE(f["linux"]["seccomp"]["enabled"].get<bool>());
+  EXPECT_NE(f["linux"]["namespaces"].dump().find("mount"), std::string::npos);
+  for (const char* cmd : {"create", "run", "start", "state", "kill", "delete", "exec", "ps", "pause",
+                          "resume", "list", "spec", "features"}) {
+    r = Rt({cmd, "--help"});
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_NE(r.out.find(std::string("usage: basic-runtime ") + cmd), std::string::npos) << r.out;
+    EXPECT_EQ(Rt({"help", cmd}).out, r.out);
+  }
+  SetArgs({"sleep", "600"});
+  ASSERT_EQ(RtDetached({"run", "--detach", "--bundle", bundle_, "c1"}).code, 0);
+  r = Rt({"list"});
+  auto lines = Split(r.out, '\n');
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines[0].substr(0, 24), "ID          PID         ");
+  EXPECT_EQ(lines[1].substr(0, 12), "c1          ");
+  EXPECT_EQ(Rt({"list", "-q"}).out, "c1\n");
+  r = Rt({"--log", "/nonexistent-dir/log", "state", "c1"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("/nonexistent-dir/log"), std::string::npos) << r.err;
+}
+
 TEST_F(OciRuntimeTest, CreateWaitsUntilStart) {
   config_["root"]["readonly"] = false;
   SetArgs({"sh", "-c", "echo started > /mark; sleep 600"});

@@ -118,6 +118,21 @@ TEST_F(OciConfigTest, AMountNamespaceIsRequired) {
   EXPECT_TRUE(Parse().ok());  // joined by path: the runtime checks it at launch
 }
 
+TEST_F(OciConfigTest, SysctlsNeedTheirNamespace) {
+  config_["linux"]["namespaces"] = {{{"type", "mount"}, {"type", "pid"}}};
+  config_["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
+  auto b = Parse();
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("needs a network namespace"), std::string::npos) << b.status().message();
+  config_["linux"]["sysctl"] = {{"kernel.shmmax", "1"}};
+  EXPECT_NE(Parse().status().message().find("needs a ipc namespace"), std::string::npos);
+  config_["linux"]["sysctl"] = {{"vm.swappiness", "1"}};
+  EXPECT_NE(Parse().status().message().find("not namespaced"), std::string::npos);
+  config_["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "ipc"}}, {{"type", "network"}}};
+  config_["linux"]["sysctl"] = {{"kernel.shmmax", "1"}, {"net.ipv4.ip_forward", "1"}};
+  EXPECT_TRUE(Parse().ok());
+}
+
 TEST_F(OciConfigTest, SystemdCgroupPath) {
   config_["linux"]["cgroupsPath"] = "machine.slice:libpod:abc";
   auto b = Parse(/*systemd=*/true);
