@@ -66,22 +66,34 @@ CgroupLayout DetectCgroupLayout(const std::string& root) {
   return CgroupLayout::kNone;
 }
 
+// "a/b/c" -> {"a", "a/b"}: the ancestors below the root, outermost first, all created if
+// missing (as runc creates a cgroupsPath's parents).
+std::vector<std::string> Ancestors(const std::string& name) {
+  std::vector<std::string> out;
+  for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+    out.push_back(name.substr(0, slash));
+  }
+  return out;
+}
+
 CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::string& name,
                       const CgroupLimits& limits) {
   CgroupPlan plan;
   plan.layout = layout;
-  std::string parent_name = os::Dirname(name);
+  std::vector<std::string> ancestors = Ancestors(name);
   auto write = [&](std::string file, std::string value) {
     plan.writes.push_back({std::move(file), std::move(value)});
   };
   if (layout == CgroupLayout::kV2) {
-    std::string parent = root + "/" + parent_name;
     std::string dir = root + "/" + name;
     plan.dirs = {dir};
-    plan.create = {parent, dir};
     // Controllers reach a cgroup only when every ancestor enables them for its children.
     write(root + "/cgroup.subtree_control", "+memory +cpu +pids");
-    write(parent + "/cgroup.subtree_control", "+memory +cpu +pids");
+    for (const std::string& a : ancestors) {
+      plan.create.push_back(root + "/" + a);
+      write(root + "/" + a + "/cgroup.subtree_control", "+memory +cpu +pids");
+    }
+    plan.create.push_back(dir);
     if (limits.memory_bytes > 0) {
       write(dir + "/memory.max", std::to_string(limits.memory_bytes));
       write(dir + "/memory.swap.max", "0");
@@ -102,7 +114,7 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
     if (!os::Exists(hierarchy + "/cgroup.procs")) continue;  // not mounted on this host
     std::string dir = hierarchy + "/" + name;
     plan.dirs.push_back(dir);
-    plan.create.push_back(hierarchy + "/" + parent_name);
+    for (const std::string& a : ancestors) plan.create.push_back(hierarchy + "/" + a);
     plan.create.push_back(dir);
     plan.procs_files.push_back(dir + "/cgroup.procs");
     std::string_view ctl = c;
@@ -143,18 +155,34 @@ Status JoinCgroup(const CgroupPlan& plan, pid_t pid) {
   return {};
 }
 
+namespace {
+
+// Removes the cgroup `dir` and every cgroup the container made below it, deepest first (a
+// cgroup with children cannot go). Its files are the kernel's: only directories are removed.
+Status RemoveCgroupTree(const std::string& dir) {
+  if (auto names = os::ListDir(dir); names.ok()) {
+    for (const std::string& n : *names) {
+      std::string child = dir + "/" + n;
+      struct stat st;
+      if (::lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        BD_RETURN_IF_ERROR(RemoveCgroupTree(child));
+      }
+    }
+  }
+  // The last processes may still be leaving: a few retries on EBUSY.
+  for (int attempt = 0;; ++attempt) {
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
+    if (errno != EBUSY || attempt >= 20) return os::ErrnoStatus("remove cgroup `" + dir + "`");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace
+
 Status RemoveCgroup(const CgroupPlan& plan) {
   Status result;
   for (const std::string& d : plan.dirs) {
-    // The last processes may still be leaving: a few retries on EBUSY.
-    for (int attempt = 0;; ++attempt) {
-      if (::rmdir(d.c_str()) == 0 || errno == ENOENT) break;
-      if (errno != EBUSY || attempt >= 20) {
-        result = os::ErrnoStatus("remove cgroup `" + d + "`");
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    if (Status st = RemoveCgroupTree(d); !st.ok() && result.ok()) result = st;
   }
   return result;
 }

@@ -477,12 +477,10 @@ Status AwaitStart(int gate_fd, int report_fd) {
   std::vector<std::string> env = proc.env;
   if (!FindEnv(env, "HOME")) env.push_back("HOME=" + user->home);
   if (!FindEnv(env, "PATH")) env.push_back("PATH=" + std::string(kDefaultPath));
+  // The first process's cwd was made before the root became read-only (ChildMain); an exec's
+  // must exist, as with runc.
   if (::chdir(proc.cwd.c_str()) < 0) {
-    if (errno != ENOENT) fail(os::ErrnoStatus("chdir to cwd `" + proc.cwd + "`"));
-    if (Status st = os::MkdirAll(proc.cwd, 0755); !st.ok()) fail(st);
-    if (::chdir(proc.cwd.c_str()) < 0) {
-      fail(os::ErrnoStatus("chdir to cwd `" + proc.cwd + "`"));
-    }
+    fail(os::ErrnoStatus("chdir to cwd (\"" + proc.cwd + "\") set in config.json"));
   }
   if (proc.terminal) {
     if (io.console_socket < 0) fail(Status::InvalidArgument("a terminal needs a console socket"));
@@ -601,6 +599,10 @@ Status AwaitStart(int gate_fd, int report_fd) {
     fail(os::ErrnoStatus("sethostname"));
   }
   LoopbackUp();
+  // A missing working directory is made now, inside the root, while it is still writable.
+  if (!spec.process.cwd.empty() && spec.process.cwd != "/") {
+    if (auto cwd = EnsureInRoot(root.get(), spec.process.cwd, false); !cwd.ok()) fail(cwd.status());
+  }
   if (Status st = PivotInto(spec.rootfs, caller_mnt); !st.ok()) fail(st);
   if (spec.readonly_rootfs &&
       ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0) {

@@ -202,6 +202,24 @@ TEST_F(OciRuntimeTest, VersionFeaturesHelpListAndLog) {
   EXPECT_NE(r.err.find("/nonexistent-dir/log"), std::string::npos) << r.err;
 }
 
+// A missing process.cwd is made before the root turns read-only; exec --cwd to a missing
+// directory fails and makes nothing.
+TEST_F(OciRuntimeTest, MissingCwdIsMadeForInitOnly) {
+  config_["root"]["readonly"] = true;
+  config_["process"]["cwd"] = "/made/here";
+  SetArgs({"sh", "-c", "pwd; sleep 600"});
+  ASSERT_EQ(RtDetached({"run", "--detach", "--bundle", bundle_, "c1"}).code, 0);
+  for (int i = 0; i < 100 && State("c1")["status"] != "running"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(os::IsDir(bundle_ + "/rootfs/made/here"));
+  CmdResult r = Rt({"exec", "--cwd", "/not/there", "c1", "true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("/not/there"), std::string::npos) << r.err;
+  EXPECT_FALSE(os::Exists(bundle_ + "/rootfs/not"));
+  EXPECT_EQ(Rt({"exec", "--cwd", "/made", "c1", "true"}).code, 0);
+}
+
 TEST_F(OciRuntimeTest, CreateWaitsUntilStart) {
   config_["root"]["readonly"] = false;
   SetArgs({"sh", "-c", "echo started > /mark; sleep 600"});

@@ -91,5 +91,23 @@ TEST_F(CgroupPlanTest, StatsAndRemoval) {
   EXPECT_EQ(s->pids, 3);
 }
 
+TEST_F(CgroupPlanTest, MissingParentsAreCreatedAndNestedCgroupsRemoved) {
+  FakeV1({"memory", "pids"});
+  CgroupPlan plan = PlanCgroup(CgroupLayout::kV1, root_, "outer/middle/ctr", {});
+  ASSERT_TRUE(ApplyCgroupPlan(plan).ok());
+  EXPECT_TRUE(os::IsDir(root_ + "/memory/outer/middle/ctr"));
+  EXPECT_TRUE(os::IsDir(root_ + "/pids/outer/middle/ctr"));
+  // Cgroups the container made inside its own: removed with it, deepest first.
+  ASSERT_TRUE(os::MkdirAll(root_ + "/memory/outer/middle/ctr/sub/deeper").ok());
+  ASSERT_TRUE(RemoveCgroup(plan).ok());
+  EXPECT_FALSE(os::Exists(root_ + "/memory/outer/middle/ctr"));
+  EXPECT_TRUE(os::IsDir(root_ + "/memory/outer/middle"));  // the parents stay, as runc's
+  CgroupPlan v2 = PlanCgroup(CgroupLayout::kV2, root_, "a/b/c", {});
+  std::vector<std::string> made;
+  for (const auto& d : v2.create) made.push_back(d.substr(root_.size()));
+  EXPECT_EQ(made, (std::vector<std::string>{"/a", "/a/b", "/a/b/c"}));
+  EXPECT_EQ(v2.writes.size(), 3u);  // the root and both ancestors enable controllers
+}
+
 }  // namespace
 }  // namespace bd::runtime
