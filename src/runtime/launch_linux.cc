@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "base/strings.h"
@@ -348,9 +349,20 @@ Status PivotInto(const std::string& rootfs, const NamespaceId& caller_mnt) {
 // Finds args[0] on the container's PATH, as execvp would with the container's environment.
 Result<std::string> LookPath(const std::string& file, const std::vector<std::string>& env) {
   if (file.empty()) return Status::NotFound("exec: no command");
-  auto check = [](const std::string& p) -> Status {
+  // Go's wording, as runc's errors read: `exec: "/x": stat /x: no such file or directory`.
+  auto go_errno = [](int err) {
+    std::string text = std::strerror(err);
+    if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+    return text;
+  };
+  auto check = [&](const std::string& p) -> Status {
     struct stat st;
-    if (::stat(p.c_str(), &st) < 0) return os::ErrnoStatus("exec: \"" + p + "\"");
+    if (::stat(p.c_str(), &st) < 0) {
+      int err = errno;
+      std::string msg = "exec: \"" + p + "\": stat " + p + ": " + go_errno(err);
+      if (err == ENOENT || err == ENOTDIR) return Status::NotFound(msg);
+      return err == EACCES ? Status::PermissionDenied(msg) : Status::Internal(msg);
+    }
     if (S_ISDIR(st.st_mode)) return Status::PermissionDenied("exec: \"" + p + "\": is a directory");
     if (::access(p.c_str(), X_OK) < 0) return os::ErrnoStatus("exec: \"" + p + "\"");
     return {};

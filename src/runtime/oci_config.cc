@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/log.h"
 #include "base/strings.h"
 #include "os/fs.h"
 #include "runtime/security.h"
@@ -36,8 +37,14 @@ Result<std::vector<std::string>> Capabilities(const json& caps) {
   const char* key = caps.contains("bounding") ? "bounding" : "effective";
   std::vector<std::string> out;
   for (const json& c : caps.value(key, json::array())) {
-    BD_ASSIGN_OR_RETURN(std::string name, NormalizeCapability(c.get<std::string>()));
-    out.push_back(std::move(name));
+    auto name = NormalizeCapability(c.get<std::string>());
+    if (!name.ok()) {
+      // A capability this kernel or libcap does not know: skipped with a warning, as runc
+      // does, so that configs written for newer kernels still run.
+      log::Warn("ignoring unknown or unavailable capability {}", c.get<std::string>());
+      continue;
+    }
+    out.push_back(std::move(*name));
   }
   return out;
 }
