@@ -222,6 +222,10 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
   s->masked_paths = l.value("maskedPaths", std::vector<std::string>{});
   s->readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
   if (l.contains("seccomp")) {
+    if (!l["seccomp"].value("listenerPath", "").empty()) {
+      return Status::InvalidArgument(
+          "linux.seccomp.listenerPath: seccomp notify is not supported by basic-runtime yet");
+    }
     // The OCI seccomp section is Docker's profile format without its capability filters.
     auto program = CompileSeccompProfile(l["seccomp"].dump(), s->process.capabilities);
     if (!program.ok()) return program.status().WithContext("linux.seccomp");

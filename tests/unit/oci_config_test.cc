@@ -171,6 +171,9 @@ TEST_F(OciConfigTest, BadConfigsAreRefusedWithTheReason) {
       {"wrong type", [](json& c) { c["process"]["args"] = "sh"; }, "config.json"},
       {"device type", [](json& c) { c["linux"]["devices"] = {{{"path", "/dev/x"}, {"type", "z"}}}; },
        "device type"},
+      {"seccomp notify", [](json& c) {
+         c["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"}, {"listenerPath", "/run/agent.sock"}};
+       }, "listenerPath"},
   };
   for (const Case& c : cases) {
     config_ = json::parse(DefaultOciConfig());
