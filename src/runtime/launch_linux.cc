@@ -130,9 +130,21 @@ Result<UniqueFd> EnsureInRoot(int root_fd, const std::string& path, bool file) {
 
 Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_namespace);
 
-Status DoMount(int root_fd, const Mount& m, bool cgroup_namespace) {
+// `deferred_ro`: mounts to make read-only once the devices are in (a read-only /dev).
+Status DoMount(int root_fd, const Mount& m, bool cgroup_namespace, std::vector<std::string>* deferred_ro) {
   BD_RETURN_IF_ERROR(ValidateProcMount(m));
+  if (m.destination == "/proc" || m.destination == "/sys") {
+    // A symlink there would carry the mount wherever the image points it.
+    struct stat st;
+    if (::fstatat(root_fd, m.destination.c_str() + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+      return Status::InvalidArgument(m.destination + " in the root filesystem is a symlink: refused");
+    }
+  }
   MountFlags f = ParseMountOptions(m.options);
+  if (m.destination == "/dev" && m.type == "tmpfs" && (f.flags & MS_RDONLY)) {
+    f.flags &= ~static_cast<unsigned long>(MS_RDONLY);  // the device nodes go in first
+    deferred_ro->push_back(m.destination);
+  }
   if (m.type == "cgroup" || m.type == "cgroup2") return MountCgroups(root_fd, m, f, cgroup_namespace);
   bool bind = f.bind || m.type == "bind";
   bool file = false;
@@ -153,8 +165,18 @@ Status DoMount(int root_fd, const Mount& m, bool cgroup_namespace) {
                                  MS_REMOUNT | MS_BIND | f.flags, nullptr, m.destination));
     }
   } else {
+    // A tmpfs without mode= takes the mode of the directory it covers, as with runc.
+    struct stat covered;
+    bool keep_mode = m.type == "tmpfs" && f.data.find("mode=") == std::string::npos &&
+                     ::fstat(target.get(), &covered) == 0;
     BD_RETURN_IF_ERROR(MountAt(m.source.c_str(), target.get(), m.type.c_str(), f.flags,
                                f.data.empty() ? nullptr : f.data.c_str(), m.destination));
+    if (keep_mode && !(f.flags & MS_RDONLY)) {
+      BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, m.destination, O_RDONLY | O_DIRECTORY));
+      if (::fchmod(mounted.get(), covered.st_mode & 07777) < 0) {
+        return os::ErrnoStatus("chmod the tmpfs on `" + m.destination + "`");
+      }
+    }
   }
   if (f.propagation) {
     BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, m.destination, O_PATH));
@@ -592,12 +614,21 @@ Status AwaitStart(int gate_fd, int report_fd) {
   }
   UniqueFd root(::open(spec.rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) fail(os::ErrnoStatus("open rootfs"));
+  std::vector<std::string> deferred_ro;
   for (const Mount& m : spec.mounts) {
-    Status st = DoMount(root.get(), m, cgroup_namespace);
+    Status st = DoMount(root.get(), m, cgroup_namespace, &deferred_ro);
     if (!st.ok()) fail(st);
   }
   if (Status st = CreateDevices(root.get()); !st.ok()) fail(st);
   if (Status st = CreateSpecDevices(root.get(), spec.devices); !st.ok()) fail(st);
+  for (const std::string& path : deferred_ro) {
+    auto mounted = os::OpenInRoot(root.get(), path, O_PATH);
+    if (!mounted.ok()) fail(mounted.status());
+    if (Status st = MountAt(nullptr, mounted->get(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID, nullptr, path);
+        !st.ok()) {
+      fail(st);
+    }
+  }
   if (Status st = WriteSysctls(root.get(), spec.sysctl); !st.ok()) fail(st);
   if (Status st = ProtectPaths(root.get(), spec); !st.ok()) fail(st);
   // The start FIFO, if any, is reached through this descriptor once the host's paths are gone.

@@ -264,9 +264,9 @@ Result<OciBundle> ParseOciConfig(std::string_view config, const std::string& bun
     for (const json& m : j.value("mounts", json::array())) {
       Mount mount{m.at("destination").get<std::string>(), m.value("type", ""), m.value("source", ""),
                   m.value("options", std::vector<std::string>{})};
-      if (mount.destination.empty() || mount.destination[0] != '/') {
-        return Status::InvalidArgument("mount destination `" + mount.destination + "` is not absolute");
-      }
+      if (mount.destination.empty()) return Status::InvalidArgument("a mount has an empty destination");
+      // The spec allows a relative destination: relative to the container's root.
+      if (mount.destination[0] != '/') mount.destination = "/" + mount.destination;
       bool bind = mount.type == "bind" ||
                   std::find(mount.options.begin(), mount.options.end(), "bind") != mount.options.end() ||
                   std::find(mount.options.begin(), mount.options.end(), "rbind") != mount.options.end();

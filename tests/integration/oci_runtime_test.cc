@@ -220,6 +220,27 @@ TEST_F(OciRuntimeTest, MissingCwdIsMadeForInitOnly) {
   EXPECT_EQ(Rt({"exec", "--cwd", "/made", "c1", "true"}).code, 0);
 }
 
+TEST_F(OciRuntimeTest, TmpfsModesReadOnlyDevAndSymlinkedProc) {
+  ASSERT_TRUE(os::MkdirAll(bundle_ + "/rootfs/covered").ok());
+  ASSERT_EQ(::chmod((bundle_ + "/rootfs/covered").c_str(), 0711), 0);
+  config_["mounts"].push_back({{"destination", "/covered"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                               {"options", {"nosuid", "nodev"}}});
+  for (json& m : config_["mounts"]) {
+    if (m["destination"] == "/dev") m["options"].push_back("ro");
+  }
+  SetArgs({"sh", "-c", "busybox stat -c %a /covered; echo x > /dev/null && echo null-ok; "
+                       "touch /dev/new 2>/dev/null || echo dev-ro"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "711\nnull-ok\ndev-ro\n") << r.err;
+  // A /proc that is a symlink in the image is refused.
+  ASSERT_EQ(::rmdir((bundle_ + "/rootfs/proc").c_str()) == 0 || errno == ENOENT, true);
+  ASSERT_EQ(::symlink("/tmp", (bundle_ + "/rootfs/proc").c_str()), 0);
+  r = Rt({"run", "--bundle", bundle_, "c2"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("/proc in the root filesystem is a symlink"), std::string::npos) << r.err;
+}
+
 TEST_F(OciRuntimeTest, CreateWaitsUntilStart) {
   config_["root"]["readonly"] = false;
   SetArgs({"sh", "-c", "echo started > /mark; sleep 600"});

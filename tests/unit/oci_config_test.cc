@@ -141,6 +141,13 @@ TEST_F(OciConfigTest, UnknownCapabilitiesAreSkippedNotFatal) {
   EXPECT_EQ(b->spec.process.capabilities, std::vector<std::string>{"CAP_CHOWN"});
 }
 
+TEST_F(OciConfigTest, RelativeMountDestinationsAreBelowTheRoot) {
+  config_["mounts"].push_back({{"destination", "data/here"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+  auto b = Parse();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->spec.mounts.back().destination, "/data/here");
+}
+
 TEST_F(OciConfigTest, SystemdCgroupPath) {
   config_["linux"]["cgroupsPath"] = "machine.slice:libpod:abc";
   auto b = Parse(/*systemd=*/true);
@@ -165,7 +172,7 @@ TEST_F(OciConfigTest, BadConfigsAreRefusedWithTheReason) {
       {"hooks", [](json& c) { c["hooks"] = {{"prestart", {{{"path", "/bin/true"}}}}}; }, "hooks"},
       {"missing root", [](json& c) { c["root"]["path"] = "/nonexistent-root"; }, "nonexistent-root"},
       {"cgroup escape", [](json& c) { c["linux"]["cgroupsPath"] = "/a/../../b"; }, "cgroupsPath"},
-      {"mount dest", [](json& c) { c["mounts"][0]["destination"] = "proc"; }, "not absolute"},
+      {"mount dest", [](json& c) { c["mounts"][0]["destination"] = ""; }, "empty destination"},
       {"seccomp action", [](json& c) { c["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_BOGUS"}}; },
        "SCMP_ACT_BOGUS"},
       {"wrong type", [](json& c) { c["process"]["args"] = "sh"; }, "config.json"},
