@@ -508,8 +508,21 @@ Status AwaitStart(int gate_fd, int report_fd) {
                                  proc.numeric_user->additional_gids.end());
   }
   if (proc.umask) ::umask(static_cast<mode_t>(*proc.umask & 0777));
-  std::vector<std::string> env = proc.env;
-  if (!FindEnv(env, "HOME")) env.push_back("HOME=" + user->home);
+  // As runc sets up the environment: one entry per name (a later value replaces an earlier
+  // one in its place), and a HOME that is unset or empty comes from the user's passwd entry.
+  std::vector<std::string> env;
+  for (const std::string& kv : proc.env) {
+    std::string_view name = std::string_view(kv).substr(0, kv.find('='));
+    auto same = std::find_if(env.begin(), env.end(), [&](const std::string& e) {
+      return std::string_view(e).substr(0, e.find('=')) == name;
+    });
+    if (same != env.end()) *same = kv;
+    else env.push_back(kv);
+  }
+  if (auto home = FindEnv(env, "HOME"); !home || home->empty()) {
+    std::erase_if(env, [](const std::string& e) { return e.rfind("HOME=", 0) == 0; });
+    env.push_back("HOME=" + user->home);
+  }
   if (!FindEnv(env, "PATH")) env.push_back("PATH=" + std::string(kDefaultPath));
   // The first process's cwd was made before the root became read-only (ChildMain); an exec's
   // must exist, as with runc.

@@ -241,6 +241,16 @@ TEST_F(OciRuntimeTest, TmpfsModesReadOnlyDevAndSymlinkedProc) {
   EXPECT_NE(r.err.find("/proc in the root filesystem is a symlink"), std::string::npos) << r.err;
 }
 
+// runc's environment: duplicates collapse to the last value, an empty HOME is filled.
+TEST_F(OciRuntimeTest, EnvironmentAsRuncSetsItUp) {
+  ASSERT_TRUE(os::WriteFile(bundle_ + "/rootfs/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n").ok());
+  config_["process"]["env"] = {"A=1", "B=2", "A=3", "HOME="};
+  SetArgs({"sh", "-c", "echo $A $B $HOME; busybox env | grep -c '^A='"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "3 2 /root\n1\n");
+}
+
 TEST_F(OciRuntimeTest, CreateWaitsUntilStart) {
   config_["root"]["readonly"] = false;
   SetArgs({"sh", "-c", "echo started > /mark; sleep 600"});
