@@ -6,6 +6,7 @@ Suites:
   exec   `true` in a running container: basic-docker exec, crun exec, runc exec, podman exec
   rss    memory of the per-container monitor of an idle container: basic-docker-shim vs conmon
   runtime  OCI runtimes on one bundle running `true`: basic-runtime run, crun run, runc run
+  update   `update --memory` of a running container: basic-runtime update, runc update, crun update
 Prints per-command median and p90 and each peer's ratio to basic-docker. Run through
 bench/run_peer_bench.sh, which prepares the bundle, the images and the namespace.
 """
@@ -123,6 +124,31 @@ def runtime_suite(args):
           f"runc / basic-runtime: {m[names[2]] / m[names[0]]:.2f}x")
 
 
+def update_suite(args):
+    # One sleeping container per runtime, its memory limit changed back and forth.
+    sleeper = f"{args.bundle}-sleep"
+    state = os.path.join(os.path.dirname(args.bundle), "basic-runtime-state")
+    ids = {rt: f"bench-upd-{rt}-{os.getpid()}" for rt in ("basic-runtime", "runc", "crun")}
+    run([args.runtime, "--root", state, "run", "--detach", "--bundle", sleeper, ids["basic-runtime"]], detached=True)
+    run(["runc", "run", "--detach", "--bundle", sleeper, ids["runc"]], detached=True)
+    run(["crun", "run", "--detach", "--bundle", sleeper, ids["crun"]], detached=True)
+    sizes = iter(["64m", "96m"] * 10**6)
+    try:
+        commands = {
+            "basic-runtime update --memory": lambda: [args.runtime, "--root", state, "update", "--memory",
+                                                      next(sizes), ids["basic-runtime"]],
+            "runc update --memory": lambda: ["runc", "update", "--memory", next(sizes), ids["runc"]],
+            "crun update --memory": lambda: ["crun", "update", "--memory", next(sizes), ids["crun"]],
+        }
+        names, samples = measure(commands, args.rounds)
+        m = report(names, samples)
+        print(f"\nrunc update / basic-runtime update: {m[names[1]] / m[names[0]]:.2f}x; "
+              f"basic-runtime / crun: {m[names[0]] / m[names[2]]:.2f}x")
+    finally:
+        for rt, base in (("basic-runtime", [args.runtime, "--root", state]), ("runc", ["runc"]), ("crun", ["crun"])):
+            run(base + ["delete", "--force", ids[rt]], check=False)
+
+
 def memory_kib(pid):
     """(RSS, PSS) of a process in KiB, from /proc."""
     rss = pss = 0
@@ -169,7 +195,7 @@ def rss_suite(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("suite", choices=["start", "exec", "rss", "runtime"])
+    ap.add_argument("suite", choices=["start", "exec", "rss", "runtime", "update"])
     ap.add_argument("--rounds", type=int, default=50)
     ap.add_argument("--bd", required=True)
     ap.add_argument("--root", required=True)
@@ -178,7 +204,7 @@ def main():
     ap.add_argument("--runtime", required=True)
     args = ap.parse_args()
     {"start": start_suite, "exec": exec_suite, "rss": rss_suite,
-     "runtime": runtime_suite}[args.suite](args)
+     "runtime": runtime_suite, "update": update_suite}[args.suite](args)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # basic-docker against crun, runc and podman on this machine, interleaved in one run.
-# Usage (root): bench/run_peer_bench.sh start|exec|rss|runtime [ROUNDS]
+# Usage (root): bench/run_peer_bench.sh start|exec|rss|runtime|update [ROUNDS]
 #   start: `basic-docker run --rm busybox true` against `crun run` / `runc run` of a bundle with
 #          the same busybox rootfs and `podman run --rm --net=none` of that rootfs.
 #   exec:  `exec CTR true` in a running container of each.
 #   rss:   memory of one idle container's monitor: basic-docker-shim against podman's conmon.
 #   runtime: the OCI runtimes alone on one bundle (`true`): basic-runtime run, crun run, runc run.
+#   update: `update --memory` of a running container: basic-runtime, runc and crun update.
 #
 # crun 1.8 refuses this host's hybrid cgroup layout because of
 # /sys/fs/cgroup/unified/cgroup.controllers; every command runs in a private mount namespace
 # where an empty file covers it (podman uses crun too). The host is not changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-suite="${1:?usage: bench/run_peer_bench.sh start|exec|rss|runtime [ROUNDS]}"
+suite="${1:?usage: bench/run_peer_bench.sh start|exec|rss|runtime|update [ROUNDS]}"
 rounds="${2:-50}"
 scripts/install-deps.sh --bench
 scripts/build.sh >/dev/null

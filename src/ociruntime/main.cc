@@ -610,6 +610,156 @@ int List(Global& g, const Args& a) {
   return 0;
 }
 
+// "64m", "1g", "1024" (bytes), as runc's --memory takes them; -1 for unlimited.
+Result<int64_t> ParseBytes(const std::string& text) {
+  if (text == "-1") return -1;
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0 || i > 18) return Status::InvalidArgument("invalid size \"" + text + "\"");
+  int64_t n = std::stoll(text.substr(0, i));
+  std::string unit = text.substr(i);
+  std::transform(unit.begin(), unit.end(), unit.begin(), ::tolower);
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+  if (unit.size() == 2 && unit[1] == 'i') unit.pop_back();
+  static constexpr std::pair<const char*, int> kShift[] = {{"", 0}, {"k", 10}, {"m", 20}, {"g", 30}, {"t", 40}};
+  for (const auto& [u, shift] : kShift) {
+    if (unit == u) return n << shift;
+  }
+  return Status::InvalidArgument("invalid size \"" + text + "\"");
+}
+
+// `update`: the resources of a running container, from flags or from `-r FILE` (the OCI
+// linux.resources JSON, "-" for stdin); flags win over the file, as with runc.
+int Update(Global& g, const Args& a) {
+  auto s = Target(g, a, "update [OPTIONS] CONTAINER");
+  if (!s.ok()) return Fail(g, s.status());
+  if (StatusOf(g.store, *s) == "stopped") return Fail(g, Status::FailedPrecondition("container not running"));
+  for (const char* refused : {"kernel-memory", "kernel-memory-tcp"}) {
+    if (a.Has(refused)) return Fail(g, Status::InvalidArgument(std::string("--") + refused + " is not supported: kernel memory limits are gone from the kernel"));
+  }
+  if (a.Has("l3-cache-schema") || a.Has("mem-bw-schema")) {
+    return Fail(g, Status::InvalidArgument("Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported"));
+  }
+  // name -> value, in the OCI resources' terms.
+  std::map<std::string, std::string> want;
+  if (a.Has("r")) {
+    std::string path = a.Get("r");
+    auto text = path == "-" ? os::ReadAll(STDIN_FILENO) : os::ReadFile(path);
+    if (!text.ok()) return Fail(g, text.status().WithContext("-r"));
+    json r = json::parse(*text, nullptr, false);
+    if (!r.is_object()) return Fail(g, Status::InvalidArgument("-r: not a JSON object"));
+    auto take = [&](const char* section, const char* key, const char* flag) {
+      if (r.contains(section) && r[section].is_object() && r[section].contains(key) && !r[section][key].is_null()) {
+        const json& v = r[section][key];
+        want[flag] = v.is_string() ? v.get<std::string>() : v.dump();
+      }
+    };
+    take("memory", "limit", "memory");
+    take("memory", "reservation", "memory-reservation");
+    take("memory", "swap", "memory-swap");
+    take("cpu", "shares", "cpu-shares");
+    take("cpu", "quota", "cpu-quota");
+    take("cpu", "period", "cpu-period");
+    take("cpu", "cpus", "cpuset-cpus");
+    take("cpu", "mems", "cpuset-mems");
+    take("pids", "limit", "pids-limit");
+    take("blockIO", "weight", "blkio-weight");
+  }
+  for (const char* flag : {"memory", "memory-reservation", "memory-swap", "cpu-shares", "cpu-quota",
+                           "cpu-period", "cpuset-cpus", "cpuset-mems", "pids-limit", "blkio-weight"}) {
+    if (a.Has(flag)) want[flag] = a.Get(flag);
+  }
+  if (want.empty()) return Fail(g, Status::InvalidArgument("update: nothing to update (see update --help)"));
+  runtime::CgroupPlan plan = runtime::PlanFor(s->spec);
+  bool v2 = plan.layout == runtime::CgroupLayout::kV2;
+  std::string root = runtime::CgroupRoot();
+  auto dir_of = [&](const std::string& controller) {
+    return v2 ? root + "/" + s->spec.cgroup_name : root + "/" + controller + "/" + s->spec.cgroup_name;
+  };
+  auto bytes = [&](const std::string& flag) -> Result<int64_t> { return ParseBytes(want[flag]); };
+  auto number = [&](const std::string& flag) -> Result<int64_t> {
+    auto n = ParseInt(want[flag]);
+    if (!n) return Status::InvalidArgument("--" + flag + ": \"" + want[flag] + "\" is not a number");
+    return *n;
+  };
+  std::vector<std::pair<std::string, std::string>> writes;  // file, value, in order
+  auto max_or = [](int64_t v, const char* unlimited) { return v < 0 ? std::string(unlimited) : std::to_string(v); };
+  Status planned = [&]() -> Status {
+    if (want.count("memory")) {
+      BD_ASSIGN_OR_RETURN(int64_t v, bytes("memory"));
+      writes.emplace_back(dir_of("memory") + (v2 ? "/memory.max" : "/memory.limit_in_bytes"), max_or(v, v2 ? "max" : "-1"));
+    }
+    if (want.count("memory-reservation")) {
+      BD_ASSIGN_OR_RETURN(int64_t v, bytes("memory-reservation"));
+      writes.emplace_back(dir_of("memory") + (v2 ? "/memory.low" : "/memory.soft_limit_in_bytes"), max_or(v, v2 ? "max" : "-1"));
+    }
+    if (want.count("memory-swap")) {
+      // runc's meaning: memory plus swap; v2 keeps swap alone.
+      BD_ASSIGN_OR_RETURN(int64_t v, bytes("memory-swap"));
+      if (v2) {
+        int64_t mem = want.count("memory") ? *ParseBytes(want["memory"]) : -1;
+        std::string swap = v < 0 ? "max" : mem >= 0 ? std::to_string(std::max<int64_t>(0, v - mem)) : std::to_string(v);
+        writes.emplace_back(dir_of("memory") + "/memory.swap.max", swap);
+      } else {
+        writes.emplace_back(dir_of("memory") + "/memory.memsw.limit_in_bytes", max_or(v, "-1"));
+      }
+    }
+    if (want.count("cpu-shares")) {
+      BD_ASSIGN_OR_RETURN(int64_t v, number("cpu-shares"));
+      if (v2) {
+        writes.emplace_back(dir_of("cpu") + "/cpu.weight", std::to_string(v == 0 ? 100 : 1 + ((v - 2) * 9999) / 262142));
+      } else {
+        writes.emplace_back(dir_of("cpu") + "/cpu.shares", std::to_string(v));
+      }
+    }
+    if (want.count("cpu-period") || want.count("cpu-quota")) {
+      int64_t period = 100000, quota = -1;
+      if (want.count("cpu-period")) {
+        BD_ASSIGN_OR_RETURN(period, number("cpu-period"));
+      }
+      if (want.count("cpu-quota")) {
+        BD_ASSIGN_OR_RETURN(quota, number("cpu-quota"));
+      }
+      if (period < 1000 || period > 1000000) {
+        return Status::InvalidArgument("--cpu-period must be between 1000 and 1000000 microseconds");
+      }
+      if (v2) {
+        writes.emplace_back(dir_of("cpu") + "/cpu.max", max_or(quota, "max") + " " + std::to_string(period));
+      } else {
+        // The period first: a quota is checked against the period in force.
+        if (want.count("cpu-period")) writes.emplace_back(dir_of("cpu") + "/cpu.cfs_period_us", std::to_string(period));
+        if (want.count("cpu-quota")) writes.emplace_back(dir_of("cpu") + "/cpu.cfs_quota_us", std::to_string(quota));
+      }
+    }
+    if (want.count("cpuset-cpus")) writes.emplace_back(dir_of("cpuset") + "/cpuset.cpus", want["cpuset-cpus"]);
+    if (want.count("cpuset-mems")) writes.emplace_back(dir_of("cpuset") + "/cpuset.mems", want["cpuset-mems"]);
+    if (want.count("pids-limit")) {
+      BD_ASSIGN_OR_RETURN(int64_t v, number("pids-limit"));
+      writes.emplace_back(dir_of("pids") + "/pids.max", v <= 0 ? "max" : std::to_string(v));
+    }
+    if (want.count("blkio-weight")) {
+      BD_ASSIGN_OR_RETURN(int64_t v, number("blkio-weight"));
+      if (v < 10 || v > 1000) return Status::InvalidArgument("--blkio-weight must be between 10 and 1000");
+      writes.emplace_back(dir_of("blkio") + (v2 ? "/io.bfq.weight" : "/blkio.weight"), std::to_string(v));
+    }
+    // Every cgroup must be there before anything is written: nothing changes on an error.
+    for (const auto& [file, value] : writes) {
+      if (!os::IsDir(os::Dirname(file))) {
+        return Status::FailedPrecondition("the container has no " + os::Basename(os::Dirname(os::Dirname(file))) +
+                                          " cgroup here, so `" + os::Basename(file) + "` cannot be set");
+      }
+    }
+    return {};
+  }();
+  if (!planned.ok()) return Fail(g, planned);
+  for (const auto& [file, value] : writes) {
+    auto fd = os::Open(file, O_WRONLY);
+    Status st = fd.ok() ? os::WriteAll(fd->get(), value) : fd.status();
+    if (!st.ok()) return Fail(g, st.WithContext("write `" + value + "` to " + file));
+  }
+  return 0;
+}
+
 // The OCI runtime features document (runtime-spec features.md): what this runtime accepts.
 int Features(Global&, const Args&) {
   json seccomp_actions = {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
@@ -659,6 +809,9 @@ const std::map<std::string, std::string>& CommandUsage() {
       {"list", "list [--format table|json] [--quiet]"},
       {"spec", "spec [--bundle DIR] [--rootless]"},
       {"features", "features"},
+      {"update", "update [-r FILE|-] [--memory SIZE] [--memory-reservation SIZE] [--memory-swap SIZE] "
+                 "[--cpu-shares N] [--cpu-quota US] [--cpu-period US] [--cpuset-cpus LIST] "
+                 "[--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] CONTAINER"},
       {"help", "help [COMMAND]"},
   };
   return kUsage;
@@ -668,7 +821,7 @@ constexpr const char kUsage[] =
     "usage: basic-runtime [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup]\n"
     "                     COMMAND [OPTIONS] ...\n"
     "commands: create, start, run, state, kill, delete, exec, ps, pause, resume, list, spec,\n"
-    "          features, help\n";
+    "          features, update, help\n";
 
 }  // namespace
 
@@ -748,6 +901,13 @@ int Main(int argc, char** argv) {
       {"resume", {}},
       {"spec", {{{"bundle", "b"}, true}, {{"rootless"}, false}}},
       {"features", {}},
+      {"update",
+       {{{"r", "resources"}, true}, {{"memory", "m"}, true}, {{"memory-reservation"}, true},
+        {{"memory-swap"}, true}, {{"kernel-memory"}, true}, {{"kernel-memory-tcp"}, true},
+        {{"cpu-shares"}, true}, {{"cpu-quota"}, true}, {{"cpu-period"}, true},
+        {{"cpu-rt-period"}, true}, {{"cpu-rt-runtime"}, true}, {{"cpuset-cpus"}, true},
+        {{"cpuset-mems"}, true}, {{"pids-limit"}, true}, {{"blkio-weight"}, true},
+        {{"l3-cache-schema"}, true}, {{"mem-bw-schema"}, true}}},
       {"ps", {{{"format", "f"}, true}}},
       {"list", {{{"format", "f"}, true}, {{"quiet", "q"}, false}}},
       {"exec",
@@ -779,6 +939,7 @@ int Main(int argc, char** argv) {
   if (command == "exec") return Exec(g, *a);
   if (command == "spec") return Spec(g, *a);
   if (command == "features") return Features(g, *a);
+  if (command == "update") return Update(g, *a);
   if (command == "ps") return Ps(g, *a);
   return List(g, *a);
 }

@@ -251,6 +251,47 @@ TEST_F(OciRuntimeTest, EnvironmentAsRuncSetsItUp) {
   EXPECT_EQ(r.out, "3 2 /root\n1\n");
 }
 
+TEST_F(OciRuntimeTest, UpdateChangesTheResourcesOfARunningContainer) {
+  SetArgs({"sleep", "600"});
+  std::string pid_file = dir_->path() + "/pid";
+  ASSERT_EQ(RtDetached({"run", "--detach", "--pid-file", pid_file, "--bundle", bundle_, "c1"}).code, 0);
+  auto pid = ParseInt(TrimSpace(*os::ReadFile(pid_file)));
+  ASSERT_TRUE(pid);
+  // The container's cgroup in a hierarchy, as its /proc/PID/cgroup names it.
+  auto cgroup_file = [&](const std::string& controller, const std::string& file) {
+    auto lines = Split(*os::ReadFile("/proc/" + std::to_string(*pid) + "/cgroup"), '\n');
+    for (const std::string& line : lines) {
+      auto f = Split(line, ':');
+      if (f.size() < 3) continue;
+      if (f[1].empty() && os::Exists("/sys/fs/cgroup/cgroup.controllers")) return "/sys/fs/cgroup" + f[2] + "/" + file;
+      for (const std::string& c : Split(f[1], ',')) {
+        if (c == controller) return "/sys/fs/cgroup/" + controller + f[2] + "/" + file;
+      }
+    }
+    return std::string();
+  };
+  bool v2 = os::Exists("/sys/fs/cgroup/cgroup.controllers");
+  CmdResult r = Rt({"update", "--memory", "64m", "--pids-limit", "50", "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(TrimSpace(*os::ReadFile(cgroup_file("memory", v2 ? "memory.max" : "memory.limit_in_bytes"))), "67108864");
+  EXPECT_EQ(TrimSpace(*os::ReadFile(cgroup_file("pids", "pids.max"))), "50");
+  std::string resources = WriteProcess(json{{"cpu", {{"quota", 50000}, {"period", 100000}}},
+                                            {"pids", {{"limit", 60}}}});
+  r = Rt({"update", "-r", resources, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(TrimSpace(*os::ReadFile(cgroup_file("pids", "pids.max"))), "60");
+  if (!v2) EXPECT_EQ(TrimSpace(*os::ReadFile(cgroup_file("cpu", "cpu.cfs_quota_us"))), "50000");
+  // Refused, and nothing changed.
+  r = Rt({"update", "--kernel-memory", "10m", "--pids-limit", "70", "c1"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("kernel-memory"), std::string::npos) << r.err;
+  EXPECT_EQ(TrimSpace(*os::ReadFile(cgroup_file("pids", "pids.max"))), "60");
+  EXPECT_NE(Rt({"update", "--memory", "lots", "c1"}).code, 0);
+  EXPECT_NE(Rt({"update", "--cpu-period", "5", "c1"}).code, 0);
+  EXPECT_NE(Rt({"update", "--pids-limit", "5", "nosuch"}).code, 0);
+  EXPECT_NE(Rt({"update", "c1"}).code, 0);
+}
+
 TEST_F(OciRuntimeTest, CreateWaitsUntilStart) {
   config_["root"]["readonly"] = false;
   SetArgs({"sh", "-c", "echo started > /mark; sleep 600"});
