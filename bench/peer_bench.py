@@ -132,7 +132,7 @@ def update_suite(args):
     run([args.runtime, "--root", state, "run", "--detach", "--bundle", sleeper, ids["basic-runtime"]], detached=True)
     run(["runc", "run", "--detach", "--bundle", sleeper, ids["runc"]], detached=True)
     run(["crun", "run", "--detach", "--bundle", sleeper, ids["crun"]], detached=True)
-    sizes = iter(["64m", "96m"] * 10**6)
+    sizes = iter(["67108864", "100663296"] * 10**6)  # bytes: crun 1.8 takes no units
     try:
         commands = {
             "basic-runtime update --memory": lambda: [args.runtime, "--root", state, "update", "--memory",
