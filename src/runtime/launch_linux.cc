@@ -85,11 +85,8 @@ int CloneFlagOf(std::string_view type) {
 unsigned long NamespaceFlags(const std::vector<std::string>& names) {
   unsigned long flags = 0;
   for (const auto& n : names) {
-    if (n == "pid") flags |= CLONE_NEWPID;  // "cgroup" is unshared by the child, see ChildMain
-    else if (n == "mount") flags |= CLONE_NEWNS;
-    else if (n == "uts") flags |= CLONE_NEWUTS;
-    else if (n == "ipc") flags |= CLONE_NEWIPC;
-    else if (n == "network") flags |= CLONE_NEWNET;
+    // "cgroup" is unshared by the child (see ChildMain); user namespaces are not supported.
+    if (n != "cgroup" && n != "user") flags |= static_cast<unsigned long>(CloneFlagOf(n));
   }
   return flags;
 }
