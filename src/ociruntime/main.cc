@@ -436,7 +436,13 @@ int Exec(Global& g, const Args& a) {
     auto p = runtime::ParseOciProcess(*text);
     if (!p.ok()) return fail(p.status());
     proc = std::move(p->process);
-    if (!p->has_capabilities) proc.capabilities = spec.process.capabilities;
+    if (!p->has_capabilities) {
+      proc.capabilities = spec.process.capabilities;
+      proc.effective_caps = spec.process.effective_caps;
+      proc.permitted_caps = spec.process.permitted_caps;
+      proc.inheritable_caps = spec.process.inheritable_caps;
+      proc.ambient_caps = spec.process.ambient_caps;
+    }
   } else {
     if (a.positional.size() < 2) return fail(Status::InvalidArgument("exec requires a command"));
     proc.args.assign(a.positional.begin() + 1, a.positional.end());
@@ -462,7 +468,10 @@ int Exec(Global& g, const Args& a) {
     for (const std::string& cap : a.All("cap")) {
       auto name = runtime::NormalizeCapability(cap);
       if (!name.ok()) return fail(name.status());
+      // As runc's exec --cap: bounding, effective and permitted.
       proc.capabilities.push_back(*name);
+      if (proc.effective_caps) proc.effective_caps->push_back(*name);
+      if (proc.permitted_caps) proc.permitted_caps->push_back(*name);
     }
     if (a.Has("no-new-privs")) proc.no_new_privileges = true;
   }

@@ -541,12 +541,25 @@ Status AwaitStart(int gate_fd, int report_fd) {
   // CAP_SETUID/SETGID, still effective), then the final sets. A non-root user keeps none:
   // switching away from uid 0 clears effective and permitted.
   if (Status st = DropBoundingSet(spec.process.capabilities); !st.ok()) fail(st);
+  // Sets given explicitly (an OCI config) hold for any user, as with runc: the permitted set
+  // is kept across the switch away from uid 0 (PR_SET_KEEPCAPS) and set again after it.
+  const Process& p = proc;
+  bool explicit_sets = p.effective_caps || p.permitted_caps || !p.ambient_caps.empty();
+  if (explicit_sets && user->uid != 0 && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
+    fail(os::ErrnoStatus("keep capabilities"));
+  }
   if (::setgroups(user->additional_gids.size(), user->additional_gids.data()) < 0) {
     fail(os::ErrnoStatus("setgroups"));
   }
   if (::setresgid(user->gid, user->gid, user->gid) < 0) fail(os::ErrnoStatus("setgid"));
   if (::setresuid(user->uid, user->uid, user->uid) < 0) fail(os::ErrnoStatus("setuid"));
-  if (user->uid == 0) {
+  if (explicit_sets) {
+    Status st = SetCapabilitySets(p.effective_caps.value_or(std::vector<std::string>{}),
+                                  p.permitted_caps.value_or(std::vector<std::string>{}),
+                                  p.inheritable_caps, p.ambient_caps);
+    if (!st.ok()) fail(st);
+    ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  } else if (user->uid == 0) {
     if (Status st = SetCapabilities(spec.process.capabilities); !st.ok()) fail(st);
   }
   if (spec.process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {

@@ -32,21 +32,33 @@ Result<int> RlimitFromName(std::string_view name) {
   return Status::InvalidArgument("unknown rlimit type \"" + std::string(name) + "\"");
 }
 
-Result<std::vector<std::string>> Capabilities(const json& caps) {
-  // One set serves bounding, effective and permitted: the bounding set is authoritative.
-  const char* key = caps.contains("bounding") ? "bounding" : "effective";
+// One capability set of an OCI config: unknown names are skipped with a warning, as runc does,
+// so that configs written for newer kernels still run.
+std::vector<std::string> CapabilitySet(const json& caps, const char* key) {
   std::vector<std::string> out;
   for (const json& c : caps.value(key, json::array())) {
     auto name = NormalizeCapability(c.get<std::string>());
     if (!name.ok()) {
-      // A capability this kernel or libcap does not know: skipped with a warning, as runc
-      // does, so that configs written for newer kernels still run.
       log::Warn("ignoring unknown or unavailable capability {}", c.get<std::string>());
       continue;
     }
     out.push_back(std::move(*name));
   }
   return out;
+}
+
+// The five sets, as runc applies them.
+void Capabilities(const json& caps, Process* proc) {
+  proc->capabilities = CapabilitySet(caps, caps.contains("bounding") ? "bounding" : "effective");
+  proc->effective_caps = CapabilitySet(caps, "effective");
+  proc->permitted_caps = CapabilitySet(caps, "permitted");
+  proc->inheritable_caps = CapabilitySet(caps, "inheritable");
+  proc->ambient_caps = CapabilitySet(caps, "ambient");
+  for (const std::string& a : proc->ambient_caps) {
+    if (std::find(proc->inheritable_caps.begin(), proc->inheritable_caps.end(), a) == proc->inheritable_caps.end()) {
+      log::Warn("ambient capability {} is not in the inheritable set: it cannot be raised", a);
+    }
+  }
 }
 
 Result<OciProcess> ProcessFromJson(const json& p) {
@@ -73,7 +85,7 @@ Result<OciProcess> ProcessFromJson(const json& p) {
     proc.numeric_user = NumericUser{};
   }
   if (p.contains("capabilities")) {
-    BD_ASSIGN_OR_RETURN(proc.capabilities, Capabilities(p["capabilities"]));
+    Capabilities(p["capabilities"], &proc);
     out.has_capabilities = true;
   }
   for (const json& r : p.value("rlimits", json::array())) {

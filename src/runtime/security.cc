@@ -15,6 +15,7 @@
 #include <set>
 
 #include "base/unique_fd.h"
+#include "base/log.h"
 #include "os/error.h"
 #include "os/fs.h"
 
@@ -147,6 +148,31 @@ Status SetCapabilities(const std::vector<std::string>& caps) {
   }
   if (cap_set_proc(state) < 0) return os::ErrnoStatus("set capabilities");
   ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  return {};
+}
+
+Status SetCapabilitySets(const std::vector<std::string>& effective,
+                         const std::vector<std::string>& permitted,
+                         const std::vector<std::string>& inheritable,
+                         const std::vector<std::string>& ambient) {
+  cap_t state = cap_init();
+  if (!state) return os::ErrnoStatus("cap_init");
+  std::unique_ptr<std::remove_pointer_t<cap_t>, int (*)(void*)> owner(state, cap_free);
+  for (const auto& [flag, names] : {std::pair{CAP_EFFECTIVE, &effective}, std::pair{CAP_PERMITTED, &permitted},
+                                    std::pair{CAP_INHERITABLE, &inheritable}}) {
+    BD_ASSIGN_OR_RETURN(std::vector<cap_value_t> values, CapValues(*names));
+    if (!values.empty() && cap_set_flag(state, flag, static_cast<int>(values.size()), values.data(), CAP_SET) < 0) {
+      return os::ErrnoStatus("cap_set_flag");
+    }
+  }
+  if (cap_set_proc(state) < 0) return os::ErrnoStatus("set capabilities");
+  ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  BD_ASSIGN_OR_RETURN(std::vector<cap_value_t> raise, CapValues(ambient));
+  for (size_t i = 0; i < raise.size(); ++i) {
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, raise[i], 0, 0) < 0) {
+      log::Warn("cannot raise ambient capability {}: {}", ambient[i], std::strerror(errno));
+    }
+  }
   return {};
 }
 

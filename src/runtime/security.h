@@ -46,5 +46,11 @@ Status LoadSeccompProgram(std::string_view program);
 Status DropBoundingSet(const std::vector<std::string>& caps);
 // Sets effective and permitted to `caps` and clears inheritable and ambient.
 Status SetCapabilities(const std::vector<std::string>& caps);
+// Sets effective, permitted and inheritable as given and raises `ambient` (each must be in
+// permitted and inheritable; one that is not is skipped with a warning).
+Status SetCapabilitySets(const std::vector<std::string>& effective,
+                         const std::vector<std::string>& permitted,
+                         const std::vector<std::string>& inheritable,
+                         const std::vector<std::string>& ambient);
 
 }  // namespace bd::runtime

@@ -49,13 +49,20 @@ std::string SpecToJson(const Spec& s) {
                   {"cwd", s.process.cwd},
                   {"user", s.process.user},
                   {"terminal", s.process.terminal},
-                  {"capabilities",
-                   {{"bounding", s.process.capabilities},
-                    {"effective", s.process.capabilities},
-                    {"permitted", s.process.capabilities}}},
+                  {"capabilities", {{"bounding", s.process.capabilities}}},
                   {"noNewPrivileges", s.process.no_new_privileges}};
   // The fields below appear only when set, keeping the engine's stored specs small.
   json& p = j["process"];
+  // Apart from "capabilities": specs stored before these sets existed wrote an "effective"
+  // equal to the bounding set there, which must keep meaning "root only".
+  if (s.process.effective_caps || s.process.permitted_caps || !s.process.inheritable_caps.empty() ||
+      !s.process.ambient_caps.empty()) {
+    json& sets = p["capabilitySets"];
+    if (s.process.effective_caps) sets["effective"] = *s.process.effective_caps;
+    if (s.process.permitted_caps) sets["permitted"] = *s.process.permitted_caps;
+    sets["inheritable"] = s.process.inheritable_caps;
+    sets["ambient"] = s.process.ambient_caps;
+  }
   if (s.process.numeric_user) {
     p["numericUser"] = {{"uid", s.process.numeric_user->uid},
                         {"gid", s.process.numeric_user->gid},
@@ -133,8 +140,14 @@ Result<Spec> SpecFromJson(std::string_view text) {
     s.process.user = p.value("user", "");
     s.process.terminal = p.value("terminal", false);
     if (p.contains("capabilities")) {
-      s.process.capabilities =
-          p["capabilities"].value("bounding", std::vector<std::string>{});
+      s.process.capabilities = p["capabilities"].value("bounding", std::vector<std::string>{});
+    }
+    if (p.contains("capabilitySets")) {
+      const json& c = p["capabilitySets"];
+      if (c.contains("effective")) s.process.effective_caps = c["effective"].get<std::vector<std::string>>();
+      if (c.contains("permitted")) s.process.permitted_caps = c["permitted"].get<std::vector<std::string>>();
+      s.process.inheritable_caps = c.value("inheritable", std::vector<std::string>{});
+      s.process.ambient_caps = c.value("ambient", std::vector<std::string>{});
     }
     s.process.no_new_privileges = p.value("noNewPrivileges", false);
     if (p.contains("numericUser")) {

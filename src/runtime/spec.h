@@ -34,8 +34,15 @@ struct Process {
   std::string cwd = "/";
   std::string user;  // "", "uid", "name", "uid:gid", "name:group": resolved inside the rootfs
   bool terminal = false;
-  // Bounding set; also effective and permitted when the process runs as root.
+  // Bounding set; also effective and permitted when the process runs as root and those are
+  // not given (the engine's way: a non-root user then has none).
   std::vector<std::string> capabilities;
+  // The other sets as an OCI config gives them (runc's way: kept across a switch to a
+  // non-root user). Ambient ones must also be inheritable and permitted.
+  std::optional<std::vector<std::string>> effective_caps;
+  std::optional<std::vector<std::string>> permitted_caps;
+  std::vector<std::string> inheritable_caps;
+  std::vector<std::string> ambient_caps;
   bool no_new_privileges = true;
   std::optional<NumericUser> numeric_user;  // when set, `user` is not used
   std::optional<uint32_t> umask;            // default 022

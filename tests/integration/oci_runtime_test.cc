@@ -292,6 +292,23 @@ TEST_F(OciRuntimeTest, UpdateChangesTheResourcesOfARunningContainer) {
   EXPECT_NE(Rt({"update", "c1"}).code, 0);
 }
 
+// runc's capabilities: each set as given, kept for a non-root user, ambient raised.
+TEST_F(OciRuntimeTest, CapabilitySetsHoldForANonRootUser) {
+  config_["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+  json bind = {"CAP_NET_BIND_SERVICE"};
+  config_["process"]["capabilities"] = {{"bounding", {"CAP_NET_BIND_SERVICE", "CAP_KILL"}},
+                                        {"effective", bind}, {"permitted", bind},
+                                        {"inheritable", bind}, {"ambient", bind}};
+  SetArgs({"sh", "-c", "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The shell's own sets: after exec as a non-root user only the ambient set carries into
+  // permitted and effective, so all of them show NET_BIND_SERVICE (bit 10).
+  EXPECT_EQ(r.out,
+            "CapInh:\t0000000000000400\nCapPrm:\t0000000000000400\nCapEff:\t0000000000000400\n"
+            "CapBnd:\t0000000000000420\nCapAmb:\t0000000000000400\n") << r.err;
+}
+
 TEST_F(OciRuntimeTest, CreateWaitsUntilStart) {
   config_["root"]["readonly"] = false;
   SetArgs({"sh", "-c", "echo started > /mark; sleep 600"});
