@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 #include "base/log.h"
 
 namespace bd::store {
@@ -85,8 +88,16 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
   // WAL: readers never block the writer. synchronous=NORMAL keeps every committed transaction
   // across a process crash (kill -9); only an OS crash may lose the last commits, never
   // consistency.
-  BD_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                              " PRAGMA foreign_keys=ON;"));
+  // The journal mode is stored in the file: set once, by the first opener. Several processes
+  // opening a new database at once race for that change, and SQLite reports the loser busy
+  // without waiting on the busy handler: retried for as long as the busy timeout.
+  for (int attempt = 0;; ++attempt) {
+    Status st = db->Exec("PRAGMA journal_mode=WAL");
+    if (st.ok()) break;
+    if (st.code() != Code::kUnavailable || attempt >= 1000) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  BD_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   BD_RETURN_IF_ERROR(db->Migrate(migrations).WithContext("migrate `" + path + "`"));
   return db;
 }

@@ -1,3 +1,6 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "engine/schema.h"
@@ -68,6 +71,23 @@ TEST_F(DbTest, WriteTxnRollsBackOnError) {
   auto ins = (*db)->Prepare("INSERT INTO t VALUES (?)");
   ASSERT_TRUE(ins.ok());
   EXPECT_EQ(ins->BindAll(2).Run().code(), Code::kAlreadyExists);
+}
+
+// Processes that open one new database at once all succeed: the first switches it to WAL,
+// the others wait for that instead of failing with "database is locked".
+TEST_F(DbTest, ConcurrentFirstOpensAllSucceed) {
+  std::string path = dir_->path() + "/race.db";
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 8; ++i) {
+    pid_t pid = ::fork();
+    if (pid == 0) ::_exit(Db::Open(path, engine::Migrations()).ok() ? 0 : 1);
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
 }
 
 TEST_F(DbTest, EngineSchemaAppliesToAFreshDatabase) {
