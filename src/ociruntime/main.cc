@@ -53,27 +53,38 @@ std::string VersionText() {
          std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro) + "\n";
 }
 
-// ---- logging: errors go to stderr and, with --log, to that file (text or JSON lines) ----
+// ---- logging: errors go to stderr and, with --log, to that file (text or JSON lines);
+// with --debug, debug lines too (on stderr as well when there is no --log) ----
 
 struct Logger {
   std::string path;
   bool json_format = false;
+  bool debug = false;
 
-  void Error(const std::string& msg) const {
-    std::string text = "basic-runtime: " + msg + "\n";
-    (void)!::write(STDERR_FILENO, text.data(), text.size());
-    if (path.empty()) return;
-    std::string line;
+  std::string Line(const char* level, const std::string& msg) const {
     std::string now = FormatRfc3339Nano(NowNanos());
-    if (json_format) {
-      line = json{{"level", "error"}, {"msg", msg}, {"time", now}}.dump() + "\n";
-    } else {
-      line = "time=\"" + now + "\" level=error msg=" + json(msg).dump() + "\n";
-    }
+    if (json_format) return json{{"level", level}, {"msg", msg}, {"time", now}}.dump() + "\n";
+    return "time=\"" + now + "\" level=" + level + " msg=" + json(msg).dump() + "\n";
+  }
+  void ToFile(const std::string& line) const {
     int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd >= 0) {
       (void)!::write(fd, line.data(), line.size());
       ::close(fd);
+    }
+  }
+  void Error(const std::string& msg) const {
+    std::string text = "basic-runtime: " + msg + "\n";
+    (void)!::write(STDERR_FILENO, text.data(), text.size());
+    if (!path.empty()) ToFile(Line("error", msg));
+  }
+  void Debug(const std::string& msg) const {
+    if (!debug) return;
+    std::string line = Line("debug", msg);
+    if (path.empty()) {
+      (void)!::write(STDERR_FILENO, line.data(), line.size());
+    } else {
+      ToFile(line);
     }
   }
 };
@@ -308,6 +319,9 @@ int CreateOrRun(Global& g, const Args& a, bool run) {
   auto parsed = runtime::ParseOciConfig(*config, bundle, id, g.systemd_cgroup);
   if (!parsed.ok()) return fail(parsed.status());
   runtime::Spec& spec = parsed->spec;
+  g.log.Debug("config " + bundle + "/config.json: rootfs " + spec.rootfs + ", " +
+              std::to_string(spec.mounts.size()) + " mounts, namespaces " + Join(spec.namespaces, ",") +
+              ", cgroup " + spec.cgroup_name);
   bool detach = !run || a.Has("detach");
   std::string console_path = a.Get("console-socket");
   if (spec.process.terminal && detach && console_path.empty()) {
@@ -342,6 +356,7 @@ int CreateOrRun(Global& g, const Args& a, bool run) {
   state.start_time = os::ProcessStartTime(state.pid);
   state.annotations = parsed->annotations;
   state.spec = spec;
+  g.log.Debug("container " + id + " process " + std::to_string(state.pid) + (run ? " running" : " created"));
   Status st = g.store.Save(state);
   if (st.ok()) st = WritePidFile(a.Get("pid-file"), state.pid);
   if (!st.ok()) {
@@ -878,6 +893,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   g.log.json_format = log_format == "json";
+  g.log.debug = global->Has("debug");
   g.systemd_cgroup = global->Has("systemd-cgroup");
 
   const std::string command = args[next];
@@ -937,6 +953,8 @@ int Main(int argc, char** argv) {
     g.log.Error(a.status().message());
     return 1;
   }
+  g.log.Debug("command " + command + " " + Join(a->positional, " ") + " (root " +
+              global->Get("root", "/run/basic-runtime") + ")");
   if (command == "create") return CreateOrRun(g, *a, false);
   if (command == "run") return CreateOrRun(g, *a, true);
   if (command == "start") return Start(g, *a);

@@ -197,6 +197,14 @@ TEST_F(OciRuntimeTest, VersionFeaturesHelpListAndLog) {
   EXPECT_EQ(lines[0].substr(0, 24), "ID          PID         ");
   EXPECT_EQ(lines[1].substr(0, 12), "c1          ");
   EXPECT_EQ(Rt({"list", "-q"}).out, "c1\n");
+  r = Rt({"--debug", "state", "c1"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.err.find("level=debug"), std::string::npos) << r.err;
+  EXPECT_EQ(Rt({"state", "c1"}).err, "");  // quiet without --debug
+  std::string log = dir_->path() + "/debug.log";
+  r = Rt({"--debug", "--log", log, "--log-format", "json", "state", "c1"});
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(os::ReadFile(log)->find("\"level\":\"debug\""), std::string::npos);
   r = Rt({"--log", "/nonexistent-dir/log", "state", "c1"});
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("/nonexistent-dir/log"), std::string::npos) << r.err;
