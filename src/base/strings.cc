@@ -119,4 +119,9 @@ Status ValidateUtf8(std::string_view what, std::string_view s) {
   return {};
 }
 
+Status ValidateUtf8(std::string_view what, const std::vector<std::string>& list) {
+  for (const std::string& s : list) BD_RETURN_IF_ERROR(ValidateUtf8(what, s));
+  return {};
+}
+
 }  // namespace bd

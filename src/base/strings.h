@@ -22,6 +22,8 @@ std::string ShellQuote(std::string_view s);
 // OK when `s` is valid UTF-8; otherwise InvalidArgument naming `what` and the byte offset
 // (not the bytes: the message must stay printable and JSON-safe).
 Status ValidateUtf8(std::string_view what, std::string_view s);
+// The same for each string of `list`.
+Status ValidateUtf8(std::string_view what, const std::vector<std::string>& list);
 
 // 64 random lowercase hex digits (from getrandom), as container ids use.
 std::string RandomHexId();

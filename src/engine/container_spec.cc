@@ -193,16 +193,12 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
 
 Status ValidateConfigText(const ContainerConfig& c) {
   // Stored as JSON, which holds UTF-8 only: anything else is refused here, before any state.
-  auto each = [](std::string_view what, const std::vector<std::string>& list) -> Status {
-    for (const std::string& s : list) BD_RETURN_IF_ERROR(ValidateUtf8(what, s));
-    return {};
-  };
-  BD_RETURN_IF_ERROR(each("the entrypoint", c.entrypoint));
-  BD_RETURN_IF_ERROR(each("a command argument", c.cmd));
-  BD_RETURN_IF_ERROR(each("an environment variable (-e)", c.env));
-  BD_RETURN_IF_ERROR(each("a volume (-v)", c.binds));
-  BD_RETURN_IF_ERROR(each("a tmpfs (--tmpfs)", c.tmpfs));
-  BD_RETURN_IF_ERROR(each("a security option", c.security_opt));
+  BD_RETURN_IF_ERROR(ValidateUtf8("the entrypoint", c.entrypoint));
+  BD_RETURN_IF_ERROR(ValidateUtf8("a command argument", c.cmd));
+  BD_RETURN_IF_ERROR(ValidateUtf8("an environment variable (-e)", c.env));
+  BD_RETURN_IF_ERROR(ValidateUtf8("a volume (-v)", c.binds));
+  BD_RETURN_IF_ERROR(ValidateUtf8("a tmpfs (--tmpfs)", c.tmpfs));
+  BD_RETURN_IF_ERROR(ValidateUtf8("a security option", c.security_opt));
   BD_RETURN_IF_ERROR(ValidateUtf8("the working directory (-w)", c.working_dir));
   BD_RETURN_IF_ERROR(ValidateUtf8("the user (-u)", c.user));
   BD_RETURN_IF_ERROR(ValidateUtf8("the seccomp profile", c.seccomp));

@@ -493,8 +493,8 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::s
 
 Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* exit_code) {
   *exit_code = runtime::kExitEngineFailed;
-  for (const std::string& a : opts.cmd) BD_RETURN_IF_ERROR(ValidateUtf8("a command argument", a));
-  for (const std::string& e : opts.env) BD_RETURN_IF_ERROR(ValidateUtf8("an environment variable (-e)", e));
+  BD_RETURN_IF_ERROR(ValidateUtf8("a command argument", opts.cmd));
+  BD_RETURN_IF_ERROR(ValidateUtf8("an environment variable (-e)", opts.env));
   BD_RETURN_IF_ERROR(ValidateUtf8("the working directory (-w)", opts.working_dir));
   BD_RETURN_IF_ERROR(ValidateUtf8("the user (-u)", opts.user));
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));

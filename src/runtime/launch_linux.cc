@@ -355,8 +355,8 @@ void LoopbackUp() {
   ::close(s);
 }
 
-Status PivotInto(const std::string& rootfs, const NamespaceId& caller_mnt) {
-  BD_RETURN_IF_ERROR(CheckPrivateMountNamespace(caller_mnt));
+// Only after CheckPrivateMountNamespace (ChildMain does it before its first mount).
+Status PivotInto(const std::string& rootfs) {
   if (::chdir(rootfs.c_str()) < 0) return os::ErrnoStatus("chdir `" + rootfs + "`");
   // pivot_root(".", "."): the old root lands on top of the new one and is detached at once.
   if (::syscall(SYS_pivot_root, ".", ".") < 0) return os::ErrnoStatus("pivot_root");
@@ -543,8 +543,7 @@ Status AwaitStart(int gate_fd, int report_fd) {
   if (Status st = DropBoundingSet(spec.process.capabilities); !st.ok()) fail(st);
   // Sets given explicitly (an OCI config) hold for any user, as with runc: the permitted set
   // is kept across the switch away from uid 0 (PR_SET_KEEPCAPS) and set again after it.
-  const Process& p = proc;
-  bool explicit_sets = p.effective_caps || p.permitted_caps || !p.ambient_caps.empty();
+  bool explicit_sets = proc.effective_caps || proc.permitted_caps || !proc.ambient_caps.empty();
   if (explicit_sets && user->uid != 0 && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
     fail(os::ErrnoStatus("keep capabilities"));
   }
@@ -554,9 +553,9 @@ Status AwaitStart(int gate_fd, int report_fd) {
   if (::setresgid(user->gid, user->gid, user->gid) < 0) fail(os::ErrnoStatus("setgid"));
   if (::setresuid(user->uid, user->uid, user->uid) < 0) fail(os::ErrnoStatus("setuid"));
   if (explicit_sets) {
-    Status st = SetCapabilitySets(p.effective_caps.value_or(std::vector<std::string>{}),
-                                  p.permitted_caps.value_or(std::vector<std::string>{}),
-                                  p.inheritable_caps, p.ambient_caps);
+    Status st = SetCapabilitySets(proc.effective_caps.value_or(std::vector<std::string>{}),
+                                  proc.permitted_caps.value_or(std::vector<std::string>{}),
+                                  proc.inheritable_caps, proc.ambient_caps);
     if (!st.ok()) fail(st);
     ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
   } else if (user->uid == 0) {
@@ -669,7 +668,7 @@ Status AwaitStart(int gate_fd, int report_fd) {
   if (!spec.process.cwd.empty() && spec.process.cwd != "/") {
     if (auto cwd = EnsureInRoot(root.get(), spec.process.cwd, false); !cwd.ok()) fail(cwd.status());
   }
-  if (Status st = PivotInto(spec.rootfs, caller_mnt); !st.ok()) fail(st);
+  if (Status st = PivotInto(spec.rootfs); !st.ok()) fail(st);
   if (spec.readonly_rootfs &&
       ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0) {
     fail(os::ErrnoStatus("remount / read-only"));

@@ -153,13 +153,15 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
       s->join_namespaces.push_back({type, path});
     }
   }
+  // Whether the container gets a namespace of `type`, new or joined.
+  auto has_ns = [&](const std::string& type) {
+    return std::find(s->namespaces.begin(), s->namespaces.end(), type) != s->namespaces.end() ||
+           std::any_of(s->join_namespaces.begin(), s->join_namespaces.end(),
+                       [&](const NamespacePath& n) { return n.type == type; });
+  };
   // Without a mount namespace of its own the container would mount and pivot_root in the
   // caller's: refused, as runc does.
-  bool has_mount_ns =
-      std::find(s->namespaces.begin(), s->namespaces.end(), "mount") != s->namespaces.end() ||
-      std::any_of(s->join_namespaces.begin(), s->join_namespaces.end(),
-                  [](const NamespacePath& n) { return n.type == "mount"; });
-  if (!has_mount_ns) {
+  if (!has_ns("mount")) {
     return Status::InvalidArgument(
         "unable to restrict sys entries without a private MNT namespace: the config must list "
         "a \"mount\" namespace");
@@ -199,11 +201,6 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
   BD_ASSIGN_OR_RETURN(s->cgroup_name,
                       CgroupName(l.value("cgroupsPath", ""), id, systemd_cgroup));
   const json sysctl = l.value("sysctl", json::object());
-  auto has_ns = [&](const std::string& type) {
-    return std::find(s->namespaces.begin(), s->namespaces.end(), type) != s->namespaces.end() ||
-           std::any_of(s->join_namespaces.begin(), s->join_namespaces.end(),
-                       [&](const NamespacePath& n) { return n.type == type; });
-  };
   for (const auto& [k, v] : sysctl.items()) {
     // A sysctl is written in the container's own namespace of its kind; without one it would
     // change the host's: refused, as runc does.
