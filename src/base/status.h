@@ -80,6 +80,9 @@ class [[nodiscard]] Result {
   T& value() & { return std::get<1>(v_); }
   const T& value() const& { return std::get<1>(v_); }
   T&& value() && { return std::get<1>(std::move(v_)); }
+  // The value, or `fallback` when this holds an error.
+  T value_or(T fallback) const& { return ok() ? value() : std::move(fallback); }
+  T value_or(T fallback) && { return ok() ? std::move(value()) : std::move(fallback); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }

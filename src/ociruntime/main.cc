@@ -34,6 +34,7 @@
 #include "os/signals.h"
 #include "os/terminal.h"
 #include "runtime/cgroups.h"
+#include "runtime/hooks.h"
 #include "runtime/launch.h"
 #include "runtime/oci_config.h"
 #include "runtime/security.h"
@@ -77,6 +78,11 @@ struct Logger {
     std::string text = "basic-runtime: " + msg + "\n";
     (void)!::write(STDERR_FILENO, text.data(), text.size());
     if (!path.empty()) ToFile(Line("error", msg));
+  }
+  void Warn(const std::string& msg) const {
+    std::string text = "basic-runtime: warning: " + msg + "\n";
+    (void)!::write(STDERR_FILENO, text.data(), text.size());
+    if (!path.empty()) ToFile(Line("warning", msg));
   }
   void Debug(const std::string& msg) const {
     if (!debug) return;
@@ -270,7 +276,17 @@ Result<ContainerState> Target(const Global& g, const Args& a, std::string_view u
   return g.store.Load(a.positional[0]);
 }
 
-// Frees what a container holds on the host: remaining processes, its cgroup, its state.
+// poststart and poststop hooks: a failure is a warning and the lifecycle goes on, as the
+// runtime spec says.
+void RunLateHooks(const Global& g, const std::vector<runtime::Hook>& hooks, const char* kind,
+                  const ContainerState& s, const char* status) {
+  if (hooks.empty()) return;
+  Status st = runtime::RunHooks(hooks, kind, runtime::HookState(s.spec, s.pid, status));
+  if (!st.ok()) g.log.Warn(st.message());
+}
+
+// Frees what a container holds on the host: remaining processes, its cgroup, its state; then
+// its poststop hooks run.
 Status Destroy(const Global& g, const ContainerState& s) {
   runtime::CgroupPlan plan = runtime::PlanFor(s.spec);
   SignalCgroup(s.spec, SIGKILL);
@@ -281,6 +297,7 @@ Status Destroy(const Global& g, const ContainerState& s) {
   for (int i = 0; i < 100 && !runtime::CgroupProcesses(plan).empty(); ++i) ::usleep(2000);
   Status st = runtime::RemoveCgroup(plan);
   if (Status rm = g.store.Remove(s.id); !rm.ok()) return rm;
+  RunLateHooks(g, s.spec.hooks.poststop, "poststop", s, "stopped");
   return st;
 }
 
@@ -365,6 +382,7 @@ int CreateOrRun(Global& g, const Args& a, bool run) {
     (void)Destroy(g, state);
     return fail(st);
   }
+  if (run) RunLateHooks(g, spec.hooks.poststart, "poststart", state, "running");
   if (detach) {
     child->Release();  // the caller (or its subreaper) owns the process from here
     return 0;
@@ -383,7 +401,9 @@ int Start(Global& g, const Args& a) {
   Status st = pidfd.ok() ? runtime::StartGated(g.store.Fifo(s->id), pidfd->get())
                          : pidfd.status();
   ::unlink(g.store.Fifo(s->id).c_str());
-  return st.ok() ? 0 : Fail(g, st);
+  if (!st.ok()) return Fail(g, st);
+  RunLateHooks(g, s->spec.hooks.poststart, "poststart", *s, "running");
+  return 0;
 }
 
 int State(Global& g, const Args& a) {
@@ -435,13 +455,18 @@ int PauseResume(Global& g, const Args& a, bool pause) {
 }
 
 int Exec(Global& g, const Args& a) {
-  auto fail = [&](const Status& st) { return Fail(g, st); };
+  // Any failure of exec itself exits 255 (runc's and ssh's convention), so a caller can tell
+  // it from the command's own exit status.
+  auto fail = [&](const Status& st) {
+    g.log.Error("exec failed: " + st.message());
+    return 255;
+  };
   auto s = Target(g, a, "exec [OPTIONS] CONTAINER COMMAND [ARG...]", SIZE_MAX);
   if (!s.ok()) return fail(s.status());
   std::string status = StatusOf(g.store, *s);
   if (status == "stopped") return fail(Status::FailedPrecondition("cannot exec in a stopped container"));
   if (status == "paused" && !a.Has("ignore-paused")) {
-    return fail(Status::FailedPrecondition("cannot exec in a paused container"));
+    return fail(Status::FailedPrecondition("cannot exec in a paused container (use --ignore-paused to override)"));
   }
   runtime::Spec spec = s->spec;  // security settings of the container, the process replaced
   runtime::Process proc = spec.process;
@@ -507,10 +532,7 @@ int Exec(Global& g, const Args& a) {
   }
   runtime::LaunchError error;
   auto started = runtime::ExecIn(pidfd->get(), spec, proc, stdio.io(), detach, &error);
-  if (!started.ok()) {
-    g.log.Error(error.status.message());
-    return error.exit_code;
-  }
+  if (!started.ok()) return fail(error.status);
   if (Status st = WritePidFile(a.Get("pid-file"), started->pid); !st.ok()) return fail(st);
   if (detach) {
     (void)started->helper.Wait();  // exits at once; the process runs on under the subreaper
@@ -791,15 +813,17 @@ int Features(Global&, const Args&) {
   json doc = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.0.2"},
-      {"hooks", json::array()},
+      {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions",
        {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand",
         "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime",
-        "nosuid", "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared",
-        "rslave", "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync",
-        "unbindable"}},
+        "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime", "relatime",
+        "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
+        "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
+        "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "slave",
+        "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable"}},
       {"linux",
-       {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "uts"}},
+       {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
         {"capabilities", runtime::AllCapabilities()},
         {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
         {"seccomp",

@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/nsfs.h>
@@ -13,6 +14,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -21,11 +24,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <functional>
+#include <memory>
 
 #include "base/strings.h"
 #include "os/error.h"
 #include "os/fs.h"
 #include "os/process.h"
+#include "runtime/hooks.h"
 #include "runtime/launch.h"
 #include "runtime/security.h"
 #include "runtime/user.h"
@@ -41,6 +47,16 @@ struct ChildReport {
 };
 
 constexpr int kReady = -1;
+// Set up and about to pivot_root: the runtime runs its prestart and createRuntime hooks now
+// and answers on the sync pipe.
+constexpr int kRunHooks = -2;
+
+// What the runtime tells a container process that waits for it (see Launch): its pid as the
+// runtime sees it (for the hooks' state), once the runtime has done its part (user namespace
+// maps written, cgroups joined).
+struct SyncMessage {
+  pid_t host_pid;
+};
 
 // Set in a container's process once `start` released it: nobody reads the report pipe any
 // more, so a failure is told on the process's stderr (the container's log) instead.
@@ -79,14 +95,16 @@ int CloneFlagOf(std::string_view type) {
   if (type == "uts") return CLONE_NEWUTS;
   if (type == "cgroup") return CLONE_NEWCGROUP;
   if (type == "user") return CLONE_NEWUSER;
+  if (type == "time") return CLONE_NEWTIME;
   return 0;
 }
 
 unsigned long NamespaceFlags(const std::vector<std::string>& names) {
   unsigned long flags = 0;
   for (const auto& n : names) {
-    // "cgroup" is unshared by the child (see ChildMain); user namespaces are not supported.
-    if (n != "cgroup" && n != "user") flags |= static_cast<unsigned long>(CloneFlagOf(n));
+    // "cgroup" and "time" are unshared by the child (see ChildMain); "user" is made by the
+    // clone of Launch's helper (see CloneWithUserNamespace).
+    if (n != "cgroup" && n != "user" && n != "time") flags |= static_cast<unsigned long>(CloneFlagOf(n));
   }
   return flags;
 }
@@ -95,7 +113,10 @@ Status MountAt(const char* src, int target_fd, const char* type, unsigned long f
                const char* data, const std::string& shown) {
   std::string target = "/proc/self/fd/" + std::to_string(target_fd);
   if (::mount(src, target.c_str(), type, flags, data) < 0) {
-    return os::ErrnoStatus("mount " + std::string(type ? type : "bind") + " on `" + shown + "`");
+    int err = errno;  // kept for callers that retry on a particular errno
+    Status st = os::ErrnoStatus(err, "mount " + std::string(type ? type : "bind") + " on `" + shown + "`");
+    errno = err;
+    return st;
   }
   return {};
 }
@@ -125,10 +146,106 @@ Result<UniqueFd> EnsureInRoot(int root_fd, const std::string& path, bool file) {
   return os::OpenInRoot(root_fd, path, O_PATH);
 }
 
-Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_namespace);
+Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_namespace,
+                    bool user_namespace);
 
-// `deferred_ro`: mounts to make read-only once the devices are in (a read-only /dev).
-Status DoMount(int root_fd, const Mount& m, bool cgroup_namespace, std::vector<std::string>* deferred_ro) {
+// What every mount of one container shares.
+struct MountContext {
+  bool cgroup_namespace = false;
+  bool user_namespace = false;  // the process is in a user namespace of its own
+  std::vector<std::string> deferred_ro;  // to make read-only once the devices are in (a ro /dev)
+};
+
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000  // linux/statfs.h; glibc 2.36 does not name it
+#endif
+
+// The flags of the mount `fd` is on (statfs), as mount(2) flags: what a bind remount must keep.
+unsigned long MountedFlags(int fd) {
+  struct statfs st;
+  if (::fstatfs(fd, &st) < 0) return 0;
+  static constexpr std::pair<unsigned long, unsigned long> kMap[] = {
+      {ST_RDONLY, MS_RDONLY},     {ST_NOSUID, MS_NOSUID},   {ST_NODEV, MS_NODEV},
+      {ST_NOEXEC, MS_NOEXEC},     {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME},
+      {ST_RELATIME, MS_RELATIME}, {ST_NOSYMFOLLOW, MS_NOSYMFOLLOW}};
+  unsigned long out = 0;
+  for (const auto& [st_flag, ms_flag] : kMap) {
+    if (static_cast<unsigned long>(st.f_flags) & st_flag) out |= ms_flag;
+  }
+  return out;
+}
+
+// Remounts the bind mount at `path` with the options' flags. The source mount's flags that no
+// option turned off are kept (a bind of a nosuid mount stays nosuid), as runc does; in a user
+// namespace they are locked and could not be cleared anyway.
+Status RemountBind(int root_fd, const std::string& path, const MountFlags& f) {
+  BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, path, O_PATH));
+  unsigned long current = MountedFlags(mounted.get());
+  constexpr unsigned long kAtime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
+  unsigned long keep = current & ~f.cleared & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NODIRATIME | MS_NOSYMFOLLOW);
+  if (!(f.flags & kAtime) && !(f.cleared & kAtime)) keep |= current & kAtime;
+  Status st = MountAt(nullptr, mounted.get(), nullptr, MS_REMOUNT | MS_BIND | f.flags | keep, nullptr, path);
+  if (st.ok() || errno != EPERM) return st;
+  // Locked by a user namespace: every flag of the source as it is, plus the options' own.
+  return MountAt(nullptr, mounted.get(), nullptr, MS_REMOUNT | MS_BIND | (f.flags & ~kAtime) | current,
+                 nullptr, path);
+}
+
+// Applies the recursive ("rro", ...) attributes to the tree mounted at `path`.
+Status SetRecursiveAttributes(int root_fd, const std::string& path, const MountFlags& f) {
+  if (!f.attr_set && !f.attr_clear) return {};
+  BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, path, O_PATH));
+  mount_attr attr{};
+  attr.attr_set = f.attr_set;
+  attr.attr_clr = f.attr_clear;
+  if (::mount_setattr(mounted.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+    return os::ErrnoStatus("set recursive mount attributes on `" + path + "`");
+  }
+  return {};
+}
+
+// Copies the tree under `from` into `to` (directories, files, symlinks, with modes and owners):
+// what a tmpcopyup tmpfs starts with.
+Status CopyTree(int from, int to) {
+  UniqueFd dup(::fcntl(from, F_DUPFD_CLOEXEC, 3));
+  DIR* d = ::fdopendir(dup.get());
+  if (!d) return os::ErrnoStatus("read directory for tmpcopyup");
+  (void)dup.Release();
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(d, ::closedir);
+  ::rewinddir(d);
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    if (::fstatat(from, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) return os::ErrnoStatus("stat for tmpcopyup");
+    if (S_ISDIR(st.st_mode)) {
+      if (::mkdirat(to, e->d_name, st.st_mode & 07777) < 0 && errno != EEXIST) return os::ErrnoStatus("mkdir for tmpcopyup");
+      UniqueFd sub_from(::openat(from, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd sub_to(::openat(to, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!sub_from || !sub_to) return os::ErrnoStatus("open directory for tmpcopyup");
+      BD_RETURN_IF_ERROR(CopyTree(sub_from.get(), sub_to.get()));
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = ::readlinkat(from, e->d_name, target, sizeof target - 1);
+      if (n < 0) return os::ErrnoStatus("readlink for tmpcopyup");
+      target[n] = '\0';
+      if (::symlinkat(target, to, e->d_name) < 0) return os::ErrnoStatus("symlink for tmpcopyup");
+    } else if (S_ISREG(st.st_mode)) {
+      UniqueFd in(::openat(from, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd out(::openat(to, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777));
+      if (!in || !out) return os::ErrnoStatus("copy file for tmpcopyup");
+      BD_ASSIGN_OR_RETURN(std::string data, os::ReadAll(in.get()));
+      BD_RETURN_IF_ERROR(os::WriteAll(out.get(), data));
+    } else {
+      continue;  // device nodes, sockets and FIFOs are not copied
+    }
+    (void)::fchownat(to, e->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+    if (!S_ISLNK(st.st_mode)) (void)::fchmodat(to, e->d_name, st.st_mode & 07777, 0);
+  }
+  return {};
+}
+
+Status DoMount(int root_fd, const Mount& m, MountContext* ctx) {
   BD_RETURN_IF_ERROR(ValidateProcMount(m));
   if (m.destination == "/proc" || m.destination == "/sys") {
     // A symlink there would carry the mount wherever the image points it.
@@ -140,9 +257,12 @@ Status DoMount(int root_fd, const Mount& m, bool cgroup_namespace, std::vector<s
   MountFlags f = ParseMountOptions(m.options);
   if (m.destination == "/dev" && m.type == "tmpfs" && (f.flags & MS_RDONLY)) {
     f.flags &= ~static_cast<unsigned long>(MS_RDONLY);  // the device nodes go in first
-    deferred_ro->push_back(m.destination);
+    ctx->deferred_ro.push_back(m.destination);
   }
-  if (m.type == "cgroup" || m.type == "cgroup2") return MountCgroups(root_fd, m, f, cgroup_namespace);
+  if (m.type == "cgroup" || m.type == "cgroup2") {
+    BD_RETURN_IF_ERROR(MountCgroups(root_fd, m, f, ctx->cgroup_namespace, ctx->user_namespace));
+    return SetRecursiveAttributes(root_fd, m.destination, f);
+  }
   bool bind = f.bind || m.type == "bind";
   bool file = false;
   if (bind) {
@@ -155,19 +275,44 @@ Status DoMount(int root_fd, const Mount& m, bool cgroup_namespace, std::vector<s
     unsigned long flags = MS_BIND | (f.recursive ? MS_REC : 0);
     BD_RETURN_IF_ERROR(MountAt(m.source.c_str(), target.get(), nullptr, flags, nullptr,
                                m.destination));
-    if (f.flags) {
-      // Bind mounts take their flags only on a remount; reopen to reach the new mount.
-      BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, m.destination, O_PATH));
-      BD_RETURN_IF_ERROR(MountAt(nullptr, mounted.get(), nullptr,
-                                 MS_REMOUNT | MS_BIND | f.flags, nullptr, m.destination));
-    }
+    // Bind mounts take their flags only on a remount.
+    if (f.flags || f.cleared) BD_RETURN_IF_ERROR(RemountBind(root_fd, m.destination, f));
   } else {
     // A tmpfs without mode= takes the mode of the directory it covers, as with runc.
     struct stat covered;
     bool keep_mode = m.type == "tmpfs" && f.data.find("mode=") == std::string::npos &&
                      ::fstat(target.get(), &covered) == 0;
-    BD_RETURN_IF_ERROR(MountAt(m.source.c_str(), target.get(), m.type.c_str(), f.flags,
-                               f.data.empty() ? nullptr : f.data.c_str(), m.destination));
+    UniqueFd below;  // what a tmpcopyup tmpfs copies, reached under the new mount
+    if (f.tmpcopyup && m.type == "tmpfs") {
+      auto dir = os::OpenInRoot(root_fd, m.destination, O_RDONLY | O_DIRECTORY);
+      if (dir.ok()) below = std::move(*dir);
+    }
+    const char* data = f.data.empty() ? nullptr : f.data.c_str();
+    unsigned long flags = f.flags & ~(below ? static_cast<unsigned long>(MS_RDONLY) : 0UL);
+    Status st = MountAt(m.source.c_str(), target.get(), m.type.c_str(), flags, data, m.destination);
+    if (!st.ok() && ctx->user_namespace && m.type == "sysfs" && errno == EPERM) {
+      // sysfs needs a network namespace owned by the container's user namespace; without one
+      // the host's /sys is bound instead (read-only as asked), as runc does.
+      st = MountAt("/sys", target.get(), nullptr, MS_BIND | MS_REC, nullptr, m.destination);
+      if (st.ok()) st = RemountBind(root_fd, m.destination, f);
+    } else if (!st.ok() && m.type == "devpts" && errno == EINVAL && f.data.find("gid=") != std::string::npos) {
+      // A gid the user namespace does not map: devpts without it, as runc.
+      std::string without;
+      for (const std::string& o : Split(f.data, ',')) {
+        if (o.rfind("gid=", 0) == 0) continue;
+        if (!without.empty()) without.push_back(',');
+        without += o;
+      }
+      st = MountAt(m.source.c_str(), target.get(), m.type.c_str(), flags, without.c_str(), m.destination);
+    }
+    BD_RETURN_IF_ERROR(st);
+    if (below) {
+      BD_ASSIGN_OR_RETURN(UniqueFd top, os::OpenInRoot(root_fd, m.destination, O_RDONLY | O_DIRECTORY));
+      BD_RETURN_IF_ERROR(CopyTree(below.get(), top.get()).WithContext("tmpcopyup `" + m.destination + "`"));
+      if (f.flags & MS_RDONLY) {
+        BD_RETURN_IF_ERROR(MountAt(nullptr, top.get(), nullptr, MS_REMOUNT | f.flags, data, m.destination));
+      }
+    }
     if (keep_mode && !(f.flags & MS_RDONLY)) {
       BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, m.destination, O_RDONLY | O_DIRECTORY));
       if (::fchmod(mounted.get(), covered.st_mode & 07777) < 0) {
@@ -175,6 +320,7 @@ Status DoMount(int root_fd, const Mount& m, bool cgroup_namespace, std::vector<s
       }
     }
   }
+  BD_RETURN_IF_ERROR(SetRecursiveAttributes(root_fd, m.destination, f));
   if (f.propagation) {
     BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, m.destination, O_PATH));
     BD_RETURN_IF_ERROR(MountAt(nullptr, mounted.get(), nullptr, f.propagation, nullptr,
@@ -184,8 +330,19 @@ Status DoMount(int root_fd, const Mount& m, bool cgroup_namespace, std::vector<s
 }
 
 // The spec's own device nodes, made beneath the root with their owner and mode.
-Status CreateSpecDevices(int root_fd, const std::vector<Device>& devices) {
+// In a user namespace, where mknod is not allowed: the host's node at `host_path` bound onto an
+// empty file at `path`, as runc does.
+Status BindDevice(int root_fd, const std::string& path, const std::string& host_path) {
+  BD_ASSIGN_OR_RETURN(UniqueFd target, EnsureInRoot(root_fd, path, true));
+  return MountAt(host_path.c_str(), target.get(), nullptr, MS_BIND, nullptr, path);
+}
+
+Status CreateSpecDevices(int root_fd, const std::vector<Device>& devices, bool user_namespace) {
   for (const Device& d : devices) {
+    if (user_namespace) {
+      BD_RETURN_IF_ERROR(BindDevice(root_fd, d.path, d.path));
+      continue;
+    }
     std::string parent = os::Dirname(d.path);
     BD_ASSIGN_OR_RETURN(UniqueFd p, EnsureInRoot(root_fd, parent, false));
     BD_ASSIGN_OR_RETURN(UniqueFd dir, os::OpenInRoot(root_fd, parent, O_RDONLY | O_DIRECTORY));
@@ -224,10 +381,14 @@ Status WriteSysctls(int root_fd, const std::vector<std::pair<std::string, std::s
 // mount is rooted at the container's cgroup; without one, the container's directories of the
 // host's hierarchies are bound instead. cgroup2 where the host uses v2; on v1 a tmpfs holding
 // one mount per hierarchy /proc/self/cgroup lists, as the host arranges them.
-Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_namespace) {
+Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_namespace,
+                    bool user_namespace) {
   BD_ASSIGN_OR_RETURN(UniqueFd target, EnsureInRoot(root_fd, m.destination, false));
   BD_ASSIGN_OR_RETURN(std::string self, os::ReadFile("/proc/self/cgroup"));
   std::string host_root = CgroupRoot();
+  bool v2 = DetectCgroupLayout(host_root) == CgroupLayout::kV2;
+  // v1 hierarchies cannot be mounted from a user namespace: their directories are bound.
+  if (user_namespace && !v2) own_namespace = false;
   // One hierarchy mounted (or bound) at `point`: `name` under the host's root, `path` the
   // process's cgroup in it.
   auto mount_one = [&](int point, const std::string& type, const std::string& data,
@@ -237,11 +398,10 @@ Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_n
                      shown);
     }
     BD_RETURN_IF_ERROR(MountAt(host_dir.c_str(), point, nullptr, MS_BIND, nullptr, shown));
-    BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, shown, O_PATH));
-    return MountAt(nullptr, mounted.get(), nullptr, MS_REMOUNT | MS_BIND | f.flags, nullptr, shown);
+    return RemountBind(root_fd, shown, f);
   };
   auto lines = Split(self, '\n');
-  if (DetectCgroupLayout(host_root) == CgroupLayout::kV2) {
+  if (v2) {
     for (const std::string& line : lines) {
       if (line.rfind("0::", 0) == 0) {
         return mount_one(target.get(), "cgroup2", "", host_root + line.substr(3), m.destination);
@@ -285,7 +445,7 @@ Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_n
   return {};
 }
 
-Status CreateDevices(int root_fd) {
+Status CreateDevices(int root_fd, bool user_namespace) {
   auto dev = os::OpenInRoot(root_fd, "/dev", O_RDONLY | O_DIRECTORY);
   if (!dev.ok()) return {};  // no /dev mount requested
   struct Node {
@@ -295,6 +455,11 @@ Status CreateDevices(int root_fd) {
   static constexpr Node kNodes[] = {{"null", 1, 3},    {"zero", 1, 5}, {"full", 1, 7},
                                     {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0}};
   for (const Node& n : kNodes) {
+    if (user_namespace) {
+      std::string path = std::string("/dev/") + n.name;
+      BD_RETURN_IF_ERROR(BindDevice(root_fd, path, path));
+      continue;
+    }
     if (::mknodat(dev->get(), n.name, S_IFCHR | 0666, makedev(n.major, n.minor)) < 0 &&
         errno != EEXIST) {
       return os::ErrnoStatus(std::string("mknod /dev/") + n.name);
@@ -489,8 +654,10 @@ Status AwaitStart(int gate_fd, int report_fd) {
   return {};
 }
 
+// `host_pid`, for a container's first process: its pid as the runtime sees it, for the state
+// its startContainer hooks read (they run last before exec, once `start` released it).
 [[noreturn]] void ExecProcess(const Process& proc, const Spec& spec, int report_fd,
-                              const LaunchIo& io, int gate_fd = -1) {
+                              const LaunchIo& io, int gate_fd = -1, pid_t host_pid = 0) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   auto passwd = os::ReadFile("/etc/passwd");
   auto group = os::ReadFile("/etc/group");
@@ -573,6 +740,10 @@ Status AwaitStart(int gate_fd, int report_fd) {
   if (gate_fd >= 0) {
     if (Status st = AwaitStart(gate_fd, report_fd); !st.ok()) fail(st);
   }
+  if (host_pid > 0 && !spec.hooks.start_container.empty()) {
+    Status st = RunHooks(spec.hooks.start_container, "startContainer", HookState(spec, host_pid, "created"));
+    if (!st.ok()) fail(st);
+  }
   // Last before exec: from here on the profile filters every call the process makes.
   if (!seccomp_early && !spec.seccomp_program.empty()) {
     if (Status st = LoadSeccompProgram(spec.seccomp_program); !st.ok()) fail(st);
@@ -595,11 +766,51 @@ Status AwaitStart(int gate_fd, int report_fd) {
        os::ErrnoStatus(err, "exec: \"" + proc.args[0] + "\""));
 }
 
+// A new time namespace's clock offsets: written before any process is in it (this one enters
+// it at exec, its children at once).
+Status EnterTimeNamespace(const Spec& spec) {
+  if (::unshare(CLONE_NEWTIME) < 0) return os::ErrnoStatus("unshare time namespace");
+  if (spec.time_offsets.empty()) return {};
+  std::string text;
+  for (const TimeOffset& t : spec.time_offsets) {
+    text += t.clock + " " + std::to_string(t.secs) + " " + std::to_string(t.nanosecs) + "\n";
+  }
+  BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open("/proc/self/timens_offsets", O_WRONLY));
+  return os::WriteAll(fd.get(), text).WithContext("write the time namespace's offsets");
+}
+
+// `sync_fd`: with a user namespace or hooks, the end on which the runtime's SyncMessage and its
+// go-ahead after the create hooks arrive; -1 otherwise.
 [[noreturn]] void ChildMain(const Spec& spec, const CgroupPlan& cgroup, const LaunchIo& io,
                             const std::vector<int>& join_fds, const NamespaceId& caller_mnt,
-                            int report_fd) {
+                            int report_fd, int sync_fd) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   ResetProcess(io, report_fd);
+  bool user_namespace = HasNamespace(spec, "user");
+  // The start FIFO, reached through this descriptor once the host's paths are gone. Opened
+  // first: in a user namespace the state directory is out of reach once the process is the
+  // container's root.
+  UniqueFd gate;
+  if (!spec.start_fifo.empty()) {
+    gate.Reset(::open(spec.start_fifo.c_str(), O_PATH | O_CLOEXEC));
+    if (!gate) fail(os::ErrnoStatus("open the start FIFO `" + spec.start_fifo + "`"));
+  }
+  SyncMessage sync{};
+  if (sync_fd >= 0 &&
+      os::RetryEintr([&] { return ::read(sync_fd, &sync, sizeof sync); }) != static_cast<ssize_t>(sizeof sync)) {
+    ::_exit(kExitEngineFailed);  // the runtime gave up on this process
+  }
+  // Before the switch to the namespace's root, which may no longer write its own /proc files.
+  if (std::find(spec.namespaces.begin(), spec.namespaces.end(), "time") != spec.namespaces.end()) {
+    if (Status st = EnterTimeNamespace(spec); !st.ok()) fail(st);
+  }
+  if (user_namespace) {
+    // The maps are written: become the namespace's root, so that what is made from here on
+    // belongs to the mapped ids.
+    if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0) {
+      fail(os::ErrnoStatus("become root in the user namespace (does the config map uid and gid 0?)"));
+    }
+  }
   // Namespaces given by path are joined first (a pid namespace was joined by Launch).
   for (size_t i = 0; i < spec.join_namespaces.size(); ++i) {
     if (join_fds[i] >= 0 && ::setns(join_fds[i], 0) < 0) {
@@ -608,8 +819,9 @@ Status AwaitStart(int gate_fd, int report_fd) {
     }
   }
   // Join the cgroups first, then make the cgroup namespace: rooted at the container's own
-  // cgroup (v2 refuses moves across a cgroup namespace boundary).
-  if (!cgroup.procs_files.empty()) {
+  // cgroup (v2 refuses moves across a cgroup namespace boundary). With a user namespace the
+  // runtime moved this process already.
+  if (!cgroup.procs_files.empty() && !user_namespace) {
     if (Status st = JoinCgroup(cgroup); !st.ok()) fail(st);
   }
   bool cgroup_namespace =
@@ -636,14 +848,16 @@ Status AwaitStart(int gate_fd, int report_fd) {
   }
   UniqueFd root(::open(spec.rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) fail(os::ErrnoStatus("open rootfs"));
-  std::vector<std::string> deferred_ro;
+  MountContext mounts;
+  mounts.cgroup_namespace = cgroup_namespace;
+  mounts.user_namespace = user_namespace;
   for (const Mount& m : spec.mounts) {
-    Status st = DoMount(root.get(), m, cgroup_namespace, &deferred_ro);
+    Status st = DoMount(root.get(), m, &mounts);
     if (!st.ok()) fail(st);
   }
-  if (Status st = CreateDevices(root.get()); !st.ok()) fail(st);
-  if (Status st = CreateSpecDevices(root.get(), spec.devices); !st.ok()) fail(st);
-  for (const std::string& path : deferred_ro) {
+  if (Status st = CreateDevices(root.get(), user_namespace); !st.ok()) fail(st);
+  if (Status st = CreateSpecDevices(root.get(), spec.devices, user_namespace); !st.ok()) fail(st);
+  for (const std::string& path : mounts.deferred_ro) {
     auto mounted = os::OpenInRoot(root.get(), path, O_PATH);
     if (!mounted.ok()) fail(mounted.status());
     if (Status st = MountAt(nullptr, mounted->get(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID, nullptr, path);
@@ -653,12 +867,6 @@ Status AwaitStart(int gate_fd, int report_fd) {
   }
   if (Status st = WriteSysctls(root.get(), spec.sysctl); !st.ok()) fail(st);
   if (Status st = ProtectPaths(root.get(), spec); !st.ok()) fail(st);
-  // The start FIFO, if any, is reached through this descriptor once the host's paths are gone.
-  UniqueFd gate;
-  if (!spec.start_fifo.empty()) {
-    gate.Reset(::open(spec.start_fifo.c_str(), O_PATH | O_CLOEXEC));
-    if (!gate) fail(os::ErrnoStatus("open the start FIFO `" + spec.start_fifo + "`"));
-  }
   if (!spec.hostname.empty() &&
       ::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {
     fail(os::ErrnoStatus("sethostname"));
@@ -668,13 +876,117 @@ Status AwaitStart(int gate_fd, int report_fd) {
   if (!spec.process.cwd.empty() && spec.process.cwd != "/") {
     if (auto cwd = EnsureInRoot(root.get(), spec.process.cwd, false); !cwd.ok()) fail(cwd.status());
   }
+  // The create hooks, before pivot_root: the runtime's own (prestart, createRuntime) while this
+  // process waits, then createContainer here, in the container's namespaces.
+  if (!spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty()) {
+    ChildReport ask{};
+    ask.exit_code = kRunHooks;
+    char go = 0;
+    if (os::RetryEintr([&] { return ::write(report_fd, &ask, sizeof ask); }) != static_cast<ssize_t>(sizeof ask) ||
+        os::RetryEintr([&] { return ::read(sync_fd, &go, 1); }) != 1) {
+      ::_exit(kExitEngineFailed);  // a hook failed: the runtime reports it and reaps this process
+    }
+  }
+  if (!spec.hooks.create_container.empty()) {
+    Status st = RunHooks(spec.hooks.create_container, "createContainer", HookState(spec, sync.host_pid, "creating"));
+    if (!st.ok()) fail(st);
+  }
   if (Status st = PivotInto(spec.rootfs); !st.ok()) fail(st);
   if (spec.readonly_rootfs &&
       ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0) {
     fail(os::ErrnoStatus("remount / read-only"));
   }
 
-  ExecProcess(spec.process, spec, report_fd, io, gate.get());
+  ExecProcess(spec.process, spec, report_fd, io, gate.get(), sync.host_pid);
+}
+
+// Writes a new user namespace's maps from outside it, as only a process privileged over the
+// parent namespace can: setgroups is denied first when this process is not root (the kernel
+// then lets an unprivileged caller map its own gid).
+Status WriteIdMaps(pid_t pid, const Spec& spec) {
+  auto text = [](const std::vector<IdMapping>& maps) {
+    std::string out;
+    for (const IdMapping& m : maps) {
+      out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
+    }
+    return out;
+  };
+  std::string dir = "/proc/" + std::to_string(pid);
+  auto write = [&](const std::string& file, const std::string& data) -> Status {
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(dir + "/" + file, O_WRONLY));
+    return os::WriteAll(fd.get(), data).WithContext("write " + file + " of the user namespace");
+  };
+  if (::geteuid() != 0) BD_RETURN_IF_ERROR(write("setgroups", "deny"));
+  if (!spec.uid_mappings.empty()) BD_RETURN_IF_ERROR(write("uid_map", text(spec.uid_mappings)));
+  if (!spec.gid_mappings.empty()) BD_RETURN_IF_ERROR(write("gid_map", text(spec.gid_mappings)));
+  return {};
+}
+
+// The limits a process in a user namespace cannot raise itself (rlimits above the current
+// hard limit, a lower OOM score), set on it from outside.
+Status ApplyLimitsFromOutside(pid_t pid, const Process& proc) {
+  for (const Rlimit& r : proc.rlimits) {
+    rlimit lim{static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)};
+    if (::prlimit(pid, static_cast<__rlimit_resource>(r.resource), &lim, nullptr) < 0) {
+      return os::ErrnoStatus("set rlimit " + std::to_string(r.resource));
+    }
+  }
+  if (proc.oom_score_adj) {
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open("/proc/" + std::to_string(pid) + "/oom_score_adj", O_WRONLY));
+    BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), std::to_string(*proc.oom_score_adj)));
+  }
+  return {};
+}
+
+// The container process of a config with a user namespace, made by a helper: the helper joins
+// the namespaces given by path with the host's privileges (a network namespace the host owns
+// cannot be joined from inside a new user namespace), then the user namespace to join, if any,
+// then clones the process with the new namespaces, CLONE_NEWUSER among them so that the kernel
+// makes the user namespace first and every other one owned by it. CLONE_PARENT makes the
+// process the caller's child, as with the direct clone. Returns its pid.
+Result<pid_t> CloneWithUserNamespace(const Spec& spec, const std::vector<int>& join_fds, int report_fd,
+                                     const std::function<void()>& child_main) {
+  UniqueFd pid_pipe[2];
+  BD_RETURN_IF_ERROR(os::MakePipe(pid_pipe));
+  pid_t helper = ::fork();
+  if (helper < 0) return os::ErrnoStatus("fork");
+  if (helper == 0) {
+    pid_pipe[0].Reset();
+    int user_fd = -1;
+    for (size_t i = 0; i < spec.join_namespaces.size(); ++i) {
+      const NamespacePath& n = spec.join_namespaces[i];
+      if (n.type == "user") {
+        user_fd = join_fds[i];
+        continue;
+      }
+      if (::setns(join_fds[i], CloneFlagOf(n.type)) < 0) {
+        Fail(report_fd, kExitEngineFailed, os::ErrnoStatus("join " + n.type + " namespace `" + n.path + "`"));
+      }
+    }
+    if (user_fd >= 0 && ::setns(user_fd, CLONE_NEWUSER) < 0) {
+      Fail(report_fd, kExitEngineFailed, os::ErrnoStatus("join the user namespace"));
+    }
+    bool new_user = std::find(spec.namespaces.begin(), spec.namespaces.end(), "user") != spec.namespaces.end();
+    clone_args args{};
+    args.flags = NamespaceFlags(spec.namespaces) | (new_user ? CLONE_NEWUSER : 0) | CLONE_PARENT;
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) Fail(report_fd, kExitEngineFailed, os::ErrnoStatus("clone3 into new namespaces"));
+    if (pid == 0) {
+      pid_pipe[1].Reset();
+      child_main();
+    }
+    pid_t out = static_cast<pid_t>(pid);
+    (void)!::write(pid_pipe[1].get(), &out, sizeof out);
+    ::_exit(0);
+  }
+  pid_pipe[1].Reset();
+  pid_t pid = 0;
+  ssize_t got = os::RetryEintr([&] { return ::read(pid_pipe[0].get(), &pid, sizeof pid); });
+  int status = 0;
+  while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (got != static_cast<ssize_t>(sizeof pid)) return Status::Unavailable("");  // the helper reported why
+  return pid;
 }
 
 }  // namespace
@@ -710,10 +1022,11 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
   UniqueFd report[2], pid_pipe[2];
   if (Status st = os::MakePipe(report); !st.ok()) return fail(st);
   if (Status st = os::MakePipe(pid_pipe); !st.ok()) return fail(st);
-  unsigned long flags = NamespaceFlags(spec.namespaces);
-  if (std::find(spec.namespaces.begin(), spec.namespaces.end(), "cgroup") != spec.namespaces.end()) {
-    flags |= CLONE_NEWCGROUP;
-  }
+  // Every namespace of the container, made or joined: the pidfd's setns enters them together
+  // (a user namespace first, as the kernel orders them).
+  unsigned long flags = 0;
+  for (const std::string& n : spec.namespaces) flags |= static_cast<unsigned long>(CloneFlagOf(n));
+  for (const NamespacePath& n : spec.join_namespaces) flags |= static_cast<unsigned long>(CloneFlagOf(n.type));
   CgroupPlan cgroup = PlanFor(spec);
   pid_t helper = ::fork();
   if (helper < 0) return fail(os::ErrnoStatus("fork"));
@@ -803,8 +1116,10 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     return fail(st.WithContext("create the container's cgroup"));
   }
 
-  // Namespaces joined by path: opened here; a pid namespace must be entered before the clone
-  // (it applies to children), the others are joined by the child.
+  // Namespaces joined by path: opened here. Without a user namespace, a pid namespace must be
+  // entered before the clone (it applies to children) and the others are joined by the child;
+  // with one, CloneWithUserNamespace's helper joins them all.
+  bool user_namespace = HasNamespace(spec, "user");
   std::vector<UniqueFd> join_owned;
   std::vector<int> join_fds;
   for (const NamespacePath& n : spec.join_namespaces) {
@@ -821,7 +1136,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
       return fail(actual < 0 ? os::ErrnoStatus("`" + n.path + "` is not a namespace")
                              : Status::InvalidArgument("`" + n.path + "` is not a " + n.type + " namespace"));
     }
-    if (n.type == "pid") {
+    if (n.type == "pid" && !user_namespace) {
       if (::setns(fd.get(), CLONE_NEWPID) < 0) {
         (void)RemoveCgroup(cgroup);
         return fail(os::ErrnoStatus("join pid namespace `" + n.path + "`"));
@@ -839,24 +1154,89 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     (void)RemoveCgroup(cgroup);
     return fail(caller_mnt.status());
   }
-  int pidfd = -1;
-  clone_args args{};
-  args.flags = NamespaceFlags(spec.namespaces) | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-  args.exit_signal = SIGCHLD;
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) {
-    (void)RemoveCgroup(cgroup);
-    return fail(os::ErrnoStatus("clone3 into new namespaces"));
+  // The sync pipe: the process waits on it for the runtime's part (user namespace maps, cgroups,
+  // its pid for the hooks' state, the go-ahead after the create hooks).
+  bool sync = user_namespace || spec.hooks.Any();
+  UniqueFd sync_pipe[2];
+  if (sync) {
+    if (Status st = os::MakePipe(sync_pipe); !st.ok()) {
+      (void)RemoveCgroup(cgroup);
+      return fail(st);
+    }
   }
-  if (pid == 0) {
-    report[0].Reset();
-    ChildMain(spec, cgroup, io, join_fds, *caller_mnt, report[1].get());
+  int child_sync = sync ? sync_pipe[0].get() : -1;
+  os::ChildProcess child;
+  if (!user_namespace) {
+    int pidfd = -1;
+    clone_args args{};
+    args.flags = NamespaceFlags(spec.namespaces) | CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) {
+      (void)RemoveCgroup(cgroup);
+      return fail(os::ErrnoStatus("clone3 into new namespaces"));
+    }
+    if (pid == 0) {
+      report[0].Reset();
+      sync_pipe[1].Reset();
+      ChildMain(spec, cgroup, io, join_fds, *caller_mnt, report[1].get(), child_sync);
+    }
+    child = os::ChildProcess(static_cast<pid_t>(pid), UniqueFd(pidfd));
+  } else {
+    std::vector<int> joined(join_fds.size(), -1);  // the helper joined them
+    auto pid = CloneWithUserNamespace(spec, join_fds, report[1].get(), [&] {
+      report[0].Reset();
+      sync_pipe[1].Reset();
+      ChildMain(spec, cgroup, io, joined, *caller_mnt, report[1].get(), child_sync);
+    });
+    if (!pid.ok()) {
+      report[1].Reset();
+      ChildReport r{};
+      ssize_t n = os::RetryEintr([&] { return ::read(report[0].get(), &r, sizeof r); });
+      (void)RemoveCgroup(cgroup);
+      if (n == static_cast<ssize_t>(sizeof r)) return fail(ReportStatus(&r), r.exit_code);
+      return fail(pid.status().message().empty() ? Status::Internal("the clone helper died") : pid.status());
+    }
+    auto pidfd = os::PidfdOpen(*pid);  // our child (CLONE_PARENT): its pid cannot be recycled yet
+    child = os::ChildProcess(*pid, pidfd.ok() ? std::move(*pidfd) : UniqueFd());
   }
-  os::ChildProcess child(static_cast<pid_t>(pid), UniqueFd(pidfd));
   report[1].Reset();
+  sync_pipe[0].Reset();
+  auto abandon = [&](Status st, int code = kExitEngineFailed) -> Status {
+    sync_pipe[1].Reset();
+    (void)child.Signal(SIGKILL);
+    (void)child.Wait();
+    (void)RemoveCgroup(cgroup);
+    return fail(std::move(st), code);
+  };
+  if (sync) {
+    if (user_namespace) {
+      if (std::find(spec.namespaces.begin(), spec.namespaces.end(), "user") != spec.namespaces.end()) {
+        if (Status st = WriteIdMaps(child.pid(), spec); !st.ok()) return abandon(st);
+      }
+      if (Status st = ApplyLimitsFromOutside(child.pid(), spec.process); !st.ok()) return abandon(st);
+      if (!cgroup.procs_files.empty()) {
+        if (Status st = JoinCgroup(cgroup, child.pid()); !st.ok()) return abandon(st);
+      }
+    }
+    SyncMessage m{child.pid()};
+    if (os::RetryEintr([&] { return ::write(sync_pipe[1].get(), &m, sizeof m); }) != static_cast<ssize_t>(sizeof m)) {
+      // It died before it read: its report says why.
+    }
+  }
   ChildReport r{};
-  ssize_t n = os::RetryEintr([&] { return ::read(report[0].get(), &r, sizeof r); });
+  ssize_t n;
+  for (;;) {
+    n = os::RetryEintr([&] { return ::read(report[0].get(), &r, sizeof r); });
+    if (n != static_cast<ssize_t>(sizeof r) || r.exit_code != kRunHooks) break;
+    std::string state = HookState(spec, child.pid(), "creating");
+    Status st = RunHooks(spec.hooks.prestart, "prestart", state);
+    if (st.ok()) st = RunHooks(spec.hooks.create_runtime, "createRuntime", state);
+    if (!st.ok()) return abandon(st);
+    if (os::RetryEintr([&] { return ::write(sync_pipe[1].get(), "1", 1); }) != 1) break;
+  }
+  sync_pipe[1].Reset();
   if (n == 0) return child;  // exec succeeded: the pipe closed on exec
   if (n == static_cast<ssize_t>(sizeof r) && r.exit_code == kReady) return child;  // gated
   auto waited = child.Wait();

@@ -135,29 +135,65 @@ Result<std::string> CgroupName(const std::string& path, const std::string& id, b
   return name;
 }
 
+// A uidMappings / gidMappings list: each line maps `size` ids, none of them empty or overflowing.
+Result<std::vector<IdMapping>> IdMappings(const json& l, const char* key) {
+  std::vector<IdMapping> out;
+  for (const json& m : l.value(key, json::array())) {
+    IdMapping map{m.at("containerID").get<uint32_t>(), m.at("hostID").get<uint32_t>(), m.at("size").get<uint32_t>()};
+    if (map.size == 0 || uint64_t{map.container_id} + map.size > (uint64_t{1} << 32) ||
+        uint64_t{map.host_id} + map.size > (uint64_t{1} << 32)) {
+      return Status::InvalidArgument(std::string(key) + ": invalid mapping " + m.dump());
+    }
+    out.push_back(map);
+  }
+  if (out.size() > 340) return Status::InvalidArgument(std::string(key) + ": more than 340 lines");
+  return out;
+}
+
+// The hooks object: each list of {path, args, env, timeout}.
+Result<Hooks> HooksFromJson(const json& h) {
+  Hooks out;
+  if (!h.is_object()) return Status::InvalidArgument("hooks must be an object");
+  std::pair<const char*, std::vector<Hook>*> lists[] = {
+      {"prestart", &out.prestart},          {"createRuntime", &out.create_runtime},
+      {"createContainer", &out.create_container}, {"startContainer", &out.start_container},
+      {"poststart", &out.poststart},        {"poststop", &out.poststop}};
+  for (const auto& [name, list] : lists) {
+    for (const json& e : h.value(name, json::array())) {
+      Hook hook{e.at("path").get<std::string>(), e.value("args", std::vector<std::string>{}),
+                e.value("env", std::vector<std::string>{}), 0};
+      if (hook.path.empty() || hook.path[0] != '/') {
+        return Status::InvalidArgument(std::string("hooks.") + name + ": path `" + hook.path + "` is not absolute");
+      }
+      if (e.contains("timeout")) {
+        hook.timeout_s = e["timeout"].get<int>();
+        if (hook.timeout_s <= 0) return Status::InvalidArgument(std::string("hooks.") + name + ": timeout must be greater than zero");
+      }
+      list->push_back(std::move(hook));
+    }
+  }
+  return out;
+}
+
 Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spec* s) {
   s->namespaces.clear();
   for (const json& n : l.value("namespaces", json::array())) {
     std::string type = n.at("type").get<std::string>();
-    if (type == "user" || type == "time") {
-      return Status::InvalidArgument(type + " namespaces are not supported by basic-runtime");
-    }
-    static constexpr std::string_view kKnown[] = {"pid", "network", "mount", "ipc", "uts", "cgroup"};
+    static constexpr std::string_view kKnown[] = {"pid", "network", "mount", "ipc", "uts", "cgroup", "user", "time"};
     if (std::find(std::begin(kKnown), std::end(kKnown), type) == std::end(kKnown)) {
       return Status::InvalidArgument("unknown namespace type \"" + type + "\"");
     }
     std::string path = n.value("path", "");
+    if (HasNamespace(*s, type)) return Status::InvalidArgument("the " + type + " namespace is listed twice");
     if (path.empty()) {
       s->namespaces.push_back(type);
     } else {
       s->join_namespaces.push_back({type, path});
     }
   }
-  // Whether the container gets a namespace of `type`, new or joined.
-  auto has_ns = [&](const std::string& type) {
-    return std::find(s->namespaces.begin(), s->namespaces.end(), type) != s->namespaces.end() ||
-           std::any_of(s->join_namespaces.begin(), s->join_namespaces.end(),
-                       [&](const NamespacePath& n) { return n.type == type; });
+  auto has_ns = [&](const std::string& type) { return HasNamespace(*s, type); };
+  auto new_ns = [&](const std::string& type) {
+    return std::find(s->namespaces.begin(), s->namespaces.end(), type) != s->namespaces.end();
   };
   // Without a mount namespace of its own the container would mount and pivot_root in the
   // caller's: refused, as runc does.
@@ -166,8 +202,25 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
         "unable to restrict sys entries without a private MNT namespace: the config must list "
         "a \"mount\" namespace");
   }
-  if (l.contains("uidMappings") || l.contains("gidMappings")) {
-    return Status::InvalidArgument("uid/gid mappings need user namespaces, not supported");
+  BD_ASSIGN_OR_RETURN(s->uid_mappings, IdMappings(l, "uidMappings"));
+  BD_ASSIGN_OR_RETURN(s->gid_mappings, IdMappings(l, "gidMappings"));
+  if (new_ns("user")) {
+    // As runc: a new user namespace needs both maps (without them nothing inside maps to root).
+    if (s->uid_mappings.empty()) return Status::InvalidArgument("user namespaces enabled, but no uid mappings found");
+    if (s->gid_mappings.empty()) return Status::InvalidArgument("user namespaces enabled, but no gid mappings found");
+  } else if (!s->uid_mappings.empty() || !s->gid_mappings.empty()) {
+    return Status::InvalidArgument("uid/gid mappings are set, but the config creates no user namespace");
+  }
+  if (l.contains("timeOffsets")) {
+    if (!new_ns("time")) return Status::InvalidArgument("timeOffsets are set, but the config creates no time namespace");
+    for (const auto& [clock, v] : l["timeOffsets"].items()) {
+      if (clock != "monotonic" && clock != "boottime") {
+        return Status::InvalidArgument("timeOffsets: unknown clock \"" + clock + "\" (monotonic or boottime)");
+      }
+      uint32_t ns = v.value("nanosecs", 0u);
+      if (ns >= 1000000000u) return Status::InvalidArgument("timeOffsets." + clock + ".nanosecs must be below 1e9");
+      s->time_offsets.push_back({clock, v.value("secs", int64_t{0}), ns});
+    }
   }
   if (l.contains("resources")) {
     const json& r = l["resources"];
@@ -254,12 +307,12 @@ Result<OciBundle> ParseOciConfig(std::string_view config, const std::string& bun
     if (version.rfind("1.", 0) != 0) {
       return Status::InvalidArgument("unsupported ociVersion \"" + version + "\" (1.x expected)");
     }
-    if (j.contains("hooks") && !j["hooks"].empty()) {
-      return Status::InvalidArgument("hooks are not supported by basic-runtime");
-    }
     OciBundle out;
     Spec& s = out.spec;
     s.id = id;
+    if (j.contains("hooks")) {
+      BD_ASSIGN_OR_RETURN(s.hooks, HooksFromJson(j["hooks"]));
+    }
     if (!j.contains("process")) return Status::InvalidArgument("config.json has no process");
     BD_ASSIGN_OR_RETURN(OciProcess p, ProcessFromJson(j["process"]));
     s.process = std::move(p.process);
@@ -289,6 +342,10 @@ Result<OciBundle> ParseOciConfig(std::string_view config, const std::string& bun
     const json annotations = j.value("annotations", json::object());
     for (const auto& [k, v] : annotations.items()) {
       out.annotations[k] = v.get<std::string>();
+    }
+    if (s.hooks.Any()) {
+      s.hooks.bundle = bundle_dir;
+      s.hooks.annotations = out.annotations;
     }
     if (j.contains("linux")) {
       BD_RETURN_IF_ERROR(ParseLinux(j["linux"], id, systemd_cgroup, &s));

@@ -20,7 +20,8 @@ struct OciBundle {
 // `bundle_dir` resolves a relative root.path and relative bind sources; `id` names the
 // container and, without linux.cgroupsPath, its cgroup. `systemd_cgroup` reads a cgroupsPath
 // of the "slice:prefix:name" form (placed as slice/prefix-name.scope in the cgroupfs tree).
-// Features this runtime does not implement (user namespaces, hooks, ...) are refused by name.
+// Features this runtime does not implement (AppArmor profiles, seccomp notify, ...) are refused
+// by name.
 Result<OciBundle> ParseOciConfig(std::string_view config, const std::string& bundle_dir,
                                  const std::string& id, bool systemd_cgroup = false);
 

@@ -2,6 +2,9 @@
 
 #include <sys/mount.h>
 
+#include <algorithm>
+#include <array>
+
 #include <nlohmann/json.hpp>
 
 namespace bd::runtime {
@@ -36,6 +39,34 @@ std::optional<std::string> HexDecode(std::string_view hex) {
     out.push_back(static_cast<char>(hi << 4 | lo));
   }
   return out;
+}
+
+json MappingsToJson(const std::vector<IdMapping>& maps) {
+  json out = json::array();
+  for (const IdMapping& m : maps) {
+    out.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
+  }
+  return out;
+}
+
+std::vector<IdMapping> MappingsFromJson(const json& maps) {
+  std::vector<IdMapping> out;
+  for (const json& m : maps) {
+    out.push_back({m.at("containerID").get<uint32_t>(), m.at("hostID").get<uint32_t>(),
+                   m.at("size").get<uint32_t>()});
+  }
+  return out;
+}
+
+// The hook lists under their OCI names.
+template <typename H>
+auto HookLists(H& h) {
+  return std::array{std::pair{"prestart", &h.prestart},
+                    std::pair{"createRuntime", &h.create_runtime},
+                    std::pair{"createContainer", &h.create_container},
+                    std::pair{"startContainer", &h.start_container},
+                    std::pair{"poststart", &h.poststart},
+                    std::pair{"poststop", &h.poststop}};
 }
 
 }  // namespace
@@ -123,6 +154,25 @@ std::string SpecToJson(const Spec& s) {
     for (const auto& [k, v] : s.sysctl) sysctl[k] = v;
     l["sysctl"] = std::move(sysctl);
   }
+  if (!s.uid_mappings.empty()) l["uidMappings"] = MappingsToJson(s.uid_mappings);
+  if (!s.gid_mappings.empty()) l["gidMappings"] = MappingsToJson(s.gid_mappings);
+  if (!s.time_offsets.empty()) {
+    json offsets = json::object();
+    for (const TimeOffset& t : s.time_offsets) offsets[t.clock] = {{"secs", t.secs}, {"nanosecs", t.nanosecs}};
+    l["timeOffsets"] = std::move(offsets);
+  }
+  if (s.hooks.Any()) {
+    json hooks = {{"bundle", s.hooks.bundle}, {"annotations", s.hooks.annotations}};
+    for (const auto& [name, list] : HookLists(s.hooks)) {
+      if (list->empty()) continue;
+      json out = json::array();
+      for (const Hook& h : *list) {
+        out.push_back({{"path", h.path}, {"args", h.args}, {"env", h.env}, {"timeout", h.timeout_s}});
+      }
+      hooks[name] = std::move(out);
+    }
+    j["hooks"] = std::move(hooks);
+  }
   if (!s.start_fifo.empty()) j["startFifo"] = s.start_fifo;
   return j.dump();
 }
@@ -208,8 +258,25 @@ Result<Spec> SpecFromJson(std::string_view text) {
                              d.value("fileMode", 0666u), d.value("uid", 0u), d.value("gid", 0u)});
       }
       const json sysctl = l.value("sysctl", json::object());
-  for (const auto& [k, v] : sysctl.items()) {
+      for (const auto& [k, v] : sysctl.items()) {
         s.sysctl.emplace_back(k, v.get<std::string>());
+      }
+      s.uid_mappings = MappingsFromJson(l.value("uidMappings", json::array()));
+      s.gid_mappings = MappingsFromJson(l.value("gidMappings", json::array()));
+      const json offsets = l.value("timeOffsets", json::object());
+      for (const auto& [clock, v] : offsets.items()) {
+        s.time_offsets.push_back({clock, v.value("secs", int64_t{0}), v.value("nanosecs", 0u)});
+      }
+    }
+    if (j.contains("hooks")) {
+      const json& h = j["hooks"];
+      s.hooks.bundle = h.value("bundle", "");
+      s.hooks.annotations = h.value("annotations", std::map<std::string, std::string>{});
+      for (const auto& [name, list] : HookLists(s.hooks)) {
+        for (const json& e : h.value(name, json::array())) {
+          list->push_back({e.at("path").get<std::string>(), e.value("args", std::vector<std::string>{}),
+                           e.value("env", std::vector<std::string>{}), e.value("timeout", 0)});
+        }
       }
     }
     if (s.process.args.empty()) return Status::InvalidArgument("runtime spec: empty process.args");
@@ -217,6 +284,12 @@ Result<Spec> SpecFromJson(std::string_view text) {
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("runtime spec: ") + e.what());
   }
+}
+
+bool HasNamespace(const Spec& spec, std::string_view type) {
+  return std::find(spec.namespaces.begin(), spec.namespaces.end(), type) != spec.namespaces.end() ||
+         std::any_of(spec.join_namespaces.begin(), spec.join_namespaces.end(),
+                     [&](const NamespacePath& n) { return n.type == type; });
 }
 
 CgroupPlan PlanFor(const Spec& spec) {
@@ -266,8 +339,61 @@ MountFlags ParseMountOptions(const std::vector<std::string>& options) {
       {"slave", MS_SLAVE},              {"rslave", MS_SLAVE | MS_REC},
       {"unbindable", MS_UNBINDABLE},    {"runbindable", MS_UNBINDABLE | MS_REC},
   };
+  // The recursive forms (runc's "rro", "rnosuid", ...): mount_setattr attributes applied to
+  // the whole tree with AT_RECURSIVE. `atime` ones replace the atime mode.
+  struct Attr {
+    const char* name;
+    bool clear;
+    uint64_t attr;
+  };
+  static constexpr Attr kRecursive[] = {
+      {"rro", false, MOUNT_ATTR_RDONLY},          {"rrw", true, MOUNT_ATTR_RDONLY},
+      {"rnosuid", false, MOUNT_ATTR_NOSUID},      {"rsuid", true, MOUNT_ATTR_NOSUID},
+      {"rnodev", false, MOUNT_ATTR_NODEV},        {"rdev", true, MOUNT_ATTR_NODEV},
+      {"rnoexec", false, MOUNT_ATTR_NOEXEC},      {"rexec", true, MOUNT_ATTR_NOEXEC},
+      {"rnodiratime", false, MOUNT_ATTR_NODIRATIME}, {"rdiratime", true, MOUNT_ATTR_NODIRATIME},
+      {"rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW}, {"rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW},
+  };
+  static constexpr std::pair<const char*, uint64_t> kRecursiveAtime[] = {
+      {"rrelatime", MOUNT_ATTR_RELATIME}, {"rnoatime", MOUNT_ATTR_NOATIME},
+      {"rstrictatime", MOUNT_ATTR_STRICTATIME},
+  };
   MountFlags out;
   for (const std::string& opt : options) {
+    bool recursive_attr = false;
+    for (const Attr& a : kRecursive) {
+      if (opt == a.name) {
+        (a.clear ? out.attr_clear : out.attr_set) |= a.attr;
+        (a.clear ? out.attr_set : out.attr_clear) &= ~a.attr;
+        recursive_attr = true;
+      }
+    }
+    for (const auto& [name, mode] : kRecursiveAtime) {
+      if (opt == name) {
+        out.attr_clear |= MOUNT_ATTR__ATIME;
+        out.attr_set = (out.attr_set & ~static_cast<uint64_t>(MOUNT_ATTR__ATIME)) | mode;
+        recursive_attr = true;
+      }
+    }
+    if (opt == "ratime" || opt == "rnorelatime") {  // back to relatime, the kernel's default
+      out.attr_clear |= MOUNT_ATTR__ATIME;
+      out.attr_set &= ~static_cast<uint64_t>(MOUNT_ATTR__ATIME);
+      recursive_attr = true;
+    }
+    if (recursive_attr) continue;
+    if (opt == "tmpcopyup") {
+      out.tmpcopyup = true;
+      continue;
+    }
+    if (opt == "nosymfollow") {
+      out.flags |= MS_NOSYMFOLLOW;
+      continue;
+    }
+    if (opt == "symfollow") {
+      out.flags &= ~static_cast<unsigned long>(MS_NOSYMFOLLOW);
+      out.cleared |= MS_NOSYMFOLLOW;
+      continue;
+    }
     if (opt == "bind") {
       out.bind = true;
       continue;
@@ -280,6 +406,7 @@ MountFlags ParseMountOptions(const std::vector<std::string>& options) {
     for (const Flag& f : kFlags) {
       if (opt == f.name) {
         out.flags = f.clear ? out.flags & ~f.flag : out.flags | f.flag;
+        out.cleared = f.clear ? out.cleared | f.flag : out.cleared & ~f.flag;
         known = true;
         break;
       }

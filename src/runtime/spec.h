@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,6 +76,43 @@ struct NamespacePath {
   std::string path;
 };
 
+// One line of a user namespace's uid_map or gid_map: `size` ids from `container_id` inside
+// are `host_id` onwards outside.
+struct IdMapping {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t size = 0;
+};
+
+// An OCI hook: a program run at one point of the container's lifecycle with the container's
+// state (JSON) on its stdin. `args` is its argv (argv[0] included); 0 `timeout_s`: none.
+struct Hook {
+  std::string path;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  int timeout_s = 0;
+};
+
+// The hooks of the runtime spec, each list run in order. prestart and createRuntime run in the
+// runtime's namespaces once the container's are made (before pivot_root); createContainer
+// there too but inside the container's namespaces; startContainer in the container right
+// before its process runs; poststart once it runs; poststop once it is deleted.
+struct Hooks {
+  std::vector<Hook> prestart, create_runtime, create_container, start_container, poststart, poststop;
+  // What the hooks' state shows besides the id, pid and status.
+  std::string bundle;
+  std::map<std::string, std::string> annotations;
+  bool AtCreate() const { return !prestart.empty() || !create_runtime.empty() || !create_container.empty(); }
+  bool Any() const { return AtCreate() || !start_container.empty() || !poststart.empty() || !poststop.empty(); }
+};
+
+// A time namespace's clock offset (timens_offsets): "monotonic" or "boottime".
+struct TimeOffset {
+  std::string clock;
+  int64_t secs = 0;
+  uint32_t nanosecs = 0;
+};
+
 struct Overlay {
   std::vector<std::string> lower_dirs;  // topmost first, as overlayfs wants them
   std::string upper_dir;
@@ -89,8 +127,14 @@ struct Spec {
   std::optional<Overlay> overlay;  // when set, mounted at `rootfs` inside the container only
   bool readonly_rootfs = false;
   std::vector<Mount> mounts;
-  std::vector<std::string> namespaces;  // "pid", "mount", "uts", "ipc", "network", "cgroup"
+  // "pid", "mount", "uts", "ipc", "network", "cgroup", "user", "time"
+  std::vector<std::string> namespaces;
   std::vector<NamespacePath> join_namespaces;
+  // With a new user namespace: its maps, written by the runtime before the process goes on.
+  std::vector<IdMapping> uid_mappings;
+  std::vector<IdMapping> gid_mappings;
+  std::vector<TimeOffset> time_offsets;  // with a new time namespace
+  Hooks hooks;
   std::vector<Device> devices;  // besides the standard null, zero, full, random, urandom, tty
   std::vector<std::pair<std::string, std::string>> sysctl;  // "net.ipv4.ip_forward" -> "1"
   std::vector<std::string> masked_paths;    // covered by /dev/null or an empty read-only tmpfs
@@ -102,6 +146,9 @@ struct Spec {
   // opens this FIFO (the OCI runtime's `create` / `start` split); see Launch.
   std::string start_fifo;
 };
+
+// Whether the container gets a namespace of `type`, new or joined by path.
+bool HasNamespace(const Spec& spec, std::string_view type);
 
 // The container's cgroup plan on this host (layout detected under CgroupRoot()).
 CgroupPlan PlanFor(const Spec& spec);
@@ -125,8 +172,12 @@ Status ValidateProcMount(const Mount& m);
 struct MountFlags {
   unsigned long flags = 0;
   unsigned long propagation = 0;
+  unsigned long cleared = 0;  // flags an option turned off explicitly ("rw", "suid", "exec", ...)
   bool bind = false;
   bool recursive = false;
+  bool tmpcopyup = false;    // a tmpfs starts with a copy of what it covers
+  uint64_t attr_set = 0;     // MOUNT_ATTR_* for the whole tree (the "r" options: "rro", ...)
+  uint64_t attr_clear = 0;
   std::string data;
 };
 MountFlags ParseMountOptions(const std::vector<std::string>& options);

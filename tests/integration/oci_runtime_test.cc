@@ -21,6 +21,15 @@ using nlohmann::json;
 
 const std::string kRuntime = std::string(BD_BIN_DIR) + "/basic-runtime";
 
+// The whitespace-separated fields of a line.
+std::vector<std::string> Fields(const std::string& line) {
+  std::vector<std::string> out;
+  for (const std::string& f : Split(line, ' ')) {
+    if (!f.empty()) out.push_back(f);
+  }
+  return out;
+}
+
 // A bundle whose rootfs holds the host's static busybox and the test probe.
 class OciRuntimeTest : public ::testing::Test {
  protected:
@@ -169,6 +178,214 @@ TEST_F(OciRuntimeTest, ANamespacePathOfTheWrongTypeIsRefused) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("is not a uts namespace"), std::string::npos) << r.err;
   EXPECT_FALSE(os::Exists(state_ + "/c1"));
+}
+
+// A user namespace: the rootfs belongs to the mapped root, the process is root inside and an
+// unprivileged id outside; the device nodes are the host's, bound; exec joins the namespace.
+TEST_F(OciRuntimeTest, UserNamespaceMapsRootAndExecJoinsIt) {
+  ASSERT_EQ(::chmod(dir_->path().c_str(), 0755), 0);  // the mapped root must reach the bundle
+  ASSERT_EQ(RunCmd({"/bin/chown", "-R", "100000:100000", bundle_ + "/rootfs"}).code, 0);
+  config_["linux"]["namespaces"].push_back({{"type", "user"}});
+  config_["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  config_["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  SetArgs({"sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo devnull-ok; "
+                       "busybox stat -c %u /bin/busybox; grep -c ' /sys/fs/cgroup/' /proc/self/mounts; sleep 600"});
+  CmdResult r = RtDetached({"run", "--detach", "--bundle", bundle_, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string out;
+  for (int i = 0; i < 100 && Split(out, '\n').size() < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    out = os::ReadFile(dir_->path() + "/detached.out").value_or("");
+  }
+  auto lines = Split(out, '\n');
+  ASSERT_GE(lines.size(), 5u) << out << r.err;
+  EXPECT_EQ(lines[0], "0");
+  EXPECT_EQ(Fields(lines[1]), (std::vector<std::string>{"0", "100000", "65536"}));
+  EXPECT_EQ(lines[2], "devnull-ok");
+  EXPECT_EQ(lines[3], "0");  // the file owned by host uid 100000 is root's inside
+  EXPECT_NE(lines[4], "0");  // the cgroup hierarchies are there (bound on v1)
+  // Outside, the process is host uid 100000.
+  json st = State("c1");
+  auto status = os::ReadFile("/proc/" + std::to_string(st["pid"].get<int>()) + "/status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_NE(status->find("\nUid:\t100000\t100000\t100000\t100000\n"), std::string::npos) << *status;
+  CmdResult e = Rt({"exec", "c1", "sh", "-c", "id -u; cat /proc/self/uid_map"});
+  EXPECT_EQ(e.code, 0) << e.err;
+  EXPECT_NE(e.out.find("100000"), std::string::npos) << e.out;
+  EXPECT_EQ(e.out.substr(0, 2), "0\n");
+}
+
+// With a user namespace, namespaces the host owns are joined by path before it is made (as
+// runc does), and /sys, which then cannot be mounted, is the host's bound read-only.
+TEST_F(OciRuntimeTest, UserNamespaceJoinsAHostNetworkNamespaceByPath) {
+  ASSERT_EQ(::chmod(dir_->path().c_str(), 0755), 0);
+  ASSERT_EQ(RunCmd({"/bin/chown", "-R", "100000:100000", bundle_ + "/rootfs"}).code, 0);
+  json ns = json::array();
+  for (const json& n : config_["linux"]["namespaces"]) {
+    if (n["type"] != "network") ns.push_back(n);
+  }
+  ns.push_back({{"type", "network"}, {"path", "/proc/" + std::to_string(::getpid()) + "/ns/net"}});
+  ns.push_back({{"type", "user"}});
+  config_["linux"]["namespaces"] = ns;
+  config_["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  config_["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  SetArgs({"sh", "-c", "readlink /proc/self/ns/net; grep ' /sys ' /proc/self/mounts"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto lines = Split(r.out, '\n');
+  ASSERT_GE(lines.size(), 2u) << r.out;
+  char own[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", own, sizeof own - 1), 0);
+  EXPECT_EQ(lines[0], own);
+  EXPECT_NE(lines[1].find(" ro,"), std::string::npos) << lines[1];
+}
+
+TEST_F(OciRuntimeTest, TimeNamespaceOffsetsTheBootClock) {
+  config_["linux"]["namespaces"].push_back({{"type", "time"}});
+  config_["linux"]["timeOffsets"] = {{"boottime", {{"secs", 864000}, {"nanosecs", 0}}}};
+  SetArgs({"cat", "/proc/uptime"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  double host = std::stod(*os::ReadFile("/proc/uptime"));
+  double inside = std::stod(r.out);
+  EXPECT_GT(inside, host + 864000 - 60) << r.out;
+  EXPECT_LT(inside, host + 864000 + 60) << r.out;
+}
+
+// Every hook runs at its point of the lifecycle with the state on stdin; create hooks run
+// before `create` returns, startContainer inside the container at `start`, poststop at delete.
+TEST_F(OciRuntimeTest, HooksRunAtTheirLifecyclePoints) {
+  std::string log = dir_->path() + "/hooks.log";
+  std::string script = dir_->path() + "/hook.sh";
+  ASSERT_TRUE(os::WriteFile(script, "#!/bin/sh\nread -r state\necho \"$1 $state $(readlink /proc/self/ns/mnt)\" >> " + log + "\n", 0755).ok());
+  config_["root"]["readonly"] = false;
+  config_["annotations"] = {{"org.test", "yes"}};
+  json hooks = json::object();
+  for (const char* kind : {"prestart", "createRuntime", "createContainer", "poststart", "poststop"}) {
+    hooks[kind] = {{{"path", script}, {"args", {"hook.sh", kind}}}};
+  }
+  // In the container, after pivot_root: the path resolves there.
+  hooks["startContainer"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > /started"}}}};
+  config_["hooks"] = hooks;
+  SetArgs({"sleep", "600"});
+  CmdResult r = RtDetached({"create", "--bundle", bundle_, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto lines = [&] {
+    auto all = Split(os::ReadFile(log).value_or(""), '\n');
+    std::erase(all, "");
+    return all;
+  };
+  ASSERT_EQ(lines().size(), 3u) << os::ReadFile(log).value_or("");
+  EXPECT_FALSE(os::Exists(bundle_ + "/rootfs/started"));
+  ASSERT_EQ(Rt({"start", "c1"}).code, 0);
+  ASSERT_EQ(lines().size(), 4u);
+  for (int i = 0; i < 100 && !os::Exists(bundle_ + "/rootfs/started"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  json started = json::parse(os::ReadFile(bundle_ + "/rootfs/started").value_or(""), nullptr, false);
+  EXPECT_EQ(started["status"], "created");
+  ASSERT_EQ(Rt({"delete", "--force", "c1"}).code, 0);
+  auto all = lines();
+  ASSERT_EQ(all.size(), 5u);
+  const char* order[] = {"prestart", "createRuntime", "createContainer", "poststart", "poststop"};
+  const char* status[] = {"creating", "creating", "creating", "running", "stopped"};
+  char own_ns[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/mnt", own_ns, sizeof own_ns - 1), 0);
+  for (size_t i = 0; i < 5; ++i) {
+    auto fields = Fields(all[i]);
+    ASSERT_EQ(fields.size(), 3u) << all[i];
+    EXPECT_EQ(fields[0], order[i]);
+    json state = json::parse(fields[1], nullptr, false);
+    EXPECT_EQ(state["id"], "c1");
+    EXPECT_EQ(state["status"], status[i]) << order[i];
+    EXPECT_EQ(state["bundle"], bundle_);
+    EXPECT_EQ(state["annotations"]["org.test"], "yes");
+    EXPECT_GT(state["pid"].get<int>(), 0);
+    // createContainer runs in the container's mount namespace, the others in the runtime's.
+    EXPECT_EQ(fields[2] == own_ns, i != 2) << order[i] << " " << fields[2];
+  }
+}
+
+TEST_F(OciRuntimeTest, AFailingOrHangingCreateHookFailsTheContainerAndLeavesNothing) {
+  config_["hooks"] = {{"createRuntime", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo broken >&2; exit 3"}}}}}};
+  SetArgs({"sleep", "600"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("error running createRuntime hook #0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("exited with status 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("broken"), std::string::npos) << r.err;
+  EXPECT_FALSE(os::Exists(state_ + "/c1"));
+  config_["hooks"] = {{"prestart", {{{"path", "/bin/sleep"}, {"args", {"sleep", "30"}}, {"timeout", 1}}}}};
+  SetArgs({"true"});
+  auto t0 = std::chrono::steady_clock::now();
+  r = Rt({"run", "--bundle", bundle_, "c1"});
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("timeout of 1s"), std::string::npos) << r.err;
+  EXPECT_FALSE(os::Exists(state_ + "/c1"));
+  // A failing poststart hook is a warning: the container runs on.
+  config_["hooks"] = {{"poststart", {{{"path", "/bin/false"}}}}};
+  SetArgs({"sleep", "600"});
+  r = RtDetached({"run", "--detach", "--bundle", bundle_, "c1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: error running poststart hook #0"), std::string::npos) << r.err;
+  EXPECT_EQ(State("c1")["status"], "running");
+}
+
+// exec's own failures exit 255, apart from any status the command could return.
+TEST_F(OciRuntimeTest, ExecFailuresExit255) {
+  SetArgs({"sleep", "600"});
+  ASSERT_EQ(RtDetached({"run", "--detach", "--bundle", bundle_, "c1"}).code, 0);
+  CmdResult r = Rt({"exec", "c1", "/no/such/binary"});
+  EXPECT_EQ(r.code, 255);
+  EXPECT_NE(r.err.find("exec failed: exec: \"/no/such/binary\""), std::string::npos) << r.err;
+  EXPECT_EQ(Rt({"exec", "c1", "sh", "-c", "exit 1"}).code, 1);
+  EXPECT_EQ(Rt({"exec", "nope", "true"}).code, 255);
+  ASSERT_EQ(Rt({"pause", "c1"}).code, 0);
+  r = Rt({"exec", "c1", "true"});
+  EXPECT_EQ(r.code, 255);
+  EXPECT_NE(r.err.find("cannot exec in a paused container"), std::string::npos) << r.err;
+  ASSERT_EQ(Rt({"resume", "c1"}).code, 0);
+}
+
+// Recursive flags reach submounts; tmpcopyup starts a tmpfs with what it covers; a bind keeps
+// the flags of its source that no option clears. The sources are the container's own earlier
+// mounts, reached through the rootfs path before pivot_root, so no host mount is involved.
+TEST_F(OciRuntimeTest, RecursiveMountFlagsTmpcopyupAndKeptBindFlags) {
+  ASSERT_TRUE(os::MkdirAll(bundle_ + "/rootfs/etc/conf").ok());
+  ASSERT_TRUE(os::WriteFile(bundle_ + "/rootfs/etc/conf/a", "kept\n").ok());
+  config_["root"]["readonly"] = false;
+  auto add = [&](const std::string& dest, const std::string& type, const std::string& source, json options) {
+    config_["mounts"].push_back({{"destination", dest}, {"type", type}, {"source", source}, {"options", options}});
+  };
+  add("/tree", "tmpfs", "tmpfs", json::array());
+  add("/tree/sub", "tmpfs", "tmpfs", json::array());
+  add("/rotree", "bind", bundle_ + "/rootfs/tree", {"rbind", "rro"});  // /rotree/sub read-only too
+  add("/flags", "tmpfs", "tmpfs", {"nosuid", "nodev", "noexec"});
+  add("/kept", "bind", bundle_ + "/rootfs/flags", {"bind", "ro"});  // stays nosuid,nodev,noexec
+  add("/etc/conf", "tmpfs", "tmpfs", {"tmpcopyup"});
+  SetArgs({"sh", "-c", "cat /etc/conf/a; echo new > /etc/conf/b && echo writable; "
+                       "grep -E ' /rotree/sub | /kept ' /proc/self/mounts"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 14), "kept\nwritable\n") << r.out;
+  int sub = 0, kept = 0;
+  for (const std::string& line : Split(r.out, '\n')) {
+    auto fields = Fields(line);
+    if (fields.size() < 4) continue;
+    if (fields[1] == "/rotree/sub") {
+      ++sub;
+      EXPECT_EQ(fields[3].substr(0, 3), "ro,") << line;
+    }
+    if (fields[1] == "/kept") {
+      ++kept;
+      EXPECT_EQ(fields[3].substr(0, 3), "ro,") << line;
+      EXPECT_NE(fields[3].find("nosuid,nodev,noexec"), std::string::npos) << line;
+    }
+  }
+  EXPECT_EQ(sub, 1) << r.out;
+  EXPECT_EQ(kept, 1) << r.out;
+  EXPECT_FALSE(os::Exists(bundle_ + "/rootfs/etc/conf/b"));  // written to the tmpfs only
 }
 
 TEST_F(OciRuntimeTest, VersionFeaturesHelpListAndLog) {

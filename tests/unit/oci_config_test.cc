@@ -155,6 +155,39 @@ TEST_F(OciConfigTest, SystemdCgroupPath) {
   EXPECT_EQ(b->spec.cgroup_name, "machine.slice/libpod-abc.scope");
 }
 
+TEST_F(OciConfigTest, UserAndTimeNamespacesAndHooks) {
+  config_["linux"]["namespaces"].push_back({{"type", "user"}});
+  config_["linux"]["namespaces"].push_back({{"type", "time"}});
+  config_["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  config_["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 10}}};
+  config_["linux"]["timeOffsets"] = {{"boottime", {{"secs", 3600}, {"nanosecs", 5}}}};
+  config_["annotations"] = {{"k", "v"}};
+  config_["hooks"] = {{"prestart", {{{"path", "/bin/true"}, {"args", {"true", "x"}}, {"env", {"A=1"}}, {"timeout", 5}}}},
+                      {"poststop", {{{"path", "/bin/false"}}}}};
+  auto b = Parse();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  const Spec& s = b->spec;
+  EXPECT_TRUE(HasNamespace(s, "user"));
+  ASSERT_EQ(s.gid_mappings.size(), 1u);
+  EXPECT_EQ(s.gid_mappings[0].host_id, 200000u);
+  ASSERT_EQ(s.time_offsets.size(), 1u);
+  EXPECT_EQ(s.time_offsets[0].nanosecs, 5u);
+  ASSERT_EQ(s.hooks.prestart.size(), 1u);
+  EXPECT_EQ(s.hooks.prestart[0].timeout_s, 5);
+  EXPECT_EQ(s.hooks.bundle, dir_->path());
+  EXPECT_EQ(s.hooks.annotations.at("k"), "v");
+  // Kept in the runtime's state file: poststop runs at delete, exec joins the user namespace.
+  auto back = SpecFromJson(SpecToJson(s));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->uid_mappings.size(), 1u);
+  EXPECT_EQ(back->uid_mappings[0].size, 65536u);
+  EXPECT_EQ(back->time_offsets[0].secs, 3600);
+  ASSERT_EQ(back->hooks.poststop.size(), 1u);
+  EXPECT_EQ(back->hooks.poststop[0].path, "/bin/false");
+  EXPECT_EQ(back->hooks.prestart[0].args, (std::vector<std::string>{"true", "x"}));
+  EXPECT_EQ(back->hooks.bundle, s.hooks.bundle);
+}
+
 TEST_F(OciConfigTest, BadConfigsAreRefusedWithTheReason) {
   struct Case {
     const char* what;
@@ -167,9 +200,26 @@ TEST_F(OciConfigTest, BadConfigsAreRefusedWithTheReason) {
       {"empty args", [](json& c) { c["process"]["args"] = json::array(); }, "process.args"},
       {"relative cwd", [](json& c) { c["process"]["cwd"] = "srv"; }, "absolute"},
       {"rlimit", [](json& c) { c["process"]["rlimits"][0]["type"] = "RLIMIT_BOGUS"; }, "RLIMIT_BOGUS"},
-      {"user ns", [](json& c) { c["linux"]["namespaces"].push_back({{"type", "user"}}); }, "user namespaces"},
+      {"user ns without maps", [](json& c) { c["linux"]["namespaces"].push_back({{"type", "user"}}); },
+       "no uid mappings"},
+      {"maps without user ns", [](json& c) {
+         c["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}};
+       }, "creates no user namespace"},
+      {"empty map", [](json& c) {
+         c["linux"]["namespaces"].push_back({{"type", "user"}});
+         c["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 1000}, {"size", 0}}};
+       }, "invalid mapping"},
+      {"namespace twice", [](json& c) { c["linux"]["namespaces"].push_back({{"type", "pid"}}); }, "twice"},
+      {"offsets without time ns", [](json& c) { c["linux"]["timeOffsets"] = {{"monotonic", {{"secs", 1}}}}; },
+       "no time namespace"},
+      {"unknown clock", [](json& c) {
+         c["linux"]["namespaces"].push_back({{"type", "time"}});
+         c["linux"]["timeOffsets"] = {{"realtime", {{"secs", 1}}}};
+       }, "realtime"},
       {"unknown ns", [](json& c) { c["linux"]["namespaces"].push_back({{"type", "nope"}}); }, "nope"},
-      {"hooks", [](json& c) { c["hooks"] = {{"prestart", {{{"path", "/bin/true"}}}}}; }, "hooks"},
+      {"relative hook", [](json& c) { c["hooks"] = {{"prestart", {{{"path", "true"}}}}}; }, "not absolute"},
+      {"hook timeout", [](json& c) { c["hooks"] = {{"poststop", {{{"path", "/bin/true"}, {"timeout", 0}}}}}; },
+       "timeout"},
       {"missing root", [](json& c) { c["root"]["path"] = "/nonexistent-root"; }, "nonexistent-root"},
       {"cgroup escape", [](json& c) { c["linux"]["cgroupsPath"] = "/a/../../b"; }, "cgroupsPath"},
       {"mount dest", [](json& c) { c["mounts"][0]["destination"] = ""; }, "empty destination"},

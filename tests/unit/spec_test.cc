@@ -63,6 +63,17 @@ TEST(MountOptionsTest, SplitsFlagsPropagationAndData) {
   EXPECT_EQ(f.data, "mode=755,size=1k");
 }
 
+TEST(MountOptionsTest, RecursiveAttributesClearedFlagsAndTmpcopyup) {
+  MountFlags f = ParseMountOptions({"rro", "rnosuid", "rsuid", "rnoatime", "rw", "nosymfollow", "tmpcopyup"});
+  EXPECT_EQ(f.attr_set, static_cast<uint64_t>(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOATIME));
+  // rsuid undid rnosuid; an atime mode clears the whole atime field first.
+  EXPECT_EQ(f.attr_clear, static_cast<uint64_t>(MOUNT_ATTR_NOSUID | MOUNT_ATTR__ATIME));
+  EXPECT_TRUE(f.cleared & MS_RDONLY);
+  EXPECT_TRUE(f.flags & MS_NOSYMFOLLOW);
+  EXPECT_TRUE(f.tmpcopyup);
+  EXPECT_EQ(f.data, "");  // none of these reach the filesystem as data
+}
+
 TEST(OverlayTest, DataStringAndBadPaths) {
   auto d = OverlayData({{"/a", "/b"}, "/u", "/w"});
   ASSERT_TRUE(d.ok());
