@@ -112,16 +112,18 @@ def exec_suite(args):
 def runtime_suite(args):
     counter = iter(range(10**9))
     state = os.path.join(os.path.dirname(args.bundle), "basic-runtime-state")
-    commands = {
-        "basic-runtime run": lambda: [args.runtime, "--root", state, "run", "--bundle", args.bundle,
-                                      f"bd-bench-{next(counter)}"],
-        "crun run": lambda: ["crun", "run", "--bundle", args.bundle, f"bd-bench-{next(counter)}"],
-        "runc run": lambda: ["runc", "run", "--bundle", args.bundle, f"bd-bench-{next(counter)}"],
-    }
-    names, samples = measure(commands, args.rounds)
-    m = report(names, samples)
-    print(f"\nbasic-runtime / crun: {m[names[0]] / m[names[1]]:.2f}x (target <= 1.2); "
-          f"runc / basic-runtime: {m[names[2]] / m[names[0]]:.2f}x")
+    userns = os.path.join(os.path.dirname(args.bundle), "bundle-userns")
+    for label, bundle in (("", args.bundle), (" (userns+hooks)", userns)):
+        commands = {
+            f"basic-runtime run{label}": lambda b=bundle: [args.runtime, "--root", state, "run", "--bundle", b,
+                                                           f"bd-bench-{next(counter)}"],
+            f"crun run{label}": lambda b=bundle: ["crun", "run", "--bundle", b, f"bd-bench-{next(counter)}"],
+            f"runc run{label}": lambda b=bundle: ["runc", "run", "--bundle", b, f"bd-bench-{next(counter)}"],
+        }
+        names, samples = measure(commands, args.rounds)
+        m = report(names, samples)
+        print(f"\nbasic-runtime / crun{label}: {m[names[0]] / m[names[1]]:.2f}x (target <= 1.2); "
+              f"runc / basic-runtime: {m[names[2]] / m[names[0]]:.2f}x\n")
 
 
 def update_suite(args):

@@ -5,7 +5,8 @@
 #          the same busybox rootfs and `podman run --rm --net=none` of that rootfs.
 #   exec:  `exec CTR true` in a running container of each.
 #   rss:   memory of one idle container's monitor: basic-docker-shim against podman's conmon.
-#   runtime: the OCI runtimes alone on one bundle (`true`): basic-runtime run, crun run, runc run.
+#   runtime: the OCI runtimes alone on one bundle (`true`): basic-runtime run, crun run, runc run;
+#            then the same with a user namespace and four hooks in the config.
 #   update: `update --memory` of a running container: basic-runtime, runc and crun update.
 #
 # crun 1.8 refuses this host's hybrid cgroup layout because of
@@ -30,6 +31,20 @@ for b in bundle bundle-sleep; do
 done
 sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"true"/' "$work/bundle/config.json"
 sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"sleep", "3600"/' "$work/bundle-sleep/config.json"
+# The same bundle with a user namespace (root mapped to 100000) and hooks at every point.
+mkdir -p "$work/bundle-userns"
+cp -a "$work/bundle/rootfs" "$work/bundle-userns/rootfs"
+chown -R 100000:100000 "$work/bundle-userns/rootfs"
+chmod 755 "$work"
+python3 - "$work/bundle/config.json" "$work/bundle-userns/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["linux"]["namespaces"].append({"type": "user"})
+c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+c["hooks"] = {k: [{"path": "/bin/true"}] for k in ("prestart", "createRuntime", "poststart", "poststop")}
+json.dump(c, open(sys.argv[2], "w"), indent=2)
+PY
 touch "$work/empty"
 echo "kernel $(uname -r), $(nproc) cpus; crun $(crun --version | head -1 | awk '{print $3}'), runc $(runc --version | head -1 | awk '{print $3}'), podman $(podman --version | awk '{print $3}')"
 unshare -m --propagation private sh -c "

@@ -397,7 +397,7 @@ Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_n
       return MountAt(type.c_str(), point, type.c_str(), f.flags, data.empty() ? nullptr : data.c_str(),
                      shown);
     }
-    BD_RETURN_IF_ERROR(MountAt(host_dir.c_str(), point, nullptr, MS_BIND, nullptr, shown));
+    BD_RETURN_IF_ERROR(MountAt(host_dir.c_str(), point, nullptr, MS_BIND | MS_REC, nullptr, shown));
     return RemountBind(root_fd, shown, f);
   };
   auto lines = Split(self, '\n');
