@@ -34,6 +34,7 @@
 #include "os/signals.h"
 #include "os/terminal.h"
 #include "runtime/cgroups.h"
+#include "runtime/cgroup_resources.h"
 #include "runtime/hooks.h"
 #include "runtime/launch.h"
 #include "runtime/oci_config.h"
@@ -686,124 +687,70 @@ int Update(Global& g, const Args& a) {
   if (a.Has("l3-cache-schema") || a.Has("mem-bw-schema")) {
     return Fail(g, Status::InvalidArgument("Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported"));
   }
-  // name -> value, in the OCI resources' terms.
-  std::map<std::string, std::string> want;
+  // The request as an OCI linux.resources object: the -r file, then the flags over it.
+  json r = json::object();
   if (a.Has("r")) {
     std::string path = a.Get("r");
     auto text = path == "-" ? os::ReadAll(STDIN_FILENO) : os::ReadFile(path);
     if (!text.ok()) return Fail(g, text.status().WithContext("-r"));
-    json r = json::parse(*text, nullptr, false);
+    r = json::parse(*text, nullptr, false);
     if (!r.is_object()) return Fail(g, Status::InvalidArgument("-r: not a JSON object"));
-    auto take = [&](const char* section, const char* key, const char* flag) {
-      if (r.contains(section) && r[section].is_object() && r[section].contains(key) && !r[section][key].is_null()) {
-        const json& v = r[section][key];
-        want[flag] = v.is_string() ? v.get<std::string>() : v.dump();
-      }
-    };
-    take("memory", "limit", "memory");
-    take("memory", "reservation", "memory-reservation");
-    take("memory", "swap", "memory-swap");
-    take("cpu", "shares", "cpu-shares");
-    take("cpu", "quota", "cpu-quota");
-    take("cpu", "period", "cpu-period");
-    take("cpu", "cpus", "cpuset-cpus");
-    take("cpu", "mems", "cpuset-mems");
-    take("pids", "limit", "pids-limit");
-    take("blockIO", "weight", "blkio-weight");
+    r.erase("devices");  // runc's update leaves device rules alone too
   }
-  for (const char* flag : {"memory", "memory-reservation", "memory-swap", "cpu-shares", "cpu-quota",
-                           "cpu-period", "cpuset-cpus", "cpuset-mems", "pids-limit", "blkio-weight"}) {
-    if (a.Has(flag)) want[flag] = a.Get(flag);
+  struct Flag {
+    const char* flag;
+    const char* section;
+    const char* key;
+    enum { kBytes, kNumber, kText } kind;
+  };
+  static constexpr Flag kFlagsToResources[] = {
+      {"memory", "memory", "limit", Flag::kBytes},
+      {"memory-reservation", "memory", "reservation", Flag::kBytes},
+      {"memory-swap", "memory", "swap", Flag::kBytes},
+      {"cpu-shares", "cpu", "shares", Flag::kNumber},
+      {"cpu-quota", "cpu", "quota", Flag::kNumber},
+      {"cpu-period", "cpu", "period", Flag::kNumber},
+      {"cpu-rt-period", "cpu", "realtimePeriod", Flag::kNumber},
+      {"cpu-rt-runtime", "cpu", "realtimeRuntime", Flag::kNumber},
+      {"cpu-idle", "cpu", "idle", Flag::kNumber},
+      {"cpuset-cpus", "cpu", "cpus", Flag::kText},
+      {"cpuset-mems", "cpu", "mems", Flag::kText},
+      {"pids-limit", "pids", "limit", Flag::kNumber},
+      {"blkio-weight", "blockIO", "weight", Flag::kNumber},
+  };
+  for (const Flag& f : kFlagsToResources) {
+    if (!a.Has(f.flag)) continue;
+    std::string v = a.Get(f.flag);
+    json value;
+    if (f.kind == Flag::kText) {
+      value = v;
+    } else if (f.kind == Flag::kBytes) {
+      auto n = ParseBytes(v);
+      if (!n.ok()) return Fail(g, n.status().WithContext(std::string("--") + f.flag));
+      value = *n;
+    } else {
+      auto n = ParseInt(v);
+      if (!n) return Fail(g, Status::InvalidArgument(std::string("--") + f.flag + ": \"" + v + "\" is not a number"));
+      value = *n;
+    }
+    r[f.section][f.key] = value;
   }
-  if (want.empty()) return Fail(g, Status::InvalidArgument("update: nothing to update (see update --help)"));
+  if (r.empty()) return Fail(g, Status::InvalidArgument("update: nothing to update (see update --help)"));
   runtime::CgroupPlan plan = runtime::PlanFor(s->spec);
-  bool v2 = plan.layout == runtime::CgroupLayout::kV2;
   std::string root = runtime::CgroupRoot();
-  auto dir_of = [&](const std::string& controller) {
-    return v2 ? root + "/" + s->spec.cgroup_name : root + "/" + controller + "/" + s->spec.cgroup_name;
-  };
-  auto bytes = [&](const std::string& flag) -> Result<int64_t> { return ParseBytes(want[flag]); };
-  auto number = [&](const std::string& flag) -> Result<int64_t> {
-    auto n = ParseInt(want[flag]);
-    if (!n) return Status::InvalidArgument("--" + flag + ": \"" + want[flag] + "\" is not a number");
-    return *n;
-  };
-  std::vector<std::pair<std::string, std::string>> writes;  // file, value, in order
-  auto max_or = [](int64_t v, const char* unlimited) { return v < 0 ? std::string(unlimited) : std::to_string(v); };
-  Status planned = [&]() -> Status {
-    if (want.count("memory")) {
-      BD_ASSIGN_OR_RETURN(int64_t v, bytes("memory"));
-      writes.emplace_back(dir_of("memory") + (v2 ? "/memory.max" : "/memory.limit_in_bytes"), max_or(v, v2 ? "max" : "-1"));
+  auto writes = runtime::ResourceWrites(r.dump(), [&](std::string_view c) {
+    return runtime::ControllerDirOf(plan, root, c);
+  });
+  if (!writes.ok()) return Fail(g, writes.status());
+  // Every cgroup must be there before anything is written: nothing changes on an error.
+  for (const runtime::CgroupWrite& w : *writes) {
+    if (!os::IsDir(os::Dirname(w.file))) {
+      return Fail(g, Status::FailedPrecondition("the container has no cgroup at `" + os::Dirname(w.file) +
+                                                "`, so `" + os::Basename(w.file) + "` cannot be set"));
     }
-    if (want.count("memory-reservation")) {
-      BD_ASSIGN_OR_RETURN(int64_t v, bytes("memory-reservation"));
-      writes.emplace_back(dir_of("memory") + (v2 ? "/memory.low" : "/memory.soft_limit_in_bytes"), max_or(v, v2 ? "max" : "-1"));
-    }
-    if (want.count("memory-swap")) {
-      // runc's meaning: memory plus swap; v2 keeps swap alone.
-      BD_ASSIGN_OR_RETURN(int64_t v, bytes("memory-swap"));
-      if (v2) {
-        int64_t mem = want.count("memory") ? *ParseBytes(want["memory"]) : -1;
-        std::string swap = v < 0 ? "max" : mem >= 0 ? std::to_string(std::max<int64_t>(0, v - mem)) : std::to_string(v);
-        writes.emplace_back(dir_of("memory") + "/memory.swap.max", swap);
-      } else {
-        writes.emplace_back(dir_of("memory") + "/memory.memsw.limit_in_bytes", max_or(v, "-1"));
-      }
-    }
-    if (want.count("cpu-shares")) {
-      BD_ASSIGN_OR_RETURN(int64_t v, number("cpu-shares"));
-      if (v2) {
-        writes.emplace_back(dir_of("cpu") + "/cpu.weight", std::to_string(v == 0 ? 100 : 1 + ((v - 2) * 9999) / 262142));
-      } else {
-        writes.emplace_back(dir_of("cpu") + "/cpu.shares", std::to_string(v));
-      }
-    }
-    if (want.count("cpu-period") || want.count("cpu-quota")) {
-      int64_t period = 100000, quota = -1;
-      if (want.count("cpu-period")) {
-        BD_ASSIGN_OR_RETURN(period, number("cpu-period"));
-      }
-      if (want.count("cpu-quota")) {
-        BD_ASSIGN_OR_RETURN(quota, number("cpu-quota"));
-      }
-      if (period < 1000 || period > 1000000) {
-        return Status::InvalidArgument("--cpu-period must be between 1000 and 1000000 microseconds");
-      }
-      if (v2) {
-        writes.emplace_back(dir_of("cpu") + "/cpu.max", max_or(quota, "max") + " " + std::to_string(period));
-      } else {
-        // The period first: a quota is checked against the period in force.
-        if (want.count("cpu-period")) writes.emplace_back(dir_of("cpu") + "/cpu.cfs_period_us", std::to_string(period));
-        if (want.count("cpu-quota")) writes.emplace_back(dir_of("cpu") + "/cpu.cfs_quota_us", std::to_string(quota));
-      }
-    }
-    if (want.count("cpuset-cpus")) writes.emplace_back(dir_of("cpuset") + "/cpuset.cpus", want["cpuset-cpus"]);
-    if (want.count("cpuset-mems")) writes.emplace_back(dir_of("cpuset") + "/cpuset.mems", want["cpuset-mems"]);
-    if (want.count("pids-limit")) {
-      BD_ASSIGN_OR_RETURN(int64_t v, number("pids-limit"));
-      writes.emplace_back(dir_of("pids") + "/pids.max", v <= 0 ? "max" : std::to_string(v));
-    }
-    if (want.count("blkio-weight")) {
-      BD_ASSIGN_OR_RETURN(int64_t v, number("blkio-weight"));
-      if (v < 10 || v > 1000) return Status::InvalidArgument("--blkio-weight must be between 10 and 1000");
-      writes.emplace_back(dir_of("blkio") + (v2 ? "/io.bfq.weight" : "/blkio.weight"), std::to_string(v));
-    }
-    // Every cgroup must be there before anything is written: nothing changes on an error.
-    for (const auto& [file, value] : writes) {
-      if (!os::IsDir(os::Dirname(file))) {
-        return Status::FailedPrecondition("the container has no " + os::Basename(os::Dirname(os::Dirname(file))) +
-                                          " cgroup here, so `" + os::Basename(file) + "` cannot be set");
-      }
-    }
-    return {};
-  }();
-  if (!planned.ok()) return Fail(g, planned);
-  for (const auto& [file, value] : writes) {
-    auto fd = os::Open(file, O_WRONLY);
-    Status st = fd.ok() ? os::WriteAll(fd->get(), value) : fd.status();
-    if (!st.ok()) return Fail(g, st.WithContext("write `" + value + "` to " + file));
   }
-  return 0;
+  Status st = runtime::WriteCgroupFiles(*writes);
+  return st.ok() ? 0 : Fail(g, st);
 }
 
 // The OCI runtime features document (runtime-spec features.md): what this runtime accepts.
@@ -858,7 +805,8 @@ const std::map<std::string, std::string>& CommandUsage() {
       {"spec", "spec [--bundle DIR] [--rootless]"},
       {"features", "features"},
       {"update", "update [-r FILE|-] [--memory SIZE] [--memory-reservation SIZE] [--memory-swap SIZE] "
-                 "[--cpu-shares N] [--cpu-quota US] [--cpu-period US] [--cpuset-cpus LIST] "
+                 "[--cpu-shares N] [--cpu-quota US] [--cpu-period US] [--cpu-rt-period US] [--cpu-rt-runtime US] "
+                 "[--cpu-idle 0|1] [--cpuset-cpus LIST] "
                  "[--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] CONTAINER"},
       {"help", "help [COMMAND]"},
   };
@@ -955,7 +903,7 @@ int Main(int argc, char** argv) {
         {{"memory-swap"}, true}, {{"kernel-memory"}, true}, {{"kernel-memory-tcp"}, true},
         {{"cpu-shares"}, true}, {{"cpu-quota"}, true}, {{"cpu-period"}, true},
         {{"cpu-rt-period"}, true}, {{"cpu-rt-runtime"}, true}, {{"cpuset-cpus"}, true},
-        {{"cpuset-mems"}, true}, {{"pids-limit"}, true}, {{"blkio-weight"}, true},
+        {{"cpuset-mems"}, true}, {{"pids-limit"}, true}, {{"blkio-weight"}, true}, {{"cpu-idle"}, true},
         {{"l3-cache-schema"}, true}, {{"mem-bw-schema"}, true}}},
       {"ps", {{{"format", "f"}, true}}},
       {"list", {{{"format", "f"}, true}, {{"quiet", "q"}, false}}},

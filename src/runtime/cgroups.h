@@ -30,6 +30,12 @@ struct CgroupLimits {
   // The v1 devices controller: when set, every device is denied except these rules
   // ("c 1:3 rwm", "c 136:* rwm"). Not enforced on v2 (that needs a BPF device program).
   std::optional<std::vector<std::string>> allowed_devices;
+  // An OCI config's linux.resources (JSON), applied after the fields above: every resource runc
+  // applies (see ResourceWrites).
+  std::string oci_resources;
+  // Join every hierarchy the host mounts (v1 controllers, named ones, the unified one), as runc
+  // does, not only those the limits use. OCI runtime containers; the engine joins its few.
+  bool all_hierarchies = false;
 };
 
 // The device rules a container gets by default: null, zero, full, random, urandom, tty,
@@ -47,14 +53,20 @@ struct CgroupPlan {
   std::vector<std::string> create;       // directories to create, parents first
   std::vector<CgroupWrite> writes;       // in order: enabling controllers, then limits
   std::vector<std::string> procs_files;  // cgroup.procs of each dir: write a pid to join
+  bool must_be_empty = false;  // refuse a cgroup that already has processes (runc's rule)
+  Status error;                // why the limits cannot be applied here (ApplyCgroupPlan fails)
 };
 
 // `name` is the container's cgroup below each hierarchy, e.g. "basic-docker/<id>".
 CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::string& name,
                       const CgroupLimits& limits);
 
-// Creates the directories and writes the limits.
+// Creates the directories and writes the limits. A new cpuset cgroup gets its parent's cpus and
+// mems first (v1 leaves them empty, and an empty cpuset cannot be joined).
 Status ApplyCgroupPlan(const CgroupPlan& plan);
+// Writes `writes` in order. A v1 memory limit refused because the current memory+swap limit is
+// below it is written again after the memory+swap limit that follows it.
+Status WriteCgroupFiles(const std::vector<CgroupWrite>& writes);
 // Moves `pid` (0: the caller) into the container's cgroups.
 Status JoinCgroup(const CgroupPlan& plan, pid_t pid = 0);
 // Removes the container's cgroup directories; missing ones are fine.

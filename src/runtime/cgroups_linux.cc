@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "os/error.h"
 #include "os/fs.h"
+#include "runtime/cgroup_resources.h"
 #include "runtime/cgroups.h"
 
 namespace bd::runtime {
@@ -66,6 +67,75 @@ CgroupLayout DetectCgroupLayout(const std::string& root) {
   return CgroupLayout::kNone;
 }
 
+std::vector<std::string> Ancestors(const std::string& name);
+
+// The hierarchies mounted under `root` (directories holding cgroup.procs; the "cpu" and
+// "cpuacct" symlinks of a joint mount are skipped, their target is listed).
+std::vector<std::string> MountedHierarchies(const std::string& root) {
+  std::vector<std::string> out;
+  auto names = os::ListDir(root);
+  if (!names.ok()) return out;
+  for (const std::string& n : *names) {
+    struct stat st;
+    std::string dir = root + "/" + n;
+    if (::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && os::Exists(dir + "/cgroup.procs")) out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The container's directory for `controller` among the plan's: v2's single one, or the v1
+// hierarchy named after it (alone or joint, "cpu,cpuacct"); on a hybrid host a controller
+// bound to the unified hierarchy (hugetlb here) is found there.
+ControllerDir ControllerDirOf(const CgroupPlan& plan, const std::string& root, std::string_view controller) {
+  if (plan.layout == CgroupLayout::kV2) return {plan.dirs.empty() ? "" : plan.dirs[0], true};
+  for (const std::string& d : plan.dirs) {
+    std::string rest = d.substr(root.size() + 1);
+    std::string hierarchy = rest.substr(0, rest.find('/'));
+    for (const std::string& c : Split(hierarchy, ',')) {
+      if (c == controller) return {d, false};
+    }
+  }
+  for (const std::string& d : plan.dirs) {
+    if (d.rfind(root + "/unified/", 0) != 0) continue;
+    auto enabled = os::ReadFile(root + "/unified/cgroup.controllers");
+    if (controller.empty()) return {d, true};
+    if (enabled.ok()) {
+      for (const std::string& c : Split(TrimSpace(*enabled), ' ')) {
+        if (c == controller) return {d, true};
+      }
+    }
+  }
+  return {};
+}
+
+// An OCI config's resources as writes at the end of the plan; on a hybrid host, controllers of
+// the unified hierarchy are enabled down to the container's cgroup first.
+void AddResourceWrites(const std::string& root, const std::string& name, const CgroupLimits& limits,
+                       CgroupPlan* plan) {
+  if (limits.all_hierarchies) plan->must_be_empty = true;
+  if (limits.oci_resources.empty()) return;
+  std::vector<std::string> unified_controllers;
+  auto writes = ResourceWrites(limits.oci_resources, [&](std::string_view c) {
+    ControllerDir d = ControllerDirOf(*plan, root, c);
+    if (d.v2 && plan->layout == CgroupLayout::kV1 && !c.empty()) unified_controllers.emplace_back(c);
+    return d;
+  });
+  if (!writes.ok()) {
+    plan->error = writes.status();
+    return;
+  }
+  for (const std::string& c : unified_controllers) {
+    std::string at = root + "/unified";
+    plan->writes.push_back({at + "/cgroup.subtree_control", "+" + c});
+    for (const std::string& a : Ancestors(name)) {
+      at = root + "/unified/" + a;
+      plan->writes.push_back({at + "/cgroup.subtree_control", "+" + c});
+    }
+  }
+  plan->writes.insert(plan->writes.end(), writes->begin(), writes->end());
+}
+
 // "a/b/c" -> {"a", "a/b"}: the ancestors below the root, outermost first, all created if
 // missing (as runc creates a cgroupsPath's parents).
 std::vector<std::string> Ancestors(const std::string& name) {
@@ -104,12 +174,14 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
     }
     if (limits.pids_max > 0) write(dir + "/pids.max", std::to_string(limits.pids_max));
     plan.procs_files = {dir + "/cgroup.procs"};
+    AddResourceWrites(root, name, limits, &plan);
     return plan;
   }
   if (layout != CgroupLayout::kV1) return plan;
-  std::vector<const char*> controllers(std::begin(kV1Controllers), std::end(kV1Controllers));
+  std::vector<std::string> controllers(std::begin(kV1Controllers), std::end(kV1Controllers));
   if (limits.allowed_devices) controllers.push_back("devices");
-  for (const char* c : controllers) {
+  if (limits.all_hierarchies) controllers = MountedHierarchies(root);
+  for (const std::string& c : controllers) {
     std::string hierarchy = root + "/" + c;
     if (!os::Exists(hierarchy + "/cgroup.procs")) continue;  // not mounted on this host
     std::string dir = hierarchy + "/" + name;
@@ -125,23 +197,55 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
       write(dir + "/cpu.cfs_quota_us", std::to_string(limits.cpu_quota_us));
     } else if (ctl == "pids" && limits.pids_max > 0) {
       write(dir + "/pids.max", std::to_string(limits.pids_max));
-    } else if (ctl == "devices") {
+    } else if (ctl == "devices" && limits.allowed_devices) {
       write(dir + "/devices.deny", "a");
       for (const std::string& rule : *limits.allowed_devices) write(dir + "/devices.allow", rule);
     }
   }
+  AddResourceWrites(root, name, limits, &plan);
   return plan;
 }
 
 Status ApplyCgroupPlan(const CgroupPlan& plan) {
+  BD_RETURN_IF_ERROR(plan.error);
   for (const std::string& d : plan.create) {
     if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) return os::ErrnoStatus("mkdir cgroup `" + d + "`");
-  }
-  for (const CgroupWrite& w : plan.writes) {
-    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(w.file, O_WRONLY));
-    if (Status st = os::WriteAll(fd.get(), w.value); !st.ok()) {
-      return st.WithContext("write `" + w.value + "` to `" + w.file + "`");
+    // v1 cpuset: a new cgroup starts with no cpus and no mems.
+    for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+      auto mine = os::ReadFile(d + "/" + file);
+      if (!mine.ok() || !TrimSpace(*mine).empty()) continue;
+      auto parent = os::ReadFile(os::Dirname(d) + "/" + file);
+      if (!parent.ok()) continue;
+      BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(d + "/" + file, O_WRONLY));
+      BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), *parent).WithContext("copy the parent's " + std::string(file)));
     }
+  }
+  if (plan.must_be_empty) {
+    for (const std::string& f : plan.procs_files) {
+      auto procs = os::ReadFile(f);
+      if (procs.ok() && !TrimSpace(*procs).empty()) {
+        return Status::FailedPrecondition("container's cgroup is not empty: `" + os::Dirname(f) +
+                                          "` already has processes");
+      }
+    }
+  }
+  return WriteCgroupFiles(plan.writes);
+}
+
+Status WriteCgroupFiles(const std::vector<CgroupWrite>& writes) {
+  auto write = [](const CgroupWrite& w) -> Status {
+    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(w.file, O_WRONLY));
+    return os::WriteAll(fd.get(), w.value).WithContext("write `" + w.value + "` to `" + w.file + "`");
+  };
+  for (size_t i = 0; i < writes.size(); ++i) {
+    Status st = write(writes[i]);
+    if (st.ok()) continue;
+    bool limit_then_swap = i + 1 < writes.size() && os::Basename(writes[i].file) == "memory.limit_in_bytes" &&
+                           writes[i + 1].file == os::Dirname(writes[i].file) + "/memory.memsw.limit_in_bytes";
+    if (!limit_then_swap) return st;
+    BD_RETURN_IF_ERROR(write(writes[i + 1]));
+    BD_RETURN_IF_ERROR(write(writes[i]));
+    ++i;
   }
   return {};
 }

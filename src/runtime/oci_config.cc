@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "os/fs.h"
+#include "runtime/cgroup_resources.h"
 #include "runtime/security.h"
 
 namespace bd::runtime {
@@ -224,15 +225,14 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
   }
   if (l.contains("resources")) {
     const json& r = l["resources"];
-    if (r.contains("memory")) s->limits.memory_bytes = r["memory"].value("limit", int64_t{0});
-    if (r.contains("cpu")) {
-      s->limits.cpu_quota_us = r["cpu"].value("quota", int64_t{0});
-      s->limits.cpu_period_us = r["cpu"].value("period", int64_t{100000});
+    // Every other resource as runc applies it, checked now so that a bad value fails here.
+    json others = r;
+    others.erase("devices");
+    auto checked = ResourceWrites(others.dump(), [](std::string_view) { return ControllerDir{"/", false}; });
+    if (!checked.ok() && checked.status().message().find("needs cgroup v2") == std::string::npos) {
+      return checked.status();
     }
-    if (r.contains("pids")) s->limits.pids_max = r["pids"].value("limit", int64_t{0});
-    if (s->limits.memory_bytes < 0) s->limits.memory_bytes = 0;
-    if (s->limits.cpu_quota_us < 0) s->limits.cpu_quota_us = 0;
-    if (s->limits.pids_max < 0) s->limits.pids_max = 0;
+    s->limits.oci_resources = others.dump();
     // Device rules apply in order; a leading deny-all (what every engine sends) is the
     // restrictive baseline plus the standard devices; later allows add to it.
     bool restricted = false;
@@ -251,6 +251,7 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
     }
     if (restricted) s->limits.allowed_devices = std::move(allowed);
   }
+  s->limits.all_hierarchies = true;
   BD_ASSIGN_OR_RETURN(s->cgroup_name,
                       CgroupName(l.value("cgroupsPath", ""), id, systemd_cgroup));
   const json sysctl = l.value("sysctl", json::object());

@@ -136,6 +136,8 @@ std::string SpecToJson(const Spec& s) {
                   {"pids", {{"limit", s.limits.pids_max}}}}}};
   json& l = j["linux"];
   if (s.limits.allowed_devices) l["resources"]["allowedDevices"] = *s.limits.allowed_devices;
+  if (!s.limits.oci_resources.empty()) l["resources"]["oci"] = s.limits.oci_resources;
+  if (s.limits.all_hierarchies) l["resources"]["allHierarchies"] = true;
   if (!s.join_namespaces.empty()) {
     json joined = json::array();
     for (const auto& n : s.join_namespaces) joined.push_back({{"type", n.type}, {"path", n.path}});
@@ -244,6 +246,8 @@ Result<Spec> SpecFromJson(std::string_view text) {
           s.limits.cpu_period_us = r["cpu"].value("period", int64_t{100000});
         }
         if (r.contains("pids")) s.limits.pids_max = r["pids"].value("limit", int64_t{0});
+        s.limits.oci_resources = r.value("oci", "");
+        s.limits.all_hierarchies = r.value("allHierarchies", false);
         if (r.contains("allowedDevices")) {
           s.limits.allowed_devices = r["allowedDevices"].get<std::vector<std::string>>();
         }

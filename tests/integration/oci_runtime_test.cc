@@ -58,7 +58,7 @@ class OciRuntimeTest : public ::testing::Test {
   }
   void TearDown() override {
     if (!dir_) return;
-    for (const std::string& id : {"c1", "c2", "c3"}) Rt({"delete", "--force", id});
+    for (const char* id : {"c1", "c2", "c3"}) Rt({"delete", "--force", id});
   }
   void SetArgs(std::vector<std::string> args) {
     config_["process"]["args"] = std::move(args);
@@ -388,6 +388,78 @@ TEST_F(OciRuntimeTest, RecursiveMountFlagsTmpcopyupAndKeptBindFlags) {
   EXPECT_FALSE(os::Exists(bundle_ + "/rootfs/etc/conf/b"));  // written to the tmpfs only
 }
 
+// On a v1 (here hybrid) host: every resource of the config is applied at create, every mounted
+// hierarchy is joined (cpuset, blkio, named and unified ones too), and a cgroup that already
+// has processes is refused.
+TEST_F(OciRuntimeTest, V1ResourcesAtCreateAndEveryHierarchyJoined) {
+  if (!os::Exists("/sys/fs/cgroup/memory/cgroup.procs") || !os::Exists("/sys/fs/cgroup/cpuset/cgroup.procs")) {
+    GTEST_SKIP() << "needs cgroup v1 memory and cpuset hierarchies (this host has none)";
+  }
+  config_["linux"]["cgroupsPath"] = "/bd-test-" + std::to_string(::getpid()) + "/c1";
+  json& r = config_["linux"]["resources"];
+  r["memory"] = {{"limit", 64 << 20}, {"reservation", 32 << 20}, {"swap", 128 << 20}, {"swappiness", 10},
+                 {"disableOOMKiller", true}};
+  r["cpu"] = {{"shares", 512}, {"period", 50000}, {"cpus", "0"}, {"mems", "0"}};
+  r["pids"] = {{"limit", 40}};
+  SetArgs({"sleep", "600"});
+  CmdResult c = RtDetached({"run", "--detach", "--bundle", bundle_, "c1"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  std::string name = config_["linux"]["cgroupsPath"].get<std::string>();
+  auto read = [&](const std::string& controller, const std::string& file) {
+    std::string text = os::ReadFile("/sys/fs/cgroup/" + controller + name + "/" + file).value_or("?");
+    return std::string(TrimSpace(text));
+  };
+  EXPECT_EQ(read("memory", "memory.limit_in_bytes"), std::to_string(64 << 20));
+  EXPECT_EQ(read("memory", "memory.soft_limit_in_bytes"), std::to_string(32 << 20));
+  if (os::Exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) {
+    EXPECT_EQ(read("memory", "memory.memsw.limit_in_bytes"), std::to_string(128 << 20));
+  }
+  EXPECT_EQ(read("memory", "memory.swappiness"), "10");
+  EXPECT_NE(read("memory", "memory.oom_control").find("oom_kill_disable 1"), std::string::npos);
+  EXPECT_EQ(read("cpu", "cpu.shares"), "512");
+  EXPECT_EQ(read("cpu", "cpu.cfs_period_us"), "50000");  // a period without a quota
+  EXPECT_EQ(read("cpu", "cpu.cfs_quota_us"), "-1");
+  EXPECT_EQ(read("cpuset", "cpuset.cpus"), "0");
+  EXPECT_EQ(read("pids", "pids.max"), "40");
+  int pid = State("c1")["pid"].get<int>();
+  std::string cgroups = os::ReadFile("/proc/" + std::to_string(pid) + "/cgroup").value_or("");
+  for (const char* h : {"blkio", "cpuset", "memory", "devices", "freezer"}) {
+    if (!os::Exists(std::string("/sys/fs/cgroup/") + h + "/cgroup.procs")) continue;
+    EXPECT_NE(cgroups.find(std::string(":") + h + ":" + name + "\n"), std::string::npos) << h << "\n" << cgroups;
+  }
+  if (os::Exists("/sys/fs/cgroup/unified/cgroup.procs")) {
+    EXPECT_NE(cgroups.find("0::" + name + "\n"), std::string::npos) << cgroups;
+  }
+  // A second container in the same cgroup: refused, nothing left behind.
+  CmdResult second = Rt({"run", "--bundle", bundle_, "c2"});
+  EXPECT_NE(second.code, 0);
+  EXPECT_NE(second.err.find("not empty"), std::string::npos) << second.err;
+  EXPECT_FALSE(os::Exists(state_ + "/c2"));
+  EXPECT_EQ(Rt({"delete", "--force", "c1"}).code, 0);
+  EXPECT_FALSE(os::Exists("/sys/fs/cgroup/memory" + name));
+  ::rmdir(("/sys/fs/cgroup/memory" + os::Dirname(name)).c_str());
+  auto hierarchies = os::ListDir("/sys/fs/cgroup");
+  for (const std::string& h : hierarchies.value_or(std::vector<std::string>{})) {
+    ::rmdir(("/sys/fs/cgroup/" + h + os::Dirname(name)).c_str());
+  }
+}
+
+// Values the kernel or the spec does not take fail the create with the reason.
+TEST_F(OciRuntimeTest, BadResourcesAreRefusedAtCreate) {
+  config_["linux"]["resources"]["memory"] = {{"swappiness", 200}};
+  SetArgs({"true"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("swappiness"), std::string::npos) << r.err;
+  config_["linux"]["resources"]["memory"] = json::object();
+  config_["linux"]["resources"]["cpu"] = {{"period", 10}};
+  SetArgs({"true"});
+  r = Rt({"run", "--bundle", bundle_, "c1"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("cpu period"), std::string::npos) << r.err;
+  EXPECT_FALSE(os::Exists(state_ + "/c1"));
+}
+
 TEST_F(OciRuntimeTest, VersionFeaturesHelpListAndLog) {
   CmdResult r = Rt({"--version"});
   EXPECT_NE(r.out.find("\ncommit: "), std::string::npos) << r.out;
@@ -505,7 +577,9 @@ TEST_F(OciRuntimeTest, UpdateChangesTheResourcesOfARunningContainer) {
   r = Rt({"update", "-r", resources, "c1"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(TrimSpace(*os::ReadFile(cgroup_file("pids", "pids.max"))), "60");
-  if (!v2) EXPECT_EQ(TrimSpace(*os::ReadFile(cgroup_file("cpu", "cpu.cfs_quota_us"))), "50000");
+  if (!v2) {
+    EXPECT_EQ(TrimSpace(*os::ReadFile(cgroup_file("cpu", "cpu.cfs_quota_us"))), "50000");
+  }
   // Refused, and nothing changed.
   r = Rt({"update", "--kernel-memory", "10m", "--pids-limit", "70", "c1"});
   EXPECT_NE(r.code, 0);

@@ -83,8 +83,17 @@ TEST_F(OciConfigTest, PodmanFieldsAreRead) {
   ASSERT_EQ(s.sysctl.size(), 1u);
   EXPECT_EQ(s.sysctl[0].second, "0 0");
   EXPECT_EQ(s.cgroup_name, "libpod_parent/libpod-abc");
-  EXPECT_EQ(s.limits.pids_max, 2048);
-  EXPECT_EQ(s.limits.memory_bytes, 64 << 20);
+  // The resources are applied as runc applies them: here planned for a v2 host.
+  CgroupPlan plan = PlanCgroup(CgroupLayout::kV2, "/cg", s.cgroup_name, s.limits);
+  ASSERT_TRUE(plan.error.ok()) << plan.error.ToString();
+  auto wrote = [&](const std::string& file, const std::string& value) {
+    return std::any_of(plan.writes.begin(), plan.writes.end(), [&](const CgroupWrite& w) {
+      return w.file == "/cg/" + s.cgroup_name + "/" + file && w.value == value;
+    });
+  };
+  EXPECT_TRUE(wrote("pids.max", "2048"));
+  EXPECT_TRUE(wrote("memory.max", std::to_string(64 << 20)));
+  EXPECT_TRUE(plan.must_be_empty);
   ASSERT_TRUE(s.limits.allowed_devices);
   EXPECT_EQ(s.limits.allowed_devices->back(), "c 10:229 rwm");
   EXPECT_EQ(s.namespaces, (std::vector<std::string>{"pid", "mount"}));
