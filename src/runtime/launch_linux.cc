@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <termios.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -595,7 +596,7 @@ void ResetProcess(const LaunchIo& io, int report_fd) {
 // The container's own pseudo-terminal: master from its /dev/ptmx (inside its devpts), the slave
 // owned by the process's user becomes stdio and controlling terminal, the master goes out on
 // `console_socket`.
-Status SetUpTerminal(int console_socket, uid_t uid, bool onlcr) {
+Status SetUpTerminal(int console_socket, uid_t uid, bool onlcr, uint16_t rows, uint16_t cols) {
   UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!master) return os::ErrnoStatus("open /dev/ptmx in the container");
   if (::unlockpt(master.get()) < 0) return os::ErrnoStatus("unlockpt");
@@ -607,6 +608,12 @@ Status SetUpTerminal(int console_socket, uid_t uid, bool onlcr) {
     return os::ErrnoStatus("chown " + std::string(name));
   }
   if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) return os::ErrnoStatus("set controlling terminal");
+  if (rows || cols) {  // consoleSize
+    winsize ws{};
+    ws.ws_row = rows;
+    ws.ws_col = cols;
+    if (::ioctl(slave.get(), TIOCSWINSZ, &ws) < 0) return os::ErrnoStatus("set the console size");
+  }
   if (!onlcr) {
     termios t;
     if (::tcgetattr(slave.get(), &t) < 0) return os::ErrnoStatus("tcgetattr");
@@ -631,6 +638,42 @@ Status ApplyLimits(const Process& proc) {
   if (proc.oom_score_adj) {
     BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open("/proc/self/oom_score_adj", O_WRONLY));
     BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), std::to_string(*proc.oom_score_adj)));
+  }
+  // Real-time policies and the RT I/O class need capabilities the process may be about to lose.
+  if (proc.scheduler) {
+    struct {
+      uint32_t size, policy;
+      uint64_t flags;
+      int32_t nice;
+      uint32_t priority;
+      uint64_t runtime, deadline, period;
+    } attr{48, static_cast<uint32_t>(proc.scheduler->policy), proc.scheduler->flags, proc.scheduler->nice,
+           static_cast<uint32_t>(proc.scheduler->priority), proc.scheduler->runtime, proc.scheduler->deadline,
+           proc.scheduler->period};
+    if (::syscall(SYS_sched_setattr, 0, &attr, 0) < 0) return os::ErrnoStatus("set the scheduler (process.scheduler)");
+  }
+  if (proc.io_priority && ::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, *proc.io_priority) < 0) {
+    return os::ErrnoStatus("set the I/O priority (process.ioPriority)");
+  }
+  return {};
+}
+
+// Pins the calling process to `list` ("0-3"); an empty list means every CPU (the kernel keeps
+// it within the cgroup's cpuset), so no container inherits the runtime's own mask.
+Status SetCpuAffinity(const std::string& list) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (list.empty()) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &set);
+  } else {
+    auto cpus = ParseCpuList(list);
+    if (!cpus) return Status::InvalidArgument("invalid CPU list \"" + list + "\"");
+    for (int c : *cpus) {
+      if (c < CPU_SETSIZE) CPU_SET(c, &set);
+    }
+  }
+  if (::sched_setaffinity(0, sizeof set, &set) < 0 && !list.empty()) {
+    return os::ErrnoStatus("set the CPU affinity to " + list);
   }
   return {};
 }
@@ -695,7 +738,11 @@ Status AwaitStart(int gate_fd, int report_fd) {
   }
   if (proc.terminal) {
     if (io.console_socket < 0) fail(Status::InvalidArgument("a terminal needs a console socket"));
-    if (Status st = SetUpTerminal(io.console_socket, user->uid, io.terminal_onlcr); !st.ok()) fail(st);
+    if (Status st = SetUpTerminal(io.console_socket, user->uid, io.terminal_onlcr, proc.console_height,
+                                  proc.console_width);
+        !st.ok()) {
+      fail(st);
+    }
   }
   if (Status st = ApplyLimits(proc); !st.ok()) fail(st);
   // Without no_new_privs only CAP_SYS_ADMIN may load a filter, and the process is about to
@@ -745,6 +792,8 @@ Status AwaitStart(int gate_fd, int report_fd) {
     if (!st.ok()) fail(st);
   }
   // Last before exec: from here on the profile filters every call the process makes.
+  if (Status st = SetCpuAffinity(proc.cpu_affinity_final); !st.ok()) fail(st);
+  if (spec.personality && ::personality(*spec.personality) < 0) fail(os::ErrnoStatus("set the personality"));
   if (!seccomp_early && !spec.seccomp_program.empty()) {
     if (Status st = LoadSeccompProgram(spec.seccomp_program); !st.ok()) fail(st);
   }
@@ -764,6 +813,21 @@ Status AwaitStart(int gate_fd, int report_fd) {
   int err = errno;
   Fail(report_fd, err == ENOENT ? kExitNotFound : kExitCannotInvoke,
        os::ErrnoStatus(err, "exec: \"" + proc.args[0] + "\""));
+}
+
+// The mount point `path` is on: the longest mount point in /proc/self/mountinfo above it.
+std::string MountPointOf(const std::string& path) {
+  std::string best = "/";
+  auto info = os::ReadFile("/proc/self/mountinfo");
+  if (!info.ok()) return best;
+  for (const std::string& line : Split(*info, '\n')) {
+    auto fields = Split(line, ' ');
+    if (fields.size() < 5) continue;
+    const std::string& mp = fields[4];
+    bool above = mp == "/" || path == mp || (path.rfind(mp, 0) == 0 && path.size() > mp.size() && path[mp.size()] == '/');
+    if (above && mp.size() > best.size()) best = mp;
+  }
+  return best;
 }
 
 // A new time namespace's clock offsets: written before any process is in it (this one enters
@@ -786,6 +850,9 @@ Status EnterTimeNamespace(const Spec& spec) {
                             int report_fd, int sync_fd) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   ResetProcess(io, report_fd);
+  if (!spec.process.cpu_affinity_initial.empty()) {
+    if (Status st = SetCpuAffinity(spec.process.cpu_affinity_initial); !st.ok()) fail(st);
+  }
   bool user_namespace = HasNamespace(spec, "user");
   // The start FIFO, reached through this descriptor once the host's paths are gone. Opened
   // first: in a user namespace the state directory is out of reach once the process is the
@@ -832,9 +899,19 @@ Status EnterTimeNamespace(const Spec& spec) {
 
   // The last line of defence: no code path mounts or pivots in the caller's mount namespace.
   if (Status st = CheckPrivateMountNamespace(caller_mnt); !st.ok()) fail(st);
-  // Nothing mounted from here on propagates back to the host.
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) {
-    fail(os::ErrnoStatus("make / rslave"));
+  // Nothing mounted from here on propagates back to the host (linux.rootfsPropagation may ask
+  // for another type; "shared" keeps the host's peer groups). With "shared" or "unbindable" the
+  // rootfs' parent mount is then made private, as the bind and pivot_root need.
+  // "unbindable" applies to / alone, as runc's, or no bind source on it could be bound.
+  unsigned long propagation = spec.rootfs_propagation ? spec.rootfs_propagation : MS_SLAVE;
+  if (::mount(nullptr, "/", nullptr, (propagation == MS_UNBINDABLE ? 0 : MS_REC) | propagation, nullptr) < 0) {
+    fail(os::ErrnoStatus("set the propagation of /"));
+  }
+  if (propagation == MS_SHARED || propagation == MS_UNBINDABLE) {
+    std::string parent = MountPointOf(os::Dirname(spec.rootfs));
+    if (::mount(nullptr, parent.c_str(), nullptr, MS_PRIVATE, nullptr) < 0) {
+      fail(os::ErrnoStatus("make the rootfs' parent mount `" + parent + "` private"));
+    }
   }
   if (spec.overlay) {
     auto data = OverlayData(*spec.overlay);
@@ -870,6 +947,9 @@ Status EnterTimeNamespace(const Spec& spec) {
   if (!spec.hostname.empty() &&
       ::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {
     fail(os::ErrnoStatus("sethostname"));
+  }
+  if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) < 0) {
+    fail(os::ErrnoStatus("setdomainname"));
   }
   LoopbackUp();
   // A missing working directory is made now, inside the root, while it is still writable.
@@ -1043,6 +1123,9 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
     if (pid == 0) {
       pid_pipe[1].Reset();
       ResetProcess(io, report[1].get());
+      if (!process.cpu_affinity_initial.empty()) {
+        if (Status st = SetCpuAffinity(process.cpu_affinity_initial); !st.ok()) Fail(report[1].get(), kExitEngineFailed, st);
+      }
       ExecProcess(process, spec, report[1].get(), io);
     }
     report[1].Reset();

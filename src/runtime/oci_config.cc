@@ -1,5 +1,6 @@
 #include "runtime/oci_config.h"
 
+#include <sys/mount.h>
 #include <sys/resource.h>
 
 #include <nlohmann/json.hpp>
@@ -62,6 +63,54 @@ void Capabilities(const json& caps, Process* proc) {
   }
 }
 
+Result<Scheduler> SchedulerFromJson(const json& j) {
+  static constexpr std::pair<std::string_view, int> kPolicies[] = {
+      {"SCHED_OTHER", 0}, {"SCHED_FIFO", 1}, {"SCHED_RR", 2}, {"SCHED_BATCH", 3},
+      {"SCHED_ISO", 4},   {"SCHED_IDLE", 5}, {"SCHED_DEADLINE", 6}};
+  static constexpr std::pair<std::string_view, uint64_t> kFlags[] = {
+      {"SCHED_FLAG_RESET_ON_FORK", 0x01}, {"SCHED_FLAG_RECLAIM", 0x02},     {"SCHED_FLAG_DL_OVERRUN", 0x04},
+      {"SCHED_FLAG_KEEP_POLICY", 0x08},   {"SCHED_FLAG_KEEP_PARAMS", 0x10}, {"SCHED_FLAG_UTIL_CLAMP_MIN", 0x20},
+      {"SCHED_FLAG_UTIL_CLAMP_MAX", 0x40}};
+  Scheduler out;
+  std::string policy = j.at("policy").get<std::string>();
+  auto p = std::find_if(std::begin(kPolicies), std::end(kPolicies), [&](const auto& e) { return e.first == policy; });
+  if (p == std::end(kPolicies)) return Status::InvalidArgument("process.scheduler: unknown policy \"" + policy + "\"");
+  out.policy = p->second;
+  out.nice = j.value("nice", 0);
+  out.priority = j.value("priority", 0);
+  if (out.nice < -20 || out.nice > 19) return Status::InvalidArgument("process.scheduler.nice must be between -20 and 19");
+  bool realtime = out.policy == 1 || out.policy == 2;
+  if (realtime && (out.priority < 1 || out.priority > 99)) {
+    return Status::InvalidArgument("process.scheduler.priority must be between 1 and 99 for " + policy);
+  }
+  if (!realtime && out.priority != 0) {
+    return Status::InvalidArgument("process.scheduler.priority must be 0 for " + policy);
+  }
+  for (const json& f : j.value("flags", json::array())) {
+    std::string name = f.get<std::string>();
+    auto flag = std::find_if(std::begin(kFlags), std::end(kFlags), [&](const auto& e) { return e.first == name; });
+    if (flag == std::end(kFlags)) return Status::InvalidArgument("process.scheduler: unknown flag \"" + name + "\"");
+    out.flags |= flag->second;
+  }
+  out.runtime = j.value("runtime", uint64_t{0});
+  out.deadline = j.value("deadline", uint64_t{0});
+  out.period = j.value("period", uint64_t{0});
+  if (out.policy == 6 && (out.runtime == 0 || out.deadline == 0 || out.runtime > out.deadline ||
+                          (out.period && out.deadline > out.period))) {
+    return Status::InvalidArgument("process.scheduler: SCHED_DEADLINE needs runtime <= deadline <= period");
+  }
+  return out;
+}
+
+Result<int> IoPriorityFromJson(const json& j) {
+  std::string cls = j.at("class").get<std::string>();
+  int c = cls == "IOPRIO_CLASS_RT" ? 1 : cls == "IOPRIO_CLASS_BE" ? 2 : cls == "IOPRIO_CLASS_IDLE" ? 3 : 0;
+  if (c == 0) return Status::InvalidArgument("process.ioPriority: unknown class \"" + cls + "\"");
+  int level = j.value("priority", 0);
+  if (level < 0 || level > 7) return Status::InvalidArgument("process.ioPriority.priority must be between 0 and 7");
+  return c << 13 | level;
+}
+
 Result<OciProcess> ProcessFromJson(const json& p) {
   OciProcess out;
   Process& proc = out.process;
@@ -94,6 +143,25 @@ Result<OciProcess> ProcessFromJson(const json& p) {
     proc.rlimits.push_back({resource, r.at("soft").get<uint64_t>(), r.at("hard").get<uint64_t>()});
   }
   proc.no_new_privileges = p.value("noNewPrivileges", false);
+  if (p.contains("scheduler")) {
+    BD_ASSIGN_OR_RETURN(proc.scheduler, SchedulerFromJson(p["scheduler"]));
+  }
+  if (p.contains("ioPriority")) {
+    BD_ASSIGN_OR_RETURN(proc.io_priority, IoPriorityFromJson(p["ioPriority"]));
+  }
+  if (p.contains("execCPUAffinity")) {
+    proc.cpu_affinity_initial = p["execCPUAffinity"].value("initial", "");
+    proc.cpu_affinity_final = p["execCPUAffinity"].value("final", "");
+    for (const std::string* list : {&proc.cpu_affinity_initial, &proc.cpu_affinity_final}) {
+      if (!list->empty() && !ParseCpuList(*list)) {
+        return Status::InvalidArgument("process.execCPUAffinity: invalid CPU list \"" + *list + "\"");
+      }
+    }
+  }
+  if (p.contains("consoleSize")) {
+    proc.console_height = p["consoleSize"].value("height", uint16_t{0});
+    proc.console_width = p["consoleSize"].value("width", uint16_t{0});
+  }
   if (p.contains("oomScoreAdj")) proc.oom_score_adj = p["oomScoreAdj"].get<int>();
   // apparmorProfile and selinuxLabel: neither LSM is enforced by this runtime; a profile name
   // asks for confinement that would silently not happen, so it is refused.
@@ -282,6 +350,27 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
                           d.value("minor", int64_t{0}), d.value("fileMode", 0666u),
                           d.value("uid", 0u), d.value("gid", 0u)});
   }
+  if ((!s->hostname.empty() || !s->domainname.empty()) && !has_ns("uts")) {
+    return Status::InvalidArgument("unable to set a hostname or domainname without a private UTS namespace");
+  }
+  if (l.contains("personality")) {
+    std::string domain = l["personality"].value("domain", "");
+    if (domain != "LINUX" && domain != "LINUX32") {
+      return Status::InvalidArgument("linux.personality: unknown domain \"" + domain + "\" (LINUX or LINUX32)");
+    }
+    if (!l["personality"].value("flags", json::array()).empty()) {
+      return Status::InvalidArgument("linux.personality.flags are not supported");
+    }
+    s->personality = domain == "LINUX32" ? 0x0008UL : 0UL;
+  }
+  if (l.contains("rootfsPropagation")) {
+    static constexpr std::pair<std::string_view, unsigned long> kKinds[] = {
+        {"shared", MS_SHARED}, {"slave", MS_SLAVE}, {"private", MS_PRIVATE}, {"unbindable", MS_UNBINDABLE}};
+    std::string kind = l["rootfsPropagation"].get<std::string>();
+    auto k = std::find_if(std::begin(kKinds), std::end(kKinds), [&](const auto& e) { return e.first == kind; });
+    if (k == std::end(kKinds)) return Status::InvalidArgument("linux.rootfsPropagation: unknown value \"" + kind + "\"");
+    s->rootfs_propagation = k->second;
+  }
   s->masked_paths = l.value("maskedPaths", std::vector<std::string>{});
   s->readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
   if (l.contains("seccomp")) {
@@ -324,6 +413,8 @@ Result<OciBundle> ParseOciConfig(std::string_view config, const std::string& bun
     s.readonly_rootfs = j["root"].value("readonly", false);
     s.hostname = j.value("hostname", "");
     BD_RETURN_IF_ERROR(ValidateHostname(s.hostname));
+    s.domainname = j.value("domainname", "");
+    BD_RETURN_IF_ERROR(ValidateHostname(s.domainname).WithContext("domainname"));
     for (const json& m : j.value("mounts", json::array())) {
       Mount mount{m.at("destination").get<std::string>(), m.value("type", ""), m.value("source", ""),
                   m.value("options", std::vector<std::string>{})};

@@ -108,6 +108,21 @@ std::string SpecToJson(const Spec& s) {
     p["rlimits"] = std::move(rl);
   }
   if (s.process.oom_score_adj) p["oomScoreAdj"] = *s.process.oom_score_adj;
+  if (s.process.scheduler) {
+    const Scheduler& sc = *s.process.scheduler;
+    p["scheduler"] = {{"policy", sc.policy}, {"nice", sc.nice}, {"priority", sc.priority}, {"flags", sc.flags},
+                      {"runtime", sc.runtime}, {"deadline", sc.deadline}, {"period", sc.period}};
+  }
+  if (s.process.io_priority) p["ioPriority"] = *s.process.io_priority;
+  if (!s.process.cpu_affinity_initial.empty() || !s.process.cpu_affinity_final.empty()) {
+    p["execCPUAffinity"] = {{"initial", s.process.cpu_affinity_initial}, {"final", s.process.cpu_affinity_final}};
+  }
+  if (s.process.console_height || s.process.console_width) {
+    p["consoleSize"] = {{"height", s.process.console_height}, {"width", s.process.console_width}};
+  }
+  if (!s.domainname.empty()) j["domainname"] = s.domainname;
+  if (s.personality) j["personality"] = *s.personality;
+  if (s.rootfs_propagation) j["rootfsPropagation"] = s.rootfs_propagation;
   j["hostname"] = s.hostname;
   j["root"] = {{"path", s.rootfs}, {"readonly", s.readonly_rootfs}};
   if (s.overlay) {
@@ -213,6 +228,24 @@ Result<Spec> SpecFromJson(std::string_view text) {
                                    r.at("hard").get<uint64_t>()});
     }
     if (p.contains("oomScoreAdj")) s.process.oom_score_adj = p["oomScoreAdj"].get<int>();
+    if (p.contains("scheduler")) {
+      const json& sc = p["scheduler"];
+      s.process.scheduler = Scheduler{sc.value("policy", 0), sc.value("nice", 0), sc.value("priority", 0),
+                                      sc.value("flags", uint64_t{0}), sc.value("runtime", uint64_t{0}),
+                                      sc.value("deadline", uint64_t{0}), sc.value("period", uint64_t{0})};
+    }
+    if (p.contains("ioPriority")) s.process.io_priority = p["ioPriority"].get<int>();
+    if (p.contains("execCPUAffinity")) {
+      s.process.cpu_affinity_initial = p["execCPUAffinity"].value("initial", "");
+      s.process.cpu_affinity_final = p["execCPUAffinity"].value("final", "");
+    }
+    if (p.contains("consoleSize")) {
+      s.process.console_height = p["consoleSize"].value("height", uint16_t{0});
+      s.process.console_width = p["consoleSize"].value("width", uint16_t{0});
+    }
+    s.domainname = j.value("domainname", "");
+    if (j.contains("personality")) s.personality = j["personality"].get<unsigned long>();
+    s.rootfs_propagation = j.value("rootfsPropagation", 0UL);
     s.start_fifo = j.value("startFifo", "");
     s.hostname = j.value("hostname", "");
     s.rootfs = j.at("root").at("path").get<std::string>();
@@ -288,6 +321,37 @@ Result<Spec> SpecFromJson(std::string_view text) {
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("runtime spec: ") + e.what());
   }
+}
+
+std::optional<std::vector<int>> ParseCpuList(std::string_view list) {
+  std::vector<int> out;
+  size_t i = 0;
+  auto number = [&]() -> std::optional<int> {
+    size_t start = i;
+    int n = 0;
+    while (i < list.size() && list[i] >= '0' && list[i] <= '9' && i - start < 5) n = n * 10 + (list[i++] - '0');
+    if (i == start) return std::nullopt;
+    return n;
+  };
+  while (i < list.size()) {
+    auto first = number();
+    if (!first) return std::nullopt;
+    int last = *first;
+    if (i < list.size() && list[i] == '-') {
+      ++i;
+      auto l = number();
+      if (!l || *l < *first) return std::nullopt;
+      last = *l;
+    }
+    if (last >= 8192) return std::nullopt;
+    for (int c = *first; c <= last; ++c) out.push_back(c);
+    if (i < list.size()) {
+      if (list[i] != ',' || i + 1 == list.size()) return std::nullopt;
+      ++i;
+    }
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
 }
 
 bool HasNamespace(const Spec& spec, std::string_view type) {

@@ -29,6 +29,15 @@ struct NumericUser {
   std::vector<uint32_t> additional_gids;
 };
 
+// process.scheduler of an OCI config: sched_setattr(2)'s fields.
+struct Scheduler {
+  int policy = 0;  // SCHED_OTHER, SCHED_FIFO, ...
+  int nice = 0;
+  int priority = 0;
+  uint64_t flags = 0;  // SCHED_FLAG_*
+  uint64_t runtime = 0, deadline = 0, period = 0;  // SCHED_DEADLINE, in ns
+};
+
 struct Process {
   std::vector<std::string> args;
   std::vector<std::string> env;  // "KEY=VALUE"
@@ -49,6 +58,13 @@ struct Process {
   std::optional<uint32_t> umask;            // default 022
   std::vector<Rlimit> rlimits;
   std::optional<int> oom_score_adj;
+  std::optional<Scheduler> scheduler;
+  std::optional<int> io_priority;  // ioprio_set(2)'s value: class << 13 | level
+  // execCPUAffinity: the CPUs of the setup ("initial") and of the process itself ("final"),
+  // as lists such as "0-3,6". Unset: every CPU the cgroup allows, not the runtime's own mask.
+  std::string cpu_affinity_initial;
+  std::string cpu_affinity_final;
+  uint16_t console_height = 0, console_width = 0;  // consoleSize of a terminal; 0: not set
 };
 
 struct Mount {
@@ -135,6 +151,11 @@ struct Spec {
   std::vector<IdMapping> gid_mappings;
   std::vector<TimeOffset> time_offsets;  // with a new time namespace
   Hooks hooks;
+  std::string domainname;           // with a uts namespace
+  std::optional<unsigned long> personality;  // linux.personality: PER_LINUX or PER_LINUX32
+  // linux.rootfsPropagation as mount(2) flags (MS_SHARED, MS_SLAVE, MS_PRIVATE,
+  // MS_UNBINDABLE); 0: slave, the default.
+  unsigned long rootfs_propagation = 0;
   std::vector<Device> devices;  // besides the standard null, zero, full, random, urandom, tty
   std::vector<std::pair<std::string, std::string>> sysctl;  // "net.ipv4.ip_forward" -> "1"
   std::vector<std::string> masked_paths;    // covered by /dev/null or an empty read-only tmpfs
@@ -146,6 +167,9 @@ struct Spec {
   // opens this FIFO (the OCI runtime's `create` / `start` split); see Launch.
   std::string start_fifo;
 };
+
+// A CPU list as cpuset and execCPUAffinity write it ("0-3,6"); nullopt when malformed.
+std::optional<std::vector<int>> ParseCpuList(std::string_view list);
 
 // Whether the container gets a namespace of `type`, new or joined by path.
 bool HasNamespace(const Spec& spec, std::string_view type);

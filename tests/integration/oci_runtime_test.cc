@@ -460,6 +460,64 @@ TEST_F(OciRuntimeTest, BadResourcesAreRefusedAtCreate) {
   EXPECT_FALSE(os::Exists(state_ + "/c1"));
 }
 
+// process.scheduler, ioPriority, execCPUAffinity, linux.personality, domainname and
+// consoleSize reach the process.
+TEST_F(OciRuntimeTest, SchedulerIoPriorityAffinityPersonalityDomainnameConsoleSize) {
+  config_["process"]["scheduler"] = {{"policy", "SCHED_BATCH"}, {"nice", 5}};
+  config_["process"]["ioPriority"] = {{"class", "IOPRIO_CLASS_IDLE"}, {"priority", 0}};
+  config_["process"]["execCPUAffinity"] = {{"initial", "0"}, {"final", "0"}};
+  config_["linux"]["personality"] = {{"domain", "LINUX32"}};
+  config_["domainname"] = "example.test";
+  // /proc/self/stat field 41 is the policy (3: SCHED_BATCH), 19 the nice value.
+  SetArgs({"sh", "-c", "cut -d' ' -f19,41 /proc/self/stat; busybox ionice -p $$; busybox taskset -p $$; "
+                       "uname -m; cat /proc/sys/kernel/domainname"});
+  CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto lines = Split(r.out, '\n');
+  ASSERT_GE(lines.size(), 5u) << r.out;
+  EXPECT_EQ(lines[0], "5 3");
+  EXPECT_NE(lines[1].find("idle"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("mask: 1"), std::string::npos) << lines[2];
+  EXPECT_EQ(lines[3], "i686");
+  EXPECT_EQ(lines[4], "example.test");
+  // Without execCPUAffinity the process gets every CPU, not the caller's mask.
+  config_["process"].erase("execCPUAffinity");
+  SetArgs({"sh", "-c", "busybox taskset -p $$"});
+  r = RunCmd({"/usr/bin/taskset", "-c", "0", kRuntime, "--root", state_, "run", "--bundle", bundle_, "c1"}, "", 30);
+  ASSERT_EQ(r.code, 0) << r.err;
+  if (::sysconf(_SC_NPROCESSORS_ONLN) > 1) EXPECT_EQ(r.out.find("mask: 1\n"), std::string::npos) << r.out;
+  // A terminal of the given size.
+  config_["process"]["terminal"] = true;
+  config_["process"]["consoleSize"] = {{"height", 33}, {"width", 101}};
+  SetArgs({"busybox", "stty", "size"});
+  r = Rt({"run", "--bundle", bundle_, "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("33 101"), std::string::npos) << r.out;
+  // Bad values are refused by name.
+  config_["process"]["terminal"] = false;
+  config_["process"]["scheduler"] = {{"policy", "SCHED_FIFO"}, {"priority", 0}};
+  SetArgs({"true"});
+  r = Rt({"run", "--bundle", bundle_, "c1"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("between 1 and 99"), std::string::npos) << r.err;
+}
+
+TEST_F(OciRuntimeTest, RootfsPropagationPrivateAndSlave) {
+  for (const char* kind : {"private", "slave", "unbindable"}) {
+    config_["linux"]["rootfsPropagation"] = kind;
+    SetArgs({"busybox", "awk", "$5 == \"/\"", "/proc/self/mountinfo"});
+    CmdResult r = RunCmd({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "--mount", "--propagation", "shared",
+                          kRuntime, "--root", state_, "run", "--bundle", bundle_, "c1"}, "", 30);
+    ASSERT_EQ(r.code, 0) << kind << ": " << r.err;
+    std::string_view want = std::string_view(kind) == "slave" ? "master:" : "";
+    if (!want.empty()) EXPECT_NE(r.out.find(want), std::string::npos) << kind << ": " << r.out;
+    EXPECT_EQ(r.out.find("shared:"), std::string::npos) << kind << ": " << r.out;
+  }
+  config_["linux"]["rootfsPropagation"] = "sideways";
+  SetArgs({"true"});
+  EXPECT_NE(Rt({"run", "--bundle", bundle_, "c1"}).err.find("sideways"), std::string::npos);
+}
+
 TEST_F(OciRuntimeTest, VersionFeaturesHelpListAndLog) {
   CmdResult r = Rt({"--version"});
   EXPECT_NE(r.out.find("\ncommit: "), std::string::npos) << r.out;

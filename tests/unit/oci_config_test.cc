@@ -58,6 +58,7 @@ TEST_F(OciConfigTest, PodmanFieldsAreRead) {
                                {"source", "hosts"}, {"options", {"bind", "rprivate"}}});
   config_["linux"]["sysctl"] = {{"net.ipv4.ping_group_range", "0 0"}};
   config_["linux"]["cgroupsPath"] = "/libpod_parent/libpod-abc";
+  config_.erase("hostname");  // no uts namespace below
   config_["linux"]["resources"] = {{"pids", {{"limit", 2048}}},
                                    {"memory", {{"limit", 64 << 20}}},
                                    {"devices", {{{"allow", false}, {"access", "rwm"}},
@@ -123,7 +124,7 @@ TEST_F(OciConfigTest, AMountNamespaceIsRequired) {
   auto b = Parse();
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.status().message().find("without a private MNT namespace"), std::string::npos);
-  config_["linux"]["namespaces"] = {{{"type", "mount"}, {"path", "/proc/1/ns/mnt"}}};
+  config_["linux"]["namespaces"] = {{{"type", "mount"}, {"path", "/proc/1/ns/mnt"}}, {{"type", "uts"}}};
   EXPECT_TRUE(Parse().ok());  // joined by path: the runtime checks it at launch
 }
 
@@ -139,7 +140,9 @@ TEST_F(OciConfigTest, SysctlsNeedTheirNamespace) {
   EXPECT_NE(Parse().status().message().find("not namespaced"), std::string::npos);
   config_["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "ipc"}}, {{"type", "network"}}};
   config_["linux"]["sysctl"] = {{"kernel.shmmax", "1"}, {"net.ipv4.ip_forward", "1"}};
-  EXPECT_TRUE(Parse().ok());
+  EXPECT_NE(Parse().status().message().find("without a private UTS namespace"), std::string::npos);
+  config_.erase("hostname");  // a hostname needs a uts namespace, as with runc
+  EXPECT_TRUE(Parse().ok()) << Parse().status().ToString();
 }
 
 TEST_F(OciConfigTest, UnknownCapabilitiesAreSkippedNotFatal) {
