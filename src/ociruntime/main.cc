@@ -34,6 +34,7 @@
 #include "os/signals.h"
 #include "os/terminal.h"
 #include "runtime/cgroups.h"
+#include "ociruntime/events.h"
 #include "runtime/cgroup_resources.h"
 #include "runtime/hooks.h"
 #include "runtime/launch.h"
@@ -422,7 +423,13 @@ int Kill(Global& g, const Args& a) {
   // Signal 0 sends nothing and only asks whether the process is there, as with kill(2).
   auto sig = name == "0" ? Result<int>(0) : os::ParseSignal(name);
   if (!sig.ok()) return Fail(g, sig.status());
-  if (a.Has("all")) {
+  // Without a pid namespace of its own, the container's other processes would outlive its
+  // first: every process of its cgroup is signalled, as with --all (runc's rule), and --all
+  // goes on working once the first process is gone.
+  if (a.Has("all") || !runtime::HasNamespace(s->spec, "pid")) {
+    if (!a.Has("all") && StatusOf(g.store, *s) == "stopped" && runtime::CgroupProcesses(runtime::PlanFor(s->spec)).empty()) {
+      return Fail(g, Status::FailedPrecondition("container not running"));
+    }
     SignalCgroup(s->spec, *sig);
     return 0;
   }
@@ -753,6 +760,45 @@ int Update(Global& g, const Args& a) {
   return st.ok() ? 0 : Fail(g, st);
 }
 
+// `events`: with --stats one stats event; otherwise a stats event every --interval (5s) and an
+// "oom" event whenever the OOM killer strikes, until the container stops.
+int Events(Global& g, const Args& a) {
+  auto s = Target(g, a, "events [--stats] [--interval DURATION] CONTAINER");
+  if (!s.ok()) return Fail(g, s.status());
+  auto interval = ParseDurationMs(a.Get("interval", "5s"));
+  if (!interval || *interval <= 0) {
+    return Fail(g, Status::InvalidArgument("invalid --interval \"" + a.Get("interval") + "\" (such as 5s or 500ms)"));
+  }
+  std::string status = StatusOf(g.store, *s);
+  if (status == "stopped") return Fail(g, Status::FailedPrecondition("container " + s->id + " is not running"));
+  runtime::CgroupPlan plan = runtime::PlanFor(s->spec);
+  auto stats = [&] { return EventLine("stats", s->id, StatsJson(plan)); };
+  if (a.Has("stats")) {
+    (void)os::WriteAll(STDOUT_FILENO, stats());
+    return 0;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  int64_t ooms = OomKills(plan);
+  auto pidfd = os::PidfdOpen(s->pid);
+  if (!pidfd.ok() || !os::ProcessMatches(s->pid, s->start_time)) return 0;
+  auto next_stats = std::chrono::steady_clock::now();
+  for (;;) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_stats) {
+      if (!os::WriteAll(STDOUT_FILENO, stats()).ok()) return 0;  // the reader went away
+      next_stats = now + std::chrono::milliseconds(*interval);
+    }
+    // OOM kills are looked for every 100 ms (or each interval, when shorter).
+    int wait = static_cast<int>(std::min<int64_t>(*interval, 100));
+    auto exited = os::WaitPidfd(pidfd->get(), wait);
+    if (int64_t now_ooms = OomKills(plan); now_ooms > ooms) {
+      ooms = now_ooms;
+      if (!os::WriteAll(STDOUT_FILENO, EventLine("oom", s->id)).ok()) return 0;
+    }
+    if (exited.ok() && *exited) return 0;
+  }
+}
+
 // The OCI runtime features document (runtime-spec features.md): what this runtime accepts.
 int Features(Global&, const Args&) {
   json seccomp_actions = {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
@@ -801,6 +847,7 @@ const std::map<std::string, std::string>& CommandUsage() {
       {"exec", "exec [--process FILE] [--tty] [--detach] [--console-socket PATH] [--env K=V] [--cwd DIR] "
                "[--user UID[:GID]] [--cap CAP] [--pid-file FILE] [--preserve-fds N] CONTAINER [COMMAND ARG...]"},
       {"ps", "ps [--format table|json] CONTAINER [PS_ARGS...]"},
+      {"events", "events [--stats] [--interval DURATION] CONTAINER"},
       {"list", "list [--format table|json] [--quiet]"},
       {"spec", "spec [--bundle DIR] [--rootless]"},
       {"features", "features"},
@@ -817,7 +864,7 @@ constexpr const char kUsage[] =
     "usage: basic-runtime [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup]\n"
     "                     COMMAND [OPTIONS] ...\n"
     "commands: create, start, run, state, kill, delete, exec, ps, pause, resume, list, spec,\n"
-    "          features, update, help\n";
+    "          features, update, events, help\n";
 
 }  // namespace
 
@@ -906,6 +953,7 @@ int Main(int argc, char** argv) {
         {{"cpuset-mems"}, true}, {{"pids-limit"}, true}, {{"blkio-weight"}, true}, {{"cpu-idle"}, true},
         {{"l3-cache-schema"}, true}, {{"mem-bw-schema"}, true}}},
       {"ps", {{{"format", "f"}, true}}},
+      {"events", {{{"stats"}, false}, {{"interval"}, true}}},
       {"list", {{{"format", "f"}, true}, {{"quiet", "q"}, false}}},
       {"exec",
        {{{"console-socket"}, true}, {{"cwd"}, true}, {{"env", "e"}, true}, {{"tty", "t"}, false},
@@ -940,6 +988,7 @@ int Main(int argc, char** argv) {
   if (command == "features") return Features(g, *a);
   if (command == "update") return Update(g, *a);
   if (command == "ps") return Ps(g, *a);
+  if (command == "events") return Events(g, *a);
   return List(g, *a);
 }
 

@@ -518,6 +518,62 @@ TEST_F(OciRuntimeTest, RootfsPropagationPrivateAndSlave) {
   EXPECT_NE(Rt({"run", "--bundle", bundle_, "c1"}).err.find("sideways"), std::string::npos);
 }
 
+// `events`: one stats event with --stats; with --interval, stats events until the container
+// stops, and an "oom" event when the OOM killer strikes in it.
+TEST_F(OciRuntimeTest, EventsStatsIntervalAndOom) {
+  config_["linux"]["resources"]["memory"] = {{"limit", 16 << 20}, {"swap", 16 << 20}};
+  // A while to be seen running, then a 64 MiB buffer the limit cannot hold.
+  SetArgs({"sh", "-c", "sleep 1; busybox dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1"});
+  ASSERT_EQ(RtDetached({"run", "--detach", "--bundle", bundle_, "c1"}).code, 0);
+  CmdResult r = Rt({"events", "--stats", "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json e = json::parse(r.out, nullptr, false);
+  EXPECT_EQ(e["type"], "stats");
+  EXPECT_EQ(e["id"], "c1");
+  EXPECT_GT(e["data"]["memory"]["usage"]["usage"].get<int64_t>(), 0) << r.out;
+  EXPECT_EQ(e["data"]["memory"]["usage"]["limit"].get<int64_t>(), 16 << 20) << r.out;
+  EXPECT_GE(e["data"]["pids"]["current"].get<int64_t>(), 1) << r.out;
+  EXPECT_GT(e["data"]["cpu"]["usage"]["total"].get<int64_t>(), 0) << r.out;
+  auto t0 = std::chrono::steady_clock::now();
+  r = Rt({"events", "--interval", "200ms", "c1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));  // ends with the container
+  int stats = 0, ooms = 0;
+  for (const std::string& line : Split(r.out, '\n')) {
+    if (line.empty()) continue;
+    json ev = json::parse(line, nullptr, false);
+    ASSERT_TRUE(ev.is_object()) << line;
+    stats += ev["type"] == "stats";
+    ooms += ev["type"] == "oom";
+  }
+  EXPECT_GE(stats, 3) << r.out;
+  EXPECT_EQ(ooms, 1) << r.out;
+  EXPECT_NE(Rt({"events", "--interval", "soon", "c1"}).code, 0);
+}
+
+// Sharing the caller's pid namespace, the container's first process is not its processes'
+// reaper: `kill` signals every process of its cgroup. In a throwaway pid namespace, so that
+// "the caller's" is never the machine's.
+TEST_F(OciRuntimeTest, KillWithoutAPidNamespaceReachesEveryProcess) {
+  json ns = json::array();
+  for (const json& n : config_["linux"]["namespaces"]) {
+    if (n["type"] != "pid") ns.push_back(n);
+  }
+  config_["linux"]["namespaces"] = ns;
+  config_["process"]["terminal"] = false;
+  SetArgs({"sh", "-c", "sleep 600 & sleep 600 & wait"});
+  std::string script = "set -e; R='" + kRuntime + " --root " + state_ + "'; "
+      "$R run -d --bundle " + bundle_ + " c1 </dev/null >/dev/null 2>&1; sleep 0.3; "
+      "$R ps c1 | tail -n +2 | wc -l; $R kill c1 KILL; sleep 0.5; "
+      "echo left $($R ps c1 | tail -n +2 | wc -l); $R delete -f c1";
+  CmdResult r = RunCmd({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "/bin/sh", "-c", script}, "", 30);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto lines = Split(r.out, '\n');
+  ASSERT_GE(lines.size(), 2u) << r.out;
+  EXPECT_EQ(lines[0], "3") << r.out;  // sh and two sleeps
+  EXPECT_EQ(lines[1], "left 0") << r.out;
+}
+
 TEST_F(OciRuntimeTest, VersionFeaturesHelpListAndLog) {
   CmdResult r = Rt({"--version"});
   EXPECT_NE(r.out.find("\ncommit: "), std::string::npos) << r.out;
@@ -529,7 +585,7 @@ TEST_F(OciRuntimeTest, VersionFeaturesHelpListAndLog) {
   EXPECT_EQ(f["ociVersionMin"], "1.0.0");
   EXPECT_TRUE(f["linux"]["seccomp"]["enabled"].get<bool>());
   EXPECT_NE(f["linux"]["namespaces"].dump().find("mount"), std::string::npos);
-  for (const char* cmd : {"create", "run", "start", "state", "kill", "delete", "exec", "ps", "pause",
+  for (const char* cmd : {"create", "run", "start", "state", "kill", "delete", "exec", "ps", "events", "pause",
                           "resume", "list", "spec", "features"}) {
     r = Rt({cmd, "--help"});
     EXPECT_EQ(r.code, 0) << cmd;
