@@ -190,6 +190,15 @@ Status WritePidFile(const std::string& path, pid_t pid) {
   return os::WriteFileAtomic(path, std::to_string(pid), 0644);
 }
 
+// --pidfd-socket: a pidfd of the process, sent over the unix socket at `path`.
+Status SendPidfd(const std::string& path, pid_t pid) {
+  if (path.empty()) return {};
+  BD_ASSIGN_OR_RETURN(UniqueFd pidfd, os::PidfdOpen(pid));
+  auto socket = os::ConnectUnix(path);
+  if (!socket.ok()) return socket.status().WithContext("--pidfd-socket");
+  return os::SendFd(socket->get(), pidfd.get()).WithContext("send the pidfd on --pidfd-socket");
+}
+
 // Sends `sig` to the container's process, never to a recycled pid.
 Status SignalProcess(pid_t pid, uint64_t start_time, int sig) {
   auto pidfd = os::PidfdOpen(pid);
@@ -308,7 +317,7 @@ Status Destroy(const Global& g, const ContainerState& s) {
 const std::vector<FlagDef> kCreateFlags = {
     {{"bundle", "b"}, true},  {{"console-socket"}, true}, {{"pid-file"}, true},
     {{"no-pivot"}, false},    {{"no-new-keyring"}, false}, {{"preserve-fds"}, true},
-    {{"detach", "d"}, false}, {{"keep"}, false}};
+    {{"detach", "d"}, false}, {{"keep"}, false}, {{"pidfd-socket"}, true}};
 
 Result<int> PreserveFds(const Args& a) {
   std::string v = a.Get("preserve-fds", "0");
@@ -378,6 +387,7 @@ int CreateOrRun(Global& g, const Args& a, bool run) {
   g.log.Debug("container " + id + " process " + std::to_string(state.pid) + (run ? " running" : " created"));
   Status st = g.store.Save(state);
   if (st.ok()) st = WritePidFile(a.Get("pid-file"), state.pid);
+  if (st.ok()) st = SendPidfd(a.Get("pidfd-socket"), state.pid);
   if (!st.ok()) {
     (void)child->Signal(SIGKILL);
     (void)child->Wait();
@@ -525,6 +535,22 @@ int Exec(Global& g, const Args& a) {
   }
   spec.process.capabilities = proc.capabilities;
   spec.process.no_new_privileges = proc.no_new_privileges || s->spec.process.no_new_privileges;
+  // --cgroup PATH: the process joins a sub-cgroup of the container's, which must exist in
+  // every hierarchy the container is in.
+  if (a.Has("cgroup")) {
+    std::string sub = a.Get("cgroup");
+    if (sub.find(':') != std::string::npos) {
+      return fail(Status::InvalidArgument("--cgroup CONTROLLER:PATH is not supported; give a PATH for every controller"));
+    }
+    while (!sub.empty() && sub.front() == '/') sub.erase(0, 1);
+    if (sub.empty() || sub.find("..") != std::string::npos) {
+      return fail(Status::InvalidArgument("--cgroup \"" + a.Get("cgroup") + "\" is not a sub-cgroup path"));
+    }
+    spec.cgroup_name += "/" + sub;
+    for (const std::string& d : runtime::PlanFor(spec).dirs) {
+      if (!os::IsDir(d)) return fail(Status::NotFound("--cgroup: `" + d + "` does not exist"));
+    }
+  }
   bool detach = a.Has("detach");
   std::string console_path = a.Get("console-socket");
   if (proc.terminal && detach && console_path.empty()) {
@@ -542,6 +568,7 @@ int Exec(Global& g, const Args& a) {
   auto started = runtime::ExecIn(pidfd->get(), spec, proc, stdio.io(), detach, &error);
   if (!started.ok()) return fail(error.status);
   if (Status st = WritePidFile(a.Get("pid-file"), started->pid); !st.ok()) return fail(st);
+  if (Status st = SendPidfd(a.Get("pidfd-socket"), started->pid); !st.ok()) return fail(st);
   if (detach) {
     (void)started->helper.Wait();  // exits at once; the process runs on under the subreaper
     return 0;
@@ -799,6 +826,20 @@ int Events(Global& g, const Args& a) {
   }
 }
 
+// `checkpoint` and `restore` go through CRIU. Where it is not installed (Debian 12 has no
+// package) they fail saying so; driving CRIU itself is not implemented yet.
+int CheckpointRestore(Global& g, const Args& a, const char* command) {
+  if (a.positional.size() != 1) return Fail(g, Status::InvalidArgument(std::string("usage: ") + command + " [OPTIONS] CONTAINER"));
+  bool have_criu = false;
+  for (const std::string& dir : Split(std::getenv("PATH") ? std::getenv("PATH") : "/usr/sbin:/usr/bin:/sbin:/bin", ':')) {
+    if (!dir.empty() && ::access((dir + "/criu").c_str(), X_OK) == 0) have_criu = true;
+  }
+  if (!have_criu) {
+    return Fail(g, Status::Unavailable(std::string(command) + " needs CRIU (the criu binary), which is not installed"));
+  }
+  return Fail(g, Status::Unavailable(std::string(command) + " through CRIU is not implemented by basic-runtime yet"));
+}
+
 // The OCI runtime features document (runtime-spec features.md): what this runtime accepts.
 int Features(Global&, const Args&) {
   json seccomp_actions = {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
@@ -836,8 +877,8 @@ int Features(Global&, const Args&) {
 // One line of usage per command, for `COMMAND --help` and `help COMMAND`.
 const std::map<std::string, std::string>& CommandUsage() {
   static const std::map<std::string, std::string> kUsage = {
-      {"create", "create [--bundle DIR] [--console-socket PATH] [--pid-file FILE] [--preserve-fds N] [--no-pivot] CONTAINER"},
-      {"run", "run [--bundle DIR] [--console-socket PATH] [--pid-file FILE] [--detach] [--preserve-fds N] CONTAINER"},
+      {"create", "create [--bundle DIR] [--console-socket PATH] [--pid-file FILE] [--pidfd-socket PATH] [--preserve-fds N] [--no-pivot] CONTAINER"},
+      {"run", "run [--bundle DIR] [--console-socket PATH] [--pid-file FILE] [--pidfd-socket PATH] [--detach] [--preserve-fds N] CONTAINER"},
       {"start", "start CONTAINER"},
       {"state", "state CONTAINER"},
       {"kill", "kill [--all] CONTAINER [SIGNAL]  (SIGNAL: a name or number, default SIGTERM; 0 probes)"},
@@ -845,9 +886,11 @@ const std::map<std::string, std::string>& CommandUsage() {
       {"pause", "pause CONTAINER"},
       {"resume", "resume CONTAINER"},
       {"exec", "exec [--process FILE] [--tty] [--detach] [--console-socket PATH] [--env K=V] [--cwd DIR] "
-               "[--user UID[:GID]] [--cap CAP] [--pid-file FILE] [--preserve-fds N] CONTAINER [COMMAND ARG...]"},
+               "[--user UID[:GID]] [--cap CAP] [--pid-file FILE] [--pidfd-socket PATH] [--cgroup PATH] [--preserve-fds N] CONTAINER [COMMAND ARG...]"},
       {"ps", "ps [--format table|json] CONTAINER [PS_ARGS...]"},
       {"events", "events [--stats] [--interval DURATION] CONTAINER"},
+      {"checkpoint", "checkpoint [--image-path DIR] [--leave-running] CONTAINER (needs CRIU)"},
+      {"restore", "restore [--image-path DIR] [--bundle DIR] [--detach] CONTAINER (needs CRIU)"},
       {"list", "list [--format table|json] [--quiet]"},
       {"spec", "spec [--bundle DIR] [--rootless]"},
       {"features", "features"},
@@ -864,7 +907,7 @@ constexpr const char kUsage[] =
     "usage: basic-runtime [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup]\n"
     "                     COMMAND [OPTIONS] ...\n"
     "commands: create, start, run, state, kill, delete, exec, ps, pause, resume, list, spec,\n"
-    "          features, update, events, help\n";
+    "          features, update, events, checkpoint, restore, help\n";
 
 }  // namespace
 
@@ -960,7 +1003,11 @@ int Main(int argc, char** argv) {
         {{"user", "u"}, true}, {{"additional-gids", "g"}, true}, {{"process", "p"}, true},
         {{"detach", "d"}, false}, {{"pid-file"}, true}, {{"process-label"}, true},
         {{"apparmor"}, true}, {{"no-new-privs"}, false}, {{"cap", "c"}, true},
-        {{"preserve-fds"}, true}, {{"cgroup"}, true}, {{"ignore-paused"}, false}}},
+        {{"preserve-fds"}, true}, {{"cgroup"}, true}, {{"ignore-paused"}, false}, {{"pidfd-socket"}, true}}},
+      {"checkpoint", {{{"image-path"}, true}, {{"work-path"}, true}, {{"leave-running"}, false},
+                      {{"tcp-established"}, false}, {{"file-locks"}, false}, {{"pre-dump"}, false}}},
+      {"restore", {{{"image-path"}, true}, {{"work-path"}, true}, {{"bundle", "b"}, true},
+                   {{"detach", "d"}, false}, {{"pid-file"}, true}, {{"console-socket"}, true}}},
   };
   auto defs = kFlags.find(command);
   if (defs == kFlags.end()) {
@@ -989,6 +1036,7 @@ int Main(int argc, char** argv) {
   if (command == "update") return Update(g, *a);
   if (command == "ps") return Ps(g, *a);
   if (command == "events") return Events(g, *a);
+  if (command == "checkpoint" || command == "restore") return CheckpointRestore(g, *a, command.c_str());
   return List(g, *a);
 }
 

@@ -1,7 +1,9 @@
 // basic-runtime, the OCI runtime command line: driven directly on a bundle, and by podman.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -572,6 +574,62 @@ TEST_F(OciRuntimeTest, KillWithoutAPidNamespaceReachesEveryProcess) {
   ASSERT_GE(lines.size(), 2u) << r.out;
   EXPECT_EQ(lines[0], "3") << r.out;  // sh and two sleeps
   EXPECT_EQ(lines[1], "left 0") << r.out;
+}
+
+// --pidfd-socket hands over a pidfd of the process; exec --cgroup joins a sub-cgroup;
+// checkpoint without CRIU says what is missing.
+TEST_F(OciRuntimeTest, PidfdSocketExecCgroupAndCheckpointWithoutCriu) {
+  std::string sock = dir_->path() + "/pidfd.sock";
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock.c_str());
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener.get(), 1), 0);
+  SetArgs({"sleep", "600"});
+  UniqueFd pidfd;
+  std::thread accept([&] {
+    UniqueFd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (auto fd = os::RecvFd(conn.get()); fd.ok()) pidfd = std::move(*fd);
+  });
+  CmdResult r = RtDetached({"run", "--detach", "--pidfd-socket", sock, "--bundle", bundle_, "c1"});
+  accept.join();
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(pidfd);
+  std::string fdinfo = os::ReadFile("/proc/self/fdinfo/" + std::to_string(pidfd.get())).value_or("");
+  EXPECT_NE(fdinfo.find("Pid:\t" + std::to_string(State("c1")["pid"].get<int>()) + "\n"), std::string::npos) << fdinfo;
+
+  // exec --cgroup: the sub-cgroup must exist in every hierarchy the container is in.
+  EXPECT_NE(Rt({"exec", "--cgroup", "sub", "c1", "true"}).err.find("does not exist"), std::string::npos);
+  std::string name = "/basic-runtime/c1";
+  std::vector<std::string> made;
+  for (const std::string& h : os::ListDir("/sys/fs/cgroup").value_or(std::vector<std::string>{})) {
+    std::string dir = "/sys/fs/cgroup/" + h + name;
+    if (!os::IsDir(dir) || ::mkdir((dir + "/sub").c_str(), 0755) != 0) continue;
+    made.push_back(dir + "/sub");
+    for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {  // a v1 cpuset starts empty
+      if (auto v = os::ReadFile(dir + "/" + f); v.ok()) ASSERT_TRUE(os::WriteFile(dir + "/sub/" + f, *v).ok());
+    }
+  }
+  if (os::Exists("/sys/fs/cgroup/cgroup.controllers")) made.push_back("/sys/fs/cgroup" + name + "/sub");
+  ASSERT_FALSE(made.empty());
+  r = Rt({"exec", "--cgroup", "sub", "c1", "cat", "/proc/self/cgroup"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (const std::string& line : Split(r.out, '\n')) {
+    // Seen through the container's cgroup namespace: rooted at its own cgroup.
+    if (!line.empty()) EXPECT_EQ(line.substr(line.rfind(':')), ":/sub") << r.out;
+  }
+  EXPECT_NE(Rt({"exec", "--cgroup", "../x", "c1", "true"}).code, 0);
+  ASSERT_EQ(Rt({"delete", "--force", "c1"}).code, 0);
+  for (const std::string& d : made) EXPECT_FALSE(os::Exists(d)) << d;  // delete took the nested cgroups
+
+  if (RunCmd({"/bin/sh", "-c", "command -v criu"}).code != 0) {
+    SetArgs({"sleep", "600"});
+    ASSERT_EQ(RtDetached({"run", "--detach", "--bundle", bundle_, "c1"}).code, 0);
+    r = Rt({"checkpoint", "c1"});
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("needs CRIU"), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(OciRuntimeTest, VersionFeaturesHelpListAndLog) {
