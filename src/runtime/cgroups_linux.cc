@@ -211,7 +211,10 @@ Status ApplyCgroupPlan(const CgroupPlan& plan) {
   for (const std::string& d : plan.create) {
     if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) return os::ErrnoStatus("mkdir cgroup `" + d + "`");
     // v1 cpuset: a new cgroup starts with no cpus and no mems.
+    bool cpuset = plan.layout == CgroupLayout::kV1 && d.find("cpuset") != std::string::npos &&
+                  os::Exists(d + "/cpuset.cpus");
     for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+      if (!cpuset) break;
       auto mine = os::ReadFile(d + "/" + file);
       if (!mine.ok() || !TrimSpace(*mine).empty()) continue;
       auto parent = os::ReadFile(os::Dirname(d) + "/" + file);
