@@ -1239,13 +1239,17 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   }
   // The sync pipe: the process waits on it for the runtime's part (user namespace maps, cgroups,
   // its pid for the hooks' state, the go-ahead after the create hooks).
+  // A socket pair, so that writing to a process that already died is an error, not SIGPIPE.
   bool sync = user_namespace || spec.hooks.Any();
   UniqueFd sync_pipe[2];
   if (sync) {
-    if (Status st = os::MakePipe(sync_pipe); !st.ok()) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
       (void)RemoveCgroup(cgroup);
-      return fail(st);
+      return fail(os::ErrnoStatus("socketpair"));
     }
+    sync_pipe[0].Reset(sv[0]);
+    sync_pipe[1].Reset(sv[1]);
   }
   int child_sync = sync ? sync_pipe[0].get() : -1;
   os::ChildProcess child;
@@ -1304,9 +1308,8 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
       }
     }
     SyncMessage m{child.pid()};
-    if (os::RetryEintr([&] { return ::write(sync_pipe[1].get(), &m, sizeof m); }) != static_cast<ssize_t>(sizeof m)) {
-      // It died before it read: its report says why.
-    }
+    // If it died before reading, its report below says why.
+    (void)os::RetryEintr([&] { return ::send(sync_pipe[1].get(), &m, sizeof m, MSG_NOSIGNAL); });
   }
   ChildReport r{};
   ssize_t n;
@@ -1317,7 +1320,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     Status st = RunHooks(spec.hooks.prestart, "prestart", state);
     if (st.ok()) st = RunHooks(spec.hooks.create_runtime, "createRuntime", state);
     if (!st.ok()) return abandon(st);
-    if (os::RetryEintr([&] { return ::write(sync_pipe[1].get(), "1", 1); }) != 1) break;
+    if (os::RetryEintr([&] { return ::send(sync_pipe[1].get(), "1", 1, MSG_NOSIGNAL); }) != 1) break;
   }
   sync_pipe[1].Reset();
   if (n == 0) return child;  // exec succeeded: the pipe closed on exec
