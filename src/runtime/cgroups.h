@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -30,6 +31,8 @@ struct CgroupLimits {
   // The v1 devices controller: when set, every device is denied except these rules
   // ("c 1:3 rwm", "c 136:* rwm"). Not enforced on v2 (that needs a BPF device program).
   std::optional<std::vector<std::string>> allowed_devices;
+  // Or, from an OCI config with deny rules of its own: every rule in order (true: allow).
+  std::vector<std::pair<bool, std::string>> device_rules;
   // An OCI config's linux.resources (JSON), applied after the fields above: every resource runc
   // applies (see ResourceWrites).
   std::string oci_resources;

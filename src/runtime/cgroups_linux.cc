@@ -179,7 +179,7 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
   }
   if (layout != CgroupLayout::kV1) return plan;
   std::vector<std::string> controllers(std::begin(kV1Controllers), std::end(kV1Controllers));
-  if (limits.allowed_devices) controllers.push_back("devices");
+  if (limits.allowed_devices || !limits.device_rules.empty()) controllers.push_back("devices");
   if (limits.all_hierarchies) controllers = MountedHierarchies(root);
   for (const std::string& c : controllers) {
     std::string hierarchy = root + "/" + c;
@@ -200,6 +200,8 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
     } else if (ctl == "devices" && limits.allowed_devices) {
       write(dir + "/devices.deny", "a");
       for (const std::string& rule : *limits.allowed_devices) write(dir + "/devices.allow", rule);
+    } else if (ctl == "devices") {
+      for (const auto& [allow, rule] : limits.device_rules) write(dir + (allow ? "/devices.allow" : "/devices.deny"), rule);
     }
   }
   AddResourceWrites(root, name, limits, &plan);

@@ -303,12 +303,22 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
     s->limits.oci_resources = others.dump();
     // Device rules apply in order; a leading deny-all (what every engine sends) is the
     // restrictive baseline plus the standard devices; later allows add to it.
+    // Any other deny rule: every rule in order, then the standard devices allowed, as runc.
+    bool other_denies = false;
+    for (const json& d : r.value("devices", json::array())) {
+      if (!d.value("allow", false) && DeviceRule(d) != "a") other_denies = true;
+    }
+    if (other_denies) {
+      for (const json& d : r.value("devices", json::array())) {
+        s->limits.device_rules.emplace_back(d.value("allow", false), DeviceRule(d));
+      }
+      for (const std::string& rule : DefaultAllowedDevices()) s->limits.device_rules.emplace_back(true, rule);
+    }
     bool restricted = false;
     std::vector<std::string> allowed = DefaultAllowedDevices();
-    for (const json& d : r.value("devices", json::array())) {
+    for (const json& d : other_denies ? json::array() : r.value("devices", json::array())) {
       std::string rule = DeviceRule(d);
       if (!d.value("allow", false)) {
-        if (rule != "a") return Status::InvalidArgument("only deny-all device rules are supported");
         restricted = true;
         allowed = DefaultAllowedDevices();
       } else if (rule != "a") {

@@ -152,6 +152,11 @@ std::string SpecToJson(const Spec& s) {
   json& l = j["linux"];
   if (s.limits.allowed_devices) l["resources"]["allowedDevices"] = *s.limits.allowed_devices;
   if (!s.limits.oci_resources.empty()) l["resources"]["oci"] = s.limits.oci_resources;
+  if (!s.limits.device_rules.empty()) {
+    json rules = json::array();
+    for (const auto& [allow, rule] : s.limits.device_rules) rules.push_back({{"allow", allow}, {"rule", rule}});
+    l["resources"]["deviceRules"] = std::move(rules);
+  }
   if (s.limits.all_hierarchies) l["resources"]["allHierarchies"] = true;
   if (!s.join_namespaces.empty()) {
     json joined = json::array();
@@ -281,6 +286,9 @@ Result<Spec> SpecFromJson(std::string_view text) {
         if (r.contains("pids")) s.limits.pids_max = r["pids"].value("limit", int64_t{0});
         s.limits.oci_resources = r.value("oci", "");
         s.limits.all_hierarchies = r.value("allHierarchies", false);
+        for (const json& d : r.value("deviceRules", json::array())) {
+          s.limits.device_rules.emplace_back(d.at("allow").get<bool>(), d.at("rule").get<std::string>());
+        }
         if (r.contains("allowedDevices")) {
           s.limits.allowed_devices = r["allowedDevices"].get<std::vector<std::string>>();
         }

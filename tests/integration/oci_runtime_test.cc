@@ -446,6 +446,22 @@ TEST_F(OciRuntimeTest, V1ResourcesAtCreateAndEveryHierarchyJoined) {
   }
 }
 
+// Device rules other than a deny-all baseline apply in order on v1 (the standard devices are
+// allowed after them, as runc does).
+TEST_F(OciRuntimeTest, DeviceRulesApplyInOrderOnV1) {
+  if (!os::Exists("/sys/fs/cgroup/devices/devices.list")) GTEST_SKIP() << "needs the cgroup v1 devices controller";
+  config_["linux"]["resources"]["devices"] = {
+      {{"allow", false}, {"access", "rwm"}},
+      {{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 200}, {"access", "rwm"}},
+      {{"allow", false}, {"type", "c"}, {"major", 10}, {"minor", 200}, {"access", "w"}}};
+  SetArgs({"sleep", "600"});
+  ASSERT_EQ(RtDetached({"run", "--detach", "--bundle", bundle_, "c1"}).code, 0);
+  std::string list = os::ReadFile("/sys/fs/cgroup/devices/basic-runtime/c1/devices.list").value_or("");
+  EXPECT_NE(list.find("c 10:200 rm\n"), std::string::npos) << list;
+  EXPECT_NE(list.find("c 1:3 rwm\n"), std::string::npos) << list;
+  EXPECT_EQ(list.find("a *:* rwm"), std::string::npos) << list;
+}
+
 // Values the kernel or the spec does not take fail the create with the reason.
 TEST_F(OciRuntimeTest, BadResourcesAreRefusedAtCreate) {
   config_["linux"]["resources"]["memory"] = {{"swappiness", 200}};
