@@ -1198,6 +1198,16 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     (void)RemoveCgroup(cgroup);
     return fail(st.WithContext("create the container's cgroup"));
   }
+  // A cgroup that is already frozen would freeze the process in the middle of its setup and
+  // this call with it: thawed for the setup, frozen again once the process is set up (the
+  // container is then paused, as with runc).
+  bool was_frozen = !cgroup.dirs.empty() && CgroupFrozen(cgroup);
+  if (was_frozen) {
+    if (Status st = FreezeCgroup(cgroup, false); !st.ok()) return fail(st.WithContext("thaw the container's cgroup"));
+  }
+  auto refreeze = [&] {
+    if (was_frozen) (void)FreezeCgroup(cgroup, true);
+  };
 
   // Namespaces joined by path: opened here. Without a user namespace, a pid namespace must be
   // entered before the clone (it applies to children) and the others are joined by the child;
@@ -1323,8 +1333,10 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     if (os::RetryEintr([&] { return ::send(sync_pipe[1].get(), "1", 1, MSG_NOSIGNAL); }) != 1) break;
   }
   sync_pipe[1].Reset();
-  if (n == 0) return child;  // exec succeeded: the pipe closed on exec
-  if (n == static_cast<ssize_t>(sizeof r) && r.exit_code == kReady) return child;  // gated
+  if (n == 0 || (n == static_cast<ssize_t>(sizeof r) && r.exit_code == kReady)) {
+    refreeze();
+    return child;  // exec'd (the pipe closed on exec), or set up and waiting to be started
+  }
   auto waited = child.Wait();
   int status = waited.ok() ? *waited : 0;
   (void)RemoveCgroup(cgroup);

@@ -462,6 +462,24 @@ TEST_F(OciRuntimeTest, DeviceRulesApplyInOrderOnV1) {
   EXPECT_EQ(list.find("a *:* rwm"), std::string::npos) << list;
 }
 
+// A container created into an already frozen cgroup: `run -d` returns, the container is paused.
+TEST_F(OciRuntimeTest, RunIntoAFrozenCgroupDoesNotHang) {
+  if (!os::Exists("/sys/fs/cgroup/freezer/cgroup.procs")) GTEST_SKIP() << "needs the cgroup v1 freezer";
+  std::string name = "/bd-frozen-" + std::to_string(::getpid());
+  std::string freezer = "/sys/fs/cgroup/freezer" + name;
+  ASSERT_EQ(::mkdir(freezer.c_str(), 0755), 0);
+  ASSERT_TRUE(os::WriteFile(freezer + "/freezer.state", "FROZEN").ok());
+  config_["linux"]["cgroupsPath"] = name;
+  SetArgs({"sleep", "600"});
+  CmdResult r = RtDetached({"run", "--detach", "--bundle", bundle_, "c1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(State("c1")["status"], "paused");
+  EXPECT_EQ(Rt({"resume", "c1"}).code, 0);
+  EXPECT_EQ(State("c1")["status"], "running");
+  EXPECT_EQ(Rt({"delete", "--force", "c1"}).code, 0);
+  ::rmdir(freezer.c_str());
+}
+
 // Values the kernel or the spec does not take fail the create with the reason.
 TEST_F(OciRuntimeTest, BadResourcesAreRefusedAtCreate) {
   config_["linux"]["resources"]["memory"] = {{"swappiness", 200}};
