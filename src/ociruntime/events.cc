@@ -42,19 +42,6 @@ uint64_t Key(const json& kv, const char* key) {
   return kv.contains(key) ? kv[key].get<uint64_t>() : 0;
 }
 
-std::string DirOf(const runtime::CgroupPlan& plan, std::string_view controller) {
-  for (const std::string& d : plan.dirs) {
-    if (plan.layout == runtime::CgroupLayout::kV2) return d;
-    std::string root = runtime::CgroupRoot();
-    if (d.size() <= root.size()) continue;
-    std::string rest = d.substr(root.size() + 1);
-    for (const std::string& c : Split(rest.substr(0, rest.find('/')), ',')) {
-      if (c == controller) return d;
-    }
-  }
-  return "";
-}
-
 // blkio's "MAJ:MIN Op Value" lines as runc's entries.
 json BlkioEntries(const std::string& path) {
   json out = json::array();
@@ -116,7 +103,7 @@ std::string StatsJson(const runtime::CgroupPlan& plan) {
     data["hugetlb"] = HugetlbStats(d, true);
     return data.dump();
   }
-  if (std::string d = DirOf(plan, "cpuacct"); !d.empty()) {
+  if (std::string d = runtime::ControllerDirOf(plan, "cpuacct").dir; !d.empty()) {
     json percpu = json::array();
     for (const std::string& v : Split(Read(d + "/cpuacct.usage_percpu"), ' ')) {
       if (auto n = ParseInt(v)) percpu.push_back(*n);
@@ -127,12 +114,12 @@ std::string StatsJson(const runtime::CgroupPlan& plan) {
     data["cpu"]["usage"] = {{"total", Number(d + "/cpuacct.usage")}, {"percpu", percpu},
                             {"kernel", Key(ticks, "system") * ns_per_tick}, {"user", Key(ticks, "user") * ns_per_tick}};
   }
-  if (std::string d = DirOf(plan, "cpu"); !d.empty()) {
+  if (std::string d = runtime::ControllerDirOf(plan, "cpu").dir; !d.empty()) {
     json cpu = KeyValues(d + "/cpu.stat");
     data["cpu"]["throttling"] = {{"periods", Key(cpu, "nr_periods")}, {"throttled_periods", Key(cpu, "nr_throttled")},
                                  {"throttled_time", Key(cpu, "throttled_time")}};
   }
-  if (std::string d = DirOf(plan, "memory"); !d.empty()) {
+  if (std::string d = runtime::ControllerDirOf(plan, "memory").dir; !d.empty()) {
     auto entry = [&](const std::string& prefix) {
       return json{{"usage", Number(d + "/" + prefix + "usage_in_bytes")},
                   {"max", Number(d + "/" + prefix + "max_usage_in_bytes")},
@@ -143,21 +130,15 @@ std::string StatsJson(const runtime::CgroupPlan& plan) {
     data["memory"] = {{"cache", Key(raw, "cache")}, {"usage", entry("memory.")}, {"swap", entry("memory.memsw.")},
                       {"kernel", entry("memory.kmem.")}, {"kernelTCP", entry("memory.kmem.tcp.")}, {"raw", raw}};
   }
-  if (std::string d = DirOf(plan, "pids"); !d.empty()) {
+  if (std::string d = runtime::ControllerDirOf(plan, "pids").dir; !d.empty()) {
     data["pids"] = {{"current", Number(d + "/pids.current")}, {"limit", Number(d + "/pids.max")}};
   }
-  if (std::string d = DirOf(plan, "blkio"); !d.empty()) {
+  if (std::string d = runtime::ControllerDirOf(plan, "blkio").dir; !d.empty()) {
     data["blkio"] = {{"ioServiceBytesRecursive", BlkioEntries(d + "/blkio.throttle.io_service_bytes_recursive")},
                      {"ioServicedRecursive", BlkioEntries(d + "/blkio.throttle.io_serviced_recursive")}};
   }
-  std::string huge = DirOf(plan, "hugetlb");
-  bool huge_v2 = false;
-  if (huge.empty()) {
-    for (const std::string& d : plan.dirs) {
-      if (d.rfind(runtime::CgroupRoot() + "/unified/", 0) == 0) huge = d, huge_v2 = true;
-    }
-  }
-  data["hugetlb"] = HugetlbStats(huge, huge_v2);
+  runtime::ControllerDir huge = runtime::ControllerDirOf(plan, "hugetlb");  // unified on a hybrid host
+  data["hugetlb"] = HugetlbStats(huge.dir, huge.v2);
   return data.dump();
 }
 
@@ -171,7 +152,7 @@ int64_t OomKills(const runtime::CgroupPlan& plan) {
   if (plan.layout == runtime::CgroupLayout::kV2) {
     return plan.dirs.empty() ? 0 : static_cast<int64_t>(Key(KeyValues(plan.dirs[0] + "/memory.events"), "oom_kill"));
   }
-  std::string d = DirOf(plan, "memory");
+  std::string d = runtime::ControllerDirOf(plan, "memory").dir;
   return d.empty() ? 0 : static_cast<int64_t>(Key(KeyValues(d + "/memory.oom_control"), "oom_kill"));
 }
 

@@ -771,10 +771,7 @@ int Update(Global& g, const Args& a) {
   }
   if (r.empty()) return Fail(g, Status::InvalidArgument("update: nothing to update (see update --help)"));
   runtime::CgroupPlan plan = runtime::PlanFor(s->spec);
-  std::string root = runtime::CgroupRoot();
-  auto writes = runtime::ResourceWrites(r.dump(), [&](std::string_view c) {
-    return runtime::ControllerDirOf(plan, root, c);
-  });
+  auto writes = runtime::ResourceWrites(r.dump(), [&](std::string_view c) { return runtime::ControllerDirOf(plan, c); });
   if (!writes.ok()) return Fail(g, writes.status());
   // Every cgroup must be there before anything is written: nothing changes on an error.
   for (const runtime::CgroupWrite& w : *writes) {

@@ -27,6 +27,9 @@ Result<std::string> ReadFile(const std::string& path);
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
 // Plain write (truncate/create), no fsync: for files derived from state and rebuilt on demand.
 Status WriteFile(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Writes `data` to a file that must exist (a /proc or cgroup control file): no create, no
+// truncate.
+Status WriteExisting(const std::string& path, std::string_view data);
 
 Status FsyncDir(const std::string& dir);
 Status MkdirAll(const std::string& path, mode_t mode = 0755);

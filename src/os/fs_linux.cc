@@ -93,6 +93,11 @@ Status WriteFile(const std::string& path, std::string_view data, mode_t mode) {
   return WriteAll(fd.get(), data).WithContext(path);
 }
 
+Status WriteExisting(const std::string& path, std::string_view data) {
+  BD_ASSIGN_OR_RETURN(UniqueFd fd, Open(path, O_WRONLY));
+  return WriteAll(fd.get(), data);
+}
+
 Status MkdirAll(const std::string& path, mode_t mode) {
   if (path.empty()) return Status::InvalidArgument("mkdir: empty path");
   if (::mkdir(path.c_str(), mode) == 0) return {};

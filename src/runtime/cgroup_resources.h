@@ -13,12 +13,6 @@
 
 namespace bd::runtime {
 
-// The container's directory in the hierarchy that holds a controller; empty `dir` when no
-// mounted hierarchy has it. `v2`: that hierarchy is cgroup2 (a hybrid host binds hugetlb there).
-struct ControllerDir {
-  std::string dir;
-  bool v2 = false;
-};
 using ControllerDirs = std::function<ControllerDir(std::string_view controller)>;
 
 // Every setting of `resources_json` (memory, cpu, pids, blockIO, hugepageLimits, network, rdma,
@@ -27,9 +21,6 @@ using ControllerDirs = std::function<ControllerDir(std::string_view controller)>
 // mounted, and on `unified` where the container's cgroups are v1. `devices` is not handled
 // here (see CgroupLimits::allowed_devices).
 Result<std::vector<CgroupWrite>> ResourceWrites(std::string_view resources_json, const ControllerDirs& dirs);
-
-// The container's directory for `controller` among `plan`'s (whose hierarchies are under `root`).
-ControllerDir ControllerDirOf(const CgroupPlan& plan, const std::string& root, std::string_view controller);
 
 // cgroup v1 cpu.shares as v2 cpu.weight (2..262144 onto 1..10000), as runc converts them.
 int64_t SharesToWeight(int64_t shares);

@@ -52,6 +52,7 @@ struct CgroupWrite {
 
 struct CgroupPlan {
   CgroupLayout layout = CgroupLayout::kNone;
+  std::string root;                      // the hierarchies' root the plan was made under
   std::vector<std::string> dirs;         // the container's cgroup directories (one per v1 controller)
   std::vector<std::string> create;       // directories to create, parents first
   std::vector<CgroupWrite> writes;       // in order: enabling controllers, then limits
@@ -63,6 +64,17 @@ struct CgroupPlan {
 // `name` is the container's cgroup below each hierarchy, e.g. "basic-docker/<id>".
 CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::string& name,
                       const CgroupLimits& limits);
+
+// The container's directory in the hierarchy that holds a controller; empty `dir` when no
+// mounted hierarchy has it. `v2`: that hierarchy is cgroup2 (a hybrid host binds hugetlb there).
+struct ControllerDir {
+  std::string dir;
+  bool v2 = false;
+};
+// The plan's directory for `controller`: v2's single one, or the v1 hierarchy named after it
+// (alone or joint, "cpu,cpuacct"); on a hybrid host a controller bound to the unified
+// hierarchy is found there. An empty `controller` asks for the unified directory.
+ControllerDir ControllerDirOf(const CgroupPlan& plan, std::string_view controller);
 
 // Creates the directories and writes the limits. A new cpuset cgroup gets its parent's cpus and
 // mems first (v1 leaves them empty, and an empty cpuset cannot be joined).

@@ -38,13 +38,6 @@ int64_t ReadKey(const std::string& path, std::string_view key) {
   return 0;
 }
 
-std::string Dir(const CgroupPlan& plan, std::string_view controller) {
-  for (const std::string& d : plan.dirs) {
-    if (plan.layout == CgroupLayout::kV2) return d;
-    if (d.find("/" + std::string(controller) + "/") != std::string::npos) return d;
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -84,12 +77,11 @@ std::vector<std::string> MountedHierarchies(const std::string& root) {
   return out;
 }
 
-// The container's directory for `controller` among the plan's: v2's single one, or the v1
-// hierarchy named after it (alone or joint, "cpu,cpuacct"); on a hybrid host a controller
-// bound to the unified hierarchy (hugetlb here) is found there.
-ControllerDir ControllerDirOf(const CgroupPlan& plan, const std::string& root, std::string_view controller) {
+ControllerDir ControllerDirOf(const CgroupPlan& plan, std::string_view controller) {
   if (plan.layout == CgroupLayout::kV2) return {plan.dirs.empty() ? "" : plan.dirs[0], true};
+  const std::string& root = plan.root;
   for (const std::string& d : plan.dirs) {
+    if (d.size() <= root.size()) continue;
     std::string rest = d.substr(root.size() + 1);
     std::string hierarchy = rest.substr(0, rest.find('/'));
     for (const std::string& c : Split(hierarchy, ',')) {
@@ -117,7 +109,7 @@ void AddResourceWrites(const std::string& root, const std::string& name, const C
   if (limits.oci_resources.empty()) return;
   std::vector<std::string> unified_controllers;
   auto writes = ResourceWrites(limits.oci_resources, [&](std::string_view c) {
-    ControllerDir d = ControllerDirOf(*plan, root, c);
+    ControllerDir d = ControllerDirOf(*plan, c);
     if (d.v2 && plan->layout == CgroupLayout::kV1 && !c.empty()) unified_controllers.emplace_back(c);
     return d;
   });
@@ -150,6 +142,7 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
                       const CgroupLimits& limits) {
   CgroupPlan plan;
   plan.layout = layout;
+  plan.root = root;
   std::vector<std::string> ancestors = Ancestors(name);
   auto write = [&](std::string file, std::string value) {
     plan.writes.push_back({std::move(file), std::move(value)});
@@ -221,8 +214,7 @@ Status ApplyCgroupPlan(const CgroupPlan& plan) {
       if (!mine.ok() || !TrimSpace(*mine).empty()) continue;
       auto parent = os::ReadFile(os::Dirname(d) + "/" + file);
       if (!parent.ok()) continue;
-      BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(d + "/" + file, O_WRONLY));
-      BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), *parent).WithContext("copy the parent's " + std::string(file)));
+      BD_RETURN_IF_ERROR(os::WriteExisting(d + "/" + file, *parent).WithContext("copy the parent's " + std::string(file)));
     }
   }
   if (plan.must_be_empty) {
@@ -238,9 +230,8 @@ Status ApplyCgroupPlan(const CgroupPlan& plan) {
 }
 
 Status WriteCgroupFiles(const std::vector<CgroupWrite>& writes) {
-  auto write = [](const CgroupWrite& w) -> Status {
-    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(w.file, O_WRONLY));
-    return os::WriteAll(fd.get(), w.value).WithContext("write `" + w.value + "` to `" + w.file + "`");
+  auto write = [](const CgroupWrite& w) {
+    return os::WriteExisting(w.file, w.value).WithContext("write `" + w.value + "` to `" + w.file + "`");
   };
   for (size_t i = 0; i < writes.size(); ++i) {
     Status st = write(writes[i]);
@@ -258,8 +249,7 @@ Status WriteCgroupFiles(const std::vector<CgroupWrite>& writes) {
 Status JoinCgroup(const CgroupPlan& plan, pid_t pid) {
   std::string value = std::to_string(pid);
   for (const std::string& f : plan.procs_files) {
-    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(f, O_WRONLY));
-    if (Status st = os::WriteAll(fd.get(), value); !st.ok()) return st.WithContext("join cgroup `" + f + "`");
+    if (Status st = os::WriteExisting(f, value); !st.ok()) return st.WithContext("join cgroup `" + f + "`");
   }
   return {};
 }
@@ -309,15 +299,15 @@ Result<CgroupStats> ReadCgroupStats(const CgroupPlan& plan) {
     return s;
   }
   if (plan.layout != CgroupLayout::kV1) return Status::Unavailable("no cgroup hierarchy");
-  std::string mem = Dir(plan, "memory");
+  std::string mem = ControllerDirOf(plan, "memory").dir;
   if (!mem.empty()) {
     s.memory_usage = ReadInt(mem + "/memory.usage_in_bytes");
     s.memory_limit = ReadInt(mem + "/memory.limit_in_bytes");
     if (s.memory_limit >= (int64_t{1} << 62)) s.memory_limit = 0;  // the v1 "unlimited" value
     s.oom_kills = ReadKey(mem + "/memory.oom_control", "oom_kill");
   }
-  if (std::string cpu = Dir(plan, "cpuacct"); !cpu.empty()) s.cpu_usage_ns = ReadInt(cpu + "/cpuacct.usage");
-  if (std::string pids = Dir(plan, "pids"); !pids.empty()) s.pids = ReadInt(pids + "/pids.current");
+  if (std::string cpu = ControllerDirOf(plan, "cpuacct").dir; !cpu.empty()) s.cpu_usage_ns = ReadInt(cpu + "/cpuacct.usage");
+  if (std::string pids = ControllerDirOf(plan, "pids").dir; !pids.empty()) s.pids = ReadInt(pids + "/pids.current");
   return s;
 }
 
@@ -325,16 +315,14 @@ Status FreezeCgroup(const CgroupPlan& plan, bool frozen) {
   std::string file, want;
   if (plan.layout == CgroupLayout::kV2) {
     file = plan.dirs.at(0) + "/cgroup.freeze";
-    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(file, O_WRONLY));
-    BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), frozen ? "1" : "0"));
+    BD_RETURN_IF_ERROR(os::WriteExisting(file, frozen ? "1" : "0"));
     file = plan.dirs.at(0) + "/cgroup.events";
     want = frozen ? "frozen 1" : "frozen 0";
   } else {
-    std::string dir = Dir(plan, "freezer");
+    std::string dir = ControllerDirOf(plan, "freezer").dir;
     if (dir.empty()) return Status::Unavailable("the freezer cgroup controller is not mounted");
     file = dir + "/freezer.state";
-    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(file, O_WRONLY));
-    BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), frozen ? "FROZEN" : "THAWED"));
+    BD_RETURN_IF_ERROR(os::WriteExisting(file, frozen ? "FROZEN" : "THAWED"));
     want = frozen ? "FROZEN" : "THAWED";
   }
   for (int i = 0; i < 1000; ++i) {
@@ -349,7 +337,7 @@ bool CgroupFrozen(const CgroupPlan& plan) {
   if (plan.layout == CgroupLayout::kV2) {
     return ReadKey(plan.dirs.at(0) + "/cgroup.events", "frozen") == 1;
   }
-  std::string dir = Dir(plan, "freezer");
+  std::string dir = ControllerDirOf(plan, "freezer").dir;
   if (dir.empty()) return false;
   auto state = os::ReadFile(dir + "/freezer.state");
   return state.ok() && TrimSpace(*state) != "THAWED";

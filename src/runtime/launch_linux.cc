@@ -627,18 +627,26 @@ Status SetUpTerminal(int console_socket, uid_t uid, bool onlcr, uint16_t rows, u
 }
 
 // Resource limits and the OOM score, while the process still holds its capabilities.
-Status ApplyLimits(const Process& proc) {
+// The rlimits and OOM score of `proc` on process `pid` (0: the caller). A process in a user
+// namespace cannot raise them itself, so Launch also sets them from outside (same values: the
+// process's own call then raises nothing).
+Status SetRlimitsAndOomScore(pid_t pid, const Process& proc) {
   for (const Rlimit& r : proc.rlimits) {
     rlimit lim{static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)};
-    if (::setrlimit(r.resource, &lim) < 0) {
+    if (::prlimit(pid, static_cast<__rlimit_resource>(r.resource), &lim, nullptr) < 0) {
       return os::ErrnoStatus("set rlimit " + std::to_string(r.resource) + " to " +
                              std::to_string(r.soft) + ":" + std::to_string(r.hard));
     }
   }
   if (proc.oom_score_adj) {
-    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open("/proc/self/oom_score_adj", O_WRONLY));
-    BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), std::to_string(*proc.oom_score_adj)));
+    std::string proc_dir = pid == 0 ? "/proc/self" : "/proc/" + std::to_string(pid);
+    BD_RETURN_IF_ERROR(os::WriteExisting(proc_dir + "/oom_score_adj", std::to_string(*proc.oom_score_adj)));
   }
+  return {};
+}
+
+Status ApplyLimits(const Process& proc) {
+  BD_RETURN_IF_ERROR(SetRlimitsAndOomScore(0, proc));
   // Real-time policies and the RT I/O class need capabilities the process may be about to lose.
   if (proc.scheduler) {
     struct {
@@ -839,8 +847,7 @@ Status EnterTimeNamespace(const Spec& spec) {
   for (const TimeOffset& t : spec.time_offsets) {
     text += t.clock + " " + std::to_string(t.secs) + " " + std::to_string(t.nanosecs) + "\n";
   }
-  BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open("/proc/self/timens_offsets", O_WRONLY));
-  return os::WriteAll(fd.get(), text).WithContext("write the time namespace's offsets");
+  return os::WriteExisting("/proc/self/timens_offsets", text).WithContext("write the time namespace's offsets");
 }
 
 // `sync_fd`: with a user namespace or hooks, the end on which the runtime's SyncMessage and its
@@ -868,7 +875,7 @@ Status EnterTimeNamespace(const Spec& spec) {
     ::_exit(kExitEngineFailed);  // the runtime gave up on this process
   }
   // Before the switch to the namespace's root, which may no longer write its own /proc files.
-  if (std::find(spec.namespaces.begin(), spec.namespaces.end(), "time") != spec.namespaces.end()) {
+  if (NewNamespace(spec, "time")) {
     if (Status st = EnterTimeNamespace(spec); !st.ok()) fail(st);
   }
   if (user_namespace) {
@@ -891,8 +898,7 @@ Status EnterTimeNamespace(const Spec& spec) {
   if (!cgroup.procs_files.empty() && !user_namespace) {
     if (Status st = JoinCgroup(cgroup); !st.ok()) fail(st);
   }
-  bool cgroup_namespace =
-      std::find(spec.namespaces.begin(), spec.namespaces.end(), "cgroup") != spec.namespaces.end();
+  bool cgroup_namespace = NewNamespace(spec, "cgroup");
   if (cgroup_namespace && ::unshare(CLONE_NEWCGROUP) < 0) {
     fail(os::ErrnoStatus("unshare cgroup namespace"));
   }
@@ -992,29 +998,12 @@ Status WriteIdMaps(pid_t pid, const Spec& spec) {
     return out;
   };
   std::string dir = "/proc/" + std::to_string(pid);
-  auto write = [&](const std::string& file, const std::string& data) -> Status {
-    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(dir + "/" + file, O_WRONLY));
-    return os::WriteAll(fd.get(), data).WithContext("write " + file + " of the user namespace");
+  auto write = [&](const std::string& file, const std::string& data) {
+    return os::WriteExisting(dir + "/" + file, data).WithContext("write " + file + " of the user namespace");
   };
   if (::geteuid() != 0) BD_RETURN_IF_ERROR(write("setgroups", "deny"));
   if (!spec.uid_mappings.empty()) BD_RETURN_IF_ERROR(write("uid_map", text(spec.uid_mappings)));
   if (!spec.gid_mappings.empty()) BD_RETURN_IF_ERROR(write("gid_map", text(spec.gid_mappings)));
-  return {};
-}
-
-// The limits a process in a user namespace cannot raise itself (rlimits above the current
-// hard limit, a lower OOM score), set on it from outside.
-Status ApplyLimitsFromOutside(pid_t pid, const Process& proc) {
-  for (const Rlimit& r : proc.rlimits) {
-    rlimit lim{static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)};
-    if (::prlimit(pid, static_cast<__rlimit_resource>(r.resource), &lim, nullptr) < 0) {
-      return os::ErrnoStatus("set rlimit " + std::to_string(r.resource));
-    }
-  }
-  if (proc.oom_score_adj) {
-    BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open("/proc/" + std::to_string(pid) + "/oom_score_adj", O_WRONLY));
-    BD_RETURN_IF_ERROR(os::WriteAll(fd.get(), std::to_string(*proc.oom_score_adj)));
-  }
   return {};
 }
 
@@ -1046,9 +1035,8 @@ Result<pid_t> CloneWithUserNamespace(const Spec& spec, const std::vector<int>& j
     if (user_fd >= 0 && ::setns(user_fd, CLONE_NEWUSER) < 0) {
       Fail(report_fd, kExitEngineFailed, os::ErrnoStatus("join the user namespace"));
     }
-    bool new_user = std::find(spec.namespaces.begin(), spec.namespaces.end(), "user") != spec.namespaces.end();
     clone_args args{};
-    args.flags = NamespaceFlags(spec.namespaces) | (new_user ? CLONE_NEWUSER : 0) | CLONE_PARENT;
+    args.flags = NamespaceFlags(spec.namespaces) | (NewNamespace(spec, "user") ? CLONE_NEWUSER : 0) | CLONE_PARENT;
     long pid = ::syscall(SYS_clone3, &args, sizeof args);
     if (pid < 0) Fail(report_fd, kExitEngineFailed, os::ErrnoStatus("clone3 into new namespaces"));
     if (pid == 0) {
@@ -1309,10 +1297,10 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   };
   if (sync) {
     if (user_namespace) {
-      if (std::find(spec.namespaces.begin(), spec.namespaces.end(), "user") != spec.namespaces.end()) {
+      if (NewNamespace(spec, "user")) {
         if (Status st = WriteIdMaps(child.pid(), spec); !st.ok()) return abandon(st);
       }
-      if (Status st = ApplyLimitsFromOutside(child.pid(), spec.process); !st.ok()) return abandon(st);
+      if (Status st = SetRlimitsAndOomScore(child.pid(), spec.process); !st.ok()) return abandon(st);
       if (!cgroup.procs_files.empty()) {
         if (Status st = JoinCgroup(cgroup, child.pid()); !st.ok()) return abandon(st);
       }

@@ -261,9 +261,7 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
     }
   }
   auto has_ns = [&](const std::string& type) { return HasNamespace(*s, type); };
-  auto new_ns = [&](const std::string& type) {
-    return std::find(s->namespaces.begin(), s->namespaces.end(), type) != s->namespaces.end();
-  };
+  auto new_ns = [&](const std::string& type) { return NewNamespace(*s, type); };
   // Without a mount namespace of its own the container would mount and pivot_root in the
   // caller's: refused, as runc does.
   if (!has_ns("mount")) {
@@ -293,13 +291,17 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
   }
   if (l.contains("resources")) {
     const json& r = l["resources"];
-    // Every other resource as runc applies it, checked now so that a bad value fails here.
+    // Every other resource as runc applies it, checked now so that a bad value fails here:
+    // `unified` for its file names (whether the host is v2 is known at create), the rest as
+    // on v1, whose checks are the stricter.
     json others = r;
     others.erase("devices");
-    auto checked = ResourceWrites(others.dump(), [](std::string_view) { return ControllerDir{"/", false}; });
-    if (!checked.ok() && checked.status().message().find("needs cgroup v2") == std::string::npos) {
-      return checked.status();
-    }
+    json unified = {{"unified", others.value("unified", json::object())}};
+    json shaped = others;
+    shaped.erase("unified");
+    auto on = [](bool v2) { return [v2](std::string_view) { return ControllerDir{"/", v2}; }; };
+    BD_RETURN_IF_ERROR(ResourceWrites(shaped.dump(), on(false)).status());
+    BD_RETURN_IF_ERROR(ResourceWrites(unified.dump(), on(true)).status());
     s->limits.oci_resources = others.dump();
     // Device rules apply in order; a leading deny-all (what every engine sends) is the
     // restrictive baseline plus the standard devices; later allows add to it.
@@ -313,21 +315,22 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
         s->limits.device_rules.emplace_back(d.value("allow", false), DeviceRule(d));
       }
       for (const std::string& rule : DefaultAllowedDevices()) s->limits.device_rules.emplace_back(true, rule);
-    }
-    bool restricted = false;
-    std::vector<std::string> allowed = DefaultAllowedDevices();
-    for (const json& d : other_denies ? json::array() : r.value("devices", json::array())) {
-      std::string rule = DeviceRule(d);
-      if (!d.value("allow", false)) {
-        restricted = true;
-        allowed = DefaultAllowedDevices();
-      } else if (rule != "a") {
-        allowed.push_back(rule);
-      } else {
-        restricted = false;
+    } else {
+      bool restricted = false;
+      std::vector<std::string> allowed = DefaultAllowedDevices();
+      for (const json& d : r.value("devices", json::array())) {
+        std::string rule = DeviceRule(d);
+        if (!d.value("allow", false)) {
+          restricted = true;
+          allowed = DefaultAllowedDevices();
+        } else if (rule != "a") {
+          allowed.push_back(rule);
+        } else {
+          restricted = false;
+        }
       }
+      if (restricted) s->limits.allowed_devices = std::move(allowed);
     }
-    if (restricted) s->limits.allowed_devices = std::move(allowed);
   }
   s->limits.all_hierarchies = true;
   BD_ASSIGN_OR_RETURN(s->cgroup_name,

@@ -362,8 +362,12 @@ std::optional<std::vector<int>> ParseCpuList(std::string_view list) {
   return out;
 }
 
+bool NewNamespace(const Spec& spec, std::string_view type) {
+  return std::find(spec.namespaces.begin(), spec.namespaces.end(), type) != spec.namespaces.end();
+}
+
 bool HasNamespace(const Spec& spec, std::string_view type) {
-  return std::find(spec.namespaces.begin(), spec.namespaces.end(), type) != spec.namespaces.end() ||
+  return NewNamespace(spec, type) ||
          std::any_of(spec.join_namespaces.begin(), spec.join_namespaces.end(),
                      [&](const NamespacePath& n) { return n.type == type; });
 }

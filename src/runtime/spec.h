@@ -173,6 +173,8 @@ std::optional<std::vector<int>> ParseCpuList(std::string_view list);
 
 // Whether the container gets a namespace of `type`, new or joined by path.
 bool HasNamespace(const Spec& spec, std::string_view type);
+// Whether the container gets a new namespace of `type` (not one joined by path).
+bool NewNamespace(const Spec& spec, std::string_view type);
 
 // The container's cgroup plan on this host (layout detected under CgroupRoot()).
 CgroupPlan PlanFor(const Spec& spec);
