@@ -535,21 +535,15 @@ int Exec(Global& g, const Args& a) {
   }
   spec.process.capabilities = proc.capabilities;
   spec.process.no_new_privileges = proc.no_new_privileges || s->spec.process.no_new_privileges;
-  // --cgroup PATH: the process joins a sub-cgroup of the container's, which must exist in
-  // every hierarchy the container is in.
+  // --cgroup [CONTROLLER:]PATH: the process joins sub-cgroups of the container's, which must
+  // exist.
   if (a.Has("cgroup")) {
-    std::string sub = a.Get("cgroup");
-    if (sub.find(':') != std::string::npos) {
-      return fail(Status::InvalidArgument("--cgroup CONTROLLER:PATH is not supported; give a PATH for every controller"));
-    }
-    while (!sub.empty() && sub.front() == '/') sub.erase(0, 1);
-    if (sub.empty() || sub.find("..") != std::string::npos) {
-      return fail(Status::InvalidArgument("--cgroup \"" + a.Get("cgroup") + "\" is not a sub-cgroup path"));
-    }
-    spec.cgroup_name += "/" + sub;
-    for (const std::string& d : runtime::PlanFor(spec).dirs) {
+    auto dirs = runtime::SubCgroupDirs(runtime::PlanFor(spec), a.All("cgroup"));
+    if (!dirs.ok()) return fail(dirs.status());
+    for (const std::string& d : *dirs) {
       if (!os::IsDir(d)) return fail(Status::NotFound("--cgroup: `" + d + "` does not exist"));
     }
+    proc.cgroup_dirs = *dirs;
   }
   bool detach = a.Has("detach");
   std::string console_path = a.Get("console-socket");
@@ -839,18 +833,20 @@ int CheckpointRestore(Global& g, const Args& a, const char* command) {
 
 // The OCI runtime features document (runtime-spec features.md): what this runtime accepts.
 int Features(Global&, const Args&) {
-  json seccomp_actions = {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+  json seccomp_actions = {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_NOTIFY",
                           "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"};
+  json seccomp_flags = {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"};
   json doc = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.0.2"},
       {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions",
-       {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand",
+       {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "mand",
         "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime",
         "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime", "relatime",
         "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
-        "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
+        "ridmap", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
         "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "slave",
         "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable"}},
       {"linux",
@@ -863,7 +859,10 @@ int Features(Global&, const Args&) {
           {"operators", {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
                          "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
           {"archs", {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64",
-                     "SCMP_ARCH_ARM"}}}},
+                     "SCMP_ARCH_ARM"}},
+          {"knownFlags", seccomp_flags},
+          {"supportedFlags", seccomp_flags}}},
+        {"mountExtensions", {{"idmap", {{"enabled", true}}}}},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}}}},
       {"annotations", {{"basic-runtime.version", "0.1.0"}, {"basic-runtime.commit", BD_GIT_COMMIT}}}};

@@ -76,6 +76,11 @@ struct ControllerDir {
 // hierarchy is found there. An empty `controller` asks for the unified directory.
 ControllerDir ControllerDirOf(const CgroupPlan& plan, std::string_view controller);
 
+// The directories an exec with runc's `--cgroup [CONTROLLER[,CONTROLLER]:]PATH` flags (each may
+// repeat) joins, one per hierarchy of the plan: the container's directory, or PATH below it. A
+// PATH alone applies to every hierarchy; with controllers, to the v1 hierarchies holding them.
+Result<std::vector<std::string>> SubCgroupDirs(const CgroupPlan& plan, const std::vector<std::string>& flags);
+
 // Creates the directories and writes the limits. A new cpuset cgroup gets its parent's cpus and
 // mems first (v1 leaves them empty, and an empty cpuset cannot be joined).
 Status ApplyCgroupPlan(const CgroupPlan& plan);

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "base/strings.h"
@@ -77,14 +80,22 @@ std::vector<std::string> MountedHierarchies(const std::string& root) {
   return out;
 }
 
+namespace {
+
+// The v1 hierarchy a plan directory is in, as its mount point names it ("cpu,cpuacct").
+std::string HierarchyOf(const CgroupPlan& plan, const std::string& dir) {
+  if (dir.size() <= plan.root.size()) return "";
+  std::string rest = dir.substr(plan.root.size() + 1);
+  return rest.substr(0, rest.find('/'));
+}
+
+}  // namespace
+
 ControllerDir ControllerDirOf(const CgroupPlan& plan, std::string_view controller) {
   if (plan.layout == CgroupLayout::kV2) return {plan.dirs.empty() ? "" : plan.dirs[0], true};
   const std::string& root = plan.root;
   for (const std::string& d : plan.dirs) {
-    if (d.size() <= root.size()) continue;
-    std::string rest = d.substr(root.size() + 1);
-    std::string hierarchy = rest.substr(0, rest.find('/'));
-    for (const std::string& c : Split(hierarchy, ',')) {
+    for (const std::string& c : Split(HierarchyOf(plan, d), ',')) {
       if (c == controller) return {d, false};
     }
   }
@@ -99,6 +110,48 @@ ControllerDir ControllerDirOf(const CgroupPlan& plan, std::string_view controlle
     }
   }
   return {};
+}
+
+Result<std::vector<std::string>> SubCgroupDirs(const CgroupPlan& plan, const std::vector<std::string>& flags) {
+  std::string every;                              // PATH for every hierarchy
+  std::map<std::string, std::string> by_controller;  // CONTROLLER -> PATH
+  for (const std::string& flag : flags) {
+    size_t colon = flag.find(':');
+    std::string path = colon == std::string::npos ? flag : flag.substr(colon + 1);
+    while (!path.empty() && path.front() == '/') path.erase(0, 1);
+    if (path.empty() || path.find("..") != std::string::npos) {
+      return Status::InvalidArgument("--cgroup \"" + flag + "\" is not a sub-cgroup path");
+    }
+    if (colon == std::string::npos) {
+      every = path;
+      continue;
+    }
+    if (plan.layout == CgroupLayout::kV2) {
+      return Status::InvalidArgument("--cgroup \"" + flag + "\": controllers are named on cgroup v1 only; give a PATH");
+    }
+    for (const std::string& c : Split(flag.substr(0, colon), ',')) {
+      if (c.empty()) return Status::InvalidArgument("--cgroup \"" + flag + "\" names an empty controller");
+      by_controller[c.rfind("name=", 0) == 0 ? c.substr(5) : c] = path;  // a named hierarchy's mount is its name
+    }
+  }
+  std::vector<std::string> out;
+  std::set<std::string> used;
+  for (const std::string& d : plan.dirs) {
+    std::string sub = every;
+    for (const std::string& c : Split(HierarchyOf(plan, d), ',')) {
+      if (auto it = by_controller.find(c); it != by_controller.end()) {
+        sub = it->second;
+        used.insert(c);
+      }
+    }
+    out.push_back(sub.empty() ? d : d + "/" + sub);
+  }
+  for (const auto& [controller, path] : by_controller) {
+    if (!used.count(controller)) {
+      return Status::InvalidArgument("--cgroup: no cgroup hierarchy of the container has the " + controller + " controller");
+    }
+  }
+  return out;
 }
 
 // An OCI config's resources as writes at the end of the plan; on a hybrid host, controllers of

@@ -33,6 +33,7 @@
 #include "os/fs.h"
 #include "os/process.h"
 #include "runtime/hooks.h"
+#include "runtime/idmap.h"
 #include "runtime/launch.h"
 #include "runtime/security.h"
 #include "runtime/user.h"
@@ -51,6 +52,57 @@ constexpr int kReady = -1;
 // Set up and about to pivot_root: the runtime runs its prestart and createRuntime hooks now
 // and answers on the sync pipe.
 constexpr int kRunHooks = -2;
+// The filter with SCMP_ACT_NOTIFY rules is on: its notify descriptor comes with the report
+// (SCM_RIGHTS) for the runtime to hand to the seccomp agent.
+constexpr int kSeccompFd = -3;
+
+// The report channel: a socket pair of packets, so that a report keeps its bounds and can carry
+// a descriptor; the child's end closes on exec, as a pipe's would.
+Status MakeReportChannel(UniqueFd (&ends)[2]) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return os::ErrnoStatus("socketpair");
+  ends[0].Reset(sv[0]);
+  ends[1].Reset(sv[1]);
+  return {};
+}
+
+// A report with descriptor `fd` attached.
+bool SendReport(int report_fd, const ChildReport& r, int fd) {
+  iovec iov{const_cast<ChildReport*>(&r), sizeof r};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return os::RetryEintr([&] { return ::sendmsg(report_fd, &m, MSG_NOSIGNAL); }) == static_cast<ssize_t>(sizeof r);
+}
+
+// One report from a container process, and the descriptor it carried, if any, in `*passed`.
+// 0 once the process exec'd (its end closed).
+ssize_t ReadReport(int report_fd, ChildReport* r, UniqueFd* passed) {
+  iovec iov{r, sizeof *r};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  ssize_t n = os::RetryEintr([&] { return ::recvmsg(report_fd, &m, MSG_CMSG_CLOEXEC); });
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); n > 0 && c; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      passed->Reset(fd);
+    }
+  }
+  return n;
+}
 
 // What the runtime tells a container process that waits for it (see Launch): its pid as the
 // runtime sees it (for the hooks' state), once the runtime has done its part (user namespace
@@ -155,6 +207,7 @@ struct MountContext {
   bool cgroup_namespace = false;
   bool user_namespace = false;  // the process is in a user namespace of its own
   std::vector<std::string> deferred_ro;  // to make read-only once the devices are in (a ro /dev)
+  int detached = -1;  // the idmapped tree of the mount being made (IdmappedMounts), or -1
 };
 
 #ifndef ST_NOSYMFOLLOW
@@ -272,7 +325,13 @@ Status DoMount(int root_fd, const Mount& m, MountContext* ctx) {
     file = !S_ISDIR(st.st_mode);
   }
   BD_ASSIGN_OR_RETURN(UniqueFd target, EnsureInRoot(root_fd, m.destination, file));
-  if (bind) {
+  if (bind && ctx->detached >= 0) {  // idmapped: the tree the runtime detached and mapped
+    if (::syscall(SYS_move_mount, ctx->detached, "", target.get(), "",
+                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+      return os::ErrnoStatus("attach the idmapped mount on `" + m.destination + "`");
+    }
+    if (f.flags || f.cleared) BD_RETURN_IF_ERROR(RemountBind(root_fd, m.destination, f));
+  } else if (bind) {
     unsigned long flags = MS_BIND | (f.recursive ? MS_REC : 0);
     BD_RETURN_IF_ERROR(MountAt(m.source.c_str(), target.get(), nullptr, flags, nullptr,
                                m.destination));
@@ -755,10 +814,19 @@ Status AwaitStart(int gate_fd, int report_fd) {
   if (Status st = ApplyLimits(proc); !st.ok()) fail(st);
   // Without no_new_privs only CAP_SYS_ADMIN may load a filter, and the process is about to
   // lose it: the filter goes on now and also governs the remaining setup calls.
+  // The filter, and with SCMP_ACT_NOTIFY rules its notify descriptor handed to the runtime
+  // (for the agent) while the runtime still reads reports.
+  auto load_seccomp = [&] {
+    auto notify = LoadSeccompProgram(spec.seccomp_program, spec.seccomp_flags, !spec.seccomp_listener.empty());
+    if (!notify.ok()) fail(notify.status());
+    ChildReport r{};
+    r.exit_code = kSeccompFd;
+    if (*notify && !SendReport(report_fd, r, notify->get())) {
+      fail(os::ErrnoStatus("hand the seccomp notify descriptor to the runtime"));
+    }
+  };
   bool seccomp_early = !spec.process.no_new_privileges && !spec.seccomp_program.empty();
-  if (seccomp_early) {
-    if (Status st = LoadSeccompProgram(spec.seccomp_program); !st.ok()) fail(st);
-  }
+  if (seccomp_early) load_seccomp();
   // Capabilities: the bounding set first (needs CAP_SETPCAP), then the user switch (needs
   // CAP_SETUID/SETGID, still effective), then the final sets. A non-root user keeps none:
   // switching away from uid 0 clears effective and permitted.
@@ -792,6 +860,11 @@ Status AwaitStart(int gate_fd, int report_fd) {
     Fail(report_fd, exe.status().code() == Code::kNotFound ? kExitNotFound : kExitCannotInvoke,
          exe.status());
   }
+  bool seccomp_late = !seccomp_early && !spec.seccomp_program.empty();
+  if (seccomp_late && !spec.seccomp_listener.empty()) {  // nobody reads reports after the gate
+    load_seccomp();
+    seccomp_late = false;
+  }
   if (gate_fd >= 0) {
     if (Status st = AwaitStart(gate_fd, report_fd); !st.ok()) fail(st);
   }
@@ -802,9 +875,7 @@ Status AwaitStart(int gate_fd, int report_fd) {
   // Last before exec: from here on the profile filters every call the process makes.
   if (Status st = SetCpuAffinity(proc.cpu_affinity_final); !st.ok()) fail(st);
   if (spec.personality && ::personality(*spec.personality) < 0) fail(os::ErrnoStatus("set the personality"));
-  if (!seccomp_early && !spec.seccomp_program.empty()) {
-    if (Status st = LoadSeccompProgram(spec.seccomp_program); !st.ok()) fail(st);
-  }
+  if (seccomp_late) load_seccomp();
   std::vector<char*> argv, envp;
   for (const auto& a : proc.args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -853,8 +924,8 @@ Status EnterTimeNamespace(const Spec& spec) {
 // `sync_fd`: with a user namespace or hooks, the end on which the runtime's SyncMessage and its
 // go-ahead after the create hooks arrive; -1 otherwise.
 [[noreturn]] void ChildMain(const Spec& spec, const CgroupPlan& cgroup, const LaunchIo& io,
-                            const std::vector<int>& join_fds, const NamespaceId& caller_mnt,
-                            int report_fd, int sync_fd) {
+                            const std::vector<int>& join_fds, const std::vector<int>& idmapped,
+                            const NamespaceId& caller_mnt, int report_fd, int sync_fd) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   ResetProcess(io, report_fd);
   if (!spec.process.cpu_affinity_initial.empty()) {
@@ -909,7 +980,7 @@ Status EnterTimeNamespace(const Spec& spec) {
   // for another type; "shared" keeps the host's peer groups). With "shared" or "unbindable" the
   // rootfs' parent mount is then made private, as the bind and pivot_root need.
   // "unbindable" applies to / alone, as runc's, or no bind source on it could be bound.
-  unsigned long propagation = spec.rootfs_propagation ? spec.rootfs_propagation : MS_SLAVE;
+  unsigned long propagation = spec.rootfs_propagation ? spec.rootfs_propagation : static_cast<unsigned long>(MS_SLAVE);
   if (::mount(nullptr, "/", nullptr, (propagation == MS_UNBINDABLE ? 0 : MS_REC) | propagation, nullptr) < 0) {
     fail(os::ErrnoStatus("set the propagation of /"));
   }
@@ -934,8 +1005,9 @@ Status EnterTimeNamespace(const Spec& spec) {
   MountContext mounts;
   mounts.cgroup_namespace = cgroup_namespace;
   mounts.user_namespace = user_namespace;
-  for (const Mount& m : spec.mounts) {
-    Status st = DoMount(root.get(), m, &mounts);
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    mounts.detached = i < idmapped.size() ? idmapped[i] : -1;
+    Status st = DoMount(root.get(), spec.mounts[i], &mounts);
     if (!st.ok()) fail(st);
   }
   if (Status st = CreateDevices(root.get(), user_namespace); !st.ok()) fail(st);
@@ -989,24 +1061,6 @@ Status EnterTimeNamespace(const Spec& spec) {
 // Writes a new user namespace's maps from outside it, as only a process privileged over the
 // parent namespace can: setgroups is denied first when this process is not root (the kernel
 // then lets an unprivileged caller map its own gid).
-Status WriteIdMaps(pid_t pid, const Spec& spec) {
-  auto text = [](const std::vector<IdMapping>& maps) {
-    std::string out;
-    for (const IdMapping& m : maps) {
-      out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
-    }
-    return out;
-  };
-  std::string dir = "/proc/" + std::to_string(pid);
-  auto write = [&](const std::string& file, const std::string& data) {
-    return os::WriteExisting(dir + "/" + file, data).WithContext("write " + file + " of the user namespace");
-  };
-  if (::geteuid() != 0) BD_RETURN_IF_ERROR(write("setgroups", "deny"));
-  if (!spec.uid_mappings.empty()) BD_RETURN_IF_ERROR(write("uid_map", text(spec.uid_mappings)));
-  if (!spec.gid_mappings.empty()) BD_RETURN_IF_ERROR(write("gid_map", text(spec.gid_mappings)));
-  return {};
-}
-
 // The container process of a config with a user namespace, made by a helper: the helper joins
 // the namespaces given by path with the host's privileges (a network namespace the host owns
 // cannot be joined from inside a new user namespace), then the user namespace to join, if any,
@@ -1088,7 +1142,7 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
   };
   if (process.args.empty()) return fail(Status::InvalidArgument("no command given"));
   UniqueFd report[2], pid_pipe[2];
-  if (Status st = os::MakePipe(report); !st.ok()) return fail(st);
+  if (Status st = MakeReportChannel(report); !st.ok()) return fail(st);
   if (Status st = os::MakePipe(pid_pipe); !st.ok()) return fail(st);
   // Every namespace of the container, made or joined: the pidfd's setns enters them together
   // (a user namespace first, as the kernel orders them).
@@ -1096,6 +1150,10 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
   for (const std::string& n : spec.namespaces) flags |= static_cast<unsigned long>(CloneFlagOf(n));
   for (const NamespacePath& n : spec.join_namespaces) flags |= static_cast<unsigned long>(CloneFlagOf(n.type));
   CgroupPlan cgroup = PlanFor(spec);
+  if (!process.cgroup_dirs.empty()) {
+    cgroup.procs_files.clear();
+    for (const std::string& d : process.cgroup_dirs) cgroup.procs_files.push_back(d + "/cgroup.procs");
+  }
   pid_t helper = ::fork();
   if (helper < 0) return fail(os::ErrnoStatus("fork"));
   if (helper == 0) {
@@ -1131,8 +1189,20 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
   ExecStarted out{os::ChildProcess(helper, helper_pidfd.ok() ? std::move(*helper_pidfd) : UniqueFd()), 0};
   ssize_t got = os::RetryEintr([&] { return ::read(pid_pipe[0].get(), &out.pid, sizeof out.pid); });
   ChildReport r{};
-  ssize_t n = os::RetryEintr([&] { return ::read(report[0].get(), &r, sizeof r); });
-  if (n == 0 && got == sizeof out.pid) return out;  // exec'd: its end of the pipe closed
+  ssize_t n;
+  for (;;) {
+    UniqueFd passed;
+    n = ReadReport(report[0].get(), &r, &passed);
+    if (n != static_cast<ssize_t>(sizeof r) || r.exit_code != kSeccompFd) break;
+    Status st = passed && got == sizeof out.pid ? SendToSeccompAgent(spec, out.pid, "running", passed.get())
+                                                : Status::Internal("the seccomp notify descriptor did not arrive");
+    if (!st.ok()) {
+      if (auto pidfd = os::PidfdOpen(out.pid); pidfd.ok()) ::syscall(SYS_pidfd_send_signal, pidfd->get(), SIGKILL, nullptr, 0);
+      (void)out.helper.Wait();
+      return fail(st);
+    }
+  }
+  if (n == 0 && got == sizeof out.pid) return out;  // exec'd: its end of the channel closed
   (void)out.helper.Wait();
   if (n != static_cast<ssize_t>(sizeof r)) {
     return fail(Status::Internal("exec helper died before the process started"));
@@ -1177,7 +1247,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   };
   if (spec.process.args.empty()) return fail(Status::InvalidArgument("no command given"));
   UniqueFd report[2];
-  if (Status st = os::MakePipe(report); !st.ok()) return fail(st);
+  if (Status st = MakeReportChannel(report); !st.ok()) return fail(st);
   CgroupPlan cgroup = PlanFor(spec);
   if (!spec.cgroup_name.empty() && cgroup.layout == CgroupLayout::kNone) {
     return fail(Status::Unavailable("no cgroup hierarchy under " + CgroupRoot()));
@@ -1229,6 +1299,13 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     join_owned.push_back(std::move(fd));
   }
 
+  // Idmapped mounts need the host's privileges: detached and mapped here, attached by the child.
+  auto idmapped = IdmappedMounts::Prepare(spec);
+  if (!idmapped.ok()) {
+    (void)RemoveCgroup(cgroup);
+    return fail(idmapped.status());
+  }
+  std::vector<int> idmapped_fds = idmapped->fds();
   // Read before the clone: inside a new pid namespace the caller is out of sight.
   auto caller_mnt = MountNamespaceOf("/proc/self");
   if (!caller_mnt.ok()) {
@@ -1265,7 +1342,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     if (pid == 0) {
       report[0].Reset();
       sync_pipe[1].Reset();
-      ChildMain(spec, cgroup, io, join_fds, *caller_mnt, report[1].get(), child_sync);
+      ChildMain(spec, cgroup, io, join_fds, idmapped_fds, *caller_mnt, report[1].get(), child_sync);
     }
     child = os::ChildProcess(static_cast<pid_t>(pid), UniqueFd(pidfd));
   } else {
@@ -1273,7 +1350,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     auto pid = CloneWithUserNamespace(spec, join_fds, report[1].get(), [&] {
       report[0].Reset();
       sync_pipe[1].Reset();
-      ChildMain(spec, cgroup, io, joined, *caller_mnt, report[1].get(), child_sync);
+      ChildMain(spec, cgroup, io, joined, idmapped_fds, *caller_mnt, report[1].get(), child_sync);
     });
     if (!pid.ok()) {
       report[1].Reset();
@@ -1298,7 +1375,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   if (sync) {
     if (user_namespace) {
       if (NewNamespace(spec, "user")) {
-        if (Status st = WriteIdMaps(child.pid(), spec); !st.ok()) return abandon(st);
+        if (Status st = WriteIdMaps(child.pid(), spec.uid_mappings, spec.gid_mappings); !st.ok()) return abandon(st);
       }
       if (Status st = SetRlimitsAndOomScore(child.pid(), spec.process); !st.ok()) return abandon(st);
       if (!cgroup.procs_files.empty()) {
@@ -1312,7 +1389,14 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   ChildReport r{};
   ssize_t n;
   for (;;) {
-    n = os::RetryEintr([&] { return ::read(report[0].get(), &r, sizeof r); });
+    UniqueFd passed;
+    n = ReadReport(report[0].get(), &r, &passed);
+    if (n == static_cast<ssize_t>(sizeof r) && r.exit_code == kSeccompFd) {
+      Status st = passed ? SendToSeccompAgent(spec, child.pid(), "creating", passed.get())
+                         : Status::Internal("the seccomp notify descriptor did not arrive");
+      if (!st.ok()) return abandon(st);
+      continue;
+    }
     if (n != static_cast<ssize_t>(sizeof r) || r.exit_code != kRunHooks) break;
     std::string state = HookState(spec, child.pid(), "creating");
     Status st = RunHooks(spec.hooks.prestart, "prestart", state);

@@ -219,6 +219,29 @@ Result<std::vector<IdMapping>> IdMappings(const json& l, const char* key) {
   return out;
 }
 
+// Idmapped mounts: bind mounts with both maps, or with "idmap" / "ridmap" alone, which take
+// the container's own user namespace maps.
+Status CheckIdmappedMounts(Spec* s) {
+  for (Mount& m : s->mounts) {
+    MountFlags f = ParseMountOptions(m.options);
+    bool mapped = !m.uid_mappings.empty() || !m.gid_mappings.empty();
+    if (!mapped && !f.idmap) continue;
+    std::string where = "mount on " + m.destination + ": ";
+    if (m.type != "bind") return Status::InvalidArgument(where + "idmapped mounts need a bind mount");
+    if (mapped && (m.uid_mappings.empty() || m.gid_mappings.empty())) {
+      return Status::InvalidArgument(where + "an idmapped mount needs both uidMappings and gidMappings");
+    }
+    if (!mapped) {
+      if (!NewNamespace(*s, "user") || s->uid_mappings.empty() || s->gid_mappings.empty()) {
+        return Status::InvalidArgument(where + "\"idmap\" without mappings needs the container's own user namespace maps");
+      }
+      m.uid_mappings = s->uid_mappings;
+      m.gid_mappings = s->gid_mappings;
+    }
+  }
+  return {};
+}
+
 // The hooks object: each list of {path, args, env, timeout}.
 Result<Hooks> HooksFromJson(const json& h) {
   Hooks out;
@@ -242,6 +265,43 @@ Result<Hooks> HooksFromJson(const json& h) {
     }
   }
   return out;
+}
+
+// linux.seccomp's filter flags and notify settings. Rules with SCMP_ACT_NOTIFY need a
+// listenerPath (whose agent gets each process's notify descriptor), which is otherwise
+// ignored, as the spec says.
+Status ParseSeccompNotify(const json& sc, Spec* s) {
+  static constexpr std::pair<std::string_view, unsigned> kFlags[] = {
+      {"SECCOMP_FILTER_FLAG_TSYNC", 1}, {"SECCOMP_FILTER_FLAG_LOG", 2}, {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", 4},
+      {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 32}};
+  for (const json& f : sc.value("flags", json::array())) {
+    std::string name = f.get<std::string>();
+    auto flag = std::find_if(std::begin(kFlags), std::end(kFlags), [&](const auto& e) { return e.first == name; });
+    if (flag == std::end(kFlags)) return Status::InvalidArgument("linux.seccomp: unknown flag \"" + name + "\"");
+    s->seccomp_flags |= flag->second;
+  }
+  if (sc.value("defaultAction", "") == "SCMP_ACT_NOTIFY") {
+    return Status::InvalidArgument("linux.seccomp: SCMP_ACT_NOTIFY cannot be the default action");
+  }
+  bool notify = false;
+  for (const json& r : sc.value("syscalls", json::array())) {
+    if (!r.is_object() || r.value("action", "") != "SCMP_ACT_NOTIFY") continue;
+    notify = true;
+    // The process hands its notify descriptor to the runtime with sendmsg, after the filter is
+    // on: a notified sendmsg would wait for an agent that never gets the descriptor.
+    for (const json& n : r.value("names", json::array())) {
+      if (n == "sendmsg") return Status::InvalidArgument("linux.seccomp: SCMP_ACT_NOTIFY cannot be used for sendmsg");
+    }
+  }
+  std::string listener = sc.value("listenerPath", "");
+  if (notify && listener.empty()) {
+    return Status::InvalidArgument("linux.seccomp: SCMP_ACT_NOTIFY needs a listenerPath");
+  }
+  if (notify) {
+    s->seccomp_listener = listener;
+    s->seccomp_listener_metadata = sc.value("listenerMetadata", "");
+  }
+  return {};
 }
 
 Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spec* s) {
@@ -387,10 +447,7 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
   s->masked_paths = l.value("maskedPaths", std::vector<std::string>{});
   s->readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
   if (l.contains("seccomp")) {
-    if (!l["seccomp"].value("listenerPath", "").empty()) {
-      return Status::InvalidArgument(
-          "linux.seccomp.listenerPath: seccomp notify is not supported by basic-runtime yet");
-    }
+    BD_RETURN_IF_ERROR(ParseSeccompNotify(l["seccomp"], s));
     // The OCI seccomp section is Docker's profile format without its capability filters.
     auto program = CompileSeccompProfile(l["seccomp"].dump(), s->process.capabilities);
     if (!program.ok()) return program.status().WithContext("linux.seccomp");
@@ -442,20 +499,24 @@ Result<OciBundle> ParseOciConfig(std::string_view config, const std::string& bun
       }
       if (bind) mount.type = "bind";
       BD_RETURN_IF_ERROR(ValidateProcMount(mount));
+      BD_ASSIGN_OR_RETURN(mount.uid_mappings, IdMappings(m, "uidMappings"));
+      BD_ASSIGN_OR_RETURN(mount.gid_mappings, IdMappings(m, "gidMappings"));
       s.mounts.push_back(std::move(mount));
     }
     const json annotations = j.value("annotations", json::object());
     for (const auto& [k, v] : annotations.items()) {
       out.annotations[k] = v.get<std::string>();
     }
-    if (s.hooks.Any()) {
-      s.hooks.bundle = bundle_dir;
-      s.hooks.annotations = out.annotations;
-    }
     if (j.contains("linux")) {
       BD_RETURN_IF_ERROR(ParseLinux(j["linux"], id, systemd_cgroup, &s));
     } else {
       return Status::InvalidArgument("config.json has no linux section");
+    }
+    BD_RETURN_IF_ERROR(CheckIdmappedMounts(&s));
+    // The state that hooks and the seccomp agent read names the bundle and its annotations.
+    if (s.hooks.Any() || !s.seccomp_listener.empty()) {
+      s.hooks.bundle = bundle_dir;
+      s.hooks.annotations = out.annotations;
     }
     return out;
   } catch (const json::exception& e) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -77,6 +78,7 @@ Result<uint32_t> ParseAction(const std::string& action, int errno_ret) {
   if (action == "SCMP_ACT_TRAP") return SCMP_ACT_TRAP;
   if (action == "SCMP_ACT_LOG") return SCMP_ACT_LOG;
   if (action == "SCMP_ACT_TRACE") return SCMP_ACT_TRACE(static_cast<uint32_t>(errno_ret));
+  if (action == "SCMP_ACT_NOTIFY") return SCMP_ACT_NOTIFY;
   return Status::InvalidArgument("seccomp profile: unknown action \"" + action + "\"");
 }
 
@@ -99,6 +101,29 @@ std::string NativeArch() {
 #else
   return "";
 #endif
+}
+
+// Adds the architectures a profile names ("SCMP_ARCH_X86", or Docker's archMap entry for this
+// machine with its sub-architectures) so that their calls are filtered instead of killed.
+Status AddArchitectures(scmp_filter_ctx ctx, const json& p) {
+  std::vector<std::string> arches;
+  if (p.contains("architectures")) arches = p["architectures"].get<std::vector<std::string>>();
+  for (const json& m : p.value("archMap", json::array())) {
+    if (m.value("architecture", "") != NativeArch()) continue;
+    arches.push_back(m.value("architecture", ""));
+    for (const json& sub : m.value("subArchitectures", json::array())) arches.push_back(sub.get<std::string>());
+  }
+  for (const std::string& name : arches) {
+    std::string lower = name.rfind("SCMP_ARCH_", 0) == 0 ? name.substr(10) : name;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    uint32_t arch = seccomp_arch_resolve_name(lower.c_str());
+    if (arch == 0) return Status::InvalidArgument("seccomp profile: unknown architecture \"" + name + "\"");
+    int rc = seccomp_arch_add(ctx, arch);
+    if (rc < 0 && rc != -EEXIST) {
+      return Status::InvalidArgument("seccomp profile: architecture " + name + ": " + std::strerror(-rc));
+    }
+  }
+  return {};
 }
 
 // True when a rule's includes/excludes admit it for these capabilities and this architecture.
@@ -143,6 +168,7 @@ Result<std::string> BuildSeccomp(std::string_view profile,
     std::unique_ptr<void, void (*)(scmp_filter_ctx)> owner(ctx, seccomp_release);
     // no_new_privs is set by the caller, explicitly, before loading.
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    BD_RETURN_IF_ERROR(AddArchitectures(ctx, p));
     const json empty = json::array();
     const json& rules = p.contains("syscalls") && p["syscalls"].is_array() ? p["syscalls"] : empty;
     for (const json& r : rules) {

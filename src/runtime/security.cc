@@ -94,17 +94,20 @@ std::vector<std::string> DefaultReadonlyPaths() {
   return {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
 }
 
-Status LoadSeccompProgram(std::string_view program) {
+Result<UniqueFd> LoadSeccompProgram(std::string_view program, unsigned flags, bool listener) {
   if (program.empty() || program.size() % sizeof(sock_filter) != 0 ||
       program.size() / sizeof(sock_filter) > 0xffff) {
     return Status::InvalidArgument("malformed seccomp program");
   }
   sock_fprog prog{static_cast<unsigned short>(program.size() / sizeof(sock_filter)),
                   reinterpret_cast<sock_filter*>(const_cast<char*>(program.data()))};
-  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
-    return os::ErrnoStatus("load seccomp program");
+  if (listener) {
+    // The kernel refuses TSYNC beside NEW_LISTENER; a container process has one thread anyway.
+    flags = (flags & ~SECCOMP_FILTER_FLAG_TSYNC) | SECCOMP_FILTER_FLAG_NEW_LISTENER;
   }
-  return {};
+  long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  if (rc < 0) return os::ErrnoStatus("load seccomp program");
+  return listener ? UniqueFd(static_cast<int>(rc)) : UniqueFd();
 }
 
 namespace {

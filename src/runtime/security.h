@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace bd::runtime {
 
@@ -38,9 +39,11 @@ const std::string& DefaultSeccompProfile();
 // container is created; every start then loads the program as is.
 Result<std::string> CompileSeccompProfile(std::string_view profile,
                                           const std::vector<std::string>& caps);
-// Loads a program from CompileSeccompProfile into the calling process. Set no_new_privs first
-// (or hold CAP_SYS_ADMIN).
-Status LoadSeccompProgram(std::string_view program);
+// Loads a program from CompileSeccompProfile into the calling process with the filter
+// `flags` (SECCOMP_FILTER_FLAG_*). Set no_new_privs first (or hold CAP_SYS_ADMIN). With
+// `listener` (a program with SCMP_ACT_NOTIFY rules), returns the notify descriptor whose
+// reader answers those calls; otherwise an empty one.
+Result<UniqueFd> LoadSeccompProgram(std::string_view program, unsigned flags = 0, bool listener = false);
 
 // Drops every capability not in `caps` from the bounding set.
 Status DropBoundingSet(const std::vector<std::string>& caps);

@@ -132,10 +132,10 @@ std::string SpecToJson(const Spec& s) {
   }
   json mounts = json::array();
   for (const Mount& m : s.mounts) {
-    mounts.push_back({{"destination", m.destination},
-                      {"type", m.type},
-                      {"source", m.source},
-                      {"options", m.options}});
+    json mount = {{"destination", m.destination}, {"type", m.type}, {"source", m.source}, {"options", m.options}};
+    if (!m.uid_mappings.empty()) mount["uidMappings"] = MappingsToJson(m.uid_mappings);
+    if (!m.gid_mappings.empty()) mount["gidMappings"] = MappingsToJson(m.gid_mappings);
+    mounts.push_back(std::move(mount));
   }
   j["mounts"] = std::move(mounts);
   json ns = json::array();
@@ -144,6 +144,9 @@ std::string SpecToJson(const Spec& s) {
                 {"maskedPaths", s.masked_paths},
                 {"readonlyPaths", s.readonly_paths},
                 {"seccompProgram", HexEncode(s.seccomp_program)},
+                {"seccompFlags", s.seccomp_flags},
+                {"seccompListener", s.seccomp_listener},
+                {"seccompListenerMetadata", s.seccomp_listener_metadata},
                 {"cgroupsPath", s.cgroup_name},
                 {"resources",
                  {{"memory", {{"limit", s.limits.memory_bytes}}},
@@ -263,7 +266,9 @@ Result<Spec> SpecFromJson(std::string_view text) {
     for (const json& m : j.value("mounts", json::array())) {
       s.mounts.push_back({m.at("destination").get<std::string>(), m.value("type", ""),
                           m.value("source", ""),
-                          m.value("options", std::vector<std::string>{})});
+                          m.value("options", std::vector<std::string>{}),
+                          MappingsFromJson(m.value("uidMappings", json::array())),
+                          MappingsFromJson(m.value("gidMappings", json::array()))});
     }
     if (j.contains("linux")) {
       const json& l = j["linux"];
@@ -275,6 +280,9 @@ Result<Spec> SpecFromJson(std::string_view text) {
       auto program = HexDecode(l.value("seccompProgram", ""));
       if (!program) return Status::InvalidArgument("runtime spec: seccompProgram is not hex");
       s.seccomp_program = std::move(*program);
+      s.seccomp_flags = l.value("seccompFlags", 0u);
+      s.seccomp_listener = l.value("seccompListener", "");
+      s.seccomp_listener_metadata = l.value("seccompListenerMetadata", "");
       s.cgroup_name = l.value("cgroupsPath", "");
       if (l.contains("resources")) {
         const json& r = l["resources"];
@@ -461,6 +469,11 @@ MountFlags ParseMountOptions(const std::vector<std::string>& options) {
       recursive_attr = true;
     }
     if (recursive_attr) continue;
+    if (opt == "idmap" || opt == "ridmap") {
+      out.idmap = true;
+      out.idmap_recursive = opt == "ridmap";
+      continue;
+    }
     if (opt == "tmpcopyup") {
       out.tmpcopyup = true;
       continue;

@@ -40,6 +40,9 @@ struct Scheduler {
 
 struct Process {
   std::vector<std::string> args;
+  // An exec's cgroups when not the container's own (`exec --cgroup`): one directory per
+  // hierarchy the container is in.
+  std::vector<std::string> cgroup_dirs;
   std::vector<std::string> env;  // "KEY=VALUE"
   std::string cwd = "/";
   std::string user;  // "", "uid", "name", "uid:gid", "name:group": resolved inside the rootfs
@@ -67,11 +70,24 @@ struct Process {
   uint16_t console_height = 0, console_width = 0;  // consoleSize of a terminal; 0: not set
 };
 
+// One line of a user namespace's uid_map or gid_map: `size` ids from `container_id` inside
+// are `host_id` onwards outside.
+struct IdMapping {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t size = 0;
+};
+
 struct Mount {
   std::string destination;
   std::string type;  // "proc", "tmpfs", "bind", ...
   std::string source;
   std::vector<std::string> options;
+  // An idmapped bind mount ("idmap" / "ridmap" among the options): ids on the source appear
+  // mapped as a user namespace with these maps would map them (filled from the container's own
+  // maps when the config gives none).
+  std::vector<IdMapping> uid_mappings;
+  std::vector<IdMapping> gid_mappings;
 };
 
 // A device node made in the container's /dev.
@@ -90,14 +106,6 @@ struct Device {
 struct NamespacePath {
   std::string type;
   std::string path;
-};
-
-// One line of a user namespace's uid_map or gid_map: `size` ids from `container_id` inside
-// are `host_id` onwards outside.
-struct IdMapping {
-  uint32_t container_id = 0;
-  uint32_t host_id = 0;
-  uint32_t size = 0;
 };
 
 // An OCI hook: a program run at one point of the container's lifecycle with the container's
@@ -161,6 +169,11 @@ struct Spec {
   std::vector<std::string> masked_paths;    // covered by /dev/null or an empty read-only tmpfs
   std::vector<std::string> readonly_paths;  // remounted read-only
   std::string seccomp_program;  // compiled BPF (CompileSeccompProfile); empty: unconfined
+  unsigned seccomp_flags = 0;   // SECCOMP_FILTER_FLAG_* of linux.seccomp.flags
+  // With SCMP_ACT_NOTIFY rules: the agent's socket (linux.seccomp.listenerPath), which gets the
+  // notify descriptor of every process with the container's state and `listenerMetadata`.
+  std::string seccomp_listener;
+  std::string seccomp_listener_metadata;
   std::string cgroup_name;      // below each hierarchy, e.g. "basic-docker/<id>"; empty: none
   CgroupLimits limits;
   // When set, the process stops right before exec, after every setup step, until a reader
@@ -202,6 +215,8 @@ struct MountFlags {
   bool bind = false;
   bool recursive = false;
   bool tmpcopyup = false;    // a tmpfs starts with a copy of what it covers
+  bool idmap = false;        // "idmap" / "ridmap": an idmapped bind mount
+  bool idmap_recursive = false;  // "ridmap": every mount of the bound tree is idmapped
   uint64_t attr_set = 0;     // MOUNT_ATTR_* for the whole tree (the "r" options: "rro", ...)
   uint64_t attr_clear = 0;
   std::string data;

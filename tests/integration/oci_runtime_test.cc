@@ -14,92 +14,11 @@
 #include "base/strings.h"
 #include "engine/images.h"
 #include "integration/cli_helper.h"
+#include "integration/oci_runtime_fixture.h"
 #include "os/process.h"
 
 namespace bd::testing {
 namespace {
-
-using nlohmann::json;
-
-const std::string kRuntime = std::string(BD_BIN_DIR) + "/basic-runtime";
-
-// The whitespace-separated fields of a line.
-std::vector<std::string> Fields(const std::string& line) {
-  std::vector<std::string> out;
-  for (const std::string& f : Split(line, ' ')) {
-    if (!f.empty()) out.push_back(f);
-  }
-  return out;
-}
-
-// A bundle whose rootfs holds the host's static busybox and the test probe.
-class OciRuntimeTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (std::string why = MissingPrivilege(); !why.empty()) GTEST_SKIP() << why;
-    auto dir = os::TempDir::Create("/tmp", "bd-oci-");
-    ASSERT_TRUE(dir.ok());
-    dir_ = std::make_unique<os::TempDir>(std::move(*dir));
-    bundle_ = dir_->path() + "/bundle";
-    state_ = dir_->path() + "/state";
-    std::string rootfs = bundle_ + "/rootfs";
-    ASSERT_TRUE(os::MkdirAll(rootfs + "/bin").ok());
-    ASSERT_TRUE(os::MkdirAll(rootfs + "/etc").ok());
-    for (const auto& [from, to] : {std::pair{engine::BusyboxPath(), "/bin/busybox"},
-                                   std::pair{std::string(BD_BIN_DIR) + "/bd-probe", "/bin/bd-probe"}}) {
-      auto data = os::ReadFile(from);
-      ASSERT_TRUE(data.ok());
-      ASSERT_TRUE(os::WriteFile(rootfs + to, *data, 0755).ok());
-    }
-    for (const char* applet : {"sh", "sleep", "echo", "cat", "id", "ls", "ps", "hostname", "true", "grep"}) {
-      ASSERT_EQ(::symlink("busybox", (rootfs + "/bin/" + applet).c_str()), 0);
-    }
-    ASSERT_EQ(Rt({"spec", "--bundle", bundle_}).code, 0);
-    config_ = json::parse(*os::ReadFile(bundle_ + "/config.json"));
-    config_["process"]["terminal"] = false;
-  }
-  void TearDown() override {
-    if (!dir_) return;
-    for (const char* id : {"c1", "c2", "c3"}) Rt({"delete", "--force", id});
-  }
-  void SetArgs(std::vector<std::string> args) {
-    config_["process"]["args"] = std::move(args);
-    ASSERT_TRUE(os::WriteFileAtomic(bundle_ + "/config.json", config_.dump()).ok());
-  }
-  CmdResult Rt(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {kRuntime, "--root", state_});
-    return RunCmd(args, input, 30);
-  }
-  std::string WriteProcess(const json& process) {
-    std::string path = dir_->path() + "/process.json";
-    EXPECT_TRUE(os::WriteFileAtomic(path, process.dump()).ok());
-    return path;
-  }
-  // For commands that leave the container running (create, run --detach, exec --detach): the
-  // container keeps the standard streams it was given, so they go to files, read afterwards.
-  CmdResult RtDetached(std::vector<std::string> args) {
-    std::string out = dir_->path() + "/detached.out", err = dir_->path() + "/detached.err";
-    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" </dev/null >" + out + " 2>" + err,
-                                     "sh", kRuntime, "--root", state_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    CmdResult r = RunCmd(argv, "", 30);
-    auto read = [](const std::string& path) {
-      auto text = os::ReadFile(path);
-      return text.ok() ? *text : std::string();
-    };
-    r.out = read(out);
-    r.err = read(err);
-    return r;
-  }
-  json State(const std::string& id) {
-    CmdResult r = Rt({"state", id});
-    EXPECT_EQ(r.code, 0) << r.err;
-    return json::parse(r.out, nullptr, false);
-  }
-  std::unique_ptr<os::TempDir> dir_;
-  std::string bundle_, state_;
-  json config_;
-};
 
 TEST_F(OciRuntimeTest, RunReturnsTheExitCodeAndCleansUp) {
   SetArgs({"sh", "-c", "hostname; id -u; cat /proc/self/status | grep CapEff; exit 7"});
@@ -521,7 +440,9 @@ TEST_F(OciRuntimeTest, SchedulerIoPriorityAffinityPersonalityDomainnameConsoleSi
   SetArgs({"sh", "-c", "busybox taskset -p $$"});
   r = RunCmd({"/usr/bin/taskset", "-c", "0", kRuntime, "--root", state_, "run", "--bundle", bundle_, "c1"}, "", 30);
   ASSERT_EQ(r.code, 0) << r.err;
-  if (::sysconf(_SC_NPROCESSORS_ONLN) > 1) EXPECT_EQ(r.out.find("mask: 1\n"), std::string::npos) << r.out;
+  if (::sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+    EXPECT_EQ(r.out.find("mask: 1\n"), std::string::npos) << r.out;
+  }
   // A terminal of the given size.
   config_["process"]["terminal"] = true;
   config_["process"]["consoleSize"] = {{"height", 33}, {"width", 101}};
@@ -546,7 +467,9 @@ TEST_F(OciRuntimeTest, RootfsPropagationPrivateAndSlave) {
                           kRuntime, "--root", state_, "run", "--bundle", bundle_, "c1"}, "", 30);
     ASSERT_EQ(r.code, 0) << kind << ": " << r.err;
     std::string_view want = std::string_view(kind) == "slave" ? "master:" : "";
-    if (!want.empty()) EXPECT_NE(r.out.find(want), std::string::npos) << kind << ": " << r.out;
+    if (!want.empty()) {
+      EXPECT_NE(r.out.find(want), std::string::npos) << kind << ": " << r.out;
+    }
     EXPECT_EQ(r.out.find("shared:"), std::string::npos) << kind << ": " << r.out;
   }
   config_["linux"]["rootfsPropagation"] = "sideways";
@@ -642,7 +565,9 @@ TEST_F(OciRuntimeTest, PidfdSocketExecCgroupAndCheckpointWithoutCriu) {
     if (!os::IsDir(dir) || ::mkdir((dir + "/sub").c_str(), 0755) != 0) continue;
     made.push_back(dir + "/sub");
     for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {  // a v1 cpuset starts empty
-      if (auto v = os::ReadFile(dir + "/" + f); v.ok()) ASSERT_TRUE(os::WriteFile(dir + "/sub/" + f, *v).ok());
+      if (auto v = os::ReadFile(dir + "/" + f); v.ok()) {
+        ASSERT_TRUE(os::WriteFile(dir + "/sub/" + f, *v).ok());
+      }
     }
   }
   if (os::Exists("/sys/fs/cgroup/cgroup.controllers")) made.push_back("/sys/fs/cgroup" + name + "/sub");
@@ -651,9 +576,25 @@ TEST_F(OciRuntimeTest, PidfdSocketExecCgroupAndCheckpointWithoutCriu) {
   EXPECT_EQ(r.code, 0) << r.err;
   for (const std::string& line : Split(r.out, '\n')) {
     // Seen through the container's cgroup namespace: rooted at its own cgroup.
-    if (!line.empty()) EXPECT_EQ(line.substr(line.rfind(':')), ":/sub") << r.out;
+    if (!line.empty()) {
+      EXPECT_EQ(line.substr(line.rfind(':')), ":/sub") << r.out;
+    }
   }
   EXPECT_NE(Rt({"exec", "--cgroup", "../x", "c1", "true"}).code, 0);
+  // CONTROLLER:PATH on v1: only the hierarchies of the controllers named move.
+  if (os::IsDir("/sys/fs/cgroup/pids" + name)) {
+    ASSERT_EQ(::mkdir(("/sys/fs/cgroup/pids" + name + "/only").c_str(), 0755), 0);
+    made.push_back("/sys/fs/cgroup/pids" + name + "/only");
+    r = Rt({"exec", "--cgroup", "pids:only", "--cgroup", "sub", "c1", "cat", "/proc/self/cgroup"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    for (const std::string& line : Split(r.out, '\n')) {
+      if (line.empty()) continue;
+      bool pids = Split(line, ':')[1] == "pids";
+      EXPECT_EQ(line.substr(line.rfind(':')), pids ? ":/only" : ":/sub") << r.out;
+    }
+    r = Rt({"exec", "--cgroup", "nosuchcontroller:sub", "c1", "true"});
+    EXPECT_NE(r.err.find("nosuchcontroller"), std::string::npos) << r.err;
+  }
   ASSERT_EQ(Rt({"delete", "--force", "c1"}).code, 0);
   for (const std::string& d : made) EXPECT_FALSE(os::Exists(d)) << d;  // delete took the nested cgroups
 

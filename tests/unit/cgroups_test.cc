@@ -55,6 +55,34 @@ TEST_F(CgroupPlanTest, V1PlanCoversMountedControllersOnly) {
   EXPECT_EQ(*os::ReadFile(root_ + "/pids/basic-docker/abc/cgroup.procs"), "4242");
 }
 
+// runc's exec --cgroup: a PATH for every hierarchy, CONTROLLER:PATH for the hierarchies holding
+// the controllers (joint ones too), named hierarchies by their name; nothing escapes upwards.
+TEST_F(CgroupPlanTest, SubCgroupDirsFollowExecCgroupFlags) {
+  FakeV1({"memory", "cpu,cpuacct", "pids", "systemd"});
+  CgroupLimits every;
+  every.all_hierarchies = true;  // an OCI config's: every mounted hierarchy, sorted
+  CgroupPlan plan = PlanCgroup(CgroupLayout::kV1, root_, "c", every);
+  ASSERT_EQ(plan.dirs.size(), 4u);
+  auto dirs = SubCgroupDirs(plan, {"cpuacct:a", "/all", "name=systemd:s"});
+  ASSERT_TRUE(dirs.ok()) << dirs.status().ToString();
+  std::vector<std::string> want;
+  for (const std::string& d : plan.dirs) {
+    std::string sub = d.find("cpu,cpuacct") != std::string::npos ? "a" : d.find("systemd") != std::string::npos ? "s" : "all";
+    want.push_back(d + "/" + sub);
+  }
+  EXPECT_EQ(*dirs, want);
+  // Sorted: cpu,cpuacct memory pids systemd.
+  EXPECT_EQ(*SubCgroupDirs(plan, {"pids:p"}), (std::vector<std::string>{plan.dirs[0], plan.dirs[1], plan.dirs[2] + "/p", plan.dirs[3]}))
+      << plan.dirs[2];
+  EXPECT_FALSE(SubCgroupDirs(plan, {"blkio:x"}).ok());  // no such hierarchy here
+  EXPECT_FALSE(SubCgroupDirs(plan, {"../x"}).ok());
+  EXPECT_FALSE(SubCgroupDirs(plan, {"memory:"}).ok());
+  EXPECT_FALSE(SubCgroupDirs(plan, {":x"}).ok());
+  CgroupPlan v2 = plan;
+  v2.layout = CgroupLayout::kV2;
+  EXPECT_FALSE(SubCgroupDirs(v2, {"memory:x"}).ok());
+}
+
 TEST_F(CgroupPlanTest, V2PlanEnablesControllersAndSetsLimits) {
   CgroupLimits limits{128 << 20, 150000, 100000, 0};
   CgroupPlan plan = PlanCgroup(CgroupLayout::kV2, root_, "basic-docker/abc", limits);

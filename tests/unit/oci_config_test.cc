@@ -241,8 +241,25 @@ TEST_F(OciConfigTest, BadConfigsAreRefusedWithTheReason) {
       {"device type", [](json& c) { c["linux"]["devices"] = {{{"path", "/dev/x"}, {"type", "z"}}}; },
        "device type"},
       {"seccomp notify", [](json& c) {
-         c["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"}, {"listenerPath", "/run/agent.sock"}};
+         c["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                  {"syscalls", {{{"names", {"mkdir"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
        }, "listenerPath"},
+      {"idmap tmpfs", [](json& c) {
+         c["mounts"].push_back({{"destination", "/m"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                                {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}},
+                                {"gidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}}});
+       }, "need a bind mount"},
+      {"idmap one map", [](json& c) {
+         c["mounts"].push_back({{"destination", "/m"}, {"type", "bind"}, {"source", "/tmp"}, {"options", {"bind"}},
+                                {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}}});
+       }, "both uidMappings and gidMappings"},
+      {"idmap empty map", [](json& c) {
+         c["mounts"].push_back({{"destination", "/m"}, {"type", "bind"}, {"source", "/tmp"}, {"options", {"bind"}},
+                                {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 0}}}}});
+       }, "invalid mapping"},
+      {"idmap without userns", [](json& c) {
+         c["mounts"].push_back({{"destination", "/m"}, {"type", "bind"}, {"source", "/tmp"}, {"options", {"bind", "idmap"}}});
+       }, "own user namespace"},
   };
   for (const Case& c : cases) {
     config_ = json::parse(DefaultOciConfig());
@@ -273,6 +290,36 @@ TEST(OciProcessTest, ExecProcessJson) {
   EXPECT_FALSE(bare->has_capabilities);
   EXPECT_FALSE(ParseOciProcess(R"({"args":[]})").ok());
   EXPECT_FALSE(ParseOciProcess("[1,2]").ok());
+}
+
+TEST_F(OciConfigTest, SeccompNotifyNeedsAListenerAndFlagsAreParsed) {
+  json notify = {{"names", {"mkdir"}}, {"action", "SCMP_ACT_NOTIFY"}};
+  config_["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"}, {"syscalls", {notify}}};
+  auto b = Parse();
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("needs a listenerPath"), std::string::npos) << b.status().ToString();
+  config_["linux"]["seccomp"]["listenerPath"] = "/run/agent.sock";
+  config_["linux"]["seccomp"]["listenerMetadata"] = "m=1";
+  config_["linux"]["seccomp"]["flags"] = {"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"};
+  b = Parse();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->spec.seccomp_listener, "/run/agent.sock");
+  EXPECT_EQ(b->spec.seccomp_listener_metadata, "m=1");
+  EXPECT_EQ(b->spec.seccomp_flags, 2u | 4u);
+  // The runtime's own handover of the descriptor cannot be notified; nor the default action.
+  config_["linux"]["seccomp"]["syscalls"] = {{{"names", {"sendmsg"}}, {"action", "SCMP_ACT_NOTIFY"}}};
+  EXPECT_FALSE(Parse().ok());
+  config_["linux"]["seccomp"]["syscalls"] = json::array();
+  config_["linux"]["seccomp"]["defaultAction"] = "SCMP_ACT_NOTIFY";
+  EXPECT_FALSE(Parse().ok());
+  // Without notify rules the listener is ignored, as the spec says.
+  config_["linux"]["seccomp"]["defaultAction"] = "SCMP_ACT_ALLOW";
+  config_["linux"]["seccomp"]["syscalls"] = {{{"names", {"mkdir"}}, {"action", "SCMP_ACT_ERRNO"}}};
+  b = Parse();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->spec.seccomp_listener, "");
+  config_["linux"]["seccomp"]["flags"] = {"SECCOMP_FILTER_FLAG_SOMETIMES"};
+  EXPECT_FALSE(Parse().ok());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include <sys/mount.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -176,6 +177,36 @@ TEST(SeccompTest, DefaultProfileCompilesAndBadProfilesAreRejected) {
   EXPECT_TRUE(CompileSeccompProfile(
       R"({"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","no_such_call"],"action":"SCMP_ACT_ALLOW"}]})",
       {}).ok());
+}
+
+// Architectures a profile names are filtered too: their calls no longer fall to the kill of an
+// unknown architecture. The program checks the i386 audit value only once x86 is added.
+TEST(SeccompTest, ArchitecturesAreAddedAndUnknownOnesRefused) {
+  const std::string base = R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}])";
+  auto has_i386 = [](const std::string& program) {
+    const uint32_t kAuditArchI386 = 0x40000003;
+    for (size_t i = 0; i + 8 <= program.size(); i += 8) {
+      uint32_t k;
+      std::memcpy(&k, program.data() + i + 4, sizeof k);
+      if (k == kAuditArchI386) return true;
+    }
+    return false;
+  };
+  auto native = CompileSeccompProfile(base + "}", {});
+  auto with_x86 = CompileSeccompProfile(base + R"(,"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"]})", {});
+  ASSERT_TRUE(native.ok() && with_x86.ok()) << with_x86.status().ToString();
+#if defined(__x86_64__)
+  EXPECT_FALSE(has_i386(*native));
+  EXPECT_TRUE(has_i386(*with_x86));
+  auto mapped = CompileSeccompProfile(
+      base + R"(,"archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86"]},{"architecture":"SCMP_ARCH_AARCH64","subArchitectures":["SCMP_ARCH_ARM"]}]})", {});
+  ASSERT_TRUE(mapped.ok()) << mapped.status().ToString();
+  EXPECT_TRUE(has_i386(*mapped));
+#endif
+  auto bad = CompileSeccompProfile(base + R"(,"architectures":["SCMP_ARCH_PDP11"]})", {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("SCMP_ARCH_PDP11"), std::string::npos);
+  EXPECT_TRUE(CompileSeccompProfile(R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]})", {}).ok());
 }
 
 TEST(SpecValidation, ProcMountsFollowRuncsRule) {
