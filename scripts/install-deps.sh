@@ -11,7 +11,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev
   libseccomp-dev libcap-dev
-  busybox-static iproute2 procps util-linux
+  busybox-static iproute2 procps util-linux criu
 )
 for arg in "$@"; do
   case "$arg" in

@@ -89,6 +89,17 @@ Result<UniqueFd> RecvFd(int socket);
 Status SendFds(int socket, const std::vector<int>& fds, std::string_view payload = "F");
 Result<std::vector<UniqueFd>> RecvFds(int socket, std::string* payload = nullptr);
 
+// A program run to its end, or killed at its timeout (0 s: none): `path` with `args` (argv[0]
+// included) and `env` exactly, `input` on its stdin, its stdout and stderr together (the first
+// 4 KiB, trailing newlines trimmed). Signals are unblocked in it; other descriptors closed.
+struct ProgramRun {
+  int wait_status = 0;  // as wait(2) gives it
+  bool timed_out = false;
+  std::string output;
+};
+Result<ProgramRun> RunProgram(const std::string& path, std::vector<std::string> args, std::vector<std::string> env,
+                              std::string_view input, int timeout_s);
+
 // "KILL", "SIGKILL", "sigterm" or "9" -> the signal number.
 Result<int> ParseSignal(std::string_view name);
 

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -299,6 +301,85 @@ std::string SelfExeDir() {
   if (n <= 0) return ".";
   buf[n] = '\0';
   return Dirname(buf);
+}
+
+Result<ProgramRun> RunProgram(const std::string& path, std::vector<std::string> args, std::vector<std::string> env,
+                              std::string_view input, int timeout_s) {
+  // stdin is a socket so that a program which exits without reading cannot raise SIGPIPE here.
+  int in[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0) return ErrnoStatus("socketpair");
+  UniqueFd in_ours(in[0]), in_theirs(in[1]);
+  UniqueFd out[2];
+  BD_RETURN_IF_ERROR(MakePipe(out));
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoStatus("fork " + path);
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    if (::dup2(in_theirs.get(), 0) < 0 || ::dup2(out[1].get(), 1) < 0 || ::dup2(out[1].get(), 2) < 0) {
+      ::_exit(127);
+    }
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    ::execve(path.c_str(), argv.data(), envp.data());
+    std::string msg = "exec " + path + ": " + std::strerror(errno) + "\n";
+    (void)!::write(2, msg.data(), msg.size());
+    ::_exit(127);
+  }
+  auto pidfd = PidfdOpen(pid);  // our child: the pid cannot be recycled yet
+  ChildProcess child(pid, pidfd.ok() ? std::move(*pidfd) : UniqueFd());
+  in_theirs.Reset();
+  out[1].Reset();
+  (void)::send(in_ours.get(), input.data(), input.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  in_ours.Reset();
+  ::fcntl(out[0].get(), F_SETFL, O_NONBLOCK);
+  std::string output;
+  auto drain = [&] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(out[0].get(), buf, sizeof buf)) > 0) {
+      if (output.size() < 4096) output.append(buf, static_cast<size_t>(std::min<ssize_t>(n, 4096)));
+    }
+    return n == 0;  // end of output
+  };
+  using Clock = std::chrono::steady_clock;
+  auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  bool exited = false, timed_out = false, eof = false;
+  while (!exited) {
+    int wait_ms = -1;
+    if (timeout_s > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        timed_out = true;
+        break;
+      }
+      wait_ms = static_cast<int>(left);
+    }
+    pollfd fds[2] = {{child.pidfd(), POLLIN, 0}, {eof ? -1 : out[0].get(), POLLIN, 0}};
+    int n = ::poll(fds, 2, wait_ms);
+    if (n < 0 && errno != EINTR) return ErrnoStatus("wait for " + path);
+    if (n <= 0) continue;
+    if (fds[1].revents) eof = drain();
+    if (fds[0].revents & POLLIN) exited = true;
+  }
+  ProgramRun run;
+  if (timed_out) {
+    (void)child.Signal(SIGKILL);
+    (void)child.Wait();
+    run.timed_out = true;
+    return run;
+  }
+  drain();  // what is left; a background child keeping the pipe open is not waited for
+  BD_ASSIGN_OR_RETURN(run.wait_status, child.Wait());
+  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
+  run.output = std::move(output);
+  return run;
 }
 
 }  // namespace bd::os

@@ -29,7 +29,7 @@ struct CgroupLimits {
   int64_t cpu_period_us = 100000;
   int64_t pids_max = 0;         // 0: unlimited
   // The v1 devices controller: when set, every device is denied except these rules
-  // ("c 1:3 rwm", "c 136:* rwm"). Not enforced on v2 (that needs a BPF device program).
+  // ("c 1:3 rwm", "c 136:* rwm"). On v2, a BPF device program with the same rules.
   std::optional<std::vector<std::string>> allowed_devices;
   // Or, from an OCI config with deny rules of its own: every rule in order (true: allow).
   std::vector<std::pair<bool, std::string>> device_rules;
@@ -58,6 +58,8 @@ struct CgroupPlan {
   std::vector<CgroupWrite> writes;       // in order: enabling controllers, then limits
   std::vector<std::string> procs_files;  // cgroup.procs of each dir: write a pid to join
   bool must_be_empty = false;  // refuse a cgroup that already has processes (runc's rule)
+  // v2: the device rules ({allow, "c 1:3 rwm"}, in order) of a BPF program attached to dirs[0].
+  std::vector<std::pair<bool, std::string>> device_filter;
   Status error;                // why the limits cannot be applied here (ApplyCgroupPlan fails)
 };
 

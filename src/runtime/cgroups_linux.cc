@@ -15,6 +15,7 @@
 #include "os/fs.h"
 #include "runtime/cgroup_resources.h"
 #include "runtime/cgroups.h"
+#include "runtime/device_filter.h"
 
 namespace bd::runtime {
 namespace {
@@ -220,6 +221,13 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
     }
     if (limits.pids_max > 0) write(dir + "/pids.max", std::to_string(limits.pids_max));
     plan.procs_files = {dir + "/cgroup.procs"};
+    // No devices controller on v2: the rules become a BPF device program on the cgroup.
+    if (limits.allowed_devices) {
+      plan.device_filter.emplace_back(false, "a");
+      for (const std::string& rule : *limits.allowed_devices) plan.device_filter.emplace_back(true, rule);
+    } else {
+      plan.device_filter = limits.device_rules;
+    }
     AddResourceWrites(root, name, limits, &plan);
     return plan;
   }
@@ -279,7 +287,14 @@ Status ApplyCgroupPlan(const CgroupPlan& plan) {
       }
     }
   }
-  return WriteCgroupFiles(plan.writes);
+  BD_RETURN_IF_ERROR(WriteCgroupFiles(plan.writes));
+  if (!plan.device_filter.empty() && !plan.dirs.empty()) {
+    Status st = AttachDeviceFilter(plan.dirs[0], plan.device_filter);
+    // Without privileges (rootless) there is no BPF; such a container reaches only the
+    // devices bound into it anyway.
+    if (!st.ok() && !(st.code() == Code::kPermissionDenied && ::geteuid() != 0)) return st;
+  }
+  return {};
 }
 
 Status WriteCgroupFiles(const std::vector<CgroupWrite>& writes) {

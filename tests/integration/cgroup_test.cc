@@ -1,5 +1,9 @@
 // Resource limits, stats, pause and reconciliation on real containers.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -9,6 +13,7 @@
 #include "integration/cli_helper.h"
 #include "os/process.h"
 #include "runtime/cgroups.h"
+#include "runtime/device_filter.h"
 
 namespace bd::testing {
 namespace {
@@ -130,6 +135,57 @@ TEST_F(CgroupTest, AKilledShimIsNoticed) {
   EXPECT_TRUE(gone);
   EXPECT_FALSE(CgroupLeft(id));
   EXPECT_EQ(Cli({"rm", "orphan"}).code, 0);
+}
+
+// cgroup v2's device filter: a BPF program from the rules, attached to a cgroup made here (on
+// the unified hierarchy of a hybrid host too), checked by a child that moves into it.
+TEST(DeviceFilterTest, TheProgramEnforcesTheRulesInOrder) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (BPF programs, cgroups)";
+  std::string root = runtime::CgroupRoot();
+  std::string v2 = os::Exists(root + "/cgroup.controllers") ? root : root + "/unified";
+  if (!os::Exists(v2 + "/cgroup.procs")) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
+  struct Case {
+    runtime::DeviceRules rules;
+    int want;  // bit per probe: 1 /dev/null rw, 2 /dev/zero r, 4 /dev/zero w, 8 /dev/full r
+  };
+  const Case cases[] = {
+      {{{false, "a"}, {true, "c 1:3 rwm"}, {true, "c 1:5 r"}}, 1 | 2},
+      {{{false, "c 1:7 rwm"}}, 1 | 2 | 4},                                      // default allow
+      {{{false, "a"}, {true, "c *:* rw"}, {false, "c 1:5 w"}}, 1 | 2 | 8},      // the last match decides
+      {{{true, "c 1:3 rwm"}, {false, "a"}, {true, "b *:* rwm"}}, 0},            // "a" resets
+  };
+  for (const Case& c : cases) {
+    std::string dir = v2 + "/bd-devfilter-" + std::to_string(::getpid());
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir;
+    Status st = runtime::AttachDeviceFilter(dir, c.rules);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY);
+      if (fd < 0 || ::write(fd, "0", 1) != 1) ::_exit(100);
+      ::close(fd);
+      int got = 0;
+      auto can = [](const char* path, int flags) {
+        int f = ::open(path, flags);
+        if (f >= 0) ::close(f);
+        return f >= 0;
+      };
+      if (can("/dev/null", O_RDWR)) got |= 1;
+      if (can("/dev/zero", O_RDONLY)) got |= 2;
+      if (can("/dev/zero", O_WRONLY)) got |= 4;
+      if (can("/dev/full", O_RDONLY)) got |= 8;
+      ::_exit(got);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_EQ(::rmdir(dir.c_str()), 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), c.want) << c.rules.size() << " rules, first " << c.rules[0].second;
+  }
+  EXPECT_FALSE(runtime::CompileDeviceFilter({{true, "x 1:3 rwm"}}).ok());
+  EXPECT_FALSE(runtime::CompileDeviceFilter({{true, "c 1 rwm"}}).ok());
+  EXPECT_FALSE(runtime::CompileDeviceFilter({{true, "c 1:3 rwq"}}).ok());
+  EXPECT_TRUE(runtime::CompileDeviceFilter({{true, "b *:* m"}}).ok());
 }
 
 }  // namespace

@@ -97,6 +97,15 @@ TEST_F(CgroupPlanTest, V2PlanEnablesControllersAndSetsLimits) {
   EXPECT_EQ(plan.writes[4].value, "150000 100000");
   CgroupPlan none = PlanCgroup(CgroupLayout::kV2, root_, "basic-docker/abc", {});
   EXPECT_EQ(none.writes.size(), 2u);  // no limits: only enabling controllers
+  EXPECT_TRUE(none.device_filter.empty());
+  // Device rules become the BPF filter's: deny-all first, then the allowed devices.
+  CgroupLimits devices;
+  devices.allowed_devices = std::vector<std::string>{"c 1:3 rwm"};
+  CgroupPlan filtered = PlanCgroup(CgroupLayout::kV2, root_, "basic-docker/abc", devices);
+  EXPECT_EQ(filtered.device_filter, (std::vector<std::pair<bool, std::string>>{{false, "a"}, {true, "c 1:3 rwm"}}));
+  devices.allowed_devices.reset();
+  devices.device_rules = {{false, "c 1:5 w"}, {true, "a"}};
+  EXPECT_EQ(PlanCgroup(CgroupLayout::kV2, root_, "x", devices).device_filter, devices.device_rules);
 }
 
 TEST_F(CgroupPlanTest, StatsAndRemoval) {
