@@ -356,12 +356,23 @@ int CreateOrRun(Global& g, const Args& a, bool run) {
   if (spec.process.terminal && detach && console_path.empty()) {
     return fail(Status::InvalidArgument("a terminal needs --console-socket when detached"));
   }
-  if (Status st = g.store.Reserve(id); !st.ok()) return fail(st);
+  auto reserved = g.store.Reserve(id);
+  if (!reserved.ok()) return fail(reserved.status());
   // Until the state is saved, a failure leaves nothing behind.
   auto fail_unreserved = [&](const Status& st) {
     (void)g.store.Remove(id);
     return fail(st);
   };
+  ContainerState state;
+  state.id = id;
+  state.bundle = bundle;
+  state.created = FormatRfc3339Nano(NowNanos());
+  state.annotations = parsed->annotations;
+  state.spec = spec;
+  // First a record without a process: while this command holds the lock it reads "creating";
+  // if the command is killed half-way it reads "stopped", and `delete` frees the cgroup and
+  // whatever process it left.
+  if (Status st = g.store.Save(state); !st.ok()) return fail_unreserved(st);
   if (!run) {
     spec.start_fifo = g.store.Fifo(id);
     // Writable by the container's user whoever it is (the umask would take the bits away):
@@ -377,13 +388,8 @@ int CreateOrRun(Global& g, const Args& a, bool run) {
   runtime::LaunchError error;
   auto child = runtime::Launch(spec, stdio.io(), &error);
   if (!child.ok()) return fail_unreserved(error.status);
-  ContainerState state;
-  state.id = id;
-  state.bundle = bundle;
-  state.created = FormatRfc3339Nano(NowNanos());
   state.pid = child->pid();
   state.start_time = os::ProcessStartTime(state.pid);
-  state.annotations = parsed->annotations;
   state.spec = spec;
   g.log.Debug("container " + id + " process " + std::to_string(state.pid) + (run ? " running" : " created"));
   Status st = g.store.Save(state);

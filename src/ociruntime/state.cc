@@ -1,5 +1,6 @@
 #include "ociruntime/state.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -24,14 +25,33 @@ Status ValidateId(const std::string& id) {
   return {};
 }
 
-Status StateStore::Reserve(const std::string& id) const {
+Result<UniqueFd> StateStore::Reserve(const std::string& id) const {
   BD_RETURN_IF_ERROR(ValidateId(id));
   BD_RETURN_IF_ERROR(os::MkdirAll(root_, 0700));
   if (::mkdir(Dir(id).c_str(), 0700) < 0) {
     if (errno == EEXIST) return Status::AlreadyExists("container with id exists: " + id);
     return os::ErrnoStatus("create the state directory `" + Dir(id) + "`");
   }
-  return {};
+  std::string path = Dir(id) + "/create.lock";
+  UniqueFd lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  struct flock l{};
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  if (!lock || ::fcntl(lock.get(), F_SETLK, &l) < 0) {
+    Status st = os::ErrnoStatus("lock `" + path + "`");
+    (void)os::RemoveAll(Dir(id));
+    return st;
+  }
+  return lock;
+}
+
+bool StateStore::Creating(const std::string& id) const {
+  UniqueFd fd(::open((Dir(id) + "/create.lock").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  struct flock l{};
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  return ::fcntl(fd.get(), F_GETLK, &l) == 0 && l.l_type != F_UNLCK;
 }
 
 Status StateStore::Save(const ContainerState& s) const {
@@ -87,7 +107,8 @@ std::vector<std::string> StateStore::List() const {
 }
 
 std::string StatusOf(const StateStore& store, const ContainerState& s) {
-  if (s.pid <= 0 || !os::ProcessMatches(s.pid, s.start_time)) return "stopped";
+  if (s.pid <= 0) return store.Creating(s.id) ? "creating" : "stopped";
+  if (!os::ProcessMatches(s.pid, s.start_time)) return "stopped";
   if (os::Exists(store.Fifo(s.id))) return "created";
   if (runtime::CgroupFrozen(runtime::PlanFor(s.spec))) return "paused";
   return "running";
@@ -97,7 +118,7 @@ std::string StateJson(const StateStore& store, const ContainerState& s) {
   std::string status = StatusOf(store, s);
   json j = {{"ociVersion", "1.0.2"},
             {"id", s.id},
-            {"pid", status == "stopped" ? 0 : s.pid},
+            {"pid", status == "stopped" || status == "creating" ? 0 : s.pid},
             {"status", status},
             {"bundle", s.bundle},
             {"rootfs", s.spec.rootfs},

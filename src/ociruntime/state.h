@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/unique_fd.h"
 #include "runtime/spec.h"
 
 namespace bd::ociruntime {
@@ -33,8 +34,13 @@ class StateStore {
   std::string Dir(const std::string& id) const { return root_ + "/" + id; }
   std::string Fifo(const std::string& id) const { return Dir(id) + "/exec.fifo"; }
 
-  // Creates the container's directory; fails if the id is taken or malformed.
-  Status Reserve(const std::string& id) const;
+  // Creates the container's directory and takes its create lock (a POSIX record lock, which
+  // the container's process does not inherit); fails if the id is taken or malformed. The
+  // returned descriptor holds the lock until `create` or `run` has finished.
+  Result<UniqueFd> Reserve(const std::string& id) const;
+  // Whether a create of `id` still holds its lock (a record whose pid is 0 is then "creating";
+  // otherwise that create died half-way and the record reads as stopped, for `delete`).
+  bool Creating(const std::string& id) const;
   Status Save(const ContainerState& state) const;
   // NotFound with runc's wording ("container \"ID\" does not exist") when there is none.
   Result<ContainerState> Load(const std::string& id) const;

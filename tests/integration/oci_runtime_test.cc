@@ -986,5 +986,50 @@ TEST_F(PodmanTest, InteractiveTerminal) {
   EXPECT_EQ(t.Exit(), 0) << t.screen();
 }
 
+// kill -9 of `create` half-way (here while its createRuntime hook runs): the record it leaves
+// reads "stopped", its id stays taken, and `delete` frees the cgroup and what it left.
+TEST_F(OciRuntimeTest, ACreateKilledHalfWayIsStoppedAndDeleteCleansUp) {
+  std::string hook_pid = dir_->path() + "/hook.pid";
+  config_["hooks"] = {{"createRuntime", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo $$ > " + hook_pid + "; exec sleep 60"}}}}}};
+  config_["linux"]["cgroupsPath"] = "/bd-crash-test-c1";
+  SetArgs({"sleep", "600"});
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl(kRuntime.c_str(), kRuntime.c_str(), "--root", state_.c_str(), "create", "--bundle", bundle_.c_str(), "c1",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  for (int i = 0; i < 500 && !os::Exists(hook_pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(os::Exists(hook_pid));
+  EXPECT_EQ(State("c1").value("status", ""), "creating");
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);  // our own child
+  ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+  auto hook = ParseInt(TrimSpace(os::ReadFile(hook_pid).value_or("")));
+  if (hook && *hook > 0) ::kill(static_cast<pid_t>(*hook), SIGKILL);  // the hook we started, by pid
+  json st = State("c1");
+  EXPECT_EQ(st.value("status", ""), "stopped");
+  EXPECT_NE(Rt({"list"}).out.find("c1"), std::string::npos);
+  EXPECT_NE(RtDetached({"create", "--bundle", bundle_, "c1"}).code, 0);  // the id is still taken
+  std::vector<std::string> cgroups;
+  for (const std::string& h : os::ListDir("/sys/fs/cgroup").value_or(std::vector<std::string>{})) {
+    if (os::IsDir("/sys/fs/cgroup/" + h + "/bd-crash-test-c1")) cgroups.push_back("/sys/fs/cgroup/" + h + "/bd-crash-test-c1");
+  }
+  if (os::IsDir("/sys/fs/cgroup/bd-crash-test-c1")) cgroups.push_back("/sys/fs/cgroup/bd-crash-test-c1");
+  EXPECT_FALSE(cgroups.empty());  // what the killed create left
+  CmdResult r = Rt({"delete", "c1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (const std::string& d : cgroups) EXPECT_FALSE(os::Exists(d)) << d;
+  EXPECT_FALSE(os::Exists(state_ + "/c1"));
+  config_.erase("hooks");
+  SetArgs({"true"});
+  r = Rt({"run", "--bundle", bundle_, "c1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
 }  // namespace
 }  // namespace bd::testing
