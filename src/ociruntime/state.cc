@@ -62,7 +62,9 @@ Status StateStore::Save(const ContainerState& s) const {
             {"startTime", s.start_time},
             {"annotations", s.annotations},
             {"spec", json::parse(runtime::SpecToJson(s.spec))}};
-  return os::WriteFileAtomic(Dir(s.id) + "/state.json", j.dump(), 0600);
+  // Atomic but not fsynced: a record of processes, which a reboot ends anyway (runc's state is
+  // on /run too).
+  return os::WriteFileAtomic(Dir(s.id) + "/state.json", j.dump(), 0600, /*durable=*/false);
 }
 
 Result<ContainerState> StateStore::Load(const std::string& id) const {

@@ -23,8 +23,10 @@ Status WriteAll(int fd, std::string_view data);
 Result<std::string> ReadAll(int fd);
 Result<std::string> ReadFile(const std::string& path);
 
-// Writes to "<path>.tmp-<random>", fsyncs, renames over `path`, fsyncs the directory.
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Writes to "<path>.tmp-<random>", fsyncs, renames over `path`, fsyncs the directory. Without
+// `durable`, no fsync: still never half-written under kill -9, for state that does not outlive
+// a reboot anyway (what a running process holds, on a tmpfs such as /run).
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644, bool durable = true);
 // Plain write (truncate/create), no fsync: for files derived from state and rebuilt on demand.
 Status WriteFile(const std::string& path, std::string_view data, mode_t mode = 0644);
 // Writes `data` to a file that must exist (a /proc or cgroup control file): no create, no

@@ -69,12 +69,12 @@ Status FsyncDir(const std::string& dir) {
   return {};
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode, bool durable) {
   std::string tmp = path + ".tmp-" + RandomHexId().substr(0, 12);
   {
     BD_ASSIGN_OR_RETURN(UniqueFd fd, Open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode));
     Status st = WriteAll(fd.get(), data);
-    if (st.ok() && ::fsync(fd.get()) < 0) st = ErrnoStatus("fsync `" + tmp + "`");
+    if (st.ok() && durable && ::fsync(fd.get()) < 0) st = ErrnoStatus("fsync `" + tmp + "`");
     if (!st.ok()) {
       ::unlink(tmp.c_str());
       return st.WithContext(tmp);
@@ -85,7 +85,7 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
     ::unlink(tmp.c_str());
     return st;
   }
-  return FsyncDir(Dirname(path));
+  return durable ? FsyncDir(Dirname(path)) : Status();
 }
 
 Status WriteFile(const std::string& path, std::string_view data, mode_t mode) {

@@ -38,7 +38,9 @@ TEST_F(SecurityTest, StandardDevicesAreWritableByEveryUser) {
                                                   "busybox ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty"});
   ASSERT_EQ(r.code, 0) << r.err;
   for (const std::string& line : Split(r.out, '\n')) {
-    if (line.find("/dev/") != std::string::npos) EXPECT_EQ(line.substr(0, 10), "crw-rw-rw-") << line;
+    if (line.find("/dev/") != std::string::npos) {
+      EXPECT_EQ(line.substr(0, 10), "crw-rw-rw-") << line;
+    }
   }
 }
 
