@@ -10,6 +10,7 @@
 #include "os/process.h"
 #include "os/fs.h"
 #include "runtime/security.h"
+#include "runtime/user.h"
 
 namespace bd::engine {
 
@@ -78,6 +79,13 @@ void SetEnv(std::vector<std::string>* env, const std::string& kv) {
     }
   }
   env->push_back(kv);
+}
+
+std::vector<std::string> ContainerEnvironment(const ContainerConfig& config, const std::string& hostname, bool tty) {
+  std::vector<std::string> env = {"PATH=" + std::string(runtime::kDefaultPath), "HOSTNAME=" + hostname};
+  if (tty) env.push_back("TERM=xterm");
+  for (const std::string& e : config.env) SetEnv(&env, e);
+  return env;
 }
 
 Result<VolumeSpec> ParseVolumeSpec(std::string_view text) {
@@ -216,7 +224,6 @@ Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& co
   s.id = id;
   s.process.args = config.entrypoint;
   s.process.args.insert(s.process.args.end(), config.cmd.begin(), config.cmd.end());
-  s.process.env = config.env;
   s.process.cwd = config.working_dir.empty() ? "/" : config.working_dir;
   s.process.user = config.user;
   s.process.terminal = config.tty;
@@ -226,6 +233,7 @@ Result<runtime::Spec> BuildSpec(const std::string& id, const ContainerConfig& co
     ::gethostname(host, sizeof host - 1);
     s.hostname = host;
   }
+  s.process.env = ContainerEnvironment(config, s.hostname, config.tty);
   s.rootfs = dir + "/merged";
   runtime::Overlay o;
   o.lower_dirs.assign(layer_dirs.rbegin(), layer_dirs.rend());  // overlayfs: topmost first

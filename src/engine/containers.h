@@ -172,6 +172,10 @@ Result<runtime::CgroupPlan> CgroupPlanOf(const Container& c);
 // Sets `kv` ("K=V") in `env`, replacing an earlier value of K in place.
 void SetEnv(std::vector<std::string>* env, const std::string& kv);
 
+// A container process's environment as Docker makes it: PATH, HOSTNAME and, with a terminal,
+// TERM=xterm, then the container's own variables (image and -e) over them.
+std::vector<std::string> ContainerEnvironment(const ContainerConfig& config, const std::string& hostname, bool tty);
+
 class ContainerStore {
  public:
   explicit ContainerStore(store::Db* db) : db_(db) {}

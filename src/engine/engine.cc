@@ -505,6 +505,8 @@ Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* e
   BD_ASSIGN_OR_RETURN(UniqueFd pidfd, ContainerPidfd(c));
   runtime::Process process = spec.process;
   process.args = opts.cmd;
+  // As Docker's exec: the container's environment made anew, TERM with this exec's terminal.
+  process.env = ContainerEnvironment(c.config, spec.hostname, opts.tty);
   for (const std::string& e : opts.env) {
     if (e.empty() || e.front() == '=' || e.find('=') == std::string::npos) {
       return Status::InvalidArgument("invalid environment variable \"" + e + "\": want K=V");

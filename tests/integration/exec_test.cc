@@ -38,6 +38,22 @@ TEST_F(ExecTest, InheritsConfigAndTakesOverrides) {
   EXPECT_EQ(caps.out, "CapEff:\t00000000a80425fb\nSeccomp:\t2\n");
 }
 
+// Docker's environment: PATH, HOSTNAME and, with -t, TERM=xterm, under the container's own.
+TEST_F(ExecTest, EnvironmentHasHostnameAndTermWithATerminal) {
+  StartTarget();
+  EXPECT_EQ(Cli({"exec", "box", "sh", "-c", "echo $HOSTNAME ${TERM:-none} $PATH"}).out,
+            "boxhost none /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+  // -t without a terminal of the caller's own: the container still gets its pty and TERM.
+  CmdResult t = Cli({"exec", "-t", "box", "sh", "-c", "echo $TERM"});
+  EXPECT_NE(t.out.find("xterm"), std::string::npos) << t.out << t.err;
+  CmdResult r = Cli({"run", "--rm", "-e", "HOSTNAME=mine", "busybox", "sh", "-c", "echo $HOSTNAME ${TERM:-none}"});
+  EXPECT_EQ(r.out, "mine none\n");
+  CmdResult id = Cli({"run", "-d", "busybox", "sleep", "60"});
+  ASSERT_EQ(id.code, 0) << id.err;
+  std::string full = std::string(TrimSpace(id.out));
+  EXPECT_EQ(Cli({"exec", full, "sh", "-c", "echo $HOSTNAME"}).out, full.substr(0, 12) + "\n");
+}
+
 TEST_F(ExecTest, ReturnsTheCommandsExitCodeAndStreams) {
   StartTarget();
   EXPECT_EQ(Cli({"exec", "box", "sh", "-c", "exit 9"}).code, 9);

@@ -29,8 +29,9 @@ TEST_F(TtyTest, RunItGivesAShellOnTheContainersOwnTerminal) {
   ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
   Terminal t(Args({"run", "--rm", "-it", "busybox", "sh"}));
   ASSERT_TRUE(t.WaitFor("# ")) << t.screen();
-  t.Type("tty; stty size; echo $((6*7))\r");
+  t.Type("tty; stty size; echo term=$TERM; echo $((6*7))\r");
   EXPECT_TRUE(t.WaitFor("42")) << t.screen();
+  EXPECT_NE(t.screen().find("term=xterm"), std::string::npos) << t.screen();
   EXPECT_NE(t.screen().find("/dev/pts/0"), std::string::npos) << t.screen();
   EXPECT_NE(t.screen().find("24 80"), std::string::npos) << t.screen();
   t.Resize(40, 120);
