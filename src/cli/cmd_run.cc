@@ -71,6 +71,26 @@ void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
 }
 
 // Fills image and command from the arguments left after the flags.
+// `-v ./dir:/x` (a source beginning with "." or "..") is a bind mount of that directory, made
+// absolute against the working directory, as Docker's CLI does; other sources are unchanged.
+Result<std::string> AbsoluteVolumeSource(const std::string& volume) {
+  std::string source = volume.substr(0, volume.find(':'));
+  bool relative = source == "." || source == ".." || source.rfind("./", 0) == 0 || source.rfind("../", 0) == 0;
+  if (!relative) return volume;
+  char cwd[4096];
+  if (!::getcwd(cwd, sizeof cwd)) return os::ErrnoStatus("getcwd");
+  std::vector<std::string> parts;
+  for (const std::string& p : Split(std::string(cwd) + "/" + source, '/')) {
+    if (p.empty() || p == ".") continue;
+    if (p == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else {
+      parts.push_back(p);
+    }
+  }
+  return "/" + Join(parts, "/") + volume.substr(source.size());
+}
+
 Status FinishCreateFlags(CLI::App* sub, CreateFlags& f) {
   std::vector<std::string> rest = sub->remaining();
   if (rest.empty()) return Status::InvalidArgument("\"" + sub->get_name() + "\" requires an image");
@@ -84,6 +104,9 @@ Status FinishCreateFlags(CLI::App* sub, CreateFlags& f) {
   if (sub->count("--entrypoint")) f.opts.entrypoint = f.entrypoint;
   if (sub->count("--stop-timeout")) f.opts.stop_timeout = f.stop_timeout;
   BD_ASSIGN_OR_RETURN(f.opts.labels, ParseLabels(f.labels));
+  for (std::string& v : f.opts.volumes) {
+    BD_ASSIGN_OR_RETURN(v, AbsoluteVolumeSource(v));
+  }
   return {};
 }
 

@@ -30,6 +30,14 @@ TEST_F(MountsTest, BindMountsAHostDirectoryReadWriteOrReadOnly) {
   // A missing host directory is created, as Docker does for -v.
   EXPECT_EQ(Cli({"run", "--rm", "-v", host + "/new:/n", "busybox", "true"}).code, 0);
   EXPECT_TRUE(os::IsDir(host + "/new"));
+  // A source beginning with "." is a host path relative to the working directory, not a
+  // volume name, as with Docker's CLI.
+  CmdResult rel = RunCmd({"/bin/sh", "-c", "cd '" + host + "' && exec \"$@\"", "sh",
+                          std::string(BD_BIN_DIR) + "/basic-docker", "--root", root_, "run", "--rm",
+                          "-v", "./:/data", "-v", "../share/./new/..:/again:ro", "busybox", "cat", "/data/in", "/again/in"});
+  EXPECT_EQ(rel.code, 0) << rel.err;
+  EXPECT_EQ(rel.out, "from host\nfrom host\n");
+  EXPECT_EQ(Cli({"volume", "ls", "-q"}).out, "");
 }
 
 TEST_F(MountsTest, NamedVolumesPersistAndAreProtectedWhileUsed) {
