@@ -25,11 +25,11 @@ std::string StatusText(const engine::Container& c, int64_t now) {
   return "Created";
 }
 
-std::string CommandText(const engine::Container& c) {
+std::string CommandText(const engine::Container& c, bool truncate) {
   std::vector<std::string> quoted;
   for (const auto& a : c.Args()) quoted.push_back(ShellQuote(a));
   std::string cmd = Join(quoted, " ");
-  if (cmd.size() > 20) cmd = cmd.substr(0, 19) + "…";
+  if (truncate && cmd.size() > 20) cmd = cmd.substr(0, 19) + "…";
   return "\"" + cmd + "\"";
 }
 
@@ -116,7 +116,7 @@ void RegisterPs(CLI::App& app, Context& ctx) {
         } else if (f->format == "json") {
           nlohmann::json j = {{"ID", id},
                               {"Image", c.image_ref},
-                              {"Command", CommandText(c)},
+                              {"Command", CommandText(c, !f->no_trunc)},
                               {"CreatedAt", FormatRfc3339Nano(c.created_at)},
                               {"State", c.state},
                               {"Status", StatusText(c, now)},
@@ -124,7 +124,7 @@ void RegisterPs(CLI::App& app, Context& ctx) {
                               {"Labels", c.config.labels}};
           out += j.dump() + "\n";
         } else {
-          rows.push_back({id, c.image_ref, CommandText(c),
+          rows.push_back({id, c.image_ref, CommandText(c, !f->no_trunc),
                           HumanDuration(now - c.created_at) + " ago", StatusText(c, now), "",
                           c.name});
         }

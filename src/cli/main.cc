@@ -108,6 +108,22 @@ int Main(int argc, char** argv) {
     static char kCapsule[] = "capsule";
     args.insert(args.begin() + static_cast<std::ptrdiff_t>(std::min(at, args.size())), kCapsule);
   }
+  // An unknown verb is named, as Docker names it, rather than "a subcommand is required".
+  for (size_t at = 1; at < args.size(); ++at) {
+    std::string_view a = args[at];
+    if (a == "--root" || a == "--log-level") {
+      ++at;
+      continue;
+    }
+    if (a.empty() || a[0] == '-') continue;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) known |= sub->check_name(std::string(a));
+    if (!known) {
+      std::fprintf(stderr, "basic-docker: '%s' is not a basic-docker command.\nSee 'basic-docker --help'\n", args[at]);
+      return 1;
+    }
+    break;
+  }
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {

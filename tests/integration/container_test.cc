@@ -126,6 +126,11 @@ TEST_F(ContainerTest, DetachedContainerOutlivesTheCliAndLogsBothStreams) {
   CmdResult ps = Cli({"ps"});
   EXPECT_NE(ps.out.find(id.substr(0, 12)), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find("Up "), std::string::npos);
+  EXPECT_NE(ps.out.find("\"sh -c \"echo out1; e…\""), std::string::npos) << ps.out;
+  // --no-trunc: the whole id and the whole command.
+  CmdResult full = Cli({"ps", "--no-trunc"});
+  EXPECT_NE(full.out.find(id), std::string::npos) << full.out;
+  EXPECT_NE(full.out.find("\"sh -c \"echo out1; echo err1 >&2; sleep 2; echo out2\"\""), std::string::npos) << full.out;
   CmdResult w = Cli({"wait", "bg"});
   EXPECT_EQ(w.out, "0\n");
   CmdResult logs = Cli({"logs", "bg"});
@@ -384,6 +389,14 @@ TEST_F(InteractiveTest, DetachedDashIKeepsStdinOpen) {
   EXPECT_EQ(Cli({"exec", "shell", "echo", "alive"}).out, "alive\n");
   // -t without a terminal on the caller side still works (output through the container tty).
   EXPECT_EQ(Cli({"run", "--rm", "-t", "busybox", "echo", "tty"}).out, "tty\r\n");
+}
+
+// An unknown verb is named as such, as Docker names it.
+TEST_F(ContainerTest, AnUnknownCommandIsNamed) {
+  CmdResult r = Cli({"frobnicate", "x"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("'frobnicate' is not a basic-docker command"), std::string::npos) << r.err;
+  EXPECT_EQ(Cli({"--log-level", "error", "ps", "-q"}).code, 0);  // global flags before the verb
 }
 
 }  // namespace
