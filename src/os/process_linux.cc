@@ -113,7 +113,12 @@ bool ProcessMatches(pid_t pid, uint64_t start_time) {
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
   if (this != &o) {
-    this->~ChildProcess();
+    // The current child is killed and reaped first (as on destruction); the members stay
+    // alive, so assigning to them is assigning to live objects.
+    if (pid_ > 0) {
+      (void)Signal(SIGKILL);
+      (void)Wait();
+    }
     pid_ = std::exchange(o.pid_, 0);
     pidfd_ = std::move(o.pidfd_);
   }

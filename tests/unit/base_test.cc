@@ -118,6 +118,34 @@ TEST(ChildProcessTest, KillsAndReapsOnScopeExit) {
   EXPECT_EQ(errno, ECHILD);
 }
 
+// Move assignment kills and reaps the child it held, then owns the other (which then outlives
+// it); the moved-from object owns nothing.
+TEST(ChildProcessTest, MoveAssignmentReapsTheOldChildAndTakesTheNew) {
+  auto spawn = [] {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    auto pidfd = PidfdOpen(pid);
+    return ChildProcess(pid, pidfd.ok() ? std::move(*pidfd) : UniqueFd());
+  };
+  ChildProcess a = spawn();
+  ChildProcess b = spawn();
+  pid_t old_pid = a.pid(), new_pid = b.pid();
+  a = std::move(b);
+  EXPECT_EQ(::waitpid(old_pid, nullptr, WNOHANG), -1);  // reaped
+  EXPECT_EQ(errno, ECHILD);
+  EXPECT_EQ(a.pid(), new_pid);
+  EXPECT_GE(a.pidfd(), 0);
+  EXPECT_EQ(b.pid(), 0);
+  EXPECT_EQ(::waitpid(new_pid, nullptr, WNOHANG), 0);  // still running, still ours
+  ASSERT_TRUE(a.Signal(SIGTERM).ok());
+  auto st = a.Wait();
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(WIFSIGNALED(*st));
+}
+
 TEST(ChildProcessTest, WaitReturnsTheStatus) {
   pid_t pid = ::fork();
   if (pid == 0) ::_exit(7);
