@@ -127,7 +127,7 @@ void RegisterCapsule(CLI::App& app, Context& ctx) {
   auto cf = std::make_shared<CreateFlags>();
   CLI::App* create = capsule->add_subcommand("create", "Create a capsule from a file or a directory");
   create->add_option("--name", cf->name, "Capsule name ([a-z0-9][a-z0-9._-]*)")->required();
-  create->add_option("--version", cf->version, "Semantic version, e.g. 1.2.3")->required();
+  create->add_option("--version", cf->version, "Version: MAJOR[.MINOR[.PATCH]][-PRE][+BUILD], e.g. 1.2.3 or 1.0")->required();
   create->add_option("--path", cf->path, "A file or a directory to pack")->required();
   create->add_option("-l,--label", cf->labels, "Set metadata (K=V)")->allow_extra_args(false);
   create->add_option("--requires", cf->requires_, "A required capsule: NAME@CONSTRAINT")->allow_extra_args(false);

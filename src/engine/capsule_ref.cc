@@ -31,7 +31,9 @@ struct Partial {
   int parts = 0;
 };
 
-Result<Partial> ParsePartial(std::string_view text) {
+// A pre-release needs all three parts in a constraint (a partial there is a range), not in a
+// version itself (`any_parts`).
+Result<Partial> ParsePartial(std::string_view text, bool any_parts = false) {
   Partial p;
   std::string_view core = text;
   size_t plus = core.find('+');
@@ -61,7 +63,7 @@ Result<Partial> ParsePartial(std::string_view text) {
     return Status::InvalidArgument("invalid version \"" + std::string(text) + "\": empty pre-release");
   }
   if (!pre.empty()) {
-    if (p.parts != 3) return Status::InvalidArgument("invalid version \"" + std::string(text) + "\"");
+    if (p.parts != 3 && !any_parts) return Status::InvalidArgument("invalid version \"" + std::string(text) + "\"");
     for (const std::string& id : Split(pre, '.')) {
       if (id.empty() || !std::all_of(id.begin(), id.end(), IsIdentChar) ||
           (IsDigits(id) && id.size() > 1 && id[0] == '0')) {
@@ -111,15 +113,15 @@ int Version::Compare(const Version& o) const {
 Result<Version> ParseVersion(std::string_view text) {
   std::string_view core = text.substr(0, std::min(text.find('-'), text.find('+')));
   size_t plus = text.find('+');
-  if (std::count(core.begin(), core.end(), '.') != 2 || text.size() > 128) {
+  auto bad = [&] {
     return Status::InvalidArgument("invalid version \"" + std::string(text) +
-                                   "\": want MAJOR.MINOR.PATCH, e.g. 1.2.3");
-  }
-  BD_ASSIGN_OR_RETURN(Partial p, ParsePartial(text));
-  if (p.parts != 3) {
-    return Status::InvalidArgument("invalid version \"" + std::string(text) +
-                                   "\": want MAJOR.MINOR.PATCH, e.g. 1.2.3");
-  }
+                                   "\": want MAJOR[.MINOR[.PATCH]], e.g. 1.2.3 or 1.0");
+  };
+  // One to three numeric parts, the missing ones 0 in comparisons; kept as spelled.
+  auto written = static_cast<int>(std::count(core.begin(), core.end(), '.')) + 1;
+  if (core.empty() || written > 3 || text.size() > 128) return bad();
+  BD_ASSIGN_OR_RETURN(Partial p, ParsePartial(text, /*any_parts=*/true));
+  if (p.parts != written) return bad();  // no wildcards in a version
   if (plus != std::string_view::npos) {
     std::string_view build = text.substr(plus + 1);
     for (const std::string& id : Split(build, '.')) {

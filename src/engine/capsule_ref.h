@@ -15,7 +15,9 @@ namespace bd::engine {
 // annotations, so no case games and nothing a shell or a path would read differently).
 Status ValidateCapsuleName(std::string_view name);
 
-// A semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (semver.org 2.0.0).
+// A semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (semver.org 2.0.0), or with fewer
+// numeric parts ("1.0", "2"): ordered and matched as if the missing ones were 0, and kept as
+// spelled in references and paths.
 struct Version {
   uint64_t major = 0, minor = 0, patch = 0;
   std::vector<std::string> pre;  // dot-separated pre-release identifiers

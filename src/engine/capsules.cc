@@ -353,8 +353,19 @@ Result<Capsule> CapsuleStore::Create(const CapsuleCreateOptions& opts, bool* cre
 Result<std::optional<Capsule>> CapsuleStore::Existing(const Capsule& c) {
   auto existing = Get(c.name, c.version);
   if (!existing.ok()) {
-    if (existing.status().code() == Code::kNotFound) return std::optional<Capsule>();
-    return existing.status();
+    if (existing.status().code() != Code::kNotFound) return existing.status();
+    // "1.0" beside "1.0.0" (or "1"): one version spelled two ways would make references and
+    // constraints ambiguous.
+    BD_ASSIGN_OR_RETURN(Version mine, ParseVersion(c.version));
+    BD_ASSIGN_OR_RETURN(std::vector<Capsule> versions, Versions(c.name));
+    for (const Capsule& other : versions) {
+      auto theirs = ParseVersion(other.version);
+      if (theirs.ok() && *theirs == mine && theirs->build == mine.build) {
+        return Status::AlreadyExists("capsule " + c.Ref() + " would be ambiguous beside " + other.Ref() +
+                                     ": the same version spelled differently");
+      }
+    }
+    return std::optional<Capsule>();
   }
   if (existing->digest == c.digest) return std::optional<Capsule>(*existing);
   if (existing->content_digest == c.content_digest) {

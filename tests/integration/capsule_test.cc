@@ -109,7 +109,7 @@ TEST_F(CapsuleTest, BadInputGetsAClearErrorAndChangesNothing) {
   };
   std::vector<Case> cases = {
       {{"capsule", "create", "--name", "Bad/Name", "--version", "1.0.0", "--path", content_}, "invalid capsule name"},
-      {{"capsule", "create", "--name", "ok", "--version", "1.0", "--path", content_}, "invalid version"},
+      {{"capsule", "create", "--name", "ok", "--version", "1.0.x", "--path", content_}, "invalid version"},
       {{"capsule", "create", "--name", "ok", "--version", "1.0.0", "--path", "/no/such/dir"}, "No such file"},
       {{"capsule", "create", "--name", "ok", "--version", "1.0.0", "--path", "/dev/null"}, "not a file or a directory"},
       {{"capsule", "create", "--name", "ok", "--version", "1.0.0", "--path", content_, "--requires", "x"}, "NAME@CONSTRAINT"},
@@ -170,6 +170,21 @@ TEST_F(CapsuleTest, AttachIsLiveReadOnlyAndLeavesTheHostAlone) {
   EXPECT_EQ(CapsuleMounts("app"), "");
   EXPECT_NE(Cli({"capsule", "detach", "app", "libssl:1.1.1"}).out.find("NOOP"), std::string::npos);
   EXPECT_EQ(State("app")["Pid"], before["Pid"]);
+}
+
+// The seed's spelling of versions ("config" 1.0 at /capsules/config/1.0/): accepted, kept as
+// spelled, matched by constraints as 1.0.0; "1.0.0" beside "1.0" is refused as ambiguous.
+TEST_F(CapsuleTest, ShortVersionsAreKeptAsSpelledAndNeverAmbiguous) {
+  ASSERT_EQ(Create("config", "1.0", "one\n").code, 0);
+  CmdResult dup = Create("config", "1.0.0", "other\n");
+  EXPECT_NE(dup.code, 0);
+  EXPECT_NE(dup.err.find("ambiguous"), std::string::npos) << dup.err;
+  ASSERT_EQ(Create("app", "2.1", "app\n", {"--requires", "config@^1.0"}).code, 0);
+  RunBox("box");
+  CmdResult r = Cli({"capsule", "attach", "box", "app:2.1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Cli({"exec", "box", "cat", "/capsules/config/1.0/data", "/capsules/app/2.1/data"}).out, "one\napp\n");
+  EXPECT_NE(Cli({"capsule", "ls"}).out.find("1.0"), std::string::npos);
 }
 
 TEST_F(CapsuleTest, DependenciesResolveAndAttachInOneCommit) {

@@ -21,10 +21,20 @@ TEST(CapsuleRefTest, NamesAndVersions) {
     EXPECT_FALSE(ValidateCapsuleName(bad).ok()) << bad;
   }
   EXPECT_FALSE(ValidateCapsuleName(std::string(129, 'a')).ok());
-  for (const char* ok : {"1.1.1", "0.0.0", "10.20.30", "1.0.0-rc.1", "1.0.0+build.5", "1.0.0-alpha-b+x"}) {
+  for (const char* ok : {"1.1.1", "0.0.0", "10.20.30", "1.0.0-rc.1", "1.0.0+build.5", "1.0.0-alpha-b+x",
+                         "1", "1.0", "2.1", "1.0-rc.1", "3+b"}) {
     EXPECT_TRUE(ParseVersion(ok).ok()) << ok;
   }
-  for (const char* bad : {"", "1", "1.2", "1.2.3.4", "01.2.3", "1.2.x", "v1.2.3", "1.2.3-", "1.2.3-a..b",
+  // The seed's own spelling: fewer parts, the missing ones 0, kept as written.
+  EXPECT_EQ(*ParseVersion("1.0"), *ParseVersion("1.0.0"));
+  EXPECT_EQ(ParseVersion("1.0")->text, "1.0");
+  EXPECT_LT(*ParseVersion("2.1"), *ParseVersion("2.1.1"));
+  EXPECT_LT(*ParseVersion("1.0-rc.1"), *ParseVersion("1.0"));
+  EXPECT_TRUE(Constraint::Parse("^1.0")->Matches(*ParseVersion("1.2")));
+  EXPECT_FALSE(Constraint::Parse("^1.0")->Matches(*ParseVersion("2")));
+  EXPECT_TRUE(Constraint::Parse("=1.0.0")->Matches(*ParseVersion("1.0")));
+  EXPECT_TRUE(ParseCapsuleRef("config:1.0").ok());
+  for (const char* bad : {"", ".1", "1.", "1..2", "1.2.3.4", "01.2.3", "1.2.x", "v1.2.3", "1.2.3-", "1.2.3-a..b",
                           "1.2.3+", "1.2.3-01", "../1.2.3"}) {
     EXPECT_FALSE(ParseVersion(bad).ok()) << "[" << bad << "]";
   }
