@@ -26,7 +26,7 @@ namespace bd::store {
 namespace {
 
 // libarchive (and the libxml2 and ICU it pulls in) is loaded on first use.
-#define BD_ARCHIVE_FUNCTIONS(X) X(archive_entry_atime) X(archive_entry_atime_is_set) X(archive_entry_atime_nsec) X(archive_entry_filetype) X(archive_entry_free) X(archive_entry_gid) X(archive_entry_hardlink) X(archive_entry_mtime) X(archive_entry_mtime_nsec) X(archive_entry_new) X(archive_entry_pathname) X(archive_entry_perm) X(archive_entry_rdev) X(archive_entry_set_filetype) X(archive_entry_set_gid) X(archive_entry_set_hardlink) X(archive_entry_set_mtime) X(archive_entry_set_pathname) X(archive_entry_set_perm) X(archive_entry_set_rdev) X(archive_entry_set_size) X(archive_entry_set_symlink) X(archive_entry_set_uid) X(archive_entry_size) X(archive_entry_size_is_set) X(archive_entry_symlink) X(archive_entry_uid) X(archive_entry_xattr_next) X(archive_entry_xattr_reset) X(archive_error_string) X(archive_read_data) X(archive_read_data_block) X(archive_read_free) X(archive_read_new) X(archive_read_next_header) X(archive_read_open) X(archive_read_open_fd) X(archive_read_support_filter_all) X(archive_read_support_format_raw) X(archive_read_support_format_tar) X(archive_write_close) X(archive_write_data) X(archive_write_free) X(archive_write_header) X(archive_write_new) X(archive_write_open) X(archive_write_set_bytes_in_last_block) X(archive_write_set_format_pax_restricted)
+#define BD_ARCHIVE_FUNCTIONS(X) X(archive_entry_atime) X(archive_entry_atime_is_set) X(archive_entry_atime_nsec) X(archive_entry_filetype) X(archive_entry_free) X(archive_entry_gid) X(archive_entry_hardlink) X(archive_entry_mtime) X(archive_entry_mtime_nsec) X(archive_entry_new) X(archive_entry_pathname) X(archive_entry_perm) X(archive_entry_rdev) X(archive_entry_set_filetype) X(archive_entry_set_gid) X(archive_entry_set_hardlink) X(archive_entry_set_mtime) X(archive_entry_set_pathname) X(archive_entry_set_perm) X(archive_entry_set_rdev) X(archive_entry_set_size) X(archive_entry_set_symlink) X(archive_entry_set_uid) X(archive_entry_size) X(archive_entry_size_is_set) X(archive_entry_symlink) X(archive_entry_uid) X(archive_entry_xattr_next) X(archive_entry_xattr_reset) X(archive_error_string) X(archive_read_data) X(archive_read_data_block) X(archive_read_free) X(archive_read_new) X(archive_read_next_header) X(archive_read_open) X(archive_read_open_fd) X(archive_read_support_filter_all) X(archive_read_support_format_raw) X(archive_read_support_format_tar) X(archive_write_close) X(archive_write_data) X(archive_write_free) X(archive_write_header) X(archive_write_new) X(archive_write_open) X(archive_write_set_bytes_in_last_block) X(archive_write_set_format_option) X(archive_write_set_format_pax_restricted)
 
 struct ArchiveApi {
   BD_ARCHIVE_FUNCTIONS(BD_DECLARE_FN)
@@ -511,6 +511,9 @@ TarBuilder::TarBuilder(ByteSink sink) : impl_(std::make_unique<Impl>()) {
   }
   impl_->a = Lib().archive_write_new();
   Lib().archive_write_set_format_pax_restricted(impl_->a);
+  // File names are bytes: stored as they are (pax hdrcharset=BINARY), never translated through
+  // the locale, which fails on anything but ASCII in the C locale and on non-UTF-8 names in any.
+  Lib().archive_write_set_format_option(impl_->a, "pax", "hdrcharset", "BINARY");
   Lib().archive_write_set_bytes_in_last_block(impl_->a, 1);
   Lib().archive_write_open(impl_->a, impl_.get(), nullptr, Impl::Write, nullptr);
 }

@@ -187,6 +187,26 @@ TEST_F(CapsuleTest, ShortVersionsAreKeptAsSpelledAndNeverAmbiguous) {
   EXPECT_NE(Cli({"capsule", "ls"}).out.find("1.0"), std::string::npos);
 }
 
+// File names are bytes: UTF-8 ones and ones that are no UTF-8 at all go in and come out as
+// they are (they failed with "Can't translate pathname" before).
+TEST_F(CapsuleTest, FileNamesWithAnyBytesAreStoredAsTheyAre) {
+  std::string dir = dir_->path() + "/names";
+  ASSERT_TRUE(os::MkdirAll(dir + "/d\xc3\xa9j\xc3\xa0").ok());
+  ASSERT_TRUE(os::WriteFile(dir + "/caf\xc3\xa9", "x").ok());
+  ASSERT_TRUE(os::WriteFile(dir + "/raw\xff\xfe", "y").ok());
+  ASSERT_TRUE(os::WriteFile(dir + "/d\xc3\xa9j\xc3\xa0/f", "z").ok());
+  ASSERT_EQ(::symlink("caf\xc3\xa9", (dir + "/link\xff").c_str()), 0);
+  CmdResult r = Cli({"capsule", "create", "--name", "names", "--version", "1.0.0", "--path", dir});
+  ASSERT_EQ(r.code, 0) << r.err;
+  RunBox("box");
+  ASSERT_EQ(Cli({"capsule", "attach", "box", "names:1.0.0"}).code, 0);
+  r = Cli({"exec", "box", "sh", "-c",
+           "cd /capsules/names/1.0.0 && cat \"$(printf 'caf\\303\\251')\" \"$(printf 'raw\\377\\376')\" "
+           "\"$(printf 'd\\303\\251j\\303\\240/f')\" \"$(printf 'link\\377')\""});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "xyzx");
+}
+
 TEST_F(CapsuleTest, DependenciesResolveAndAttachInOneCommit) {
   for (const char* v : {"1.0.0", "1.2.0", "2.0.0"}) ASSERT_EQ(Create("base", v, v).code, 0);
   ASSERT_EQ(Create("app", "1.0.0", "app", {"--requires", "base@^1.0", "--optional", "extra@*"}).code, 0);
