@@ -8,10 +8,13 @@ std::string_view CodeName(Code code) {
     case Code::kNotFound: return "not found";
     case Code::kAlreadyExists: return "already exists";
     case Code::kInvalidArgument: return "invalid argument";
-    case Code::kFailedPrecondition: return "conflict";
+    case Code::kFailedPrecondition: return "failed precondition";
     case Code::kPermissionDenied: return "permission denied";
     case Code::kUnavailable: return "unavailable";
     case Code::kInternal: return "internal error";
+    case Code::kConflict: return "changed by another writer";
+    case Code::kNotSupported: return "not supported";
+    case Code::kDeadlineExceeded: return "deadline exceeded";
   }
   return "unknown";
 }

@@ -12,8 +12,9 @@
 
 namespace bd {
 
-// The kinds of failure callers need to tell apart. Each maps to one CLI exit code and one
-// HTTP status (see ExitCodeFor in src/cli and the API table).
+// The kinds of failure callers need to tell apart. The CLI turns a failure into exit code 1,
+// or Docker's 125 (the engine failed) / 126 / 127 (the command could not run) for run, create
+// and exec.
 enum class Code : unsigned char {
   kOk = 0,
   kNotFound,
@@ -23,6 +24,9 @@ enum class Code : unsigned char {
   kPermissionDenied,
   kUnavailable,  // a dependency (kernel feature, process, plugin) is not there right now
   kInternal,
+  kConflict,          // another writer changed the element since it was read
+  kNotSupported,      // a feature this build or this host does not have
+  kDeadlineExceeded,  // a step (hook, plugin, registry) did not finish in its time
 };
 
 std::string_view CodeName(Code code);
@@ -44,6 +48,9 @@ class [[nodiscard]] Status {
   }
   static Status Unavailable(std::string msg) { return {Code::kUnavailable, std::move(msg)}; }
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+  static Status Conflict(std::string msg) { return {Code::kConflict, std::move(msg)}; }
+  static Status NotSupported(std::string msg) { return {Code::kNotSupported, std::move(msg)}; }
+  static Status DeadlineExceeded(std::string msg) { return {Code::kDeadlineExceeded, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

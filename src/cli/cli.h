@@ -1,5 +1,5 @@
 // The basic-docker command line: one file per verb registers its subcommand on the CLI11 app.
-// Verbs return the process exit code. Status codes map to exit codes in ExitCodeFor only.
+// Verbs return the process exit code: 1 for a failure, Docker's 125 / 126 / 127 where run, create and exec give them.
 #pragma once
 
 #include <functional>

@@ -186,7 +186,7 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
   if (opts.network == "host") {
     c.network = "host";
   } else if (!opts.network.empty() && opts.network != "none") {
-    return Status::InvalidArgument("network \"" + opts.network +
+    return Status::NotSupported("network \"" + opts.network +
                                    "\" is not supported: use none or host");
   }
   c.log = opts.log_defaults;

@@ -863,10 +863,10 @@ int CheckpointRestore(Global& g, const Args& a, const char* command) {
     if (errors.size() > 1) why += "; " + errors.back();
     utsname u{};
     ::uname(&u);
-    return Fail(g, Status::Unavailable(std::string(command) + ": CRIU (" + criu + ") cannot work with this kernel (" +
+    return Fail(g, Status::NotSupported(std::string(command) + ": CRIU (" + criu + ") cannot work with this kernel (" +
                                        u.release + "): criu check: " + (why.empty() ? "failed" : why)));
   }
-  return Fail(g, Status::Unavailable(std::string(command) + " through CRIU is not implemented by basic-runtime yet"));
+  return Fail(g, Status::NotSupported(std::string(command) + " through CRIU is not implemented by basic-runtime yet"));
 }
 
 // The OCI runtime features document (runtime-spec features.md): what this runtime accepts.

@@ -26,7 +26,7 @@ Status RunHook(const Hook& hook, std::string_view state) {
   std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
   BD_ASSIGN_OR_RETURN(os::ProgramRun run, os::RunProgram(hook.path, args, hook.env, state, hook.timeout_s));
   if (run.timed_out) {
-    return Status::Unavailable("hook " + hook.path + " did not finish within its timeout of " +
+    return Status::DeadlineExceeded("hook " + hook.path + " did not finish within its timeout of " +
                                std::to_string(hook.timeout_s) + "s and was killed");
   }
   std::string shown = run.output.empty() ? "" : ", output: " + run.output;

@@ -10,7 +10,16 @@
 namespace bd::store {
 namespace {
 
+// `rc` may be an extended code: a constraint says which kind it is.
 Status FromCode(int rc, std::string msg) {
+  switch (rc) {
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+      // A row refers to one that is not there (or is still referred to): not a duplicate.
+      return Status::FailedPrecondition(std::move(msg));
+    case SQLITE_CONSTRAINT_NOTNULL:
+    case SQLITE_CONSTRAINT_CHECK: return Status::InvalidArgument(std::move(msg));
+    default: break;
+  }
   switch (rc & 0xff) {
     case SQLITE_CONSTRAINT: return Status::AlreadyExists(std::move(msg));
     case SQLITE_BUSY:
@@ -27,7 +36,7 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
   int ext = sqlite3_extended_errcode(db);
   std::string msg = std::string(what) + ": " + sqlite3_errmsg(db);
   if (ext != rc) msg += " (sqlite code " + std::to_string(ext) + ")";
-  return FromCode(rc, std::move(msg));
+  return FromCode((ext & 0xff) == (rc & 0xff) ? ext : rc, std::move(msg));
 }
 
 }  // namespace
@@ -118,7 +127,8 @@ Status Db::Exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    return FromCode(rc, "sql: " + msg);
+    int ext = sqlite3_extended_errcode(db_);
+    return FromCode((ext & 0xff) == (rc & 0xff) ? ext : rc, "sql: " + msg);
   }
   return {};
 }

@@ -73,6 +73,22 @@ TEST_F(DbTest, WriteTxnRollsBackOnError) {
   EXPECT_EQ(ins->BindAll(2).Run().code(), Code::kAlreadyExists);
 }
 
+// A foreign-key failure is no duplicate: a missing parent (or one still referred to) is a failed
+// precondition, NOT NULL and CHECK an invalid argument; only UNIQUE is "already exists".
+TEST_F(DbTest, ConstraintKindsMapToTheirOwnCodes) {
+  auto db = Db::Open(Path(), {{1, "CREATE TABLE p(id TEXT PRIMARY KEY);"
+                                  "CREATE TABLE c(id TEXT PRIMARY KEY, p TEXT NOT NULL REFERENCES p(id), n INTEGER CHECK (n > 0));"}});
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE((*db)->Exec("INSERT INTO p VALUES ('a')").ok());
+  auto ins = (*db)->Prepare("INSERT INTO c VALUES (?, ?, ?)");
+  ASSERT_TRUE(ins.ok());
+  EXPECT_EQ(ins->BindAll("x", "nosuch", 1).Run().code(), Code::kFailedPrecondition);
+  ASSERT_TRUE((*db)->Prepare("INSERT INTO c VALUES (?, ?, ?)")->BindAll("x", "a", 1).Run().ok());
+  EXPECT_EQ((*db)->Prepare("INSERT INTO c VALUES (?, ?, ?)")->BindAll("x", "a", 1).Run().code(), Code::kAlreadyExists);
+  EXPECT_EQ((*db)->Prepare("INSERT INTO c VALUES (?, ?, ?)")->BindAll("y", "a", 0).Run().code(), Code::kInvalidArgument);
+  EXPECT_EQ((*db)->Exec("DELETE FROM p WHERE id = 'a'").code(), Code::kFailedPrecondition);  // still referred to
+}
+
 // Processes that open one new database at once all succeed: the first switches it to WAL,
 // the others wait for that instead of failing with "database is locked".
 TEST_F(DbTest, ConcurrentFirstOpensAllSucceed) {
