@@ -83,6 +83,17 @@ std::vector<std::string> MountedHierarchies(const std::string& root) {
 
 namespace {
 
+// Whether the caller is in the machine's own user namespace, whose uid_map maps every id.
+bool InInitialUserNamespace() {
+  auto map = os::ReadFile("/proc/self/uid_map");
+  if (!map.ok()) return true;
+  std::vector<std::string> fields;
+  for (const std::string& f : Split(TrimSpace(*map), ' ')) {
+    if (!f.empty()) fields.push_back(f);
+  }
+  return fields == std::vector<std::string>{"0", "0", "4294967295"};
+}
+
 // The v1 hierarchy a plan directory is in, as its mount point names it ("cpu,cpuacct").
 std::string HierarchyOf(const CgroupPlan& plan, const std::string& dir) {
   if (dir.size() <= plan.root.size()) return "";
@@ -290,9 +301,9 @@ Status ApplyCgroupPlan(const CgroupPlan& plan) {
   BD_RETURN_IF_ERROR(WriteCgroupFiles(plan.writes));
   if (!plan.device_filter.empty() && !plan.dirs.empty()) {
     Status st = AttachDeviceFilter(plan.dirs[0], plan.device_filter);
-    // Without privileges (rootless) there is no BPF; such a container reaches only the
-    // devices bound into it anyway.
-    if (!st.ok() && !(st.code() == Code::kPermissionDenied && ::geteuid() != 0)) return st;
+    // Without the host's privileges (rootless, in a user namespace of its own) there is no
+    // BPF; such a container reaches only the devices bound into it anyway.
+    if (!st.ok() && !(st.code() == Code::kPermissionDenied && !InInitialUserNamespace())) return st;
   }
   return {};
 }
