@@ -84,10 +84,14 @@ void TrimResidentMemory();
 Result<UniqueFd> ConnectUnix(const std::string& path);
 Status SendFd(int socket, int fd);
 Result<UniqueFd> RecvFd(int socket);
-// Several at once (at most 8), e.g. a client's stdin, stdout and stderr.
-// The message carries `payload` (1 to 256 bytes) beside them; RecvFds returns it in `*payload`.
+// Several at once (at most 8), e.g. a client's stdin, stdout and stderr. The message carries
+// `payload` (at least one byte) beside them: on a stream socket a long one follows the first
+// part; RecvFds returns up to 256 bytes of it in `*payload`.
 Status SendFds(int socket, const std::vector<int>& fds, std::string_view payload = "F");
 Result<std::vector<UniqueFd>> RecvFds(int socket, std::string* payload = nullptr);
+// One message into `buf` (at most `size` bytes) and the descriptors that came with it, appended
+// to `*fds`; the byte count, 0 at the end of the stream.
+Result<size_t> RecvMessage(int socket, void* buf, size_t size, std::vector<UniqueFd>* fds);
 
 // A program run to its end, or killed at its timeout (0 s: none): `path` with `args` (argv[0]
 // included) and `env` exactly, `input` on its stdin, its stdout and stderr together (the first

@@ -167,16 +167,13 @@ namespace {
 
 constexpr size_t kMaxFds = 8;
 
-// One byte of payload and room for kMaxFds descriptors: the message the fd passers exchange.
-constexpr size_t kMaxPayload = 256;
-
+// A message's header with room for kMaxFds descriptors, over the bytes at `data`.
 struct FdMessage {
-  char data[kMaxPayload] = {'F'};
   iovec iov{};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
   msghdr msg{};
 
-  explicit FdMessage(size_t len) {
+  FdMessage(void* data, size_t len) {
     iov = {data, len};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -189,39 +186,47 @@ struct FdMessage {
 
 Status SendFds(int socket, const std::vector<int>& fds, std::string_view payload) {
   if (fds.empty() || fds.size() > kMaxFds) return Status::InvalidArgument("send 1 to 8 descriptors");
-  if (payload.empty() || payload.size() > kMaxPayload) {
-    return Status::InvalidArgument("a descriptor message carries 1 to 256 bytes");
-  }
-  FdMessage m(payload.size());
-  std::memcpy(m.data, payload.data(), payload.size());
+  if (payload.empty()) return Status::InvalidArgument("a descriptor message carries at least one byte");
+  FdMessage m(const_cast<char*>(payload.data()), payload.size());
   m.msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
   cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
   std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  if (RetryEintr([&] { return ::sendmsg(socket, &m.msg, MSG_NOSIGNAL); }) < 0) {
-    return ErrnoStatus("send descriptors");
+  ssize_t sent = RetryEintr([&] { return ::sendmsg(socket, &m.msg, MSG_NOSIGNAL); });
+  if (sent < 0) return ErrnoStatus("send descriptors");
+  // The descriptors went with the first bytes; on a stream socket the rest follows.
+  for (std::string_view rest = payload.substr(static_cast<size_t>(sent)); !rest.empty();) {
+    ssize_t n = RetryEintr([&] { return ::send(socket, rest.data(), rest.size(), MSG_NOSIGNAL); });
+    if (n <= 0) return ErrnoStatus("send a descriptor message");
+    rest.remove_prefix(static_cast<size_t>(n));
   }
   return {};
 }
 
-Result<std::vector<UniqueFd>> RecvFds(int socket, std::string* payload) {
-  FdMessage m(kMaxPayload);
+Result<size_t> RecvMessage(int socket, void* buf, size_t size, std::vector<UniqueFd>* fds) {
+  FdMessage m(buf, size);
   ssize_t n = RetryEintr([&] { return ::recvmsg(socket, &m.msg, MSG_CMSG_CLOEXEC); });
-  if (n < 0) return ErrnoStatus("receive descriptors");
-  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
-  if (n == 0 || !c || c->cmsg_type != SCM_RIGHTS) {
-    return Status::Unavailable("no descriptor received");
+  if (n < 0) return ErrnoStatus("receive a message");
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); n > 0 && c; c = CMSG_NXTHDR(&m.msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      fds->emplace_back(fd);
+    }
   }
-  size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+  return static_cast<size_t>(n);
+}
+
+Result<std::vector<UniqueFd>> RecvFds(int socket, std::string* payload) {
+  char data[256];
   std::vector<UniqueFd> out;
-  for (size_t i = 0; i < count; ++i) {
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-    out.emplace_back(fd);
-  }
-  if (payload) payload->assign(m.data, static_cast<size_t>(n));
+  BD_ASSIGN_OR_RETURN(size_t n, RecvMessage(socket, data, sizeof data, &out));
+  if (n == 0 || out.empty()) return Status::Unavailable("no descriptor received");
+  if (payload) payload->assign(data, n);
   return out;
 }
 

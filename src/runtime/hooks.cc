@@ -1,9 +1,6 @@
 #include "runtime/hooks.h"
 
-#include <sys/socket.h>
 #include <sys/wait.h>
-
-#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -57,28 +54,7 @@ Status SendToSeccompAgent(const Spec& spec, pid_t pid, std::string_view status, 
   std::string payload = msg.dump();
   auto sock = os::ConnectUnix(spec.seccomp_listener);
   if (!sock.ok()) return sock.status().WithContext("send the seccomp descriptor to linux.seccomp.listenerPath");
-  iovec iov{payload.data(), payload.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&m);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
-  ssize_t sent = os::RetryEintr([&] { return ::sendmsg(sock->get(), &m, MSG_NOSIGNAL); });
-  if (sent < 0) return os::ErrnoStatus("send the seccomp state to `" + spec.seccomp_listener + "`");
-  // The descriptor went with the first byte; the rest of a long state follows as a stream.
-  std::string_view rest = std::string_view(payload).substr(static_cast<size_t>(sent));
-  while (!rest.empty()) {
-    ssize_t n = os::RetryEintr([&] { return ::send(sock->get(), rest.data(), rest.size(), MSG_NOSIGNAL); });
-    if (n <= 0) return os::ErrnoStatus("send the seccomp state to `" + spec.seccomp_listener + "`");
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
+  return os::SendFds(sock->get(), {notify_fd}, payload).WithContext("send the seccomp state to `" + spec.seccomp_listener + "`");
 }
 
 }  // namespace bd::runtime

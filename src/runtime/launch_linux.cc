@@ -68,40 +68,17 @@ Status MakeReportChannel(UniqueFd (&ends)[2]) {
 
 // A report with descriptor `fd` attached.
 bool SendReport(int report_fd, const ChildReport& r, int fd) {
-  iovec iov{const_cast<ChildReport*>(&r), sizeof r};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&m);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  return os::RetryEintr([&] { return ::sendmsg(report_fd, &m, MSG_NOSIGNAL); }) == static_cast<ssize_t>(sizeof r);
+  return os::SendFds(report_fd, {fd}, std::string_view(reinterpret_cast<const char*>(&r), sizeof r)).ok();
 }
 
 // One report from a container process, and the descriptor it carried, if any, in `*passed`.
 // 0 once the process exec'd (its end closed).
 ssize_t ReadReport(int report_fd, ChildReport* r, UniqueFd* passed) {
-  iovec iov{r, sizeof *r};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  ssize_t n = os::RetryEintr([&] { return ::recvmsg(report_fd, &m, MSG_CMSG_CLOEXEC); });
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m); n > 0 && c; c = CMSG_NXTHDR(&m, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      passed->Reset(fd);
-    }
-  }
-  return n;
+  std::vector<UniqueFd> fds;
+  auto n = os::RecvMessage(report_fd, r, sizeof *r, &fds);
+  if (!n.ok()) return -1;
+  if (!fds.empty()) *passed = std::move(fds.front());
+  return static_cast<ssize_t>(*n);
 }
 
 // What the runtime tells a container process that waits for it (see Launch): its pid as the
