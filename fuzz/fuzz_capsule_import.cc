@@ -16,8 +16,11 @@ struct World {
   std::string dir;
   std::unique_ptr<bd::engine::Engine> engine;
   World() {
-    char tmpl[] = "/tmp/bd-fuzz-import-XXXXXX";
-    dir = ::mkdtemp(tmpl);
+    // Under the run's own work directory (scripts/run-fuzz.sh), which it removes afterwards.
+    const char* base = std::getenv("BD_FUZZ_WORKDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/bd-fuzz-import-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) std::abort();
+    dir = tmpl;
     auto e = bd::engine::Engine::Open(dir + "/root");
     if (!e.ok()) std::abort();
     engine = std::move(*e);

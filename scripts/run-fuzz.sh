@@ -11,6 +11,8 @@ if [[ ! -x "$bin" ]]; then
   exit 77
 fi
 corpus="$(mktemp -d /tmp/bd-fuzz-corpus-XXXXXX)"
-trap 'rm -rf "$corpus" /tmp/bd-fuzz-import-*' EXIT
+# What the target makes goes under a work directory of this run only: targets run side by side.
+export BD_FUZZ_WORKDIR="$(mktemp -d /tmp/bd-fuzz-work-XXXXXX)"
+trap 'rm -rf "$corpus" "$BD_FUZZ_WORKDIR"' EXIT
 cp fuzz/corpus/"$name"/* "$corpus"/
 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -15

@@ -31,9 +31,8 @@ struct Partial {
   int parts = 0;
 };
 
-// A pre-release needs all three parts in a constraint (a partial there is a range), not in a
-// version itself (`any_parts`).
-Result<Partial> ParsePartial(std::string_view text, bool any_parts = false) {
+// A pre-release may follow a short version (which then names a single version), never a wildcard.
+Result<Partial> ParsePartial(std::string_view text) {
   Partial p;
   std::string_view core = text;
   size_t plus = core.find('+');
@@ -63,7 +62,9 @@ Result<Partial> ParsePartial(std::string_view text, bool any_parts = false) {
     return Status::InvalidArgument("invalid version \"" + std::string(text) + "\": empty pre-release");
   }
   if (!pre.empty()) {
-    if (p.parts != 3 && !any_parts) return Status::InvalidArgument("invalid version \"" + std::string(text) + "\"");
+    if (wildcard) {
+      return Status::InvalidArgument("invalid version \"" + std::string(text) + "\"");
+    }
     for (const std::string& id : Split(pre, '.')) {
       if (id.empty() || !std::all_of(id.begin(), id.end(), IsIdentChar) ||
           (IsDigits(id) && id.size() > 1 && id[0] == '0')) {
@@ -120,7 +121,7 @@ Result<Version> ParseVersion(std::string_view text) {
   // One to three numeric parts, the missing ones 0 in comparisons; kept as spelled.
   auto written = static_cast<int>(std::count(core.begin(), core.end(), '.')) + 1;
   if (core.empty() || written > 3 || text.size() > 128) return bad();
-  BD_ASSIGN_OR_RETURN(Partial p, ParsePartial(text, /*any_parts=*/true));
+  BD_ASSIGN_OR_RETURN(Partial p, ParsePartial(text));
   if (p.parts != written) return bad();  // no wildcards in a version
   if (plus != std::string_view::npos) {
     std::string_view build = text.substr(plus + 1);
@@ -180,7 +181,8 @@ Result<Constraint> Constraint::Parse(std::string_view text) {
       auto partial = ParsePartial(tok);
       if (!partial.ok()) return bad(partial.status().message());
       Version lo = partial->v;
-      int parts = partial->parts;
+      // With a pre-release, a short version names one version ("1.0-rc.1" is 1.0.0-rc.1).
+      int parts = lo.pre.empty() ? partial->parts : 3;
       // The version just above a partial one: 1.2 -> 1.3.0, 1 -> 2.0.0.
       auto bump = [](Version v, int level) {
         v.pre.clear();

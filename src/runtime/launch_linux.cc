@@ -50,7 +50,7 @@ struct ChildReport {
 
 constexpr int kReady = -1;
 // Set up and about to pivot_root: the runtime runs its prestart and createRuntime hooks now
-// and answers on the sync pipe.
+// and answers on the sync socket.
 constexpr int kRunHooks = -2;
 // The filter with SCMP_ACT_NOTIFY rules is on: its notify descriptor comes with the report
 // (SCM_RIGHTS) for the runtime to hand to the seccomp agent.
@@ -88,7 +88,7 @@ struct SyncMessage {
   pid_t host_pid;
 };
 
-// Set in a container's process once `start` released it: nobody reads the report pipe any
+// Set in a container's process once `start` released it: nobody reads the report channel any
 // more, so a failure is told on the process's stderr (the container's log) instead.
 bool g_released = false;
 
@@ -722,7 +722,7 @@ Status SetCpuAffinity(const std::string& list) {
   return {};
 }
 
-// The start gate of a created container: says "ready" on the report pipe, then blocks opening
+// The start gate of a created container: says "ready" on the report channel, then blocks opening
 // the FIFO (reached through the O_PATH descriptor taken before pivot_root) until `start`
 // opens its other end, and hands it one byte.
 Status AwaitStart(int gate_fd, int report_fd) {
@@ -1289,7 +1289,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     (void)RemoveCgroup(cgroup);
     return fail(caller_mnt.status());
   }
-  // The sync pipe: the process waits on it for the runtime's part (user namespace maps, cgroups,
+  // The sync socket: the process waits on it for the runtime's part (user namespace maps, cgroups,
   // its pid for the hooks' state, the go-ahead after the create hooks).
   // A socket pair, so that writing to a process that already died is an error, not SIGPIPE.
   bool sync = user_namespace || spec.hooks.Any();

@@ -42,6 +42,10 @@ std::string ProbeLayerTar();
 // The reason a real-container test cannot run here, or "" when it can.
 std::string MissingPrivilege();
 
+// Starts `args` (argv[0] a path) as a child in the background, stdio on /dev/null; returns its
+// pid for the caller to kill and reap.
+pid_t StartInBackground(const std::vector<std::string>& args);
+
 // Mount points of the calling process (field 5 of /proc/self/mountinfo).
 std::vector<std::string> HostMountPoints();
 

@@ -237,23 +237,6 @@ TEST_F(ContainerTest, CreateThenStartAttached) {
 namespace bd::testing {
 namespace {
 
-// Starts the CLI in the background; returns its pid (stdout/stderr to /dev/null).
-pid_t StartCli(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 class LifecycleTest : public EngineTest {
  protected:
   std::vector<std::string> CliArgs(std::vector<std::string> args) {
@@ -272,7 +255,7 @@ class LifecycleTest : public EngineTest {
 
 TEST_F(LifecycleTest, ForegroundRunForwardsSignalsToTheContainer) {
   ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
-  pid_t cli = StartCli(CliArgs({"run", "--rm", "busybox", "sh", "-c",
+  pid_t cli = StartInBackground(CliArgs({"run", "--rm", "busybox", "sh", "-c",
                                 "trap 'exit 42' TERM; while true; do sleep 0.1; done"}));
   ASSERT_TRUE(WaitRunning());
   ::usleep(200'000);  // let the shell install its trap
@@ -285,7 +268,7 @@ TEST_F(LifecycleTest, ForegroundRunForwardsSignalsToTheContainer) {
 
 TEST_F(LifecycleTest, ExecForwardsSignalsToItsProcess) {
   ASSERT_EQ(Cli({"run", "-d", "--name", "target", "busybox", "sleep", "600"}).code, 0);
-  pid_t cli = StartCli(CliArgs({"exec", "target", "sh", "-c",
+  pid_t cli = StartInBackground(CliArgs({"exec", "target", "sh", "-c",
                                 "trap 'exit 43' TERM; while true; do sleep 0.1; done"}));
   ::usleep(500'000);  // the exec'd shell installs its trap
   ASSERT_EQ(::kill(cli, SIGTERM), 0);
@@ -298,7 +281,7 @@ TEST_F(LifecycleTest, ExecForwardsSignalsToItsProcess) {
 
 TEST_F(LifecycleTest, KillingTheCliLosesNothing) {
   ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
-  pid_t cli = StartCli(CliArgs({"run", "--name", "survivor", "busybox", "sh", "-c",
+  pid_t cli = StartInBackground(CliArgs({"run", "--name", "survivor", "busybox", "sh", "-c",
                                 "echo before; sleep 1; echo after"}));
   ASSERT_TRUE(WaitRunning());
   ASSERT_EQ(::kill(cli, SIGKILL), 0);
@@ -315,7 +298,7 @@ TEST_F(LifecycleTest, ParallelRunsDoNotInterfere) {
   ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
   std::vector<pid_t> clis;
   for (int i = 0; i < 6; ++i) {
-    clis.push_back(StartCli(CliArgs({"run", "--name", "par" + std::to_string(i), "busybox", "sh",
+    clis.push_back(StartInBackground(CliArgs({"run", "--name", "par" + std::to_string(i), "busybox", "sh",
                                      "-c", "exit " + std::to_string(i)})));
   }
   for (int i = 0; i < 6; ++i) {

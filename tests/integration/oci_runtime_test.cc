@@ -993,16 +993,7 @@ TEST_F(OciRuntimeTest, ACreateKilledHalfWayIsStoppedAndDeleteCleansUp) {
   config_["hooks"] = {{"createRuntime", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo $$ > " + hook_pid + "; exec sleep 60"}}}}}};
   config_["linux"]["cgroupsPath"] = "/bd-crash-test-c1";
   SetArgs({"sleep", "600"});
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    ::execl(kRuntime.c_str(), kRuntime.c_str(), "--root", state_.c_str(), "create", "--bundle", bundle_.c_str(), "c1",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  pid_t pid = StartInBackground({kRuntime, "--root", state_, "create", "--bundle", bundle_, "c1"});
   ASSERT_GT(pid, 0);
   for (int i = 0; i < 500 && !os::Exists(hook_pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_TRUE(os::Exists(hook_pid));

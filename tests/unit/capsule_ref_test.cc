@@ -34,6 +34,10 @@ TEST(CapsuleRefTest, NamesAndVersions) {
   EXPECT_FALSE(Constraint::Parse("^1.0")->Matches(*ParseVersion("2")));
   EXPECT_TRUE(Constraint::Parse("=1.0.0")->Matches(*ParseVersion("1.0")));
   EXPECT_TRUE(ParseCapsuleRef("config:1.0").ok());
+  // A short version with a pre-release matches "=" itself (found by the fuzzer: "0-rc1").
+  EXPECT_TRUE(Constraint::Parse("=0-rc1")->Matches(*ParseVersion("0-rc1")));
+  EXPECT_FALSE(Constraint::Parse("=0-rc1")->Matches(*ParseVersion("0.0.1")));
+  EXPECT_FALSE(Constraint::Parse("1.x-rc.1").ok());
   for (const char* bad : {"", ".1", "1.", "1..2", "1.2.3.4", "01.2.3", "1.2.x", "v1.2.3", "1.2.3-", "1.2.3-a..b",
                           "1.2.3+", "1.2.3-01", "../1.2.3"}) {
     EXPECT_FALSE(ParseVersion(bad).ok()) << "[" << bad << "]";
