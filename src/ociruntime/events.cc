@@ -148,14 +148,6 @@ std::string EventLine(std::string_view type, const std::string& id, const std::s
   return line.dump() + "\n";
 }
 
-int64_t OomKills(const runtime::CgroupPlan& plan) {
-  if (plan.layout == runtime::CgroupLayout::kV2) {
-    return plan.dirs.empty() ? 0 : static_cast<int64_t>(Key(KeyValues(plan.dirs[0] + "/memory.events"), "oom_kill"));
-  }
-  std::string d = runtime::ControllerDirOf(plan, "memory").dir;
-  return d.empty() ? 0 : static_cast<int64_t>(Key(KeyValues(d + "/memory.oom_control"), "oom_kill"));
-}
-
 std::optional<int64_t> ParseDurationMs(std::string_view text) {
   if (text.empty()) return std::nullopt;
   double total = 0;

@@ -17,9 +17,6 @@ std::string StatsJson(const runtime::CgroupPlan& plan);
 // One event line: {"type":TYPE,"id":ID[,"data":DATA]} and a newline.
 std::string EventLine(std::string_view type, const std::string& id, const std::string& data_json = "");
 
-// OOM kills so far in the container's memory cgroup.
-int64_t OomKills(const runtime::CgroupPlan& plan);
-
 // A Go duration as --interval takes it ("5s", "250ms", "1m30s"), in milliseconds.
 std::optional<int64_t> ParseDurationMs(std::string_view text);
 

@@ -803,7 +803,7 @@ int Events(Global& g, const Args& a) {
     return 0;
   }
   ::signal(SIGPIPE, SIG_IGN);
-  int64_t ooms = OomKills(plan);
+  int64_t ooms = runtime::CgroupOomKills(plan);
   auto pidfd = os::PidfdOpen(s->pid);
   if (!pidfd.ok() || !os::ProcessMatches(s->pid, s->start_time)) return 0;
   auto next_stats = std::chrono::steady_clock::now();
@@ -816,7 +816,7 @@ int Events(Global& g, const Args& a) {
     // OOM kills are looked for every 100 ms (or each interval, when shorter).
     int wait = static_cast<int>(std::min<int64_t>(*interval, 100));
     auto exited = os::WaitPidfd(pidfd->get(), wait);
-    if (int64_t now_ooms = OomKills(plan); now_ooms > ooms) {
+    if (int64_t now_ooms = runtime::CgroupOomKills(plan); now_ooms > ooms) {
       ooms = now_ooms;
       if (!os::WriteAll(STDOUT_FILENO, EventLine("oom", s->id)).ok()) return 0;
     }

@@ -102,6 +102,8 @@ struct CgroupStats {
   int64_t oom_kills = 0;
 };
 Result<CgroupStats> ReadCgroupStats(const CgroupPlan& plan);
+// How many times the OOM killer has struck in the container's cgroup (0 when unknown).
+int64_t CgroupOomKills(const CgroupPlan& plan);
 
 // Freezes or thaws every process of the container and waits until the kernel says it is done.
 Status FreezeCgroup(const CgroupPlan& plan, bool frozen);

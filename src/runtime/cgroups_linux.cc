@@ -365,6 +365,12 @@ Status RemoveCgroup(const CgroupPlan& plan) {
   return result;
 }
 
+int64_t CgroupOomKills(const CgroupPlan& plan) {
+  if (plan.layout == CgroupLayout::kV2) return plan.dirs.empty() ? 0 : ReadKey(plan.dirs[0] + "/memory.events", "oom_kill");
+  std::string mem = ControllerDirOf(plan, "memory").dir;
+  return mem.empty() ? 0 : ReadKey(mem + "/memory.oom_control", "oom_kill");
+}
+
 Result<CgroupStats> ReadCgroupStats(const CgroupPlan& plan) {
   CgroupStats s;
   if (plan.layout == CgroupLayout::kV2) {
@@ -374,7 +380,7 @@ Result<CgroupStats> ReadCgroupStats(const CgroupPlan& plan) {
     s.memory_limit = max.ok() ? ParseInt(TrimSpace(*max)).value_or(0) : 0;
     s.cpu_usage_ns = ReadKey(d + "/cpu.stat", "usage_usec") * 1000;
     s.pids = ReadInt(d + "/pids.current");
-    s.oom_kills = ReadKey(d + "/memory.events", "oom_kill");
+    s.oom_kills = CgroupOomKills(plan);
     return s;
   }
   if (plan.layout != CgroupLayout::kV1) return Status::Unavailable("no cgroup hierarchy");
@@ -383,7 +389,7 @@ Result<CgroupStats> ReadCgroupStats(const CgroupPlan& plan) {
     s.memory_usage = ReadInt(mem + "/memory.usage_in_bytes");
     s.memory_limit = ReadInt(mem + "/memory.limit_in_bytes");
     if (s.memory_limit >= (int64_t{1} << 62)) s.memory_limit = 0;  // the v1 "unlimited" value
-    s.oom_kills = ReadKey(mem + "/memory.oom_control", "oom_kill");
+    s.oom_kills = CgroupOomKills(plan);
   }
   if (std::string cpu = ControllerDirOf(plan, "cpuacct").dir; !cpu.empty()) s.cpu_usage_ns = ReadInt(cpu + "/cpuacct.usage");
   if (std::string pids = ControllerDirOf(plan, "pids").dir; !pids.empty()) s.pids = ReadInt(pids + "/pids.current");
