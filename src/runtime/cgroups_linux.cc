@@ -42,7 +42,6 @@ int64_t ReadKey(const std::string& path, std::string_view key) {
   return 0;
 }
 
-
 }  // namespace
 
 std::vector<std::string> DefaultAllowedDevices() {
@@ -64,7 +63,15 @@ CgroupLayout DetectCgroupLayout(const std::string& root) {
   return CgroupLayout::kNone;
 }
 
-std::vector<std::string> Ancestors(const std::string& name);
+// "a/b/c" -> {"a", "a/b"}: the ancestors below the root, outermost first, all created if
+// missing (as runc creates a cgroupsPath's parents).
+std::vector<std::string> Ancestors(const std::string& name) {
+  std::vector<std::string> out;
+  for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+    out.push_back(name.substr(0, slash));
+  }
+  return out;
+}
 
 // The hierarchies mounted under `root` (directories holding cgroup.procs; the "cpu" and
 // "cpuacct" symlinks of a joint mount are skipped, their target is listed).
@@ -92,6 +99,15 @@ bool InInitialUserNamespace() {
     if (!f.empty()) fields.push_back(f);
   }
   return fields == std::vector<std::string>{"0", "0", "4294967295"};
+}
+
+// The limits' device rules in the order they apply: the deny-all baseline and its allows, or
+// an OCI config's rules as given.
+std::vector<std::pair<bool, std::string>> DeviceRulesOf(const CgroupLimits& limits) {
+  if (!limits.allowed_devices) return limits.device_rules;
+  std::vector<std::pair<bool, std::string>> rules = {{false, "a"}};
+  for (const std::string& rule : *limits.allowed_devices) rules.emplace_back(true, rule);
+  return rules;
 }
 
 // The v1 hierarchy a plan directory is in, as its mount point names it ("cpu,cpuacct").
@@ -193,16 +209,6 @@ void AddResourceWrites(const std::string& root, const std::string& name, const C
   plan->writes.insert(plan->writes.end(), writes->begin(), writes->end());
 }
 
-// "a/b/c" -> {"a", "a/b"}: the ancestors below the root, outermost first, all created if
-// missing (as runc creates a cgroupsPath's parents).
-std::vector<std::string> Ancestors(const std::string& name) {
-  std::vector<std::string> out;
-  for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
-    out.push_back(name.substr(0, slash));
-  }
-  return out;
-}
-
 CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::string& name,
                       const CgroupLimits& limits) {
   CgroupPlan plan;
@@ -233,12 +239,7 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
     if (limits.pids_max > 0) write(dir + "/pids.max", std::to_string(limits.pids_max));
     plan.procs_files = {dir + "/cgroup.procs"};
     // No devices controller on v2: the rules become a BPF device program on the cgroup.
-    if (limits.allowed_devices) {
-      plan.device_filter.emplace_back(false, "a");
-      for (const std::string& rule : *limits.allowed_devices) plan.device_filter.emplace_back(true, rule);
-    } else {
-      plan.device_filter = limits.device_rules;
-    }
+    plan.device_filter = DeviceRulesOf(limits);
     AddResourceWrites(root, name, limits, &plan);
     return plan;
   }
@@ -262,11 +263,8 @@ CgroupPlan PlanCgroup(CgroupLayout layout, const std::string& root, const std::s
       write(dir + "/cpu.cfs_quota_us", std::to_string(limits.cpu_quota_us));
     } else if (ctl == "pids" && limits.pids_max > 0) {
       write(dir + "/pids.max", std::to_string(limits.pids_max));
-    } else if (ctl == "devices" && limits.allowed_devices) {
-      write(dir + "/devices.deny", "a");
-      for (const std::string& rule : *limits.allowed_devices) write(dir + "/devices.allow", rule);
     } else if (ctl == "devices") {
-      for (const auto& [allow, rule] : limits.device_rules) write(dir + (allow ? "/devices.allow" : "/devices.deny"), rule);
+      for (const auto& [allow, rule] : DeviceRulesOf(limits)) write(dir + (allow ? "/devices.allow" : "/devices.deny"), rule);
     }
   }
   AddResourceWrites(root, name, limits, &plan);
