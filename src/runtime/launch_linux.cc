@@ -41,7 +41,7 @@
 namespace bd::runtime {
 namespace {
 
-// What the child sends back when it cannot exec. A successful exec closes the pipe instead.
+// What the child sends back when it cannot exec. A successful exec closes the channel instead.
 struct ChildReport {
   int exit_code;  // kReady: set up and waiting on the start FIFO
   int code;  // bd::Code
@@ -56,11 +56,13 @@ constexpr int kRunHooks = -2;
 // (SCM_RIGHTS) for the runtime to hand to the seccomp agent.
 constexpr int kSeccompFd = -3;
 
-// The report channel: a socket pair of packets, so that a report keeps its bounds and can carry
-// a descriptor; the child's end closes on exec, as a pipe's would.
-Status MakeReportChannel(UniqueFd (&ends)[2]) {
+// A unix socket pair of `type`, close-on-exec. The report channel is SOCK_SEQPACKET, so that a
+// report keeps its bounds and can carry a descriptor (the child's end closes on exec, as a
+// pipe's would); the sync channel SOCK_STREAM, so that writing to a process that already died
+// is an error, not SIGPIPE.
+Status MakeSocketPair(int type, UniqueFd (&ends)[2]) {
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return os::ErrnoStatus("socketpair");
+  if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) return os::ErrnoStatus("socketpair");
   ends[0].Reset(sv[0]);
   ends[1].Reset(sv[1]);
   return {};
@@ -69,6 +71,13 @@ Status MakeReportChannel(UniqueFd (&ends)[2]) {
 // A report with descriptor `fd` attached.
 bool SendReport(int report_fd, const ChildReport& r, int fd) {
   return os::SendFds(report_fd, {fd}, std::string_view(reinterpret_cast<const char*>(&r), sizeof r)).ok();
+}
+
+// A kSeccompFd report's descriptor handed to the seccomp agent, for process `pid` of a container
+// in `status`.
+Status HandOverSeccompFd(const Spec& spec, pid_t pid, std::string_view status, const UniqueFd& passed) {
+  if (!passed) return Status::Internal("the seccomp notify descriptor did not arrive");
+  return SendToSeccompAgent(spec, pid, status, passed.get());
 }
 
 // One report from a container process, and the descriptor it carried, if any, in `*passed`.
@@ -789,8 +798,6 @@ Status AwaitStart(int gate_fd, int report_fd) {
     }
   }
   if (Status st = ApplyLimits(proc); !st.ok()) fail(st);
-  // Without no_new_privs only CAP_SYS_ADMIN may load a filter, and the process is about to
-  // lose it: the filter goes on now and also governs the remaining setup calls.
   // The filter, and with SCMP_ACT_NOTIFY rules its notify descriptor handed to the runtime
   // (for the agent) while the runtime still reads reports.
   auto load_seccomp = [&] {
@@ -802,6 +809,8 @@ Status AwaitStart(int gate_fd, int report_fd) {
       fail(os::ErrnoStatus("hand the seccomp notify descriptor to the runtime"));
     }
   };
+  // Without no_new_privs only CAP_SYS_ADMIN may load a filter, and the process is about to
+  // lose it: the filter goes on now and also governs the remaining setup calls.
   bool seccomp_early = !spec.process.no_new_privileges && !spec.seccomp_program.empty();
   if (seccomp_early) load_seccomp();
   // Capabilities: the bounding set first (needs CAP_SETPCAP), then the user switch (needs
@@ -1035,9 +1044,6 @@ Status EnterTimeNamespace(const Spec& spec) {
   ExecProcess(spec.process, spec, report_fd, io, gate.get(), sync.host_pid);
 }
 
-// Writes a new user namespace's maps from outside it, as only a process privileged over the
-// parent namespace can: setgroups is denied first when this process is not root (the kernel
-// then lets an unprivileged caller map its own gid).
 // The container process of a config with a user namespace, made by a helper: the helper joins
 // the namespaces given by path with the host's privileges (a network namespace the host owns
 // cannot be joined from inside a new user namespace), then the user namespace to join, if any,
@@ -1119,7 +1125,7 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
   };
   if (process.args.empty()) return fail(Status::InvalidArgument("no command given"));
   UniqueFd report[2], pid_pipe[2];
-  if (Status st = MakeReportChannel(report); !st.ok()) return fail(st);
+  if (Status st = MakeSocketPair(SOCK_SEQPACKET, report); !st.ok()) return fail(st);
   if (Status st = os::MakePipe(pid_pipe); !st.ok()) return fail(st);
   // Every namespace of the container, made or joined: the pidfd's setns enters them together
   // (a user namespace first, as the kernel orders them).
@@ -1171,8 +1177,8 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
     UniqueFd passed;
     n = ReadReport(report[0].get(), &r, &passed);
     if (n != static_cast<ssize_t>(sizeof r) || r.exit_code != kSeccompFd) break;
-    Status st = passed && got == sizeof out.pid ? SendToSeccompAgent(spec, out.pid, "running", passed.get())
-                                                : Status::Internal("the seccomp notify descriptor did not arrive");
+    Status st = got == sizeof out.pid ? HandOverSeccompFd(spec, out.pid, "running", passed)
+                                      : Status::Internal("the exec helper sent no pid");
     if (!st.ok()) {
       if (auto pidfd = os::PidfdOpen(out.pid); pidfd.ok()) ::syscall(SYS_pidfd_send_signal, pidfd->get(), SIGKILL, nullptr, 0);
       (void)out.helper.Wait();
@@ -1224,7 +1230,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   };
   if (spec.process.args.empty()) return fail(Status::InvalidArgument("no command given"));
   UniqueFd report[2];
-  if (Status st = MakeReportChannel(report); !st.ok()) return fail(st);
+  if (Status st = MakeSocketPair(SOCK_SEQPACKET, report); !st.ok()) return fail(st);
   CgroupPlan cgroup = PlanFor(spec);
   if (!spec.cgroup_name.empty() && cgroup.layout == CgroupLayout::kNone) {
     return fail(Status::Unavailable("no cgroup hierarchy under " + CgroupRoot()));
@@ -1291,17 +1297,13 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   }
   // The sync socket: the process waits on it for the runtime's part (user namespace maps, cgroups,
   // its pid for the hooks' state, the go-ahead after the create hooks).
-  // A socket pair, so that writing to a process that already died is an error, not SIGPIPE.
   bool sync = user_namespace || spec.hooks.Any();
   UniqueFd sync_pipe[2];
   if (sync) {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    if (Status st = MakeSocketPair(SOCK_STREAM, sync_pipe); !st.ok()) {
       (void)RemoveCgroup(cgroup);
-      return fail(os::ErrnoStatus("socketpair"));
+      return fail(st);
     }
-    sync_pipe[0].Reset(sv[0]);
-    sync_pipe[1].Reset(sv[1]);
   }
   int child_sync = sync ? sync_pipe[0].get() : -1;
   os::ChildProcess child;
@@ -1369,9 +1371,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     UniqueFd passed;
     n = ReadReport(report[0].get(), &r, &passed);
     if (n == static_cast<ssize_t>(sizeof r) && r.exit_code == kSeccompFd) {
-      Status st = passed ? SendToSeccompAgent(spec, child.pid(), "creating", passed.get())
-                         : Status::Internal("the seccomp notify descriptor did not arrive");
-      if (!st.ok()) return abandon(st);
+      if (Status st = HandOverSeccompFd(spec, child.pid(), "creating", passed); !st.ok()) return abandon(st);
       continue;
     }
     if (n != static_cast<ssize_t>(sizeof r) || r.exit_code != kRunHooks) break;
@@ -1384,7 +1384,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
   sync_pipe[1].Reset();
   if (n == 0 || (n == static_cast<ssize_t>(sizeof r) && r.exit_code == kReady)) {
     refreeze();
-    return child;  // exec'd (the pipe closed on exec), or set up and waiting to be started
+    return child;  // exec'd (its end of the channel closed), or set up and waiting to be started
   }
   auto waited = child.Wait();
   int status = waited.ok() ? *waited : 0;
