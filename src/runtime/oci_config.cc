@@ -3,6 +3,8 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "base/log.h"
@@ -17,6 +19,15 @@ using nlohmann::json;
 
 namespace {
 
+// The value `name` has in a table of {name, value} pairs; nullopt for a name it lacks.
+template <typename V, size_t N>
+std::optional<V> Lookup(const std::pair<std::string_view, V> (&table)[N], std::string_view name) {
+  for (const auto& [key, value] : table) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
 Result<int> RlimitFromName(std::string_view name) {
   static constexpr std::pair<std::string_view, int> kLimits[] = {
       {"RLIMIT_CPU", RLIMIT_CPU},           {"RLIMIT_FSIZE", RLIMIT_FSIZE},
@@ -28,9 +39,7 @@ Result<int> RlimitFromName(std::string_view name) {
       {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
       {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
   };
-  for (const auto& [n, v] : kLimits) {
-    if (n == name) return v;
-  }
+  if (auto v = Lookup(kLimits, name)) return *v;
   return Status::InvalidArgument("unknown rlimit type \"" + std::string(name) + "\"");
 }
 
@@ -73,9 +82,9 @@ Result<Scheduler> SchedulerFromJson(const json& j) {
       {"SCHED_FLAG_UTIL_CLAMP_MAX", 0x40}};
   Scheduler out;
   std::string policy = j.at("policy").get<std::string>();
-  auto p = std::find_if(std::begin(kPolicies), std::end(kPolicies), [&](const auto& e) { return e.first == policy; });
-  if (p == std::end(kPolicies)) return Status::InvalidArgument("process.scheduler: unknown policy \"" + policy + "\"");
-  out.policy = p->second;
+  auto p = Lookup(kPolicies, policy);
+  if (!p) return Status::InvalidArgument("process.scheduler: unknown policy \"" + policy + "\"");
+  out.policy = *p;
   out.nice = j.value("nice", 0);
   out.priority = j.value("priority", 0);
   if (out.nice < -20 || out.nice > 19) return Status::InvalidArgument("process.scheduler.nice must be between -20 and 19");
@@ -88,9 +97,9 @@ Result<Scheduler> SchedulerFromJson(const json& j) {
   }
   for (const json& f : j.value("flags", json::array())) {
     std::string name = f.get<std::string>();
-    auto flag = std::find_if(std::begin(kFlags), std::end(kFlags), [&](const auto& e) { return e.first == name; });
-    if (flag == std::end(kFlags)) return Status::InvalidArgument("process.scheduler: unknown flag \"" + name + "\"");
-    out.flags |= flag->second;
+    auto flag = Lookup(kFlags, name);
+    if (!flag) return Status::InvalidArgument("process.scheduler: unknown flag \"" + name + "\"");
+    out.flags |= *flag;
   }
   out.runtime = j.value("runtime", uint64_t{0});
   out.deadline = j.value("deadline", uint64_t{0});
@@ -276,9 +285,9 @@ Status ParseSeccompNotify(const json& sc, Spec* s) {
       {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 32}};
   for (const json& f : sc.value("flags", json::array())) {
     std::string name = f.get<std::string>();
-    auto flag = std::find_if(std::begin(kFlags), std::end(kFlags), [&](const auto& e) { return e.first == name; });
-    if (flag == std::end(kFlags)) return Status::InvalidArgument("linux.seccomp: unknown flag \"" + name + "\"");
-    s->seccomp_flags |= flag->second;
+    auto flag = Lookup(kFlags, name);
+    if (!flag) return Status::InvalidArgument("linux.seccomp: unknown flag \"" + name + "\"");
+    s->seccomp_flags |= *flag;
   }
   if (sc.value("defaultAction", "") == "SCMP_ACT_NOTIFY") {
     return Status::InvalidArgument("linux.seccomp: SCMP_ACT_NOTIFY cannot be the default action");
@@ -440,9 +449,9 @@ Status ParseLinux(const json& l, const std::string& id, bool systemd_cgroup, Spe
     static constexpr std::pair<std::string_view, unsigned long> kKinds[] = {
         {"shared", MS_SHARED}, {"slave", MS_SLAVE}, {"private", MS_PRIVATE}, {"unbindable", MS_UNBINDABLE}};
     std::string kind = l["rootfsPropagation"].get<std::string>();
-    auto k = std::find_if(std::begin(kKinds), std::end(kKinds), [&](const auto& e) { return e.first == kind; });
-    if (k == std::end(kKinds)) return Status::InvalidArgument("linux.rootfsPropagation: unknown value \"" + kind + "\"");
-    s->rootfs_propagation = k->second;
+    auto k = Lookup(kKinds, kind);
+    if (!k) return Status::InvalidArgument("linux.rootfsPropagation: unknown value \"" + kind + "\"");
+    s->rootfs_propagation = *k;
   }
   s->masked_paths = l.value("maskedPaths", std::vector<std::string>{});
   s->readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
