@@ -842,13 +842,12 @@ int CheckpointRestore(Global& g, const Args& a, const char* command) {
   } else if (g.store.Load(a.positional[0]).ok()) {
     return Fail(g, Status::AlreadyExists("container \"" + a.positional[0] + "\" already exists"));
   }
-  std::string criu;
-  for (const std::string& dir : Split(std::getenv("PATH") ? std::getenv("PATH") : "/usr/sbin:/usr/bin:/sbin:/bin", ':')) {
-    if (criu.empty() && !dir.empty() && ::access((dir + "/criu").c_str(), X_OK) == 0) criu = dir + "/criu";
-  }
-  if (criu.empty()) {
+  const char* path = std::getenv("PATH");
+  auto found = runtime::LookPath("criu", path ? std::vector<std::string>{std::string("PATH=") + path} : std::vector<std::string>{});
+  if (!found.ok()) {
     return Fail(g, Status::Unavailable(std::string(command) + " needs CRIU (the criu binary), which is not installed"));
   }
+  const std::string& criu = *found;
   auto check = os::RunProgram(criu, {criu, "check"}, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, "", 30);
   if (!check.ok()) return Fail(g, check.status().WithContext(std::string(command) + ": run `criu check`"));
   if (check->timed_out || !WIFEXITED(check->wait_status) || WEXITSTATUS(check->wait_status) != 0) {

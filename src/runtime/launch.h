@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "base/unique_fd.h"
@@ -71,6 +72,10 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
 // Releases a process that Launch left waiting on `fifo`: opens the FIFO for reading and waits
 // for the process's word, or fails if the process behind `pidfd` exits first.
 Status StartGated(const std::string& fifo, int pidfd);
+
+// Finds `file` on the PATH of `env` ("K=V"; the default PATH without one), as execvp would;
+// errors read as runc's (`exec: "/x": stat /x: no such file or directory`).
+Result<std::string> LookPath(const std::string& file, const std::vector<std::string>& env);
 
 // Exit status of a wait(2) status word as a shell reports it (128+signal when killed).
 int ExitCodeFromWaitStatus(int status);

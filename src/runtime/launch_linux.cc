@@ -576,7 +576,8 @@ Status PivotInto(const std::string& rootfs) {
   return {};
 }
 
-// Finds args[0] on the container's PATH, as execvp would with the container's environment.
+}  // namespace
+
 Result<std::string> LookPath(const std::string& file, const std::vector<std::string>& env) {
   if (file.empty()) return Status::NotFound("exec: no command");
   // Go's wording, as runc's errors read: `exec: "/x": stat /x: no such file or directory`.
@@ -612,6 +613,8 @@ Result<std::string> LookPath(const std::string& file, const std::vector<std::str
   if (denied) return Status::PermissionDenied("exec: \"" + file + "\": permission denied");
   return Status::NotFound("exec: \"" + file + "\": executable file not found in $PATH");
 }
+
+namespace {
 
 // A clean signal state and the standard streams, first thing in every container process.
 void ResetProcess(const LaunchIo& io, int report_fd) {
