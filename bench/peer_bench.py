@@ -75,7 +75,7 @@ def start_suite(args):
     }
     names, samples = measure(commands, args.rounds)
     m = report(names, samples)
-    print(f"\nbasic-docker / crun bare bundle: {m[names[0]] / m[names[1]]:.2f}x (target <= 2.0)")
+    print(f"\nbasic-docker / crun bare bundle: {m[names[0]] / m[names[1]]:.2f}x (target <= 1.5)")
     print(f"podman / basic-docker: {m[names[3]] / m[names[0]]:.1f}x faster (target >= 5)")
 
 
@@ -98,7 +98,7 @@ def exec_suite(args):
         }
         names, samples = measure(commands, args.rounds)
         m = report(names, samples)
-        print(f"\nbasic-docker exec / crun exec: {m[names[0]] / m[names[1]]:.2f}x (target <= 1.5)")
+        print(f"\nbasic-docker exec / crun exec: {m[names[0]] / m[names[1]]:.2f}x (target <= 1.0)")
         print(f"podman exec / basic-docker exec: {m[names[3]] / m[names[0]]:.1f}x")
     finally:
         run([args.bd, "--root", args.root, "rm", "-f", "bench-exec"], check=False)

@@ -241,7 +241,9 @@ Status ContainerStore::MarkRestarting(const std::string& id, int exit_code, int6
 }
 
 Status ContainerStore::SetStopRequested(const std::string& id, bool requested) {
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET stop_requested = ? WHERE id = ?"));
+  // Unchanged (every start of a container never stopped): no row changes, so the commit
+  // writes nothing to the WAL.
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET stop_requested = ?1 WHERE id = ?2 AND stop_requested != ?1"));
   return st.BindAll(requested ? 1 : 0, id).Run();
 }
 

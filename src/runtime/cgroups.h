@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace bd::runtime {
 
@@ -89,8 +90,17 @@ Status ApplyCgroupPlan(const CgroupPlan& plan);
 // Writes `writes` in order. A v1 memory limit refused because the current memory+swap limit is
 // below it is written again after the memory+swap limit that follows it.
 Status WriteCgroupFiles(const std::vector<CgroupWrite>& writes);
-// Moves `pid` (0: the caller) into the container's cgroups.
+// Moves `pid` (0: the caller, which must be single-threaded) into the container's cgroups.
 Status JoinCgroup(const CgroupPlan& plan, pid_t pid = 0);
+// What clone3's CLONE_INTO_CGROUP needs to start a process in the plan's cgroup2 directory
+// (pure v2, or a hybrid host's unified hierarchy): that directory, opened, and the plan's other
+// procs files, which the process still joins itself. Being born there spares the cgroup.procs
+// write, which takes the kernel's global threadgroup lock. No directory: nothing to clone into.
+struct CloneIntoCgroup {
+  UniqueFd dir;
+  std::vector<std::string> other_procs_files;
+};
+CloneIntoCgroup CloneIntoCgroupOf(const CgroupPlan& plan);
 // Removes the container's cgroup directories; missing ones are fine.
 Status RemoveCgroup(const CgroupPlan& plan);
 

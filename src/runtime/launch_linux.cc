@@ -148,6 +148,25 @@ unsigned long NamespaceFlags(const std::vector<std::string>& names) {
   return flags;
 }
 
+// clone3 with `args`, the child born in the cgroup2 directory of `plan` when it has one and
+// `into` (CloneIntoCgroupOf); `plan` is left with the procs files the child still has to join
+// itself. A kernel that refuses CLONE_INTO_CGROUP gets the plain clone and the whole plan.
+long Clone3IntoCgroup(clone_args& args, bool into, CgroupPlan* plan) {
+  CloneIntoCgroup target = into ? CloneIntoCgroupOf(*plan) : CloneIntoCgroup{};
+  if (target.dir) {
+    clone_args with = args;
+    with.flags |= CLONE_INTO_CGROUP;
+    with.cgroup = static_cast<uint64_t>(target.dir.get());
+    long pid = ::syscall(SYS_clone3, &with, sizeof with);
+    if (pid >= 0) {
+      if (pid == 0) plan->procs_files = std::move(target.other_procs_files);
+      return pid;
+    }
+    if (errno == ENOMEM || errno == EAGAIN) return pid;
+  }
+  return ::syscall(SYS_clone3, &args, sizeof args);
+}
+
 Status MountAt(const char* src, int target_fd, const char* type, unsigned long flags,
                const char* data, const std::string& shown) {
   std::string target = "/proc/self/fd/" + std::to_string(target_fd);
@@ -1140,7 +1159,9 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
     cgroup.procs_files.clear();
     for (const std::string& d : process.cgroup_dirs) cgroup.procs_files.push_back(d + "/cgroup.procs");
   }
-  pid_t helper = ::fork();
+  clone_args helper_args{};
+  helper_args.exit_signal = SIGCHLD;
+  pid_t helper = static_cast<pid_t>(Clone3IntoCgroup(helper_args, true, &cgroup));
   if (helper < 0) return fail(os::ErrnoStatus("fork"));
   if (helper == 0) {
     report[0].Reset();
@@ -1316,7 +1337,10 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     args.flags = NamespaceFlags(spec.namespaces) | CLONE_PIDFD;
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
-    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    // Not born in the cgroup with an initial CPU affinity: that one applies before the process
+    // is in its cgroup (and its cpuset).
+    CgroupPlan child_cgroup = cgroup;
+    long pid = Clone3IntoCgroup(args, spec.process.cpu_affinity_initial.empty(), &child_cgroup);
     if (pid < 0) {
       (void)RemoveCgroup(cgroup);
       return fail(os::ErrnoStatus("clone3 into new namespaces"));
@@ -1324,7 +1348,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     if (pid == 0) {
       report[0].Reset();
       sync_pipe[1].Reset();
-      ChildMain(spec, cgroup, io, join_fds, idmapped_fds, *caller_mnt, report[1].get(), child_sync);
+      ChildMain(spec, child_cgroup, io, join_fds, idmapped_fds, *caller_mnt, report[1].get(), child_sync);
     }
     child = os::ChildProcess(static_cast<pid_t>(pid), UniqueFd(pidfd));
   } else {

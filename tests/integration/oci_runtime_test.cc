@@ -556,6 +556,32 @@ TEST_F(OciRuntimeTest, PidfdSocketExecCgroupAndCheckpointWithoutCriu) {
   std::string fdinfo = os::ReadFile("/proc/self/fdinfo/" + std::to_string(pidfd.get())).value_or("");
   EXPECT_NE(fdinfo.find("Pid:\t" + std::to_string(State("c1")["pid"].get<int>()) + "\n"), std::string::npos) << fdinfo;
 
+  // The first process and an exec are in the container's cgroup of each hierarchy it uses (v1
+  // ones joined through `tasks`, the cgroup2 one by being cloned into it); the exec sees them
+  // through the container's cgroup namespace, rooted there.
+  // Counts the lines of a /proc/PID/cgroup text for the hierarchies holding the container's
+  // cgroup, each expected to show `want`.
+  auto in_container_cgroup = [](const std::string& text, const std::string& want) {
+    int seen = 0;
+    for (const std::string& line : Split(text, '\n')) {
+      size_t a = line.find(':'), b = line.find(':', a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      std::string controllers = line.substr(a + 1, b - a - 1);
+      std::string mount = controllers.empty() ? (os::IsDir("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup")
+                          : controllers.rfind("name=", 0) == 0 ? "/sys/fs/cgroup/" + controllers.substr(5)
+                                                               : "/sys/fs/cgroup/" + controllers;
+      if (!os::IsDir(mount + "/basic-runtime/c1")) continue;
+      EXPECT_EQ(line.substr(b + 1), want) << text;
+      ++seen;
+    }
+    return seen;
+  };
+  std::string init_pid = std::to_string(State("c1")["pid"].get<int>());
+  EXPECT_GT(in_container_cgroup(os::ReadFile("/proc/" + init_pid + "/cgroup").value_or(""), "/basic-runtime/c1"), 0);
+  r = Rt({"exec", "c1", "cat", "/proc/self/cgroup"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(in_container_cgroup(r.out, "/"), 0) << r.out;
+
   // exec --cgroup: the sub-cgroup must exist in every hierarchy the container is in.
   EXPECT_NE(Rt({"exec", "--cgroup", "sub", "c1", "true"}).err.find("does not exist"), std::string::npos);
   std::string name = "/basic-runtime/c1";
