@@ -1071,15 +1071,21 @@ Status EnterTimeNamespace(const Spec& spec) {
 // cannot be joined from inside a new user namespace), then the user namespace to join, if any,
 // then clones the process with the new namespaces, CLONE_NEWUSER among them so that the kernel
 // makes the user namespace first and every other one owned by it. CLONE_PARENT makes the
-// process the caller's child, as with the direct clone. Returns its pid.
+// process the caller's child, as with the direct clone. With `cgroup`, the helper is born in
+// (or joins) the container's cgroups first and the process inherits them: cheaper than the
+// caller writing its pid (see JoinCgroup). Returns its pid.
 Result<pid_t> CloneWithUserNamespace(const Spec& spec, const std::vector<int>& join_fds, int report_fd,
-                                     const std::function<void()>& child_main) {
+                                     const CgroupPlan* cgroup, const std::function<void()>& child_main) {
   UniqueFd pid_pipe[2];
   BD_RETURN_IF_ERROR(os::MakePipe(pid_pipe));
-  pid_t helper = ::fork();
+  CgroupPlan helper_cgroup = cgroup ? *cgroup : CgroupPlan{};
+  clone_args helper_args{};
+  helper_args.exit_signal = SIGCHLD;
+  pid_t helper = static_cast<pid_t>(Clone3IntoCgroup(helper_args, cgroup != nullptr, &helper_cgroup));
   if (helper < 0) return os::ErrnoStatus("fork");
   if (helper == 0) {
     pid_pipe[0].Reset();
+    if (Status st = JoinCgroup(helper_cgroup); !st.ok()) Fail(report_fd, kExitEngineFailed, st);
     int user_fd = -1;
     for (size_t i = 0; i < spec.join_namespaces.size(); ++i) {
       const NamespacePath& n = spec.join_namespaces[i];
@@ -1330,6 +1336,9 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     }
   }
   int child_sync = sync ? sync_pipe[0].get() : -1;
+  // With a user namespace, the clone helper moves into the cgroups and the process inherits
+  // them; not with an initial CPU affinity, which applies before the process is in its cgroup.
+  bool helper_joins_cgroup = user_namespace && spec.process.cpu_affinity_initial.empty();
   os::ChildProcess child;
   if (!user_namespace) {
     int pidfd = -1;
@@ -1353,7 +1362,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
     child = os::ChildProcess(static_cast<pid_t>(pid), UniqueFd(pidfd));
   } else {
     std::vector<int> joined(join_fds.size(), -1);  // the helper joined them
-    auto pid = CloneWithUserNamespace(spec, join_fds, report[1].get(), [&] {
+    auto pid = CloneWithUserNamespace(spec, join_fds, report[1].get(), helper_joins_cgroup ? &cgroup : nullptr, [&] {
       report[0].Reset();
       sync_pipe[1].Reset();
       ChildMain(spec, cgroup, io, joined, idmapped_fds, *caller_mnt, report[1].get(), child_sync);
@@ -1384,7 +1393,7 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchErro
         if (Status st = WriteIdMaps(child.pid(), spec.uid_mappings, spec.gid_mappings); !st.ok()) return abandon(st);
       }
       if (Status st = SetRlimitsAndOomScore(child.pid(), spec.process); !st.ok()) return abandon(st);
-      if (!cgroup.procs_files.empty()) {
+      if (!cgroup.procs_files.empty() && !helper_joins_cgroup) {
         if (Status st = JoinCgroup(cgroup, child.pid()); !st.ok()) return abandon(st);
       }
     }

@@ -20,6 +20,24 @@
 namespace bd::testing {
 namespace {
 
+// Counts the lines of a /proc/PID/cgroup text for the hierarchies holding container `id`'s
+// cgroup (basic-runtime/ID), expecting each to show the path `want`.
+int LinesInContainerCgroup(const std::string& text, const std::string& id, const std::string& want) {
+  int seen = 0;
+  for (const std::string& line : Split(text, '\n')) {
+    size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string controllers = line.substr(a + 1, b - a - 1);
+    std::string mount = controllers.empty() ? (os::IsDir("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup")
+                        : controllers.rfind("name=", 0) == 0 ? "/sys/fs/cgroup/" + controllers.substr(5)
+                                                             : "/sys/fs/cgroup/" + controllers;
+    if (!os::IsDir(mount + "/basic-runtime/" + id)) continue;
+    EXPECT_EQ(line.substr(b + 1), want) << text;
+    ++seen;
+  }
+  return seen;
+}
+
 TEST_F(OciRuntimeTest, RunReturnsTheExitCodeAndCleansUp) {
   SetArgs({"sh", "-c", "hostname; id -u; cat /proc/self/status | grep CapEff; exit 7"});
   CmdResult r = Rt({"run", "--bundle", bundle_, "c1"});
@@ -130,6 +148,9 @@ TEST_F(OciRuntimeTest, UserNamespaceMapsRootAndExecJoinsIt) {
   auto status = os::ReadFile("/proc/" + std::to_string(st["pid"].get<int>()) + "/status");
   ASSERT_TRUE(status.ok());
   EXPECT_NE(status->find("\nUid:\t100000\t100000\t100000\t100000\n"), std::string::npos) << *status;
+  // In the container's cgroups, which it inherited from the clone helper.
+  EXPECT_GT(LinesInContainerCgroup(os::ReadFile("/proc/" + std::to_string(st["pid"].get<int>()) + "/cgroup").value_or(""), "c1",
+                                   "/basic-runtime/c1"), 0);
   CmdResult e = Rt({"exec", "c1", "sh", "-c", "id -u; cat /proc/self/uid_map"});
   EXPECT_EQ(e.code, 0) << e.err;
   EXPECT_NE(e.out.find("100000"), std::string::npos) << e.out;
@@ -559,28 +580,11 @@ TEST_F(OciRuntimeTest, PidfdSocketExecCgroupAndCheckpointWithoutCriu) {
   // The first process and an exec are in the container's cgroup of each hierarchy it uses (v1
   // ones joined through `tasks`, the cgroup2 one by being cloned into it); the exec sees them
   // through the container's cgroup namespace, rooted there.
-  // Counts the lines of a /proc/PID/cgroup text for the hierarchies holding the container's
-  // cgroup, each expected to show `want`.
-  auto in_container_cgroup = [](const std::string& text, const std::string& want) {
-    int seen = 0;
-    for (const std::string& line : Split(text, '\n')) {
-      size_t a = line.find(':'), b = line.find(':', a + 1);
-      if (a == std::string::npos || b == std::string::npos) continue;
-      std::string controllers = line.substr(a + 1, b - a - 1);
-      std::string mount = controllers.empty() ? (os::IsDir("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup")
-                          : controllers.rfind("name=", 0) == 0 ? "/sys/fs/cgroup/" + controllers.substr(5)
-                                                               : "/sys/fs/cgroup/" + controllers;
-      if (!os::IsDir(mount + "/basic-runtime/c1")) continue;
-      EXPECT_EQ(line.substr(b + 1), want) << text;
-      ++seen;
-    }
-    return seen;
-  };
   std::string init_pid = std::to_string(State("c1")["pid"].get<int>());
-  EXPECT_GT(in_container_cgroup(os::ReadFile("/proc/" + init_pid + "/cgroup").value_or(""), "/basic-runtime/c1"), 0);
+  EXPECT_GT(LinesInContainerCgroup(os::ReadFile("/proc/" + init_pid + "/cgroup").value_or(""), "c1", "/basic-runtime/c1"), 0);
   r = Rt({"exec", "c1", "cat", "/proc/self/cgroup"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_GT(in_container_cgroup(r.out, "/"), 0) << r.out;
+  EXPECT_GT(LinesInContainerCgroup(r.out, "c1", "/"), 0) << r.out;
 
   // exec --cgroup: the sub-cgroup must exist in every hierarchy the container is in.
   EXPECT_NE(Rt({"exec", "--cgroup", "sub", "c1", "true"}).err.find("does not exist"), std::string::npos);
