@@ -19,12 +19,31 @@ std::string_view CodeName(Code code) {
   return "unknown";
 }
 
+int HttpStatusOf(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kNotFound: return 404;
+    case Code::kAlreadyExists:
+    case Code::kFailedPrecondition:  // e.g. removing a running container: Docker's 409
+    case Code::kConflict: return 409;
+    case Code::kInvalidArgument: return 400;
+    case Code::kPermissionDenied: return 403;
+    case Code::kUnavailable: return 503;
+    case Code::kNotSupported: return 501;
+    case Code::kDeadlineExceeded: return 504;
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
   std::string msg;
   msg.reserve(context.size() + 2 + message_.size());
   msg.append(context).append(": ").append(message_);
-  return Status(code_, std::move(msg));
+  Status out(code_, std::move(msg));
+  out.command_failure_ = command_failure_;
+  return out;
 }
 
 std::string Status::ToString() const {

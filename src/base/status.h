@@ -12,9 +12,9 @@
 
 namespace bd {
 
-// The kinds of failure callers need to tell apart. The CLI turns a failure into exit code 1,
-// or Docker's 125 (the engine failed) / 126 / 127 (the command could not run) for run, create
-// and exec.
+// The kinds of failure callers need to tell apart. The edges turn them into what their clients
+// expect: the CLI into exit codes (cli/exit_codes.h: 1, or Docker's 125 / 126 / 127), an API
+// server into HTTP statuses (HttpStatusOf).
 enum class Code : unsigned char {
   kOk = 0,
   kNotFound,
@@ -30,6 +30,12 @@ enum class Code : unsigned char {
 };
 
 std::string_view CodeName(Code code);
+// The HTTP status a Docker-compatible API answers a failure of this kind with (200 for kOk).
+int HttpStatusOf(Code code);
+
+// When a container's command is why an operation failed: it was not found (Docker's exit code
+// 127) or was found and could not be run (126). kNone: the engine itself failed.
+enum class CommandFailure : unsigned char { kNone, kNotFound, kCannotRun };
 
 class [[nodiscard]] Status {
  public:
@@ -55,6 +61,14 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
+  CommandFailure command_failure() const { return command_failure_; }
+
+  // This status, marked as the failure of a container's command (OK stays OK).
+  Status WithCommandFailure(CommandFailure f) const {
+    Status s = *this;
+    if (!s.ok()) s.command_failure_ = f;
+    return s;
+  }
 
   // Returns this status with "context: " put before the message; OK stays OK.
   Status WithContext(std::string_view context) const;
@@ -67,6 +81,7 @@ class [[nodiscard]] Status {
   Status(Code code, std::string msg) : code_(code), message_(std::move(msg)) {}
 
   Code code_ = Code::kOk;
+  CommandFailure command_failure_ = CommandFailure::kNone;
   std::string message_;
 };
 

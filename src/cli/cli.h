@@ -1,5 +1,5 @@
 // The basic-docker command line: one file per verb registers its subcommand on the CLI11 app.
-// Verbs return the process exit code: 1 for a failure, Docker's 125 / 126 / 127 where run, create and exec give them.
+// Verbs return the process exit code; failures go through one table (ExitCodeOf).
 #pragma once
 
 #include <functional>
@@ -31,8 +31,15 @@ class Context {
   std::unique_ptr<engine::Engine> engine_;
 };
 
-// Prints "Error: <message>" to stderr and returns the exit code for `st`.
-int Fail(const Status& st, int exit_code = 1);
+// The one table from a failure to the process's exit code. A container command that could not
+// run gives Docker's 127 (not found) or 126 (cannot be run), whatever the verb; any other failure
+// gives 125 for kRun (run, create, and the wait of an attached run, as Docker's do) and 1 for
+// every other verb.
+enum class ExitStyle { kPlain, kRun };
+int ExitCodeOf(const Status& st, ExitStyle style = ExitStyle::kPlain);
+
+// Prints "Error: <message>" to stderr and returns ExitCodeOf(st, style).
+int Fail(const Status& st, ExitStyle style = ExitStyle::kPlain);
 
 // Accepts "", "table" and "json" for --format.
 Status CheckFormat(const std::string& format);

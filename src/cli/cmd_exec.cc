@@ -2,7 +2,6 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/cli.h"
-#include "runtime/launch.h"
 
 namespace bd::cli {
 
@@ -34,13 +33,8 @@ void RegisterExec(CLI::App& app, Context& ctx) {
       f->opts.cmd.assign(rest.begin() + 1, rest.end());
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
-      int code = runtime::kExitEngineFailed;
-      auto rc = (*eng)->Exec(rest[0], f->opts, &code);
-      if (!rc.ok()) {
-        // Docker's codes: 126/127 when the command cannot run, 1 for a stopped container.
-        bool command_failed = code == runtime::kExitNotFound || code == runtime::kExitCannotInvoke;
-        return Fail(rc.status(), command_failed ? code : 1);
-      }
+      auto rc = (*eng)->Exec(rest[0], f->opts);
+      if (!rc.ok()) return Fail(rc.status());  // 126/127 when the command cannot run, else 1
       return *rc;
     };
   });

@@ -67,8 +67,7 @@ void RegisterLifecycle(CLI::App& app, Context& ctx) {
       if (rf->timeout >= 0) timeout = rf->timeout;
       return ForEachRef(rf->refs, [&](const std::string& ref) -> Status {
         BD_RETURN_IF_ERROR((*eng)->Stop(ref, timeout).status());
-        int code = 0;
-        BD_RETURN_IF_ERROR((*eng)->Start(ref, nullptr, &code).status());
+        BD_RETURN_IF_ERROR((*eng)->Start(ref, nullptr).status());
         std::printf("%s\n", ref.c_str());
         return {};
       });

@@ -123,8 +123,8 @@ int AttachUntilExit(engine::Engine& eng, const engine::Container& c,
   auto code = session.WaitExit();
   if (!code.ok()) {
     auto now = eng.containers().Get(c.id);
-    if (now.ok() && !now->error.empty()) return Fail(Status::Internal(now->error), 125);
-    return Fail(code.status(), 125);
+    if (now.ok() && !now->error.empty()) return Fail(Status::Internal(now->error), ExitStyle::kRun);
+    return Fail(code.status(), ExitStyle::kRun);
   }
   return *code == engine::kDetached ? 0 : *code;  // detached: the container runs on
 }
@@ -133,11 +133,10 @@ int StartAndMaybeAttach(engine::Engine& eng, const engine::Container& c, bool at
                         bool remove_on_failure, const std::string& detach_keys = "") {
   engine::AttachIo io{STDOUT_FILENO, STDERR_FILENO, c.config.open_stdin ? STDIN_FILENO : -1,
                       detach_keys};
-  int code = runtime::kExitEngineFailed;
-  auto session = eng.Start(c.id, attach ? &io : nullptr, &code);
+  auto session = eng.Start(c.id, attach ? &io : nullptr);
   if (!session.ok()) {
     if (remove_on_failure) (void)eng.Remove(c.id, true);
-    return Fail(session.status(), code);
+    return Fail(session.status(), ExitStyle::kRun);
   }
   if (!attach) return 0;
   if (!*session) {
@@ -159,14 +158,14 @@ void RegisterRun(CLI::App& app, Context& ctx) {
                   "Key sequence that detaches from an -it container (default ctrl-p,ctrl-q)");
   run->callback([&ctx, run, run_flags, detach, detach_keys] {
     ctx.action = [&ctx, run, run_flags, detach, detach_keys]() -> int {
-      if (Status st = FinishCreateFlags(run, *run_flags); !st.ok()) return Fail(st, 125);
+      if (Status st = FinishCreateFlags(run, *run_flags); !st.ok()) return Fail(st, ExitStyle::kRun);
       if (!detach_keys->empty()) {
-        if (auto keys = engine::ParseDetachKeys(*detach_keys); !keys.ok()) return Fail(keys.status(), 125);
+        if (auto keys = engine::ParseDetachKeys(*detach_keys); !keys.ok()) return Fail(keys.status(), ExitStyle::kRun);
       }
       auto eng = ctx.Engine();
-      if (!eng.ok()) return Fail(eng.status(), 125);
+      if (!eng.ok()) return Fail(eng.status(), ExitStyle::kRun);
       auto c = (*eng)->Create(run_flags->opts);
-      if (!c.ok()) return Fail(c.status(), 125);
+      if (!c.ok()) return Fail(c.status(), ExitStyle::kRun);
       // A container whose command never ran is removed: `run` leaves nothing half-made.
       int rc = StartAndMaybeAttach(**eng, *c, !*detach, /*remove_on_failure=*/true, *detach_keys);
       if (rc == 0 && *detach) std::printf("%s\n", c->id.c_str());
@@ -179,11 +178,11 @@ void RegisterRun(CLI::App& app, Context& ctx) {
   AddCreateFlags(create, *create_flags);
   create->callback([&ctx, create, create_flags] {
     ctx.action = [&ctx, create, create_flags]() -> int {
-      if (Status st = FinishCreateFlags(create, *create_flags); !st.ok()) return Fail(st, 125);
+      if (Status st = FinishCreateFlags(create, *create_flags); !st.ok()) return Fail(st, ExitStyle::kRun);
       auto eng = ctx.Engine();
-      if (!eng.ok()) return Fail(eng.status(), 125);
+      if (!eng.ok()) return Fail(eng.status(), ExitStyle::kRun);
       auto c = (*eng)->Create(create_flags->opts);
-      if (!c.ok()) return Fail(c.status(), 125);
+      if (!c.ok()) return Fail(c.status(), ExitStyle::kRun);
       std::printf("%s\n", c->id.c_str());
       return 0;
     };

@@ -14,10 +14,20 @@ Result<engine::Engine*> Context::Engine() {
   return engine_.get();
 }
 
-int Fail(const Status& st, int exit_code) {
+int ExitCodeOf(const Status& st, ExitStyle style) {
+  if (st.ok()) return 0;
+  switch (st.command_failure()) {
+    case CommandFailure::kNotFound: return 127;
+    case CommandFailure::kCannotRun: return 126;
+    case CommandFailure::kNone: break;
+  }
+  return style == ExitStyle::kRun ? 125 : 1;
+}
+
+int Fail(const Status& st, ExitStyle style) {
   std::string line = "Error: " + st.ToString() + "\n";
   (void)!::write(STDERR_FILENO, line.data(), line.size());
-  return exit_code;
+  return ExitCodeOf(st, style);
 }
 
 Status CheckFormat(const std::string& format) {
@@ -133,7 +143,7 @@ int Main(int argc, char** argv) {
   if (!ctx.log_level.empty()) {
     log::Level level;
     if (!log::ParseLevel(ctx.log_level, &level)) {
-      return Fail(Status::InvalidArgument("unknown log level \"" + ctx.log_level + "\""), 125);
+      return Fail(Status::InvalidArgument("unknown log level \"" + ctx.log_level + "\""), ExitStyle::kRun);
     }
     log::SetLevel(level);
   }

@@ -134,7 +134,6 @@ class RootfsComponent : public portlayer::Component {
 struct TaskStart {
   const AttachIo* io = nullptr;
   std::unique_ptr<TaskSession> session;
-  int exit_code = runtime::kExitEngineFailed;
 };
 
 // The container's process, supervised by its shim: kBound while running.
@@ -199,10 +198,10 @@ class TaskComponent : public portlayer::Component {
       std::string rest(TrimSpace(line.substr(kMsgFailed.size())));
       size_t sp = rest.find(' ');
       int code = static_cast<int>(ParseInt(rest.substr(0, sp)).value_or(runtime::kExitEngineFailed));
-      if (start) start->exit_code = code;
       std::string msg = sp == std::string::npos ? "container failed to start" : rest.substr(sp + 1);
-      if (code == runtime::kExitNotFound) return Status::NotFound(msg);
-      if (code == runtime::kExitCannotInvoke) return Status::PermissionDenied(msg);
+      CommandFailure failure = runtime::CommandFailureOfExitCode(code);
+      if (failure == CommandFailure::kNotFound) return Status::NotFound(msg).WithCommandFailure(failure);
+      if (failure == CommandFailure::kCannotRun) return Status::PermissionDenied(msg).WithCommandFailure(failure);
       return Status::Internal(msg);
     }
     auto shim_log = os::ReadFile(engine_->paths().Container(h.container_id()) + "/shim.log");
@@ -387,9 +386,7 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
   return c;
 }
 
-Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const AttachIo* io,
-                                                   int* exit_code) {
-  *exit_code = runtime::kExitEngineFailed;
+Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const AttachIo* io) {
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
   // The capsules recorded for it come back with it (a NOOP when nothing changed).
   if (!c.Active()) BD_RETURN_IF_ERROR(SyncCapsuleMounts(c));
@@ -402,10 +399,7 @@ Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const
   BD_RETURN_IF_ERROR(h.Bind());
   Status st;
   portlayer::CommitResult r = CommitOrError(h, &st);
-  if (!st.ok()) {
-    *exit_code = start.exit_code;
-    return st;
-  }
+  if (!st.ok()) return st;
   // Already running: a NOOP, reported as no session.
   if (r.Results().at("task") == portlayer::Outcome::kNoop) return std::unique_ptr<TaskSession>();
   // Secret capsules go in from memory once the container runs.
@@ -491,8 +485,7 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::s
   return static_cast<int>(*code);
 }
 
-Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* exit_code) {
-  *exit_code = runtime::kExitEngineFailed;
+Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts) {
   BD_RETURN_IF_ERROR(ValidateUtf8("a command argument", opts.cmd));
   BD_RETURN_IF_ERROR(ValidateUtf8("an environment variable (-e)", opts.env));
   BD_RETURN_IF_ERROR(ValidateUtf8("the working directory (-w)", opts.working_dir));
@@ -538,31 +531,26 @@ Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts, int* e
     console[1].Reset(sv[1]);
     io.console_socket = console[1].get();
   }
-  runtime::LaunchError error;
-  auto started = runtime::ExecIn(pidfd.get(), spec, process, io, opts.detach, &error);
-  if (!started.ok()) {
-    *exit_code = error.exit_code;
-    return started.status();
-  }
+  BD_ASSIGN_OR_RETURN(runtime::ExecStarted started, runtime::ExecIn(pidfd.get(), spec, process, io, opts.detach));
   UniqueFd master;
   if (process.terminal) {
     console[1].Reset();
     BD_ASSIGN_OR_RETURN(master, os::RecvFd(console[0].get()));
   }
   if (opts.detach) {
-    (void)started->helper.Wait();
+    (void)started.helper.Wait();
     return 0;
   }
   Result<int> status = Status::Internal("not waited");
   {
-    os::SignalForwarder forward({started->pid, 0, master ? master.get() : -1});
+    os::SignalForwarder forward({started.pid, 0, master ? master.get() : -1});
     if (master) {
       std::optional<os::RawMode> raw;
       if (opts.interactive) raw.emplace(STDIN_FILENO);
       os::CopyWindowSize(STDIN_FILENO, master.get());
       os::RelayTerminal(master.get(), opts.interactive);
     }
-    status = started->helper.Wait();
+    status = started.helper.Wait();
   }
   BD_RETURN_IF_ERROR(status.status());
   return runtime::ExitCodeFromWaitStatus(*status);

@@ -74,10 +74,9 @@ class Engine {
   // Creates a container (state "created") with its rootfs prepared.
   Result<Container> Create(const CreateOptions& opts);
   // Starts a container through its handle. With `io`, output is also copied there and the
-  // session reports the exit. A running container is a NOOP: no session is returned.
-  // `exit_code` receives 125/126/127 when the command never ran.
-  Result<std::unique_ptr<TaskSession>> Start(const std::string& ref, const AttachIo* io,
-                                             int* exit_code);
+  // session reports the exit. A running container is a NOOP: no session is returned. When the
+  // command could not run, the status says so in its CommandFailure.
+  Result<std::unique_ptr<TaskSession>> Start(const std::string& ref, const AttachIo* io);
   // Stops a running container: SIGTERM, then SIGKILL after `timeout` seconds (the container's
   // --stop-timeout, 10 by default, when unset). Returns false when it was not running (NOOP).
   Result<bool> Stop(const std::string& ref, std::optional<int> timeout);
@@ -108,9 +107,10 @@ class Engine {
     bool tty = false;              // a pseudo-terminal made inside the container
   };
   // Runs a command inside a running container (all its namespaces, its security settings).
-  // Returns the command's exit code (0 at once when detached); `exit_code` receives 126/127 when
-  // the command could not be run. Signals the CLI receives meanwhile go to the command.
-  Result<int> Exec(const std::string& ref, const ExecOptions& opts, int* exit_code);
+  // Returns the command's exit code (0 at once when detached); when the command could not be
+  // run, the status says so in its CommandFailure. Signals the CLI receives meanwhile go to the
+  // command.
+  Result<int> Exec(const std::string& ref, const ExecOptions& opts);
   // Writes the container's log to `out_fd` / `err_fd`.
   Status Logs(const std::string& ref, const LogsOptions& opts, int out_fd, int err_fd);
 

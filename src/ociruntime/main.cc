@@ -385,9 +385,8 @@ int CreateOrRun(Global& g, const Args& a, bool run) {
   if (Status st = stdio.Open(spec.process.terminal, console_path, *preserve); !st.ok()) {
     return fail_unreserved(st);
   }
-  runtime::LaunchError error;
-  auto child = runtime::Launch(spec, stdio.io(), &error);
-  if (!child.ok()) return fail_unreserved(error.status);
+  auto child = runtime::Launch(spec, stdio.io());
+  if (!child.ok()) return fail_unreserved(child.status());
   state.pid = child->pid();
   state.start_time = os::ProcessStartTime(state.pid);
   state.spec = spec;
@@ -565,9 +564,8 @@ int Exec(Global& g, const Args& a) {
   if (!pidfd.ok() || !os::ProcessMatches(s->pid, s->start_time)) {
     return fail(Status::FailedPrecondition("container not running"));
   }
-  runtime::LaunchError error;
-  auto started = runtime::ExecIn(pidfd->get(), spec, proc, stdio.io(), detach, &error);
-  if (!started.ok()) return fail(error.status);
+  auto started = runtime::ExecIn(pidfd->get(), spec, proc, stdio.io(), detach);
+  if (!started.ok()) return fail(started.status());
   if (Status st = WritePidFile(a.Get("pid-file"), started->pid); !st.ok()) return fail(st);
   if (Status st = SendPidfd(a.Get("pidfd-socket"), started->pid); !st.ok()) return fail(st);
   if (detach) {

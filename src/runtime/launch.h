@@ -46,14 +46,15 @@ inline constexpr int kExitEngineFailed = 125;
 inline constexpr int kExitCannotInvoke = 126;
 inline constexpr int kExitNotFound = 127;
 
-struct LaunchError {
-  Status status;
-  int exit_code = kExitEngineFailed;  // 125, 126 or 127
-};
+// The status's CommandFailure as one of those codes (125 when the command is not the cause),
+// and back.
+int ExitCodeOf(CommandFailure f);
+CommandFailure CommandFailureOfExitCode(int code);
 
-// On failure fills `*error` and returns its status. With spec.start_fifo, returns once the
-// process is set up and waiting on the FIFO (see StartGated) instead of once it has exec'd.
-Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error);
+// A failure whose cause is the command (not found, not executable) says so in its
+// CommandFailure. With spec.start_fifo, returns once the process is set up and waiting on the
+// FIFO (see StartGated) instead of once it has exec'd.
+Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io);
 
 // A process started in a running container by ExecIn.
 struct ExecStarted {
@@ -67,7 +68,7 @@ struct ExecStarted {
 // with its status; detached, the helper exits at once and the process runs on alone.
 // Call from a single-threaded process: joining a mount namespace needs it.
 Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& process,
-                           const LaunchIo& io, bool detach, LaunchError* error);
+                           const LaunchIo& io, bool detach);
 
 // Releases a process that Launch left waiting on `fifo`: opens the FIFO for reading and waits
 // for the process's word, or fails if the process behind `pidfd` exits first.

@@ -1145,11 +1145,9 @@ Status CheckPrivateMountNamespace(const NamespaceId& caller) {
 }
 
 Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& process,
-                           const LaunchIo& io, bool detach, LaunchError* error) {
-  auto fail = [&](Status st, int code = kExitEngineFailed) -> Status {
-    error->status = st;
-    error->exit_code = code;
-    return st;
+                           const LaunchIo& io, bool detach) {
+  auto fail = [](Status st, int code = kExitEngineFailed) -> Status {
+    return st.WithCommandFailure(CommandFailureOfExitCode(code));
   };
   if (process.args.empty()) return fail(Status::InvalidArgument("no command given"));
   UniqueFd report[2], pid_pipe[2];
@@ -1252,11 +1250,24 @@ int ExitCodeFromWaitStatus(int status) {
   return 255;
 }
 
-Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io, LaunchError* error) {
-  auto fail = [&](Status st, int code = kExitEngineFailed) -> Status {
-    error->status = st;
-    error->exit_code = code;
-    return st;
+int ExitCodeOf(CommandFailure f) {
+  switch (f) {
+    case CommandFailure::kNotFound: return kExitNotFound;
+    case CommandFailure::kCannotRun: return kExitCannotInvoke;
+    case CommandFailure::kNone: break;
+  }
+  return kExitEngineFailed;
+}
+
+CommandFailure CommandFailureOfExitCode(int code) {
+  if (code == kExitNotFound) return CommandFailure::kNotFound;
+  if (code == kExitCannotInvoke) return CommandFailure::kCannotRun;
+  return CommandFailure::kNone;
+}
+
+Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io) {
+  auto fail = [](Status st, int code = kExitEngineFailed) -> Status {
+    return st.WithCommandFailure(CommandFailureOfExitCode(code));
   };
   if (spec.process.args.empty()) return fail(Status::InvalidArgument("no command given"));
   UniqueFd report[2];

@@ -89,10 +89,10 @@ struct Output {
 // One run of the container: launch, record it running, copy its output until it exits.
 // Returns the exit code, or the launch failure (with `error` set).
 struct RunResult {
-  int exit_code = 0;
+  int exit_code = runtime::kExitEngineFailed;  // until the container ran
   bool launched = false;
   bool oom_killed = false;
-  runtime::LaunchError error;
+  Status error;
 };
 
 // `stdin_source`: an fd to copy into the container's stdin (the attached CLI's), -1 for none.
@@ -104,27 +104,27 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
   UniqueFd out[2], err[2], in[2], console[2];
   bool tty = spec.process.terminal;
   if (Status st = os::MakePipe(out); !st.ok() || !(st = os::MakePipe(err)).ok()) {
-    result.error.status = st;
+    result.error = st;
     return result;
   }
   if (tty) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-      result.error.status = os::ErrnoStatus("socketpair");
+      result.error = os::ErrnoStatus("socketpair");
       return result;
     }
     console[0].Reset(sv[0]);
     console[1].Reset(sv[1]);
   } else if (open_stdin || stdin_source >= 0) {
     if (Status st = os::MakePipe(in); !st.ok()) {
-      result.error.status = st;
+      result.error = st;
       return result;
     }
     ::fcntl(in[1].get(), F_SETFL, O_NONBLOCK);
   }
   runtime::LaunchIo io{in[0] ? in[0].get() : -1, out[1].get(), err[1].get(),
                        console[1] ? console[1].get() : -1};
-  auto launched = runtime::Launch(spec, io, &result.error);
+  auto launched = runtime::Launch(spec, io);
   out[1].Reset();
   err[1].Reset();
   in[0].Reset();
@@ -135,8 +135,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     // stderr are one stream on a terminal) and input goes to it.
     auto received = os::RecvFd(console[0].get());
     if (!received.ok()) {
-      result.error.status = received.status().WithContext("receive the container's terminal");
-      result.exit_code = runtime::kExitEngineFailed;
+      result.error = received.status().WithContext("receive the container's terminal");
       return result;
     }
     master = std::move(received).value();
@@ -147,7 +146,8 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     if (stdin_source >= 0) os::CopyWindowSize(stdin_source, master.get());
   }
   if (!launched.ok()) {
-    result.exit_code = result.error.exit_code;
+    result.error = launched.status();
+    result.exit_code = runtime::ExitCodeOf(launched.status().command_failure());
     return result;
   }
   os::ChildProcess& child = *launched;
@@ -155,8 +155,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
   Status st = containers.MarkRunning(id, child.pid(), self, os::ProcessStartTime(self), NowNanos());
   if (!st.ok()) {
     // Without a record nobody could manage the container: `child` takes it down on return.
-    result.error.status = st.WithContext("record start");
-    result.exit_code = runtime::kExitEngineFailed;
+    result.error = st.WithContext("record start");
     return result;
   }
   result.launched = true;
@@ -432,9 +431,9 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
                             &attachment);
     int64_t finished = NowNanos();
     if (first && !run.launched) {
-      Status st = containers.MarkExited(id, run.exit_code, run.error.status.message(), finished);
+      Status st = containers.MarkExited(id, run.exit_code, run.error.message(), finished);
       if (!st.ok()) log::Error("record failed start: {}", st.ToString());
-      ReportFailed(run.exit_code, run.error.status.message());
+      ReportFailed(run.exit_code, run.error.message());
       return 1;
     }
     auto now = containers.Get(id);
@@ -450,7 +449,7 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
           (void)containers.MarkExited(id, run.exit_code, "auto-remove failed: " + rm.ToString(),
                                       finished);
         }
-      } else if (Status ms = containers.MarkExited(id, run.exit_code, run.error.status.message(),
+      } else if (Status ms = containers.MarkExited(id, run.exit_code, run.error.message(),
                                                    finished, run.oom_killed);
                  !ms.ok()) {
         log::Error("record exit: {}", ms.ToString());

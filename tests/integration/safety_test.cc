@@ -59,8 +59,7 @@ TEST(RuntimeSafety, LaunchRefusesToMountInTheCallersNamespace) {
     spec.namespaces = {"uts", "ipc"};  // no "mount"
     spec.mounts = runtime::DefaultMounts();
     spec.process.args = {"/bin/busybox", "true"};
-    runtime::LaunchError error;
-    auto child = runtime::Launch(spec, {}, &error);
+    auto child = runtime::Launch(spec, {});
     if (child.ok()) return 1;
     (void)os::WriteFile(message_file, child.status().message());
     return child.status().message().find("refusing to mount") != std::string::npos ? 0 : 2;

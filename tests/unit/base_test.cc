@@ -29,6 +29,30 @@ TEST(StatusTest, OkCarriesNothingAndContextKeepsCode) {
   EXPECT_TRUE(ok.WithContext("x").ok());
 }
 
+// A command that could not run stays marked through added context (the CLI's 126/127 come
+// from it); OK stays unmarked.
+TEST(StatusTest, CommandFailureSurvivesContext) {
+  Status st = Status::NotFound("exec: \"/x\": no such file").WithCommandFailure(CommandFailure::kNotFound);
+  EXPECT_EQ(st.WithContext("start").command_failure(), CommandFailure::kNotFound);
+  EXPECT_EQ(Status::Internal("x").command_failure(), CommandFailure::kNone);
+  EXPECT_EQ(Status().WithCommandFailure(CommandFailure::kCannotRun).command_failure(), CommandFailure::kNone);
+  EXPECT_FALSE(st == Status::NotFound("exec: \"/x\": no such file"));
+}
+
+TEST(StatusTest, HttpStatusForEveryCode) {
+  EXPECT_EQ(HttpStatusOf(Code::kOk), 200);
+  EXPECT_EQ(HttpStatusOf(Code::kNotFound), 404);
+  EXPECT_EQ(HttpStatusOf(Code::kInvalidArgument), 400);
+  EXPECT_EQ(HttpStatusOf(Code::kAlreadyExists), 409);
+  EXPECT_EQ(HttpStatusOf(Code::kFailedPrecondition), 409);
+  EXPECT_EQ(HttpStatusOf(Code::kConflict), 409);
+  EXPECT_EQ(HttpStatusOf(Code::kPermissionDenied), 403);
+  EXPECT_EQ(HttpStatusOf(Code::kUnavailable), 503);
+  EXPECT_EQ(HttpStatusOf(Code::kNotSupported), 501);
+  EXPECT_EQ(HttpStatusOf(Code::kDeadlineExceeded), 504);
+  EXPECT_EQ(HttpStatusOf(Code::kInternal), 500);
+}
+
 TEST(ResultTest, PropagatesErrorsThroughMacros) {
   EXPECT_EQ(*Quarter(8), 2);
   auto r = Quarter(6);
