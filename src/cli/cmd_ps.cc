@@ -12,13 +12,13 @@ namespace bd::cli {
 namespace {
 
 std::string StatusText(const engine::Container& c, int64_t now) {
-  if (c.state == engine::kStateRunning) return "Up " + HumanDuration(now - c.started_at);
+  if (c.state == engine::State::kRunning) return "Up " + HumanDuration(now - c.started_at);
   if (c.Paused()) return "Up " + HumanDuration(now - c.started_at) + " (Paused)";
-  if (c.state == engine::kStateRestarting) {
+  if (c.state == engine::State::kRestarting) {
     return "Restarting (" + std::to_string(c.exit_code) + ") " +
            HumanDuration(now - c.finished_at) + " ago";
   }
-  if (c.state == engine::kStateExited) {
+  if (c.state == engine::State::kExited) {
     return "Exited (" + std::to_string(c.exit_code) + ") " + HumanDuration(now - c.finished_at) +
            " ago";
   }
@@ -46,10 +46,10 @@ Result<std::map<std::string, std::vector<std::string>>> ParseFilters(
                                      "\": use status=, name=, label=, id= or ancestor=");
     }
     std::string value = f.substr(eq + 1);
-    if (key == "status" && value != "created" && value != "running" && value != "exited" &&
-        value != "restarting" && value != "paused") {
-      return Status::InvalidArgument("invalid filter \"" + f +
-                                     "\": status is created, running, restarting, paused or exited");
+    if (key == "status") {
+      if (auto state = engine::ParseState(value); !state.ok()) {
+        return Status::InvalidArgument("invalid filter \"" + f + "\": " + state.status().message());
+      }
     }
     out[key].push_back(value);
   }
@@ -60,7 +60,7 @@ bool Matches(const engine::Container& c, const std::map<std::string, std::vector
   for (const auto& [key, values] : filters) {
     bool any = false;
     for (const std::string& v : values) {
-      if (key == "status") any |= c.state == v;
+      if (key == "status") any |= engine::StateName(c.state) == v;
       else if (key == "name") any |= c.name.find(v) != std::string::npos;
       else if (key == "id") any |= c.id.rfind(v, 0) == 0;
       else if (key == "ancestor") any |= c.image_ref == v || c.image_id == v;
@@ -118,7 +118,7 @@ void RegisterPs(CLI::App& app, Context& ctx) {
                               {"Image", c.image_ref},
                               {"Command", CommandText(c, !f->no_trunc)},
                               {"CreatedAt", FormatRfc3339Nano(c.created_at)},
-                              {"State", c.state},
+                              {"State", engine::StateName(c.state)},
                               {"Status", StatusText(c, now)},
                               {"Names", c.name},
                               {"Labels", c.config.labels}};

@@ -10,6 +10,8 @@ namespace bd::cli {
 Result<engine::Engine*> Context::Engine() {
   if (!engine_) {
     BD_ASSIGN_OR_RETURN(engine_, engine::Engine::Open(root));
+    // Every command starts from records that agree with the kernel; reads never change them.
+    BD_RETURN_IF_ERROR(engine_->Reconcile().status());
   }
   return engine_.get();
 }

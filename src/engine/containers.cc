@@ -97,7 +97,7 @@ Result<Container> FromRow(store::Statement& st) {
   c.image_ref = st.Text(3);
   BD_ASSIGN_OR_RETURN(c.config, ContainerConfigFromJson(st.Text(4)));
   c.spec_json = st.Text(5);
-  c.state = st.Text(6);
+  BD_ASSIGN_OR_RETURN(c.state, ParseState(st.Text(6)));
   c.pid = static_cast<pid_t>(st.Int(7));
   c.shim_pid = static_cast<pid_t>(st.Int(8));
   c.shim_start = static_cast<uint64_t>(st.Int(9));
@@ -120,7 +120,7 @@ Status ContainerStore::Insert(const Container& c) {
       "INSERT INTO containers(id, name, image_id, image_ref, config, spec, state, created_at)"
       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
   Status s = st.BindAll(c.id, c.name, c.image_id, c.image_ref, ContainerConfigToJson(c.config),
-                        c.spec_json, c.state, c.created_at)
+                        c.spec_json, StateName(c.state), c.created_at)
                  .Run();
   if (s.code() == Code::kAlreadyExists) {
     return Status::AlreadyExists("Conflict. The container name \"/" + c.name +
@@ -130,25 +130,66 @@ Status ContainerStore::Insert(const Container& c) {
   return s;
 }
 
-Status ContainerStore::Reconcile(Container* c) {
-  if (!c->Active() || os::ProcessMatches(c->shim_pid, c->shim_start)) return {};
+template <typename... Args>
+Status ContainerStore::Transition(const std::string& id, std::optional<State> from, State to,
+                                  const std::string& set_sql, Args&&... values) {
+  std::string from_sql = from ? "'" + std::string(StateName(*from)) + "'" : StatesLeadingTo(to);
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET state = ?1" + set_sql +
+                                            " WHERE id = ?2 AND state IN (" + from_sql + ")"));
+  BD_RETURN_IF_ERROR(st.BindAll(StateName(to), id, std::forward<Args>(values)...).Run());
+  if (db_->Changes() > 0) return {};
+  // Nothing changed: say why, from the record as it is now.
+  BD_ASSIGN_OR_RETURN(auto now, db_->Prepare("SELECT name, state FROM containers WHERE id = ?"));
+  now.BindAll(id);
+  BD_ASSIGN_OR_RETURN(bool row, now.Step());
+  if (!row) return Status::NotFound("No such container: " + id);
+  BD_ASSIGN_OR_RETURN(State current, ParseState(now.Text(1)));
+  if (from && current != *from) {
+    return Status::FailedPrecondition("container " + now.Text(0) + " is " + std::string(StateName(current)) +
+                                      ", not " + std::string(StateName(*from)));
+  }
+  return CheckTransition(now.Text(0), current, to);
+}
+
+Result<bool> ContainerStore::Reconcile(Container* c) {
+  if (!c->Active() || os::ProcessMatches(c->shim_pid, c->shim_start)) return false;
   // Nobody supervises the container any more: take it down (its pid namespace goes with its
   // first process) rather than leave it running unrecorded.
   if (os::ProcessMatches(c->pid, c->pid_start)) ::kill(c->pid, SIGKILL);
-  c->state = kStateExited;
+  BD_RETURN_IF_ERROR(CheckTransition(c->name, c->state, State::kExited));
+  c->state = State::kExited;
   c->exit_code = 255;
   c->error = "the container's shim exited without recording the container's exit";
   c->finished_at = NowNanos();
   c->pid = 0;
+  // Only the record of this shim: another may have started the container again meanwhile.
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "UPDATE containers SET state = ?, exit_code = ?, error = ?, finished_at = ?, pid = 0"
-      " WHERE id = ? AND state IN ('running', 'paused', 'restarting') AND shim_pid = ?"));
-  BD_RETURN_IF_ERROR(
-      st.BindAll(c->state, c->exit_code, c->error, c->finished_at, c->id, c->shim_pid).Run());
+      " WHERE id = ? AND state IN (" + StatesLeadingTo(State::kExited) + ") AND shim_pid = ? AND shim_start = ?"));
+  BD_RETURN_IF_ERROR(st.BindAll(StateName(c->state), c->exit_code, c->error, c->finished_at, c->id,
+                                c->shim_pid, static_cast<int64_t>(c->shim_start)).Run());
   // What the shim would have cleaned up: the container's cgroups (its processes were killed
   // above).
   if (auto plan = CgroupPlanOf(*c); plan.ok()) (void)runtime::RemoveCgroup(*plan);
-  return {};
+  return true;
+}
+
+Result<int> ContainerStore::ReconcileAll() {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT " + std::string(kColumns) +
+                                            " FROM containers WHERE state IN ('running', 'paused', 'restarting')"));
+  std::vector<Container> active;
+  while (true) {
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    BD_ASSIGN_OR_RETURN(Container c, FromRow(st));
+    active.push_back(std::move(c));
+  }
+  int changed = 0;
+  for (Container& c : active) {
+    BD_ASSIGN_OR_RETURN(bool did, Reconcile(&c));
+    changed += did ? 1 : 0;
+  }
+  return changed;
 }
 
 Result<runtime::CgroupPlan> CgroupPlanOf(const Container& c) {
@@ -162,9 +203,7 @@ Result<Container> ContainerStore::Get(const std::string& id) {
   st.BindAll(id);
   BD_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return Status::NotFound("No such container: " + id);
-  BD_ASSIGN_OR_RETURN(Container c, FromRow(st));
-  BD_RETURN_IF_ERROR(Reconcile(&c));
-  return c;
+  return FromRow(st);
 }
 
 Result<Container> ContainerStore::Find(std::string_view ref) {
@@ -203,41 +242,34 @@ Result<std::vector<Container>> ContainerStore::List() {
     BD_ASSIGN_OR_RETURN(Container c, FromRow(st));
     out.push_back(std::move(c));
   }
-  for (Container& c : out) BD_RETURN_IF_ERROR(Reconcile(&c));
   return out;
 }
 
 Status ContainerStore::MarkRunning(const std::string& id, pid_t pid, pid_t shim_pid,
                                    uint64_t shim_start, int64_t started_at) {
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "UPDATE containers SET state = 'running', pid = ?, pid_start = ?, shim_pid = ?,"
-      " shim_start = ?, started_at = ?, exit_code = 0, error = '', finished_at = 0,"
-      " oom_killed = 0 WHERE id = ?"));
-  return st.BindAll(pid, static_cast<int64_t>(os::ProcessStartTime(pid)), shim_pid,
-                    static_cast<int64_t>(shim_start), started_at, id)
-      .Run();
+  return Transition(id, std::nullopt, State::kRunning,
+                    ", pid = ?3, pid_start = ?4, shim_pid = ?5, shim_start = ?6, started_at = ?7,"
+                    " exit_code = 0, error = '', finished_at = 0, oom_killed = 0",
+                    pid, static_cast<int64_t>(os::ProcessStartTime(pid)), shim_pid,
+                    static_cast<int64_t>(shim_start), started_at);
 }
 
 Status ContainerStore::MarkExited(const std::string& id, int exit_code, const std::string& error,
                                   int64_t finished_at, bool oom_killed) {
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "UPDATE containers SET state = 'exited', pid = 0, exit_code = ?, error = ?,"
-      " finished_at = ?, oom_killed = ? WHERE id = ?"));
-  return st.BindAll(exit_code, error, finished_at, oom_killed ? 1 : 0, id).Run();
+  return Transition(id, std::nullopt, State::kExited, ", pid = 0, exit_code = ?3, error = ?4, finished_at = ?5, oom_killed = ?6",
+                    exit_code, error, finished_at, oom_killed ? 1 : 0);
 }
 
 Status ContainerStore::MarkPaused(const std::string& id, bool paused) {
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "UPDATE containers SET state = ? WHERE id = ? AND state IN ('running', 'paused')"));
-  return st.BindAll(paused ? kStatePaused : kStateRunning, id).Run();
+  // Only pause and unpause move between these two (a start also leads to running).
+  return Transition(id, paused ? State::kRunning : State::kPaused, paused ? State::kPaused : State::kRunning, "");
 }
 
 Status ContainerStore::MarkRestarting(const std::string& id, int exit_code, int64_t finished_at,
                                       bool oom_killed) {
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "UPDATE containers SET state = 'restarting', pid = 0, exit_code = ?, finished_at = ?,"
-      " oom_killed = ?, restart_count = restart_count + 1 WHERE id = ?"));
-  return st.BindAll(exit_code, finished_at, oom_killed ? 1 : 0, id).Run();
+  return Transition(id, std::nullopt, State::kRestarting,
+                    ", pid = 0, exit_code = ?3, finished_at = ?4, oom_killed = ?5, restart_count = restart_count + 1",
+                    exit_code, finished_at, oom_killed ? 1 : 0);
 }
 
 Status ContainerStore::SetStopRequested(const std::string& id, bool requested) {

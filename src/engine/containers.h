@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+#include "engine/containers/state.h"
 #include "engine/images.h"
 #include "engine/logfile.h"
 #include "engine/paths.h"
@@ -84,11 +86,6 @@ bool ShouldRestart(const ContainerConfig& config, int exit_code, int restarts);
 std::string ContainerConfigToJson(const ContainerConfig& c);
 Result<ContainerConfig> ContainerConfigFromJson(std::string_view json);
 
-inline constexpr std::string_view kStateCreated = "created";
-inline constexpr std::string_view kStateRunning = "running";
-inline constexpr std::string_view kStateExited = "exited";
-inline constexpr std::string_view kStateRestarting = "restarting";
-inline constexpr std::string_view kStatePaused = "paused";
 
 struct Container {
   std::string id;
@@ -97,7 +94,7 @@ struct Container {
   std::string image_ref;
   ContainerConfig config;
   std::string spec_json;
-  std::string state;
+  State state = State::kCreated;
   pid_t pid = 0;
   uint64_t pid_start = 0;  // start time of `pid`, see os::ProcessStartTime
   pid_t shim_pid = 0;
@@ -113,10 +110,10 @@ struct Container {
 
   std::vector<std::string> Args() const;  // entrypoint + cmd
   // Its process exists (running or frozen by pause).
-  bool Running() const { return state == kStateRunning || state == kStatePaused; }
-  bool Paused() const { return state == kStatePaused; }
+  bool Running() const { return state == State::kRunning || state == State::kPaused; }
+  bool Paused() const { return state == State::kPaused; }
   // Its shim is alive: running, paused, or between two runs under a restart policy.
-  bool Active() const { return Running() || state == kStateRestarting; }
+  bool Active() const { return Running() || state == State::kRestarting; }
 };
 
 // User-facing options of `create` / `run` before they meet the image.
@@ -176,6 +173,10 @@ void SetEnv(std::vector<std::string>* env, const std::string& kv);
 // TERM=xterm, then the container's own variables (image and -e) over them.
 std::vector<std::string> ContainerEnvironment(const ContainerConfig& config, const std::string& hostname, bool tty);
 
+// Every change of a record's state is checked against the state machine (containers/state.h)
+// in the UPDATE itself: a change the record's current state does not allow changes nothing and
+// fails with FailedPrecondition. Reads have no side effects: a record whose shim died stays as
+// it was until Reconcile.
 class ContainerStore {
  public:
   explicit ContainerStore(store::Db* db) : db_(db) {}
@@ -185,6 +186,12 @@ class ContainerStore {
   // By full id, exact name, or unique id prefix. Not found: "No such container: REF".
   Result<Container> Find(std::string_view ref);
   Result<std::vector<Container>> List();
+  // Reconciles the record with the kernel: an active container whose shim is gone (killed, or
+  // the host rebooted) is recorded exited and its leftover process and cgroups removed, since
+  // the shim is the only one that would have recorded the exit. Updates `c`; true if it did.
+  Result<bool> Reconcile(Container* c);
+  // Reconcile for every active container; returns how many were out of step.
+  Result<int> ReconcileAll();
   Status MarkRunning(const std::string& id, pid_t pid, pid_t shim_pid, uint64_t shim_start,
                      int64_t started_at);
   Status MarkExited(const std::string& id, int exit_code, const std::string& error,
@@ -201,9 +208,12 @@ class ContainerStore {
   Status Delete(const std::string& id);
 
  private:
-  // A running row whose shim is gone is marked exited: the shim is the only one that would
-  // have recorded the exit.
-  Status Reconcile(Container* c);
+  // Runs an UPDATE of `id`'s row to state `to` (its SQL has `state = ?1`, `id = ?2` and the
+  // given further values from ?3), only from `from` when given, else from every state the
+  // machine allows.
+  template <typename... Args>
+  Status Transition(const std::string& id, std::optional<State> from, State to, const std::string& set_sql,
+                    Args&&... values);
   store::Db* db_;
 };
 

@@ -322,6 +322,12 @@ portlayer::CommitResult Engine::CommitOrError(portlayer::Handle& h, Status* st) 
   return r;
 }
 
+Result<int> Engine::Reconcile() {
+  BD_ASSIGN_OR_RETURN(int changed, containers_.ReconcileAll());
+  if (changed > 0) log::Debug("reconciled {} container record(s) whose shim was gone", changed);
+  return changed;
+}
+
 Result<Container> Engine::Create(const CreateOptions& opts) {
   if (!opts.name.empty()) BD_RETURN_IF_ERROR(ValidateContainerName(opts.name));
   BD_ASSIGN_OR_RETURN(Image image, images_.ResolveOrBuiltin(opts.image));
@@ -336,7 +342,7 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
   c.image_id = image.id;
   c.image_ref = opts.image;
   c.config = config;
-  c.state = kStateCreated;
+  c.state = State::kCreated;
   c.created_at = NowNanos();
   if (config.init && !os::Exists(InitPath())) {
     return Status::Unavailable("--init needs " + InitPath() +
@@ -602,6 +608,8 @@ Result<int> Engine::Wait(const std::string& ref) {
   if (c.Active()) {
     BD_RETURN_IF_ERROR(WaitShim(c, -1));
     auto after = containers_.Get(c.id);
+    // A shim killed before it recorded the exit: the record is brought in step now.
+    if (after.ok()) BD_RETURN_IF_ERROR(containers_.Reconcile(&after.value()).status());
     if (!after.ok()) {
       if (after.status().code() == Code::kNotFound) {
         return Status::NotFound("container " + c.id.substr(0, 12) +

@@ -71,6 +71,11 @@ class Engine {
   EventLog& events() { return events_; }
   const portlayer::Registry& registry() const { return registry_; }
 
+  // Brings the records in step with the kernel: active containers whose shim died are recorded
+  // exited, their leftover processes and cgroups removed. Lookups never do this on their own;
+  // the CLI runs it when it opens the engine, a server on a timer. Returns how many changed.
+  Result<int> Reconcile();
+
   // Creates a container (state "created") with its rootfs prepared.
   Result<Container> Create(const CreateOptions& opts);
   // Starts a container through its handle. With `io`, output is also copied there and the

@@ -26,10 +26,10 @@ std::string Engine::InspectContainer(const Container& c) const {
       {"Args", args.size() > 1 ? json(std::vector<std::string>(args.begin() + 1, args.end()))
                                : json::array()},
       {"State",
-       {{"Status", c.state},
+       {{"Status", StateName(c.state)},
         {"Running", c.Running()},
         {"Paused", c.Paused()},
-        {"Restarting", c.state == kStateRestarting},
+        {"Restarting", c.state == State::kRestarting},
         {"OOMKilled", c.oom_killed},
         {"Dead", false},
         {"Pid", c.pid},
