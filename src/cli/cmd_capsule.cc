@@ -424,23 +424,18 @@ void RegisterEvents(CLI::App& app, Context& ctx) {
     std::string format, since, until;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* events = app.add_subcommand("events", "Stream events (capsule create, attach, detach, rm, gc)");
-  events->add_option("-f,--filter", f->filters, "type=TYPE, action=ACTION")->allow_extra_args(false);
+  CLI::App* events = app.add_subcommand("events", "Stream events of containers, images, volumes and capsules");
+  events->add_option("-f,--filter", f->filters,
+                     "type=, event=, container=, image=, volume=, capsule=, label=KEY[=VALUE]")
+      ->allow_extra_args(false);
   events->add_option("--format", f->format, "\"table\" (default: one line each) or \"json\"");
   events->add_option("--since", f->since, "Also show events since (unix seconds, RFC 3339, 10m)");
   events->add_option("--until", f->until, "Stop at this time (then exit)");
   events->callback([&ctx, f] {
     ctx.action = [&ctx, f]() -> int {
       if (Status st = CheckFormat(f->format); !st.ok()) return Fail(st);
-      std::map<std::string, std::set<std::string>> want;
-      for (const std::string& text : f->filters) {
-        size_t eq = text.find('=');
-        std::string key = text.substr(0, eq);
-        if (eq == std::string::npos || (key != "type" && key != "action")) {
-          return Fail(Status::InvalidArgument("bad filter \"" + text + "\": use type=... or action=..."));
-        }
-        want[key].insert(text.substr(eq + 1));
-      }
+      auto filter = engine::ParseEventFilters(f->filters);
+      if (!filter.ok()) return Fail(filter.status());
       auto since = ParseTimeBound(f->since);
       if (!since.ok()) return Fail(since.status());
       auto until = ParseTimeBound(f->until);
@@ -454,13 +449,9 @@ void RegisterEvents(CLI::App& app, Context& ctx) {
         if (!batch.ok()) return Fail(batch.status());
         for (const engine::Event& e : *batch) {
           last = e.id;
-          if (want.count("type") && !want["type"].count(e.type)) continue;
-          if (want.count("action") && !want["action"].count(e.action)) continue;
+          if (!filter->Matches(e)) continue;
           if (f->format == "json") {
-            json j = {{"Type", e.type}, {"Action", e.action},
-                      {"Actor", {{"ID", e.actor}, {"Attributes", e.attributes}}},
-                      {"time", e.time / 1'000'000'000}, {"timeNano", e.time}};
-            std::printf("%s\n", j.dump().c_str());
+            std::printf("%s\n", engine::EventJson(e).c_str());
           } else {
             std::string attrs;
             for (const auto& [k, v] : e.attributes) attrs += (attrs.empty() ? "" : ", ") + k + "=" + v;

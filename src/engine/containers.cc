@@ -76,6 +76,14 @@ Result<ContainerConfig> ContainerConfigFromJson(std::string_view text) {
   }
 }
 
+std::map<std::string, std::string> EventAttributes(const Container& c, std::map<std::string, std::string> extra) {
+  std::map<std::string, std::string> out = c.config.labels;
+  out["name"] = c.name;
+  out["image"] = c.image_ref;
+  for (auto& [k, v] : extra) out[k] = std::move(v);
+  return out;
+}
+
 std::vector<std::string> Container::Args() const {
   std::vector<std::string> args = config.entrypoint;
   args.insert(args.end(), config.cmd.begin(), config.cmd.end());
@@ -119,9 +127,12 @@ Status ContainerStore::Insert(const Container& c) {
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "INSERT INTO containers(id, name, image_id, image_ref, config, spec, state, created_at)"
       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-  Status s = st.BindAll(c.id, c.name, c.image_id, c.image_ref, ContainerConfigToJson(c.config),
-                        c.spec_json, StateName(c.state), c.created_at)
-                 .Run();
+  Status s = db_->WriteTxn([&]() -> Status {
+    BD_RETURN_IF_ERROR(st.BindAll(c.id, c.name, c.image_id, c.image_ref, ContainerConfigToJson(c.config),
+                                  c.spec_json, StateName(c.state), c.created_at)
+                           .Run());
+    return events_.Emit("container", "create", c.id, EventAttributes(c));
+  });
   if (s.code() == Code::kAlreadyExists) {
     return Status::AlreadyExists("Conflict. The container name \"/" + c.name +
                                  "\" is already in use. Remove that container or choose "
@@ -130,14 +141,50 @@ Status ContainerStore::Insert(const Container& c) {
   return s;
 }
 
+namespace {
+
+// The Docker event a change of state into `to` from `from` is.
+std::string_view EventOf(State from, State to) {
+  switch (to) {
+    case State::kRunning: return from == State::kPaused ? "unpause" : "start";
+    case State::kPaused: return "pause";
+    case State::kRestarting:
+    case State::kExited: return "die";
+    case State::kCreated: return "create";
+  }
+  return "";
+}
+
+}  // namespace
+
 template <typename... Args>
 Status ContainerStore::Transition(const std::string& id, std::optional<State> from, State to,
                                   const std::string& set_sql, Args&&... values) {
   std::string from_sql = from ? "'" + std::string(StateName(*from)) + "'" : StatesLeadingTo(to);
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET state = ?1" + set_sql +
-                                            " WHERE id = ?2 AND state IN (" + from_sql + ")"));
-  BD_RETURN_IF_ERROR(st.BindAll(StateName(to), id, std::forward<Args>(values)...).Run());
-  if (db_->Changes() > 0) return {};
+  bool changed = false;
+  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+    // The record before, for the event: its state, name, image and labels.
+    BD_ASSIGN_OR_RETURN(auto before, db_->Prepare("SELECT " + std::string(kColumns) + " FROM containers WHERE id = ?"));
+    before.BindAll(id);
+    BD_ASSIGN_OR_RETURN(bool row, before.Step());
+    if (!row) return {};
+    BD_ASSIGN_OR_RETURN(Container c, FromRow(before));
+    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET state = ?1" + set_sql +
+                                              " WHERE id = ?2 AND state IN (" + from_sql + ")"));
+    BD_RETURN_IF_ERROR(st.BindAll(StateName(to), id, std::forward<Args>(values)...).Run());
+    if (db_->Changes() == 0) return {};
+    changed = true;
+    BD_ASSIGN_OR_RETURN(auto after, db_->Prepare("SELECT exit_code, oom_killed FROM containers WHERE id = ?"));
+    after.BindAll(id);
+    BD_ASSIGN_OR_RETURN(bool again, after.Step());
+    std::map<std::string, std::string> extra;
+    if (again && (to == State::kExited || to == State::kRestarting)) {
+      if (after.Int(1) != 0) BD_RETURN_IF_ERROR(events_.Emit("container", "oom", id, EventAttributes(c)));
+      extra["exitCode"] = std::to_string(after.Int(0));
+    }
+    return events_.Emit("container", std::string(EventOf(c.state, to)), id, EventAttributes(c, std::move(extra)));
+  }));
+  if (changed) return {};
   // Nothing changed: say why, from the record as it is now.
   BD_ASSIGN_OR_RETURN(auto now, db_->Prepare("SELECT name, state FROM containers WHERE id = ?"));
   now.BindAll(id);
@@ -166,8 +213,12 @@ Result<bool> ContainerStore::Reconcile(Container* c) {
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "UPDATE containers SET state = ?, exit_code = ?, error = ?, finished_at = ?, pid = 0"
       " WHERE id = ? AND state IN (" + StatesLeadingTo(State::kExited) + ") AND shim_pid = ? AND shim_start = ?"));
-  BD_RETURN_IF_ERROR(st.BindAll(StateName(c->state), c->exit_code, c->error, c->finished_at, c->id,
-                                c->shim_pid, static_cast<int64_t>(c->shim_start)).Run());
+  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+    BD_RETURN_IF_ERROR(st.BindAll(StateName(c->state), c->exit_code, c->error, c->finished_at, c->id,
+                                  c->shim_pid, static_cast<int64_t>(c->shim_start)).Run());
+    if (db_->Changes() == 0) return {};
+    return events_.Emit("container", "die", c->id, EventAttributes(*c, {{"exitCode", "255"}}));
+  }));
   // What the shim would have cleaned up: the container's cgroups (its processes were killed
   // above).
   if (auto plan = CgroupPlanOf(*c); plan.ok()) (void)runtime::RemoveCgroup(*plan);
@@ -351,8 +402,16 @@ bool ShouldRestart(const ContainerConfig& config, int exit_code, int restarts) {
 }
 
 Status ContainerStore::Delete(const std::string& id) {
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("DELETE FROM containers WHERE id = ?"));
-  return st.BindAll(id).Run();
+  return db_->WriteTxn([&]() -> Status {
+    BD_ASSIGN_OR_RETURN(auto before, db_->Prepare("SELECT " + std::string(kColumns) + " FROM containers WHERE id = ?"));
+    before.BindAll(id);
+    BD_ASSIGN_OR_RETURN(bool row, before.Step());
+    if (!row) return {};
+    BD_ASSIGN_OR_RETURN(Container c, FromRow(before));
+    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("DELETE FROM containers WHERE id = ?"));
+    BD_RETURN_IF_ERROR(st.BindAll(id).Run());
+    return events_.Emit("container", "destroy", id, EventAttributes(c));
+  });
 }
 
 }  // namespace bd::engine

@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "engine/containers/state.h"
+#include "engine/events.h"
 #include "engine/images.h"
 #include "engine/logfile.h"
 #include "engine/paths.h"
@@ -116,6 +117,10 @@ struct Container {
   bool Active() const { return Running() || state == State::kRestarting; }
 };
 
+// The attributes of a container's events, as Docker gives them: name, image, and its labels.
+std::map<std::string, std::string> EventAttributes(const Container& c,
+                                                   std::map<std::string, std::string> extra = {});
+
 // User-facing options of `create` / `run` before they meet the image.
 struct CreateOptions {
   std::string image;
@@ -175,11 +180,13 @@ std::vector<std::string> ContainerEnvironment(const ContainerConfig& config, con
 
 // Every change of a record's state is checked against the state machine (containers/state.h)
 // in the UPDATE itself: a change the record's current state does not allow changes nothing and
-// fails with FailedPrecondition. Reads have no side effects: a record whose shim died stays as
-// it was until Reconcile.
+// fails with FailedPrecondition. Each change records its Docker event (create, start, pause,
+// unpause, oom, die, destroy) in the same transaction, so the event log and the records never
+// disagree. Reads have no side effects: a record whose shim died stays as it was until
+// Reconcile.
 class ContainerStore {
  public:
-  explicit ContainerStore(store::Db* db) : db_(db) {}
+  explicit ContainerStore(store::Db* db) : db_(db), events_(db) {}
 
   Status Insert(const Container& c);
   Result<Container> Get(const std::string& id);
@@ -215,6 +222,7 @@ class ContainerStore {
   Status Transition(const std::string& id, std::optional<State> from, State to, const std::string& set_sql,
                     Args&&... values);
   store::Db* db_;
+  EventLog events_;
 };
 
 }  // namespace bd::engine

@@ -433,6 +433,7 @@ Status Engine::Signal(const Container& c, int sig) {
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) < 0) {
     return os::ErrnoStatus("signal container " + c.name);
   }
+  (void)events_.Emit("container", "kill", c.id, EventAttributes(c, {{"signal", std::to_string(sig)}}));
   return {};
 }
 
@@ -543,6 +544,10 @@ Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts) {
     console[1].Reset();
     BD_ASSIGN_OR_RETURN(master, os::RecvFd(console[0].get()));
   }
+  // While the command runs: Docker's exec_start, "exec_start: " and the command line.
+  std::string exec_id = RandomHexId();
+  (void)events_.Emit("container", "exec_start: " + Join(process.args, " "), c.id,
+                     EventAttributes(c, {{"execID", exec_id}}));
   if (opts.detach) {
     (void)started.helper.Wait();
     return 0;
@@ -559,7 +564,10 @@ Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts) {
     status = started.helper.Wait();
   }
   BD_RETURN_IF_ERROR(status.status());
-  return runtime::ExitCodeFromWaitStatus(*status);
+  int code = runtime::ExitCodeFromWaitStatus(*status);
+  (void)events_.Emit("container", "exec_die", c.id,
+                     EventAttributes(c, {{"execID", exec_id}, {"exitCode", std::to_string(code)}}));
+  return code;
 }
 
 Status Engine::WaitShim(const Container& c, int timeout_ms) {
@@ -600,7 +608,9 @@ Result<bool> Engine::Stop(const std::string& ref, std::optional<int> timeout) {
   Status st;
   portlayer::CommitResult r = CommitOrError(h, &st);
   BD_RETURN_IF_ERROR(st);
-  return r.Results().at("task") == portlayer::Outcome::kSuccess;
+  bool stopped = r.Results().at("task") == portlayer::Outcome::kSuccess;
+  if (stopped) (void)events_.Emit("container", "stop", c.id, EventAttributes(c));
+  return stopped;
 }
 
 Result<int> Engine::Wait(const std::string& ref) {

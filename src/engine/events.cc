@@ -8,6 +8,90 @@ namespace bd::engine {
 
 using nlohmann::json;
 
+namespace {
+
+// The attribute that names the container an event concerns, for container= on other types.
+bool ConcernsContainer(const Event& e, const std::string& v) {
+  auto attr = [&](const char* k) {
+    auto it = e.attributes.find(k);
+    return it == e.attributes.end() ? std::string() : it->second;
+  };
+  if (e.type == "container") {
+    return e.actor == v || (v.size() >= 4 && e.actor.rfind(v, 0) == 0) || attr("name") == v;
+  }
+  std::string id = attr("container");
+  return !id.empty() && (id == v || (v.size() >= 4 && id.rfind(v, 0) == 0) || attr("name") == v);
+}
+
+}  // namespace
+
+Result<EventFilter> ParseEventFilters(const std::vector<std::string>& filters) {
+  static constexpr std::string_view kKeys[] = {"type", "event", "action", "container", "image",
+                                               "volume", "capsule", "label"};
+  EventFilter out;
+  for (const std::string& text : filters) {
+    size_t eq = text.find('=');
+    std::string key = text.substr(0, eq);
+    bool known = false;
+    for (std::string_view k : kKeys) known |= key == k;
+    if (eq == std::string::npos || !known) {
+      return Status::InvalidArgument("invalid filter \"" + text +
+                                     "\": use type=, event=, container=, image=, volume=, capsule= or label=");
+    }
+    out.values[key == "action" ? "event" : key].push_back(text.substr(eq + 1));
+  }
+  return out;
+}
+
+bool EventFilter::Matches(const Event& e) const {
+  auto attr = [&](const std::string& k) -> const std::string* {
+    auto it = e.attributes.find(k);
+    return it == e.attributes.end() ? nullptr : &it->second;
+  };
+  for (const auto& [key, wanted] : values) {
+    bool any = false;
+    for (const std::string& v : wanted) {
+      if (key == "type") {
+        any |= e.type == v;
+      } else if (key == "event") {
+        // "exec_start: sh -c x" is an exec_start, as Docker filters it.
+        any |= e.action == v || e.action.rfind(v + ":", 0) == 0;
+      } else if (key == "container") {
+        any |= ConcernsContainer(e, v);
+      } else if (key == "image") {
+        const std::string* image = attr("image");
+        any |= (e.type == "image" && (e.actor == v || (attr("name") && *attr("name") == v))) ||
+               (image && *image == v);
+      } else if (key == "volume") {
+        any |= e.type == "volume" && e.actor == v;
+      } else if (key == "capsule") {
+        any |= e.type == "capsule" && (e.actor == v || e.actor.rfind(v + ":", 0) == 0);
+      } else if (key == "label") {
+        size_t eq = v.find('=');
+        const std::string* have = attr(v.substr(0, eq));
+        any |= have && (eq == std::string::npos || *have == v.substr(eq + 1));
+      }
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+std::string EventJson(const Event& e) {
+  json j = {{"Type", e.type},
+            {"Action", e.action},
+            {"Actor", {{"ID", e.actor}, {"Attributes", e.attributes}}},
+            {"scope", "local"},
+            {"time", e.time / 1'000'000'000},
+            {"timeNano", e.time}};
+  if (e.type == "container" || e.type == "image") {
+    j["status"] = e.action;
+    j["id"] = e.actor;
+    if (auto it = e.attributes.find("image"); it != e.attributes.end()) j["from"] = it->second;
+  }
+  return j.dump();
+}
+
 Status EventLog::Emit(const std::string& type, const std::string& action, const std::string& actor,
                       const std::map<std::string, std::string>& attributes) {
   BD_ASSIGN_OR_RETURN(store::Statement st,

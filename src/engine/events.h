@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -15,11 +16,25 @@ namespace bd::engine {
 struct Event {
   int64_t id = 0;
   int64_t time = 0;    // unix nanoseconds
-  std::string type;    // "capsule", "container", ...
-  std::string action;  // "create", "attach", "detach", "rm", "gc", ...
-  std::string actor;   // e.g. "libssl:1.1.1"
+  std::string type;    // "container", "image", "volume", "capsule"
+  std::string action;  // Docker's: "create", "start", "die", "destroy", "exec_start: CMD", ...
+  std::string actor;   // the container's or image's id, the volume's name, "libssl:1.1.1"
   std::map<std::string, std::string> attributes;
 };
+
+// Docker's event filters: `type=`, `event=` (also `action=`), `container=`, `image=`,
+// `volume=`, `capsule=`, `label=KEY[=VALUE]`. Values of one key OR together, keys AND.
+struct EventFilter {
+  std::map<std::string, std::vector<std::string>> values;
+  bool Matches(const Event& e) const;
+};
+// InvalidArgument naming the filter when a key is unknown or the text has no '='.
+Result<EventFilter> ParseEventFilters(const std::vector<std::string>& filters);
+
+// One event as Docker's /events and `docker events --format json` give it: Type, Action,
+// Actor {ID, Attributes}, scope, time, timeNano, and for containers and images the older
+// status / id / from fields.
+std::string EventJson(const Event& e);
 
 class EventLog {
  public:

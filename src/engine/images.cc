@@ -17,6 +17,7 @@
 #include "base/strings.h"
 #include "base/time.h"
 #include "engine/daemon_config.h"
+#include "engine/events.h"
 #include "engine/gc.h"
 #include "engine/reference.h"
 #include "os/error.h"
@@ -294,7 +295,16 @@ Result<std::string> ImageStore::Import(int fd, std::string_view ref, const Image
                               {{diff_id, layer_blob.digest, std::string(kMediaLayerTar),
                                 layer_blob.size}},
                               tags));
+  EmitImageEvents("import", config_blob.digest, tags);
   return config_blob.digest;
+}
+
+void ImageStore::EmitImageEvents(const std::string& action, const std::string& id,
+                                 const std::vector<std::string>& tags) {
+  EventLog events(db_);
+  (void)events.Emit("image", action, id, tags.empty() ? std::map<std::string, std::string>{}
+                                                       : std::map<std::string, std::string>{{"name", tags[0]}});
+  for (const std::string& t : tags) (void)events.Emit("image", "tag", id, {{"name", t}});
 }
 
 Result<std::vector<std::string>> ImageStore::Load(int fd) {
@@ -367,6 +377,7 @@ Result<std::string> ImageStore::LoadOneImage(const std::string& dir,
   std::string manifest = ManifestJson(config_blob.digest, config_blob.size, blobs, media_types);
   BD_ASSIGN_OR_RETURN(store::BlobInfo manifest_blob, blobs_->Put(manifest));
   BD_RETURN_IF_ERROR(Register(config_json, manifest_blob.digest, layers, tags));
+  EmitImageEvents("load", config_blob.digest, tags);
   return config_blob.digest;
 }
 
@@ -528,9 +539,14 @@ Result<std::vector<std::string>> ImageStore::Remove(std::string_view ref, bool f
     return remove ? DeleteRows(img.id) : Status();
   }));
   CrashPoint("rmi.after-commit");
-  for (const auto& t : untag) out.push_back("Untagged: " + t);
+  EventLog events(db_);
+  for (const auto& t : untag) {
+    out.push_back("Untagged: " + t);
+    (void)events.Emit("image", "untag", img.id, {{"name", t}});
+  }
   if (remove) {
     out.push_back("Deleted: " + img.id);
+    (void)events.Emit("image", "delete", img.id, {});
     // Unreferenced blobs and layers go now, unless a writer is at work (then at the next gc).
     auto gc = CollectGarbage(paths_, db_, *blobs_, false, false);
     if (!gc.ok() && gc.status().code() != Code::kUnavailable) return gc.status();

@@ -92,6 +92,8 @@ class ImageStore {
   // Inside a write transaction: the image's rows and the layer rows no other image uses.
   Status DeleteRows(const std::string& id);
   Status CreateBuiltinBusybox(const std::string& tag);
+  // `action` (import, load) of image `id`, then a tag event for each of `tags`.
+  void EmitImageEvents(const std::string& action, const std::string& id, const std::vector<std::string>& tags);
 
   Paths paths_;
   store::Db* db_;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/time.h"
+#include "engine/events.h"
 #include "os/fs.h"
 
 namespace bd::engine {
@@ -28,6 +29,7 @@ Result<Volume> VolumeStore::Create(const std::string& name,
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "INSERT OR IGNORE INTO volumes(name, created_at, labels) VALUES (?, ?, ?)"));
   BD_RETURN_IF_ERROR(st.BindAll(name, NowNanos(), nlohmann::json(labels).dump()).Run());
+  if (db_->Changes() > 0) (void)EventLog(db_).Emit("volume", "create", name, {{"driver", "local"}});
   return Get(name);
 }
 
@@ -89,6 +91,7 @@ Status VolumeStore::Remove(const std::string& name) {
     }
     return {};
   }));
+  (void)EventLog(db_).Emit("volume", "destroy", name, {{"driver", "local"}});
   // The row goes first: a crash leaves an unreferenced directory, never a row without data.
   return os::RemoveAll(paths_.Volumes() + "/" + name);
 }
