@@ -95,7 +95,7 @@ namespace {
 constexpr std::string_view kColumns =
     "id, name, image_id, image_ref, config, spec, state, pid, shim_pid, shim_start, exit_code,"
     " error, created_at, started_at, finished_at, restart_count, stop_requested, oom_killed,"
-    " pid_start";
+    " pid_start, version";
 
 Result<Container> FromRow(store::Statement& st) {
   Container c;
@@ -118,6 +118,7 @@ Result<Container> FromRow(store::Statement& st) {
   c.stop_requested = st.Int(16) != 0;
   c.oom_killed = st.Int(17) != 0;
   c.pid_start = static_cast<uint64_t>(st.Int(18));
+  c.version = st.Int(19);
   return c;
 }
 

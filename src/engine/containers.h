@@ -108,6 +108,9 @@ struct Container {
   int restart_count = 0;
   bool stop_requested = false;
   bool oom_killed = false;
+  // Moves on with every change of the record or of its attached capsules (port-layer handles
+  // carry it: a commit against a changed container is a Conflict).
+  int64_t version = 0;
 
   std::vector<std::string> Args() const;  // entrypoint + cmd
   // Its process exists (running or frozen by pause).

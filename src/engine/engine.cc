@@ -18,6 +18,7 @@
 #include "base/time.h"
 #include "engine/daemon_config.h"
 #include "engine/detach.h"
+#include "engine/elements/elements.h"
 #include "engine/gc.h"
 #include "engine/logfile.h"
 #include "engine/reference.h"
@@ -31,242 +32,20 @@
 #include "os/terminal.h"
 #include "runtime/launch.h"
 #include "runtime/live_mount.h"
+#include "shim/protocol.h"
 
 namespace bd::engine {
 namespace {
 
-std::string ShimPath() {
-  if (const char* p = std::getenv("BASIC_DOCKER_SHIM"); p && *p) return p;
-  return os::SelfExeDir() + "/basic-docker-shim";
-}
-
-// The rootfs element's config: what the container's /etc files are made from.
-std::string RootfsConfig(const Container& c) {
-  std::string hostname = c.config.hostname.empty() ? c.id.substr(0, 12) : c.config.hostname;
-  if (auto spec = runtime::SpecFromJson(c.spec_json); spec.ok()) hostname = spec->hostname;
-  return nlohmann::json({{"hostname", hostname}, {"network", c.config.network}}).dump();
-}
-
-// The files a container sees at /etc/hostname, /etc/hosts and /etc/resolv.conf. On the host's
-// network they are the host's own (as Docker does); otherwise a loopback-only hosts file and
-// the host's resolvers minus the loopback ones the container cannot reach.
-Status WriteEtcFiles(const std::string& dir, const std::string& config_json) {
-  auto config = nlohmann::json::parse(config_json, nullptr, false);
-  std::string hostname = config.is_object() ? config.value("hostname", "") : "";
-  bool host_network = config.is_object() && config.value("network", "") == "host";
-  BD_RETURN_IF_ERROR(os::WriteFile(dir + "/hostname", hostname + "\n"));
-  if (host_network) {
-    auto hosts = os::ReadFile("/etc/hosts");
-    auto resolv = os::ReadFile("/etc/resolv.conf");
-    BD_RETURN_IF_ERROR(os::WriteFile(dir + "/hosts", hosts.ok() ? *hosts : "127.0.0.1\tlocalhost\n"));
-    return os::WriteFile(dir + "/resolv.conf", resolv.ok() ? *resolv : "");
-  }
-  BD_RETURN_IF_ERROR(os::WriteFile(dir + "/hosts",
-                                   "127.0.0.1\tlocalhost\n"
-                                   "::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                   "127.0.1.1\t" + hostname + "\n"));
-  std::string resolv;
-  if (auto host = os::ReadFile("/etc/resolv.conf"); host.ok()) {
-    // The host's loopback resolvers are unreachable from the container's own loopback.
-    for (const std::string& line : Split(*host, '\n')) {
-      std::string_view l = TrimSpace(line);
-      if (l.rfind("nameserver", 0) == 0 &&
-          (l.find(" 127.") != std::string_view::npos || l.find(" ::1") != std::string_view::npos)) {
-        continue;
-      }
-      if (!l.empty()) resolv.append(l).push_back('\n');
-    }
-  }
-  return os::WriteFile(dir + "/resolv.conf", resolv);
-}
-
-// The container's directories and files: present (kJoined/kBound alike) or absent.
-class RootfsComponent : public portlayer::Component {
- public:
-  explicit RootfsComponent(const Paths* paths) : paths_(paths) {}
-  std::string_view Name() const override { return "rootfs"; }
-
-  Result<portlayer::Level> Observe(const portlayer::Handle& h,
-                                   const portlayer::Element& e) override {
-    std::string dir = paths_->Container(h.container_id());
-    // For a removal, any trace counts (a create killed halfway leaves a directory without
-    // `upper`); for a create, only a complete one (with `upper`, made last).
-    if (e.desired == portlayer::Level::kAbsent) {
-      return os::Exists(dir) ? portlayer::Level::kJoined : portlayer::Level::kAbsent;
-    }
-    return os::IsDir(dir + "/upper") ? e.desired : portlayer::Level::kAbsent;
-  }
-
-  Status Apply(portlayer::Handle& h, const portlayer::Element& e, portlayer::Level from,
-               portlayer::Level to) override {
-    std::string dir = paths_->Container(h.container_id());
-    if (to == portlayer::Level::kAbsent) {
-      BD_RETURN_IF_ERROR(runtime::ReleaseSharedDir(dir + "/capsules"));  // propagation fallback
-      // A shim that was killed leaves its socket behind.
-      if (::unlink(Paths::AttachSocket(h.container_id()).c_str()) < 0 && errno != ENOENT) {
-        return os::ErrnoStatus("remove the attach socket");
-      }
-      // Out of sight in one rename: a kill mid-removal leaves trash (swept at the next open),
-      // never a half-removed directory that a retry would take for gone or for whole.
-      return os::RemoveOutOfSight(dir, paths_->Trash());
-    }
-    if (from != portlayer::Level::kAbsent) return {};
-    // `upper` comes last, by rename: Observe takes a directory with it for complete, and a
-    // kill before that leaves one that the next Apply completes (every step is repeatable).
-    BD_RETURN_IF_ERROR(os::MkdirAll(dir, 0700));
-    CrashPoint("create.rootfs-partial");
-    BD_RETURN_IF_ERROR(os::MkdirAll(dir + "/merged", 0755));
-    BD_RETURN_IF_ERROR(os::MkdirAll(dir + "/work", 0700));
-    BD_RETURN_IF_ERROR(WriteEtcFiles(dir, e.config));
-    std::string partial = dir + "/upper.partial";
-    BD_RETURN_IF_ERROR(os::MkdirAll(partial, 0755));
-    if (::rename(partial.c_str(), (dir + "/upper").c_str()) < 0) {
-      return os::ErrnoStatus("rename `" + partial + "`");
-    }
-    return {};
-  }
-
- private:
-  const Paths* paths_;
-};
-
-// What the CLI hands the task component for one start.
-struct TaskStart {
-  const AttachIo* io = nullptr;
-  std::unique_ptr<TaskSession> session;
-};
-
-// The container's process, supervised by its shim: kBound while running.
-class TaskComponent : public portlayer::Component {
- public:
-  explicit TaskComponent(Engine* engine) : engine_(engine) {}
-  std::string_view Name() const override { return "task"; }
-
-  Result<portlayer::Level> Observe(const portlayer::Handle& h, const portlayer::Element&) override {
-    auto c = engine_->containers().Get(h.container_id());
-    if (!c.ok()) {
-      if (c.status().code() == Code::kNotFound) return portlayer::Level::kAbsent;
-      return c.status();
-    }
-    return c->Active() ? portlayer::Level::kBound : portlayer::Level::kJoined;
-  }
-
-  Status Apply(portlayer::Handle& h, const portlayer::Element&, portlayer::Level from,
-               portlayer::Level to) override {
-    if (to == portlayer::Level::kBound) return StartShim(h);
-    if (from == portlayer::Level::kBound) {
-      auto* timeout = static_cast<int*>(h.Context("task.stop_timeout"));
-      return StopTask(h.container_id(), timeout ? std::optional<int>(*timeout) : std::nullopt);
-    }
-    return {};
-  }
-
- private:
-  Status StartShim(portlayer::Handle& h) {
-    auto* start = static_cast<TaskStart*>(h.Context("task.start"));
-    BD_RETURN_IF_ERROR(engine_->containers().SetStopRequested(h.container_id(), false));
-    UniqueFd sync[2];
-    BD_RETURN_IF_ERROR(os::MakePipe(sync));
-    // The id goes in the environment (readable by root only), not on the command line.
-    std::vector<std::string> argv = {ShimPath(), "--root", engine_->paths().root};
-    std::vector<os::FdMapping> fds = {{sync[1].get(), 3}};
-    if (start && start->io) {
-      argv.push_back("--attach");
-      fds.push_back({start->io->stdout_fd, 4});
-      fds.push_back({start->io->stderr_fd, 5});
-      if (start->io->stdin_fd >= 0) {
-        argv.push_back("--stdin");
-        fds.push_back({start->io->stdin_fd, 6});
-        if (!start->io->detach_keys.empty()) {
-          argv.insert(argv.end(), {"--detach-keys", start->io->detach_keys});
-        }
-      }
-    }
-    BD_RETURN_IF_ERROR(os::SpawnDetached(argv, fds, {std::string(kShimIdEnv) + "=" + h.container_id()})
-                           .WithContext("start shim"));
-    sync[1].Reset();
-    BD_ASSIGN_OR_RETURN(std::string line, ReadLine(sync[0].get()));
-    if (line.rfind(kMsgStarted, 0) == 0) {
-      auto pid = ParseInt(TrimSpace(line.substr(kMsgStarted.size())));
-      if (start) {
-        start->session = std::make_unique<TaskSession>(std::move(sync[0]),
-                                                       static_cast<pid_t>(pid.value_or(0)));
-      }
-      return {};
-    }
-    if (line.rfind(kMsgFailed, 0) == 0) {
-      std::string rest(TrimSpace(line.substr(kMsgFailed.size())));
-      size_t sp = rest.find(' ');
-      int code = static_cast<int>(ParseInt(rest.substr(0, sp)).value_or(runtime::kExitEngineFailed));
-      std::string msg = sp == std::string::npos ? "container failed to start" : rest.substr(sp + 1);
-      CommandFailure failure = runtime::CommandFailureOfExitCode(code);
-      if (failure == CommandFailure::kNotFound) return Status::NotFound(msg).WithCommandFailure(failure);
-      if (failure == CommandFailure::kCannotRun) return Status::PermissionDenied(msg).WithCommandFailure(failure);
-      return Status::Internal(msg);
-    }
-    auto shim_log = os::ReadFile(engine_->paths().Container(h.container_id()) + "/shim.log");
-    return Status::Internal("the shim exited before starting the container" +
-                            (shim_log.ok() && !shim_log->empty()
-                                 ? ": " + std::string(TrimSpace(*shim_log))
-                                 : std::string(" (is basic-docker-shim next to basic-docker?)")));
-  }
-
-  // SIGTERM, up to `timeout` seconds (the container's own when unset), then SIGKILL. The stop
-  // request is recorded first, so the shim's restart policy never brings the container back.
-  Status StopTask(const std::string& id, std::optional<int> timeout) {
-    BD_ASSIGN_OR_RETURN(Container c, engine_->containers().Get(id));
-    if (!c.Active()) return {};
-    BD_RETURN_IF_ERROR(engine_->containers().SetStopRequested(id, true));
-    int grace = timeout.value_or(c.config.stop_timeout);
-    // A frozen container takes signals only once thawed.
-    auto thaw = [&] {
-      if (!c.Paused()) return;
-      if (auto plan = CgroupPlanOf(c); plan.ok()) (void)runtime::FreezeCgroup(*plan, false);
-      (void)engine_->containers().MarkPaused(id, false);
-    };
-    if (c.Running() && grace > 0) {
-      Status st = engine_->Signal(c, SIGTERM);
-      thaw();
-      if (st.ok() || st.code() == Code::kNotFound) {
-        auto gone = engine_->WaitShim(c, grace * 1000);
-        if (gone.ok()) return {};
-      }
-    }
-    if (c.Running()) {
-      Status st = engine_->Signal(c, SIGKILL);
-      thaw();
-      if (!st.ok() && st.code() != Code::kNotFound && st.code() != Code::kFailedPrecondition) {
-        return st;
-      }
-    } else if (os::ProcessMatches(c.shim_pid, c.shim_start)) {
-      ::kill(c.shim_pid, SIGUSR1);  // between restarts: wake the shim to see the request
-    }
-    return engine_->WaitShim(c, 30000);
-  }
-
-  Engine* engine_;
-};
-
 }  // namespace
 
-Result<std::string> ReadLine(int fd) {
-  std::string line;
-  char c;
-  while (true) {
-    ssize_t n = os::RetryEintr([&] { return ::read(fd, &c, 1); });
-    if (n < 0) return os::ErrnoStatus("read shim channel");
-    if (n == 0 || c == '\n') return line;
-    line.push_back(c);
-  }
-}
-
 Result<int> TaskSession::WaitExit() {
-  BD_ASSIGN_OR_RETURN(std::string line, ReadLine(fd_.get()));
-  if (line == kMsgDetached) return kDetached;
-  if (line.rfind(kMsgExited, 0) != 0) {
+  BD_ASSIGN_OR_RETURN(std::string line, shim::ReadLine(fd_.get()));
+  if (line == shim::kMsgDetached) return kDetached;
+  if (line.rfind(shim::kMsgExited, 0) != 0) {
     return Status::Internal("lost contact with the container's shim");
   }
-  auto code = ParseInt(TrimSpace(line.substr(kMsgExited.size())));
+  auto code = ParseInt(TrimSpace(line.substr(shim::kMsgExited.size())));
   if (!code) return Status::Internal("malformed exit report from the shim: " + line);
   return static_cast<int>(*code);
 }
@@ -276,7 +55,6 @@ std::string Engine::DefaultRoot() {
   return "/var/lib/basic-docker";
 }
 
-std::unique_ptr<portlayer::Component> MakeCapsuleComponent(Engine* engine);  // capsule_attach.cc
 
 Engine::Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blobs)
     : paths_(std::move(paths)),
@@ -287,9 +65,17 @@ Engine::Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blob
       volumes_(paths_, db_.get()),
       capsules_(paths_, db_.get(), &blobs_),
       events_(db_.get()) {
-  registry_.Register(std::make_unique<RootfsComponent>(&paths_));
-  registry_.Register(std::make_unique<TaskComponent>(this));
+  registry_.Register(MakeRootfsComponent(&paths_));
+  registry_.Register(MakeTaskComponent(this));
   registry_.Register(MakeCapsuleComponent(this));
+  registry_.SetVersionCheck([this](const portlayer::Handle& h) -> Status {
+    auto now = containers_.Get(h.container_id());
+    if (!now.ok()) return now.status().code() == Code::kNotFound ? Status() : now.status();  // Observe says absent
+    if (now->version == h.version()) return {};
+    return Status::Conflict("container " + now->name + " changed since it was read (version " +
+                            std::to_string(h.version()) + ", now " + std::to_string(now->version) + ": " +
+                            std::string(StateName(now->state)) + "): read it again and retry");
+  });
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const std::string& root) {
@@ -381,7 +167,7 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
     }
   }
   portlayer::Handle h(c.id);
-  h.Join({"rootfs", "rootfs", RootfsConfig(c)});
+  h.Join({"rootfs", "rootfs", RootfsConfigOf(c)});
   BD_RETURN_IF_ERROR(h.Bind("rootfs"));
   CommitOrError(h, &st);
   if (!st.ok()) {
@@ -395,13 +181,12 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
 Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const AttachIo* io) {
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
   // The capsules recorded for it come back with it (a NOOP when nothing changed).
-  if (!c.Active()) BD_RETURN_IF_ERROR(SyncCapsuleMounts(c));
-  TaskStart start;
-  start.io = io;
-  portlayer::Handle h(c.id);
-  h.SetContext("task.start", &start);
-  h.Join({"rootfs", "rootfs", RootfsConfig(c)});
-  h.Join({"task", "task", ""});
+  if (!c.Active()) BD_RETURN_IF_ERROR(SyncCapsuleMounts(&c));
+  auto task = std::make_shared<TaskConfig>();
+  task->io = io;
+  portlayer::Handle h(c.id, c.version);
+  h.Join({"rootfs", "rootfs", RootfsConfigOf(c)});
+  h.Join({"task", "task", task});
   BD_RETURN_IF_ERROR(h.Bind());
   Status st;
   portlayer::CommitResult r = CommitOrError(h, &st);
@@ -412,7 +197,7 @@ Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const
   if (auto now = containers_.Get(c.id); now.ok()) {
     if (Status cs = ReconcileCapsules(*now, /*secrets_only=*/true); !cs.ok()) log::Warn("capsules of {}: {}", c.name, cs.ToString());
   }
-  return std::move(start.session);
+  return std::move(*task->session);
 }
 
 Result<UniqueFd> Engine::ContainerPidfd(const Container& c) {
@@ -474,7 +259,7 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::s
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   BD_RETURN_IF_ERROR(os::SendFds(sock.get(),
                                  {input ? STDIN_FILENO : devnull.get(), STDOUT_FILENO, STDERR_FILENO},
-                                 std::string(kDetachKeysPayload) +
+                                 std::string(shim::kDetachKeysPayload) +
                                      (detach_keys.empty() ? "ctrl-p,ctrl-q" : detach_keys)));
   std::optional<os::RawMode> raw;
   if (input && c.config.tty) raw.emplace(STDIN_FILENO);
@@ -482,12 +267,12 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::s
   Result<std::string> line = Status::Internal("not read");
   {
     os::SignalForwarder forward({c.config.tty ? 0 : c.pid, c.config.tty ? c.shim_pid : 0, -1});
-    line = ReadLine(sock.get());
+    line = shim::ReadLine(sock.get());
   }
   BD_RETURN_IF_ERROR(line.status());
-  if (*line == kMsgDetached) return kDetached;
-  if (line->rfind(kMsgExited, 0) != 0) return Status::Internal("the shim closed the attach session");
-  auto code = ParseInt(TrimSpace(line->substr(kMsgExited.size())));
+  if (*line == shim::kMsgDetached) return kDetached;
+  if (line->rfind(shim::kMsgExited, 0) != 0) return Status::Internal("the shim closed the attach session");
+  auto code = ParseInt(TrimSpace(line->substr(shim::kMsgExited.size())));
   if (!code) return Status::Internal("malformed exit report: " + *line);
   return static_cast<int>(*code);
 }
@@ -585,11 +370,11 @@ Status Engine::Remove(const std::string& ref, bool force) {
     return Status::FailedPrecondition("cannot remove container " + c.name +
                                       ": it is running; stop it first or use --force");
   }
-  portlayer::Handle h(c.id);
-  int no_grace = 0;  // rm -f kills at once, as Docker does
-  h.SetContext("task.stop_timeout", &no_grace);
-  h.Join({"rootfs", "rootfs", ""});
-  h.Join({"task", "task", ""});
+  portlayer::Handle h(c.id, c.version);
+  auto task = std::make_shared<TaskConfig>();
+  task->stop_timeout = 0;  // rm -f kills at once, as Docker does
+  h.Join({"rootfs", "rootfs", RootfsConfigOf(c)});
+  h.Join({"task", "task", task});
   BD_RETURN_IF_ERROR(h.Leave());
   Status st;
   CommitOrError(h, &st);
@@ -600,10 +385,10 @@ Status Engine::Remove(const std::string& ref, bool force) {
 
 Result<bool> Engine::Stop(const std::string& ref, std::optional<int> timeout) {
   BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  portlayer::Handle h(c.id);
-  int grace = timeout.value_or(c.config.stop_timeout);
-  h.SetContext("task.stop_timeout", &grace);
-  h.Join({"task", "task", ""});
+  portlayer::Handle h(c.id, c.version);
+  auto task = std::make_shared<TaskConfig>();
+  task->stop_timeout = timeout.value_or(c.config.stop_timeout);
+  h.Join({"task", "task", task});
   BD_RETURN_IF_ERROR(h.Unbind("task"));
   Status st;
   portlayer::CommitResult r = CommitOrError(h, &st);

@@ -154,7 +154,8 @@ class Engine {
   portlayer::CommitResult CommitOrError(portlayer::Handle& h, Status* st);
   // Rewrites the container's spec so its next start bind-mounts its recorded (non-secret)
   // capsules read-only, with a tmpfs /capsules under a read-only root.
-  Status SyncCapsuleMounts(const Container& c);
+  // `c` is updated to the record as written.
+  Status SyncCapsuleMounts(Container* c);
 
   Paths paths_;
   std::unique_ptr<store::Db> db_;
@@ -167,20 +168,7 @@ class Engine {
   portlayer::Registry registry_;
 };
 
-// The environment variable that names the shim's container.
-inline constexpr std::string_view kShimIdEnv = "BASIC_DOCKER_SHIM_ID";
-// The shim's messages on its sync pipe, one per line.
-inline constexpr std::string_view kMsgStarted = "started";  // "started PID"
-inline constexpr std::string_view kMsgFailed = "failed";    // "failed EXITCODE MESSAGE"
-inline constexpr std::string_view kMsgExited = "exited";    // "exited EXITCODE"
-inline constexpr std::string_view kMsgDetached = "detached";  // the client used its detach keys
-// An attach client's descriptor message: "detach-keys=" + Docker's --detach-keys spelling.
-inline constexpr std::string_view kDetachKeysPayload = "detach-keys=";
 // What WaitExit and Attach return when the user detached instead of the container exiting.
 inline constexpr int kDetached = -1;
-
-// Reads one '\n'-terminated line from `fd` byte by byte (the pipe carries few, short lines and
-// nothing after the line may be consumed). Empty result: EOF.
-Result<std::string> ReadLine(int fd);
 
 }  // namespace bd::engine

@@ -114,6 +114,23 @@ CREATE TABLE events (
   attributes TEXT NOT NULL DEFAULT '{}'
 );
 )sql"},
+      {6, R"sql(
+-- Optimistic concurrency for port-layer handles: every change of a container's row, or of the
+-- capsules attached to it, moves its version on. Triggers, so that no writer can forget.
+ALTER TABLE containers ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER containers_version AFTER UPDATE ON containers WHEN NEW.version = OLD.version
+BEGIN
+  UPDATE containers SET version = OLD.version + 1 WHERE id = NEW.id;
+END;
+CREATE TRIGGER capsule_attachments_insert_version AFTER INSERT ON capsule_attachments
+BEGIN
+  UPDATE containers SET version = version + 1 WHERE id = NEW.container_id;
+END;
+CREATE TRIGGER capsule_attachments_delete_version AFTER DELETE ON capsule_attachments
+BEGIN
+  UPDATE containers SET version = version + 1 WHERE id = OLD.container_id;
+END;
+)sql"},
   };
   return kMigrations;
 }

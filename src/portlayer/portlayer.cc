@@ -93,6 +93,13 @@ CommitResult Commit(Handle& handle, const Registry& registry) {
     Level actual;
   };
   std::vector<Step> down, up;
+  if (handle.version() >= 0 && registry.version_check()) {
+    if (Status st = registry.version_check()(handle); !st.ok()) {
+      for (const Element& e : handle.elements()) result.Set(e.id, Outcome::kError, st.message());
+      result.SetFirstError(st);
+      return result;
+    }
+  }
   // Observe everything first: a handle whose state cannot be read changes nothing.
   for (const Element& e : handle.elements()) {
     Component* c = registry.Get(e.component);

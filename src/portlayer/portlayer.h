@@ -6,9 +6,15 @@
 // the actual state, applies only the difference and reports each element as SUCCESS, ERROR or
 // NOOP with a message. It is atomic: when one element fails, the ones it already changed are
 // reverted, so the container is left as it was. Doing the same thing twice is a NOOP.
+// Each element's configuration is its component's own struct (an ElementConfig). A handle may
+// carry the version of the container it was made from: a Commit after the container changed
+// fails with Conflict and changes nothing (optimistic concurrency: two clients never silently
+// overwrite each other), as the registry's version check decides.
 // Handles and components are used from one thread at a time.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,11 +32,22 @@ enum class Outcome { kSuccess, kError, kNoop };
 std::string_view OutcomeName(Outcome o);  // "SUCCESS", "ERROR", "NOOP"
 std::string_view LevelName(Level l);
 
+// A component's configuration of one element: each component derives its own struct.
+struct ElementConfig {
+  virtual ~ElementConfig() = default;
+};
+
 struct Element {
   std::string id;         // unique within the handle, e.g. "rootfs", "task", "capsule:libssl:1.1"
   std::string component;  // which Component applies it
-  std::string config;     // component-specific (JSON); opaque to the port layer
+  std::shared_ptr<const ElementConfig> config;  // the component's own struct; may be null
   Level desired = Level::kJoined;
+
+  // The configuration as the component's struct `T`, or null when it is not one.
+  template <typename T>
+  const T* Config() const {
+    return dynamic_cast<const T*>(config.get());
+  }
 };
 
 class Handle;
@@ -48,9 +65,12 @@ class Component {
 
 class Handle {
  public:
-  explicit Handle(std::string container_id) : container_id_(std::move(container_id)) {}
+  // `version`: the container's version this handle was made from (-1: no check).
+  explicit Handle(std::string container_id, int64_t version = -1)
+      : container_id_(std::move(container_id)), version_(version) {}
 
   const std::string& container_id() const { return container_id_; }
+  int64_t version() const { return version_; }
 
   // Adds `e` (at least kJoined). Joining an element that is already there keeps its level.
   Handle& Join(Element e);
@@ -64,18 +84,11 @@ class Handle {
   const std::vector<Element>& elements() const { return elements_; }
   const Element* Find(std::string_view id) const;
 
-  // Per-handle scratch values for components (not persisted): e.g. attached stdio.
-  void SetContext(std::string key, void* value) { context_[std::move(key)] = value; }
-  void* Context(const std::string& key) const {
-    auto it = context_.find(key);
-    return it == context_.end() ? nullptr : it->second;
-  }
-
  private:
   Status SetLevel(std::string_view id, Level level, std::string_view verb);
   std::string container_id_;
+  int64_t version_;
   std::vector<Element> elements_;
-  std::map<std::string, void*> context_;
 };
 
 class CommitResult {
@@ -100,17 +113,26 @@ class CommitResult {
   Status first_error_;
 };
 
+// Says whether the container of a versioned handle is still at the handle's version: OK, or
+// Conflict naming what changed.
+using VersionCheck = std::function<Status(const Handle&)>;
+
 class Registry {
  public:
   void Register(std::unique_ptr<Component> c);
   Component* Get(std::string_view name) const;
+  void SetVersionCheck(VersionCheck check) { version_check_ = std::move(check); }
+  const VersionCheck& version_check() const { return version_check_; }
 
  private:
   std::map<std::string, std::unique_ptr<Component>, std::less<>> components_;
+  VersionCheck version_check_;
 };
 
-// Applies the handle. Deactivations and removals run first, in reverse join order; activations
-// follow in join order. On the first ERROR every change made so far is reverted.
+// Applies the handle. A versioned handle whose container changed is refused first (every
+// element ERROR, the Conflict as the first error). Deactivations and removals run first, in
+// reverse join order; activations follow in join order. On the first ERROR every change made
+// so far is reverted.
 CommitResult Commit(Handle& handle, const Registry& registry);
 
 }  // namespace bd::portlayer

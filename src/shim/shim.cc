@@ -28,6 +28,7 @@
 #include "os/terminal.h"
 #include "runtime/launch.h"
 #include "runtime/live_mount.h"
+#include "shim/protocol.h"
 
 namespace bd::shim {
 namespace {
@@ -44,7 +45,7 @@ void Report(std::string_view msg) {
 }
 
 void ReportFailed(int exit_code, const std::string& message) {
-  Report(std::string(engine::kMsgFailed) + " " + std::to_string(exit_code) + " " + message);
+  Report(std::string(shim::kMsgFailed) + " " + std::to_string(exit_code) + " " + message);
 }
 
 // A client of `basic-docker attach`: its stdio (passed over the attach socket) stands in for
@@ -69,8 +70,8 @@ bool AcceptAttach(Attachment* a) {
   auto fds = os::RecvFds(conn.get(), &payload);
   if (!fds.ok() || fds->size() != 3) return false;
   a->detach_keys = std::string(engine::kDefaultDetachKeys);
-  if (payload.rfind(engine::kDetachKeysPayload, 0) == 0) {
-    auto keys = engine::ParseDetachKeys(payload.substr(engine::kDetachKeysPayload.size()));
+  if (payload.rfind(shim::kDetachKeysPayload, 0) == 0) {
+    auto keys = engine::ParseDetachKeys(payload.substr(shim::kDetachKeysPayload.size()));
     if (keys.ok()) a->detach_keys = *keys;
   }
   a->in = std::move((*fds)[0]);
@@ -159,7 +160,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     return result;
   }
   result.launched = true;
-  if (report) Report(std::string(engine::kMsgStarted) + " " + std::to_string(child.pid()));
+  if (report) Report(std::string(shim::kMsgStarted) + " " + std::to_string(child.pid()));
   // From here the shim mostly sleeps in poll(): keep only what that loop touches resident.
   os::TrimResidentMemory();
 
@@ -199,7 +200,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     pending.clear();
     outputs[0].attach_fd = outputs[1].attach_fd = -1;
     if (from_attach_client) {
-      (void)os::WriteAll(attachment->client.get(), std::string(engine::kMsgDetached) + "\n");
+      (void)os::WriteAll(attachment->client.get(), std::string(shim::kMsgDetached) + "\n");
       attachment->client.Reset();
       attachment->in.Reset();
       attachment->out.Reset();
@@ -208,7 +209,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     }
     // The CLI that started the container: it hears of it on the sync pipe, and its terminal
     // is let go (the descriptor numbers stay taken, by /dev/null).
-    Report(engine::kMsgDetached);
+    Report(shim::kMsgDetached);
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     for (int fd : {kAttachOutFd, kAttachErrFd, kAttachInFd}) ::dup3(null, fd, O_CLOEXEC);
     if (null >= 0) ::close(null);
@@ -406,7 +407,7 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
   auto tell_attached = [&](int code) {
     if (attachment.client) {
       (void)os::WriteAll(attachment.client.get(),
-                         std::string(engine::kMsgExited) + " " + std::to_string(code) + "\n");
+                         std::string(shim::kMsgExited) + " " + std::to_string(code) + "\n");
     }
   };
 
@@ -454,7 +455,7 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
                  !ms.ok()) {
         log::Error("record exit: {}", ms.ToString());
       }
-      if (first) Report(std::string(engine::kMsgExited) + " " + std::to_string(run.exit_code));
+      if (first) Report(std::string(shim::kMsgExited) + " " + std::to_string(run.exit_code));
       tell_attached(run.exit_code);
       return 0;
     }
@@ -465,7 +466,7 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
     ++restarts;
     if (first) {
       // An attached CLI returns at the first exit, as Docker's does; restarts go on detached.
-      Report(std::string(engine::kMsgExited) + " " + std::to_string(run.exit_code));
+      Report(std::string(shim::kMsgExited) + " " + std::to_string(run.exit_code));
       if (attach) {
         ::close(kAttachOutFd);
         ::close(kAttachErrFd);
@@ -511,9 +512,9 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  if (const char* env = std::getenv(std::string(engine::kShimIdEnv).c_str()); env && id.empty()) {
+  if (const char* env = std::getenv(std::string(shim::kShimIdEnv).c_str()); env && id.empty()) {
     id = env;
-    ::unsetenv(std::string(engine::kShimIdEnv).c_str());  // the container never sees it
+    ::unsetenv(std::string(shim::kShimIdEnv).c_str());  // the container never sees it
   }
   if (root.empty() || id.empty()) {
     std::fprintf(stderr, "usage: basic-docker-shim --root DIR [--id ID] [--attach [--stdin] [--detach-keys K]]\n"

@@ -114,5 +114,43 @@ TEST_F(DbTest, EngineSchemaAppliesToAFreshDatabase) {
   EXPECT_TRUE((*db)->Exec("SELECT diff_id, blob_digest FROM layers").ok());
 }
 
+// Migration 6 over a database of schema 5 with a container and an attached capsule in it:
+// the rows keep their data at version 0, and from then on every change of the row or of its
+// attachments moves the version on (the port layer's optimistic concurrency).
+TEST_F(DbTest, UpgradeToSchema6VersionsContainers) {
+  std::vector<Migration> upto5(engine::Migrations().begin(), engine::Migrations().begin() + 5);
+  ASSERT_EQ(upto5.back().version, 5);
+  {
+    auto db = Db::Open(Path(), upto5);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*db)->Exec(
+        "INSERT INTO images(id, manifest_digest, config, size, created_at) VALUES ('img', 'm', '{}', 0, 0);"
+        "INSERT INTO containers(id, name, image_id, image_ref, config, spec, state, created_at)"
+        " VALUES ('c1', 'web', 'img', 'busybox', '{}', '{}', 'exited', 1);"
+        "INSERT INTO capsules(name, version, digest, config_digest, layer_digest, content_digest, size,"
+        " blob_size, files, created_at) VALUES ('cfg', '1.0', 'd', 'c', 'l', 'x', 1, 1, 1, 1);").ok());
+  }
+  auto db = Db::Open(Path(), engine::Migrations());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto version = [&] {
+    auto st = (*db)->Prepare("SELECT version, name, state FROM containers WHERE id = 'c1'");
+    EXPECT_TRUE(st.ok());
+    auto row = st->Step();
+    EXPECT_TRUE(row.ok() && *row);
+    EXPECT_EQ(st->Text(1), "web");
+    return st->Int(0);
+  };
+  EXPECT_EQ(version(), 0);
+  ASSERT_TRUE((*db)->Exec("UPDATE containers SET state = 'running' WHERE id = 'c1'").ok());
+  EXPECT_EQ(version(), 1);
+  ASSERT_TRUE((*db)->Exec("UPDATE containers SET state = 'running' WHERE id = 'nope'").ok());
+  EXPECT_EQ(version(), 1);
+  ASSERT_TRUE((*db)->Exec("INSERT INTO capsule_attachments(container_id, name, version, attached_at)"
+                          " VALUES ('c1', 'cfg', '1.0', 2)").ok());
+  EXPECT_EQ(version(), 2);
+  ASSERT_TRUE((*db)->Exec("DELETE FROM capsule_attachments WHERE container_id = 'c1'").ok());
+  EXPECT_EQ(version(), 3);
+}
+
 }  // namespace
 }  // namespace bd::store

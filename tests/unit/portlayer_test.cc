@@ -44,7 +44,7 @@ class PortLayerTest : public ::testing::Test {
 
 TEST_F(PortLayerTest, NothingChangesUntilCommit) {
   Handle h("c1");
-  h.Join({"a", "fake", ""});
+  h.Join({"a", "fake", nullptr});
   ASSERT_TRUE(h.Bind("a").ok());
   EXPECT_TRUE(fake_->system.empty());
   CommitResult r = Commit(h, registry_);
@@ -56,7 +56,7 @@ TEST_F(PortLayerTest, NothingChangesUntilCommit) {
 TEST_F(PortLayerTest, RepeatingIsANoop) {
   for (int i = 0; i < 2; ++i) {
     Handle h("c1");
-    h.Join({"a", "fake", ""});
+    h.Join({"a", "fake", nullptr});
     ASSERT_TRUE(h.Bind().ok());
     CommitResult r = Commit(h, registry_);
     EXPECT_FALSE(r.IsError());
@@ -69,10 +69,10 @@ TEST_F(PortLayerTest, AFailureRollsBackAndReportsEveryElement) {
   fake_->system["kept"] = Level::kBound;
   fake_->fail_on = "b";
   Handle h("c1");
-  h.Join({"kept", "fake", ""});
-  h.Join({"a", "fake", ""});
-  h.Join({"b", "fake", ""});
-  h.Join({"c", "fake", ""});
+  h.Join({"kept", "fake", nullptr});
+  h.Join({"a", "fake", nullptr});
+  h.Join({"b", "fake", nullptr});
+  h.Join({"c", "fake", nullptr});
   ASSERT_TRUE(h.Bind().ok());
   CommitResult r = Commit(h, registry_);
   EXPECT_TRUE(r.IsError());
@@ -93,9 +93,9 @@ TEST_F(PortLayerTest, TeardownRunsInReverseBeforeSetup) {
   fake_->system["first"] = Level::kBound;
   fake_->system["second"] = Level::kBound;
   Handle h("c1");
-  h.Join({"first", "fake", ""});
-  h.Join({"second", "fake", ""});
-  h.Join({"third", "fake", ""});
+  h.Join({"first", "fake", nullptr});
+  h.Join({"second", "fake", nullptr});
+  h.Join({"third", "fake", nullptr});
   ASSERT_TRUE(h.Bind("third").ok());
   ASSERT_TRUE(h.Leave("first").ok());
   ASSERT_TRUE(h.Unbind("second").ok());
@@ -108,11 +108,54 @@ TEST_F(PortLayerTest, TeardownRunsInReverseBeforeSetup) {
 TEST_F(PortLayerTest, UnknownElementsAndComponentsAreErrors) {
   Handle h("c1");
   EXPECT_EQ(h.Bind("nope").code(), Code::kNotFound);
-  h.Join({"x", "no-such-component", ""});
+  h.Join({"x", "no-such-component", nullptr});
   ASSERT_TRUE(h.Bind().ok());
   CommitResult r = Commit(h, registry_);
   EXPECT_TRUE(r.IsError());
   EXPECT_EQ(r.Results().at("x"), Outcome::kError);
+}
+
+// A handle made at one version of its container, committed after the container changed:
+// refused as a Conflict that names the change, and nothing is applied. Unversioned handles
+// and current ones are not checked.
+TEST_F(PortLayerTest, AStaleHandleIsAConflictAndChangesNothing) {
+  int64_t current = 7;
+  registry_.SetVersionCheck([&](const Handle& h) -> Status {
+    if (h.version() == current) return {};
+    return Status::Conflict("container " + h.container_id() + " changed since version " +
+                            std::to_string(h.version()) + " (now " + std::to_string(current) + ")");
+  });
+  Handle stale("c1", 6);
+  stale.Join({"a", "fake", nullptr});
+  ASSERT_TRUE(stale.Bind().ok());
+  CommitResult r = Commit(stale, registry_);
+  EXPECT_EQ(r.FirstError().code(), Code::kConflict);
+  EXPECT_NE(r.FirstError().message().find("changed since version 6 (now 7)"), std::string::npos);
+  EXPECT_EQ(r.Results().at("a"), Outcome::kError);
+  EXPECT_EQ(fake_->applies, 0);
+  Handle fresh("c1", 7);
+  fresh.Join({"a", "fake", nullptr});
+  ASSERT_TRUE(fresh.Bind().ok());
+  EXPECT_FALSE(Commit(fresh, registry_).IsError());
+  Handle unversioned("c1");
+  unversioned.Join({"a", "fake", nullptr});
+  ASSERT_TRUE(unversioned.Bind().ok());
+  EXPECT_EQ(Commit(unversioned, registry_).Results().at("a"), Outcome::kNoop);
+}
+
+struct SizeConfig : ElementConfig {
+  int size = 0;
+};
+
+TEST(ElementTest, ConfigIsTheComponentsOwnStruct) {
+  auto cfg = std::make_shared<SizeConfig>();
+  cfg->size = 3;
+  Element e{"a", "fake", cfg};
+  ASSERT_NE(e.Config<SizeConfig>(), nullptr);
+  EXPECT_EQ(e.Config<SizeConfig>()->size, 3);
+  struct Other : ElementConfig {};
+  EXPECT_EQ(e.Config<Other>(), nullptr);
+  EXPECT_EQ(Element{}.Config<SizeConfig>(), nullptr);
 }
 
 }  // namespace
