@@ -95,7 +95,7 @@ namespace {
 constexpr std::string_view kColumns =
     "id, name, image_id, image_ref, config, spec, state, pid, shim_pid, shim_start, exit_code,"
     " error, created_at, started_at, finished_at, restart_count, stop_requested, oom_killed,"
-    " pid_start, version";
+    " pid_start, (SELECT version FROM container_versions v WHERE v.id = containers.id)";
 
 Result<Container> FromRow(store::Statement& st) {
   Container c;
@@ -256,6 +256,17 @@ Result<Container> ContainerStore::Get(const std::string& id) {
   BD_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return Status::NotFound("No such container: " + id);
   return FromRow(st);
+}
+
+Result<ContainerStore::Version> ContainerStore::VersionOf(const std::string& id) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT v.version, c.name, c.state FROM containers c JOIN container_versions v ON v.id = c.id WHERE c.id = ?"));
+  st.BindAll(id);
+  BD_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound("No such container: " + id);
+  Version v{st.Int(0), st.Text(1), State::kCreated};
+  BD_ASSIGN_OR_RETURN(v.state, ParseState(st.Text(2)));
+  return v;
 }
 
 Result<Container> ContainerStore::Find(std::string_view ref) {

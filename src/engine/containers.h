@@ -196,6 +196,13 @@ class ContainerStore {
   // By full id, exact name, or unique id prefix. Not found: "No such container: REF".
   Result<Container> Find(std::string_view ref);
   Result<std::vector<Container>> List();
+  // Just the record's version, name and state (what a port-layer version check reads).
+  struct Version {
+    int64_t version = 0;
+    std::string name;
+    State state = State::kCreated;
+  };
+  Result<Version> VersionOf(const std::string& id);
   // Reconciles the record with the kernel: an active container whose shim is gone (killed, or
   // the host rebooted) is recorded exited and its leftover process and cgroups removed, since
   // the shim is the only one that would have recorded the exit. Updates `c`; true if it did.

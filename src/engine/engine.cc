@@ -69,7 +69,7 @@ Engine::Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blob
   registry_.Register(MakeTaskComponent(this));
   registry_.Register(MakeCapsuleComponent(this));
   registry_.SetVersionCheck([this](const portlayer::Handle& h) -> Status {
-    auto now = containers_.Get(h.container_id());
+    auto now = containers_.VersionOf(h.container_id());
     if (!now.ok()) return now.status().code() == Code::kNotFound ? Status() : now.status();  // Observe says absent
     if (now->version == h.version()) return {};
     return Status::Conflict("container " + now->name + " changed since it was read (version " +

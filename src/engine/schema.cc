@@ -116,19 +116,28 @@ CREATE TABLE events (
 )sql"},
       {6, R"sql(
 -- Optimistic concurrency for port-layer handles: every change of a container's row, or of the
--- capsules attached to it, moves its version on. Triggers, so that no writer can forget.
-ALTER TABLE containers ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
-CREATE TRIGGER containers_version AFTER UPDATE ON containers WHEN NEW.version = OLD.version
+-- capsules attached to it, moves its version on. Triggers, so that no writer can forget; a
+-- table of its own, so that moving it on never rewrites the container's (large) row.
+CREATE TABLE container_versions (
+  id      TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO container_versions(id) SELECT id FROM containers;
+CREATE TRIGGER containers_insert_version AFTER INSERT ON containers
 BEGIN
-  UPDATE containers SET version = OLD.version + 1 WHERE id = NEW.id;
+  INSERT OR REPLACE INTO container_versions(id, version) VALUES (NEW.id, 0);
+END;
+CREATE TRIGGER containers_update_version AFTER UPDATE ON containers
+BEGIN
+  UPDATE container_versions SET version = version + 1 WHERE id = NEW.id;
 END;
 CREATE TRIGGER capsule_attachments_insert_version AFTER INSERT ON capsule_attachments
 BEGIN
-  UPDATE containers SET version = version + 1 WHERE id = NEW.container_id;
+  UPDATE container_versions SET version = version + 1 WHERE id = NEW.container_id;
 END;
 CREATE TRIGGER capsule_attachments_delete_version AFTER DELETE ON capsule_attachments
 BEGIN
-  UPDATE containers SET version = version + 1 WHERE id = OLD.container_id;
+  UPDATE container_versions SET version = version + 1 WHERE id = OLD.container_id;
 END;
 )sql"},
   };

@@ -133,7 +133,7 @@ TEST_F(DbTest, UpgradeToSchema6VersionsContainers) {
   auto db = Db::Open(Path(), engine::Migrations());
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   auto version = [&] {
-    auto st = (*db)->Prepare("SELECT version, name, state FROM containers WHERE id = 'c1'");
+    auto st = (*db)->Prepare("SELECT v.version, c.name, c.state FROM containers c JOIN container_versions v ON v.id = c.id WHERE c.id = 'c1'");
     EXPECT_TRUE(st.ok());
     auto row = st->Step();
     EXPECT_TRUE(row.ok() && *row);
