@@ -165,11 +165,9 @@ Status ContainerStore::Transition(const std::string& id, std::optional<State> fr
   bool changed = false;
   BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
     // The record before, for the event: its state, name, image and labels.
-    BD_ASSIGN_OR_RETURN(auto before, db_->Prepare("SELECT " + std::string(kColumns) + " FROM containers WHERE id = ?"));
-    before.BindAll(id);
-    BD_ASSIGN_OR_RETURN(bool row, before.Step());
-    if (!row) return {};
-    BD_ASSIGN_OR_RETURN(Container c, FromRow(before));
+    auto before = Get(id);
+    if (!before.ok()) return before.status().code() == Code::kNotFound ? Status() : before.status();
+    const Container& c = *before;
     BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET state = ?1" + set_sql +
                                               " WHERE id = ?2 AND state IN (" + from_sql + ")"));
     BD_RETURN_IF_ERROR(st.BindAll(StateName(to), id, std::forward<Args>(values)...).Run());
@@ -227,15 +225,7 @@ Result<bool> ContainerStore::Reconcile(Container* c) {
 }
 
 Result<int> ContainerStore::ReconcileAll() {
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT " + std::string(kColumns) +
-                                            " FROM containers WHERE state IN ('running', 'paused', 'restarting')"));
-  std::vector<Container> active;
-  while (true) {
-    BD_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    BD_ASSIGN_OR_RETURN(Container c, FromRow(st));
-    active.push_back(std::move(c));
-  }
+  BD_ASSIGN_OR_RETURN(std::vector<Container> active, Select("WHERE state IN ('running', 'paused', 'restarting')"));
   int changed = 0;
   for (Container& c : active) {
     BD_ASSIGN_OR_RETURN(bool did, Reconcile(&c));
@@ -295,9 +285,11 @@ Result<Container> ContainerStore::Find(std::string_view ref) {
   return Get(ids[0]);
 }
 
-Result<std::vector<Container>> ContainerStore::List() {
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT " + std::string(kColumns) +
-                                            " FROM containers ORDER BY created_at DESC"));
+Result<std::vector<Container>> ContainerStore::List() { return Select("ORDER BY created_at DESC"); }
+
+Result<std::vector<Container>> ContainerStore::Select(std::string_view where_sql) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT " + std::string(kColumns) + " FROM containers " +
+                                            std::string(where_sql)));
   std::vector<Container> out;
   while (true) {
     BD_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -415,11 +407,9 @@ bool ShouldRestart(const ContainerConfig& config, int exit_code, int restarts) {
 
 Status ContainerStore::Delete(const std::string& id) {
   return db_->WriteTxn([&]() -> Status {
-    BD_ASSIGN_OR_RETURN(auto before, db_->Prepare("SELECT " + std::string(kColumns) + " FROM containers WHERE id = ?"));
-    before.BindAll(id);
-    BD_ASSIGN_OR_RETURN(bool row, before.Step());
-    if (!row) return {};
-    BD_ASSIGN_OR_RETURN(Container c, FromRow(before));
+    auto before = Get(id);
+    if (!before.ok()) return before.status().code() == Code::kNotFound ? Status() : before.status();
+    const Container& c = *before;
     BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("DELETE FROM containers WHERE id = ?"));
     BD_RETURN_IF_ERROR(st.BindAll(id).Run());
     return events_.Emit("container", "destroy", id, EventAttributes(c));

@@ -231,6 +231,8 @@ class ContainerStore {
   template <typename... Args>
   Status Transition(const std::string& id, std::optional<State> from, State to, const std::string& set_sql,
                     Args&&... values);
+  // The records the SQL after FROM selects ("WHERE ...", "ORDER BY ...").
+  Result<std::vector<Container>> Select(std::string_view where_sql);
   store::Db* db_;
   EventLog events_;
 };
