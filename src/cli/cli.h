@@ -65,6 +65,7 @@ void RegisterLifecycle(CLI::App& app, Context& ctx);  // stop, kill, restart
 void RegisterExec(CLI::App& app, Context& ctx);       // exec
 void RegisterAttach(CLI::App& app, Context& ctx);     // attach
 void RegisterStats(CLI::App& app, Context& ctx);      // stats, pause, unpause
+void RegisterSystem(CLI::App& app, Context& ctx);     // system df, system info, info
 void RegisterVolume(CLI::App& app, Context& ctx);     // volume create|ls|inspect|rm
 void RegisterCapsule(CLI::App& app, Context& ctx);    // capsule create|ls|inspect|rm|...
 void RegisterEvents(CLI::App& app, Context& ctx);     // events

@@ -98,6 +98,7 @@ int Main(int argc, char** argv) {
   RegisterCapsule(app, ctx);
   RegisterEvents(app, ctx);
   RegisterStats(app, ctx);
+  RegisterSystem(app, ctx);
   RegisterVolume(app, ctx);
   app.add_subcommand("version", "Show the version")->callback([&] {
     ctx.action = [] {
