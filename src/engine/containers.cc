@@ -225,10 +225,23 @@ Result<bool> ContainerStore::Reconcile(Container* c) {
 }
 
 Result<int> ContainerStore::ReconcileAll() {
-  BD_ASSIGN_OR_RETURN(std::vector<Container> active, Select("WHERE state IN ('running', 'paused', 'restarting')"));
+  // Every command runs this: only the shims are read, and only the records of dead ones in full.
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT id, shim_pid, shim_start FROM containers WHERE state IN ('running', 'paused', 'restarting')"));
+  std::vector<std::string> dead;
+  while (true) {
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (!os::ProcessMatches(static_cast<pid_t>(st.Int(1)), static_cast<uint64_t>(st.Int(2)))) dead.push_back(st.Text(0));
+  }
   int changed = 0;
-  for (Container& c : active) {
-    BD_ASSIGN_OR_RETURN(bool did, Reconcile(&c));
+  for (const std::string& id : dead) {
+    auto c = Get(id);
+    if (!c.ok()) {
+      if (c.status().code() == Code::kNotFound) continue;  // removed meanwhile
+      return c.status();
+    }
+    BD_ASSIGN_OR_RETURN(bool did, Reconcile(&c.value()));
     changed += did ? 1 : 0;
   }
   return changed;
