@@ -15,6 +15,7 @@
 #include "base/digest.h"
 #include "base/strings.h"
 #include "base/time.h"
+#include "engine/containers.h"
 #include "engine/daemon_config.h"
 #include "os/error.h"
 #include "os/fs.h"
@@ -453,10 +454,14 @@ Status CapsuleStore::Remove(const std::string& name, const std::string& version)
   return db_->WriteTxn([&]() -> Status {
     BD_ASSIGN_OR_RETURN(Capsule c, Get(name, version));
     if (!c.attached_to.empty()) {
+      BD_ASSIGN_OR_RETURN(auto users, db_->Prepare(
+          "SELECT c.name FROM capsule_attachments a JOIN containers c ON c.id = a.container_id"
+          " WHERE a.name = ? AND a.version = ? ORDER BY c.name"));
+      users.BindAll(name, version);
+      BD_ASSIGN_OR_RETURN(std::vector<std::string> user_names, ContainerNames(users));
       return Status::FailedPrecondition("capsule " + c.Ref() + " is attached to " +
-                                        std::to_string(c.attached_to.size()) +
-                                        " container(s) (" + c.attached_to.front().substr(0, 12) +
-                                        "...): detach it first, or use --force");
+                                        std::to_string(user_names.size()) + " container(s) (" +
+                                        NameList(user_names) + "): detach it first, or use --force");
     }
     BD_ASSIGN_OR_RETURN(store::Statement del,
                         db_->Prepare("DELETE FROM capsules WHERE name = ? AND version = ?"));

@@ -84,6 +84,23 @@ std::map<std::string, std::string> EventAttributes(const Container& c, std::map<
   return out;
 }
 
+Result<std::vector<std::string>> ContainerNames(store::Statement& query) {
+  std::vector<std::string> names;
+  while (true) {
+    BD_ASSIGN_OR_RETURN(bool row, query.Step());
+    if (!row) return names;
+    names.push_back(query.Text(0));
+  }
+}
+
+std::string NameList(const std::vector<std::string>& names) {
+  constexpr size_t kShown = 10;
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < kShown; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > kShown) out += " and " + std::to_string(names.size() - kShown) + " more";
+  return out;
+}
+
 std::vector<std::string> Container::Args() const {
   std::vector<std::string> args = config.entrypoint;
   args.insert(args.end(), config.cmd.begin(), config.cmd.end());

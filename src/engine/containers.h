@@ -124,6 +124,11 @@ struct Container {
 std::map<std::string, std::string> EventAttributes(const Container& c,
                                                    std::map<std::string, std::string> extra = {});
 
+// "Uses X" across components: the names of the containers a query selects (its first column
+// is containers.name), and that list for a message: "web, db" ("... and 3 more" past ten).
+Result<std::vector<std::string>> ContainerNames(store::Statement& query);
+std::string NameList(const std::vector<std::string>& names);
+
 // User-facing options of `create` / `run` before they meet the image.
 struct CreateOptions {
   std::string image;

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/time.h"
+#include "engine/containers.h"
 #include "engine/daemon_config.h"
 #include "engine/events.h"
 #include "engine/gc.h"
@@ -508,11 +509,14 @@ Result<std::vector<std::string>> ImageStore::Remove(std::string_view ref, bool f
   bool by_tag = parsed.ok() && std::find(img.tags.begin(), img.tags.end(),
                                          parsed->Canonical()) != img.tags.end();
   BD_ASSIGN_OR_RETURN(auto users, db_->Prepare(
-      "SELECT id, state FROM containers WHERE image_id = ? ORDER BY state = 'running' DESC"));
+      "SELECT name FROM containers WHERE image_id = ? ORDER BY state IN ('running', 'paused', 'restarting') DESC, name"));
   users.BindAll(img.id);
-  BD_ASSIGN_OR_RETURN(bool used, users.Step());
-  std::string user_id = used ? users.Text(0).substr(0, 12) : "";
-  bool used_running = used && users.Text(1) == "running";
+  BD_ASSIGN_OR_RETURN(std::vector<std::string> user_names, ContainerNames(users));
+  bool used = !user_names.empty();
+  BD_ASSIGN_OR_RETURN(auto active, db_->Prepare(
+      "SELECT 1 FROM containers WHERE image_id = ? AND state IN ('running', 'paused', 'restarting')"));
+  active.BindAll(img.id);
+  BD_ASSIGN_OR_RETURN(bool used_running, active.Step());
 
   if (!by_tag && img.tags.size() > 1 && !force) {
     return Status::FailedPrecondition(
@@ -525,7 +529,8 @@ Result<std::vector<std::string>> ImageStore::Remove(std::string_view ref, bool f
   if (used && last_name && (!force || used_running)) {
     return Status::FailedPrecondition(
         "conflict: unable to remove " + std::string(ref) + (force && used_running ? " (cannot be forced)" : " (must force)") +
-        " - container " + user_id + " is using its referenced image " +
+        " - container" + (user_names.size() > 1 ? "s " : " ") + NameList(user_names) +
+        (user_names.size() > 1 ? " are" : " is") + " using its referenced image " +
         std::string(DigestHex(img.id)).substr(0, 12));
   }
   // Untagging and deleting are one transaction: a kill leaves the image as it was or gone,

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/time.h"
+#include "engine/containers.h"
 #include "engine/events.h"
 #include "os/fs.h"
 
@@ -77,9 +78,12 @@ Result<std::vector<Volume>> VolumeStore::List() {
 
 Status VolumeStore::Remove(const std::string& name) {
   BD_ASSIGN_OR_RETURN(Volume v, Get(name));
-  if (!v.used_by.empty()) {
-    return Status::FailedPrecondition("remove " + name + ": volume is in use - [" +
-                                      v.used_by.front().substr(0, 12) + "]");
+  BD_ASSIGN_OR_RETURN(auto users, db_->Prepare(
+      "SELECT c.name FROM container_volumes u JOIN containers c ON c.id = u.container_id WHERE u.volume = ? ORDER BY c.name"));
+  users.BindAll(name);
+  BD_ASSIGN_OR_RETURN(std::vector<std::string> user_names, ContainerNames(users));
+  if (!user_names.empty()) {
+    return Status::FailedPrecondition("remove " + name + ": volume is in use - [" + NameList(user_names) + "]");
   }
   BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
     BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(

@@ -275,7 +275,7 @@ TEST_F(CapsuleTest, RmGcEventsAndRestart) {
 
   CmdResult r = Cli({"capsule", "rm", "cfg:1.0.0"});
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("attached"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("is attached to 1 container(s) (web)"), std::string::npos) << r.err;
   r = Cli({"capsule", "rm", "--force", "cfg:1.0.0"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(CapsuleMounts("web"), "");

@@ -194,10 +194,12 @@ TEST_F(ImageTest, RmiRefusesImagesInUseAndRemovesUnusedData) {
   std::string tar = WriteFile("rootfs.tar", BusyboxLayerTar());
   ASSERT_EQ(Cli({"import", tar, "gc:1"}).code, 0);
   ASSERT_EQ(Cli({"create", "--name", "user", "gc:1", "/bin/true"}).code, 0);
+  ASSERT_EQ(Cli({"create", "--name", "other", "gc:1", "/bin/true"}).code, 0);
   CmdResult in_use = Cli({"rmi", "gc:1"});
   EXPECT_EQ(in_use.code, 1);
-  EXPECT_NE(in_use.err.find("is using its referenced image"), std::string::npos) << in_use.err;
-  ASSERT_EQ(Cli({"rm", "user"}).code, 0);
+  // Every container that uses it, by name.
+  EXPECT_NE(in_use.err.find("containers other, user are using its referenced image"), std::string::npos) << in_use.err;
+  ASSERT_EQ(Cli({"rm", "user", "other"}).code, 0);
   CmdResult rmi = Cli({"rmi", "gc:1"});
   EXPECT_EQ(rmi.code, 0) << rmi.err;
   EXPECT_NE(rmi.out.find("Untagged: gc:1"), std::string::npos);

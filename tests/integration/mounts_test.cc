@@ -51,7 +51,7 @@ TEST_F(MountsTest, NamedVolumesPersistAndAreProtectedWhileUsed) {
   EXPECT_EQ(v["UsedBy"].size(), 1u);
   CmdResult busy = Cli({"volume", "rm", "cache"});
   EXPECT_EQ(busy.code, 1);
-  EXPECT_NE(busy.err.find("in use"), std::string::npos) << busy.err;
+  EXPECT_NE(busy.err.find("volume is in use - [writer]"), std::string::npos) << busy.err;
   ASSERT_EQ(Cli({"rm", "writer"}).code, 0);
   EXPECT_EQ(Cli({"volume", "rm", "cache"}).code, 0);
   EXPECT_EQ(Cli({"volume", "ls", "-q"}).out, "");

@@ -111,3 +111,18 @@ TEST_F(ContainerStoreTest, ReadsHaveNoSideEffectsUntilReconcile) {
 
 }  // namespace
 }  // namespace bd::engine
+
+namespace bd::engine {
+namespace {
+
+TEST(NameListTest, NamesEveryUserUpToTen) {
+  EXPECT_EQ(NameList({}), "");
+  EXPECT_EQ(NameList({"web"}), "web");
+  EXPECT_EQ(NameList({"db", "web"}), "db, web");
+  std::vector<std::string> many;
+  for (int i = 0; i < 12; ++i) many.push_back("c" + std::to_string(i));
+  EXPECT_EQ(NameList(many), "c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 and 2 more");
+}
+
+}  // namespace
+}  // namespace bd::engine
