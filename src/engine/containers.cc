@@ -177,41 +177,32 @@ std::string_view EventOf(State from, State to) {
 
 template <typename... Args>
 Status ContainerStore::Transition(const std::string& id, std::optional<State> from, State to,
-                                  const std::string& set_sql, Args&&... values) {
+                                  const std::string& set_sql, const std::string& where_sql, Args&&... values) {
   std::string from_sql = from ? "'" + std::string(StateName(*from)) + "'" : StatesLeadingTo(to);
-  bool changed = false;
-  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
-    // The record before, for the event: its state, name, image and labels.
-    auto before = Get(id);
-    if (!before.ok()) return before.status().code() == Code::kNotFound ? Status() : before.status();
-    const Container& c = *before;
-    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET state = ?1" + set_sql +
-                                              " WHERE id = ?2 AND state IN (" + from_sql + ")"));
-    BD_RETURN_IF_ERROR(st.BindAll(StateName(to), id, std::forward<Args>(values)...).Run());
-    if (db_->Changes() == 0) return {};
-    changed = true;
-    BD_ASSIGN_OR_RETURN(auto after, db_->Prepare("SELECT exit_code, oom_killed FROM containers WHERE id = ?"));
-    after.BindAll(id);
-    BD_ASSIGN_OR_RETURN(bool again, after.Step());
+  return db_->WriteTxn([&]() -> Status {
+    // The record before: its name, image and labels for the event, its state for a refusal.
+    BD_ASSIGN_OR_RETURN(Container c, Get(id));
+    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE containers SET state = ?1" + set_sql + " WHERE id = ?2 AND state IN (" +
+                                              from_sql + ")" + where_sql + " RETURNING exit_code, oom_killed"));
+    st.BindAll(StateName(to), id, std::forward<Args>(values)...);
+    BD_ASSIGN_OR_RETURN(bool changed, st.Step());
+    if (!changed) {
+      if (from && c.state != *from) {
+        return Status::FailedPrecondition("container " + c.name + " is " + std::string(StateName(c.state)) +
+                                          ", not " + std::string(StateName(*from)));
+      }
+      return CheckTransition(c.name, c.state, to);
+    }
+    int64_t exit_code = st.Int(0);
+    bool oom_now = st.Int(1) != 0 && !c.oom_killed;  // a kill the record did not have yet
+    BD_RETURN_IF_ERROR(st.Run());  // the statement done before the commit
     std::map<std::string, std::string> extra;
-    if (again && (to == State::kExited || to == State::kRestarting)) {
-      if (after.Int(1) != 0) BD_RETURN_IF_ERROR(events_.Emit("container", "oom", id, EventAttributes(c)));
-      extra["exitCode"] = std::to_string(after.Int(0));
+    if (to == State::kExited || to == State::kRestarting) {
+      if (oom_now) BD_RETURN_IF_ERROR(events_.Emit("container", "oom", id, EventAttributes(c)));
+      extra["exitCode"] = std::to_string(exit_code);
     }
     return events_.Emit("container", std::string(EventOf(c.state, to)), id, EventAttributes(c, std::move(extra)));
-  }));
-  if (changed) return {};
-  // Nothing changed: say why, from the record as it is now.
-  BD_ASSIGN_OR_RETURN(auto now, db_->Prepare("SELECT name, state FROM containers WHERE id = ?"));
-  now.BindAll(id);
-  BD_ASSIGN_OR_RETURN(bool row, now.Step());
-  if (!row) return Status::NotFound("No such container: " + id);
-  BD_ASSIGN_OR_RETURN(State current, ParseState(now.Text(1)));
-  if (from && current != *from) {
-    return Status::FailedPrecondition("container " + now.Text(0) + " is " + std::string(StateName(current)) +
-                                      ", not " + std::string(StateName(*from)));
-  }
-  return CheckTransition(now.Text(0), current, to);
+  });
 }
 
 Result<bool> ContainerStore::Reconcile(Container* c) {
@@ -219,22 +210,17 @@ Result<bool> ContainerStore::Reconcile(Container* c) {
   // Nobody supervises the container any more: take it down (its pid namespace goes with its
   // first process) rather than leave it running unrecorded.
   if (os::ProcessMatches(c->pid, c->pid_start)) ::kill(c->pid, SIGKILL);
-  BD_RETURN_IF_ERROR(CheckTransition(c->name, c->state, State::kExited));
   c->state = State::kExited;
   c->exit_code = 255;
   c->error = "the container's shim exited without recording the container's exit";
   c->finished_at = NowNanos();
   c->pid = 0;
-  // Only the record of this shim: another may have started the container again meanwhile.
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "UPDATE containers SET state = ?, exit_code = ?, error = ?, finished_at = ?, pid = 0"
-      " WHERE id = ? AND state IN (" + StatesLeadingTo(State::kExited) + ") AND shim_pid = ? AND shim_start = ?"));
-  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
-    BD_RETURN_IF_ERROR(st.BindAll(StateName(c->state), c->exit_code, c->error, c->finished_at, c->id,
-                                  c->shim_pid, static_cast<int64_t>(c->shim_start)).Run());
-    if (db_->Changes() == 0) return {};
-    return events_.Emit("container", "die", c->id, EventAttributes(*c, {{"exitCode", "255"}}));
-  }));
+  // Only the record of this shim: another may have started the container again meanwhile, or
+  // removed it.
+  Status st = Transition(c->id, std::nullopt, State::kExited, ", exit_code = ?3, error = ?4, finished_at = ?5, pid = 0",
+                         " AND shim_pid = ?6 AND shim_start = ?7", c->exit_code, c->error, c->finished_at,
+                         c->shim_pid, static_cast<int64_t>(c->shim_start));
+  if (!st.ok() && st.code() != Code::kNotFound) return st;
   // What the shim would have cleaned up: the container's cgroups (its processes were killed
   // above).
   if (auto plan = CgroupPlanOf(*c); plan.ok()) (void)runtime::RemoveCgroup(*plan);
@@ -335,26 +321,26 @@ Status ContainerStore::MarkRunning(const std::string& id, pid_t pid, pid_t shim_
   return Transition(id, std::nullopt, State::kRunning,
                     ", pid = ?3, pid_start = ?4, shim_pid = ?5, shim_start = ?6, started_at = ?7,"
                     " exit_code = 0, error = '', finished_at = 0, oom_killed = 0",
-                    pid, static_cast<int64_t>(os::ProcessStartTime(pid)), shim_pid,
+                    "", pid, static_cast<int64_t>(os::ProcessStartTime(pid)), shim_pid,
                     static_cast<int64_t>(shim_start), started_at);
 }
 
 Status ContainerStore::MarkExited(const std::string& id, int exit_code, const std::string& error,
                                   int64_t finished_at, bool oom_killed) {
   return Transition(id, std::nullopt, State::kExited, ", pid = 0, exit_code = ?3, error = ?4, finished_at = ?5, oom_killed = ?6",
-                    exit_code, error, finished_at, oom_killed ? 1 : 0);
+                    "", exit_code, error, finished_at, oom_killed ? 1 : 0);
 }
 
 Status ContainerStore::MarkPaused(const std::string& id, bool paused) {
   // Only pause and unpause move between these two (a start also leads to running).
-  return Transition(id, paused ? State::kRunning : State::kPaused, paused ? State::kPaused : State::kRunning, "");
+  return Transition(id, paused ? State::kRunning : State::kPaused, paused ? State::kPaused : State::kRunning, "", "");
 }
 
 Status ContainerStore::MarkRestarting(const std::string& id, int exit_code, int64_t finished_at,
                                       bool oom_killed) {
   return Transition(id, std::nullopt, State::kRestarting,
                     ", pid = 0, exit_code = ?3, finished_at = ?4, oom_killed = ?5, restart_count = restart_count + 1",
-                    exit_code, finished_at, oom_killed ? 1 : 0);
+                    "", exit_code, finished_at, oom_killed ? 1 : 0);
 }
 
 Status ContainerStore::SetStopRequested(const std::string& id, bool requested) {

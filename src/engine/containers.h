@@ -230,12 +230,14 @@ class ContainerStore {
   Status Delete(const std::string& id);
 
  private:
-  // Runs an UPDATE of `id`'s row to state `to` (its SQL has `state = ?1`, `id = ?2` and the
-  // given further values from ?3), only from `from` when given, else from every state the
-  // machine allows.
+  // Runs an UPDATE of `id`'s row to state `to` and records its event, in one transaction. The
+  // SQL has `state = ?1` and `id = ?2`; `set_sql` (", a = ?3, ...") and then `where_sql`
+  // (" AND b = ?N") take the further values in order. Only from `from` when given, else from
+  // every state the machine allows; a refusal says why from the record as it was. A record
+  // that `where_sql` alone excludes is left as it is, and that is no error.
   template <typename... Args>
   Status Transition(const std::string& id, std::optional<State> from, State to, const std::string& set_sql,
-                    Args&&... values);
+                    const std::string& where_sql, Args&&... values);
   // The records the SQL after FROM selects ("WHERE ...", "ORDER BY ...").
   Result<std::vector<Container>> Select(std::string_view where_sql);
   store::Db* db_;

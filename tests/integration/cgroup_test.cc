@@ -54,6 +54,16 @@ TEST_F(CgroupTest, MemoryHogIsOomKilledAndReported) {
   EXPECT_EQ(j["State"]["ExitCode"], 137);
   EXPECT_EQ(j["HostConfig"]["Memory"], 16 << 20);
   EXPECT_FALSE(CgroupLeft(j["Id"]));
+  // One oom event, before the die that carries the exit code.
+  CmdResult ev = Cli({"events", "--since", "10m", "--until", "0s", "--filter", "container=hog",
+                      "--filter", "event=oom", "--filter", "event=die", "--format", "json"});
+  std::vector<std::string> lines;
+  for (const std::string& line : Split(ev.out, '\n')) {
+    if (line.empty()) continue;
+    json e = json::parse(line);
+    lines.push_back(e["Action"].get<std::string>() + " " + e["Actor"]["Attributes"].value("exitCode", ""));
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"oom ", "die 137"})) << ev.out << ev.err;
   // Without a limit the same container is not OOM-killed.
   ASSERT_EQ(Cli({"run", "--name", "fine", "busybox", "sh", "-c", "x=$(head -c 1000000 /dev/zero | tr '\\0' a)"}).code, 0);
   EXPECT_EQ(Inspect("fine")["State"]["OOMKilled"], false);
