@@ -230,7 +230,7 @@ Result<bool> ContainerStore::Reconcile(Container* c) {
 Result<int> ContainerStore::ReconcileAll() {
   // Every command runs this: only the shims are read, and only the records of dead ones in full.
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "SELECT id, shim_pid, shim_start FROM containers WHERE state IN ('running', 'paused', 'restarting')"));
+      "SELECT id, shim_pid, shim_start FROM containers WHERE state IN (" + ActiveStates() + ")"));
   std::vector<std::string> dead;
   while (true) {
     BD_ASSIGN_OR_RETURN(bool row, st.Step());

@@ -117,7 +117,7 @@ struct Container {
   bool Running() const { return state == State::kRunning || state == State::kPaused; }
   bool Paused() const { return state == State::kPaused; }
   // Its shim is alive: running, paused, or between two runs under a restart policy.
-  bool Active() const { return Running() || state == State::kRestarting; }
+  bool Active() const { return IsActive(state); }
 };
 
 // The attributes of a container's events, as Docker gives them: name, image, and its labels.

@@ -37,24 +37,27 @@
 namespace bd::engine {
 namespace {
 
+// A shim's report at the end of a session: kDetached, or the container's exit code. Any other
+// line (EOF among them) is `lost`.
+Result<int> ParseExitReport(const std::string& line, std::string_view lost) {
+  if (line == shim::kMsgDetached) return kDetached;
+  if (line.rfind(shim::kMsgExited, 0) != 0) return Status::Internal(std::string(lost));
+  auto code = ParseInt(TrimSpace(line.substr(shim::kMsgExited.size())));
+  if (!code) return Status::Internal("malformed exit report from the shim: " + line);
+  return static_cast<int>(*code);
+}
+
 }  // namespace
 
 Result<int> TaskSession::WaitExit() {
   BD_ASSIGN_OR_RETURN(std::string line, shim::ReadLine(fd_.get()));
-  if (line == shim::kMsgDetached) return kDetached;
-  if (line.rfind(shim::kMsgExited, 0) != 0) {
-    return Status::Internal("lost contact with the container's shim");
-  }
-  auto code = ParseInt(TrimSpace(line.substr(shim::kMsgExited.size())));
-  if (!code) return Status::Internal("malformed exit report from the shim: " + line);
-  return static_cast<int>(*code);
+  return ParseExitReport(line, "lost contact with the container's shim");
 }
 
 std::string Engine::DefaultRoot() {
   if (const char* r = std::getenv("BASIC_DOCKER_ROOT"); r && *r) return r;
   return "/var/lib/basic-docker";
 }
-
 
 Engine::Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blobs)
     : paths_(std::move(paths)),
@@ -270,11 +273,7 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::s
     line = shim::ReadLine(sock.get());
   }
   BD_RETURN_IF_ERROR(line.status());
-  if (*line == shim::kMsgDetached) return kDetached;
-  if (line->rfind(shim::kMsgExited, 0) != 0) return Status::Internal("the shim closed the attach session");
-  auto code = ParseInt(TrimSpace(line->substr(shim::kMsgExited.size())));
-  if (!code) return Status::Internal("malformed exit report: " + *line);
-  return static_cast<int>(*code);
+  return ParseExitReport(*line, "the shim closed the attach session");
 }
 
 Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts) {

@@ -10,17 +10,20 @@ using nlohmann::json;
 
 namespace {
 
-// The attribute that names the container an event concerns, for container= on other types.
+// The attribute `key` of `e`, or null.
+const std::string* Attribute(const Event& e, const std::string& key) {
+  auto it = e.attributes.find(key);
+  return it == e.attributes.end() ? nullptr : &it->second;
+}
+
+// Whether `v` names the container an event concerns: its id, an id prefix of at least four
+// characters, or its name. The container is the actor of container events and the
+// "container" attribute of others (a capsule attached to it).
 bool ConcernsContainer(const Event& e, const std::string& v) {
-  auto attr = [&](const char* k) {
-    auto it = e.attributes.find(k);
-    return it == e.attributes.end() ? std::string() : it->second;
-  };
-  if (e.type == "container") {
-    return e.actor == v || (v.size() >= 4 && e.actor.rfind(v, 0) == 0) || attr("name") == v;
-  }
-  std::string id = attr("container");
-  return !id.empty() && (id == v || (v.size() >= 4 && id.rfind(v, 0) == 0) || attr("name") == v);
+  const std::string* id = e.type == "container" ? &e.actor : Attribute(e, "container");
+  if (!id || id->empty()) return false;
+  const std::string* name = Attribute(e, "name");
+  return *id == v || (v.size() >= 4 && id->rfind(v, 0) == 0) || (name && *name == v);
 }
 
 }  // namespace
@@ -44,10 +47,6 @@ Result<EventFilter> ParseEventFilters(const std::vector<std::string>& filters) {
 }
 
 bool EventFilter::Matches(const Event& e) const {
-  auto attr = [&](const std::string& k) -> const std::string* {
-    auto it = e.attributes.find(k);
-    return it == e.attributes.end() ? nullptr : &it->second;
-  };
   for (const auto& [key, wanted] : values) {
     bool any = false;
     for (const std::string& v : wanted) {
@@ -59,16 +58,16 @@ bool EventFilter::Matches(const Event& e) const {
       } else if (key == "container") {
         any |= ConcernsContainer(e, v);
       } else if (key == "image") {
-        const std::string* image = attr("image");
-        any |= (e.type == "image" && (e.actor == v || (attr("name") && *attr("name") == v))) ||
-               (image && *image == v);
+        const std::string* image = Attribute(e, "image");
+        const std::string* name = Attribute(e, "name");
+        any |= (e.type == "image" && (e.actor == v || (name && *name == v))) || (image && *image == v);
       } else if (key == "volume") {
         any |= e.type == "volume" && e.actor == v;
       } else if (key == "capsule") {
         any |= e.type == "capsule" && (e.actor == v || e.actor.rfind(v + ":", 0) == 0);
       } else if (key == "label") {
         size_t eq = v.find('=');
-        const std::string* have = attr(v.substr(0, eq));
+        const std::string* have = Attribute(e, v.substr(0, eq));
         any |= have && (eq == std::string::npos || *have == v.substr(eq + 1));
       }
     }
@@ -87,7 +86,7 @@ std::string EventJson(const Event& e) {
   if (e.type == "container" || e.type == "image") {
     j["status"] = e.action;
     j["id"] = e.actor;
-    if (auto it = e.attributes.find("image"); it != e.attributes.end()) j["from"] = it->second;
+    if (const std::string* image = Attribute(e, "image")) j["from"] = *image;
   }
   return j.dump();
 }

@@ -509,12 +509,12 @@ Result<std::vector<std::string>> ImageStore::Remove(std::string_view ref, bool f
   bool by_tag = parsed.ok() && std::find(img.tags.begin(), img.tags.end(),
                                          parsed->Canonical()) != img.tags.end();
   BD_ASSIGN_OR_RETURN(auto users, db_->Prepare(
-      "SELECT name FROM containers WHERE image_id = ? ORDER BY state IN ('running', 'paused', 'restarting') DESC, name"));
+      "SELECT name FROM containers WHERE image_id = ? ORDER BY state IN (" + ActiveStates() + ") DESC, name"));
   users.BindAll(img.id);
   BD_ASSIGN_OR_RETURN(std::vector<std::string> user_names, ContainerNames(users));
   bool used = !user_names.empty();
   BD_ASSIGN_OR_RETURN(auto active, db_->Prepare(
-      "SELECT 1 FROM containers WHERE image_id = ? AND state IN ('running', 'paused', 'restarting')"));
+      "SELECT 1 FROM containers WHERE image_id = ? AND state IN (" + ActiveStates() + ")"));
   active.BindAll(img.id);
   BD_ASSIGN_OR_RETURN(bool used_running, active.Step());
 

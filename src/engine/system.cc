@@ -71,7 +71,7 @@ Result<SystemInfo> Info(Engine& engine) {
   for (const Container& c : containers) {
     ++info.containers;
     if (c.Paused()) ++info.paused;
-    else if (c.Running() || c.state == State::kRestarting) ++info.running;
+    else if (c.Active()) ++info.running;
     else ++info.stopped;
   }
   BD_ASSIGN_OR_RETURN(std::vector<Image> images, engine.images().List());

@@ -129,8 +129,8 @@ ControllerDir ControllerDirOf(const CgroupPlan& plan, std::string_view controlle
   }
   for (const std::string& d : plan.dirs) {
     if (d.rfind(root + "/unified/", 0) != 0) continue;
-    auto enabled = os::ReadFile(root + "/unified/cgroup.controllers");
     if (controller.empty()) return {d, true};
+    auto enabled = os::ReadFile(root + "/unified/cgroup.controllers");
     if (enabled.ok()) {
       for (const std::string& c : Split(TrimSpace(*enabled), ' ')) {
         if (c == controller) return {d, true};

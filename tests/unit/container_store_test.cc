@@ -28,6 +28,7 @@ TEST(ContainerStateTest, TableAllowsDockersLifecycleOnly) {
   EXPECT_FALSE(TransitionAllowed(State::kExited, State::kCreated));
   EXPECT_EQ(StatesLeadingTo(State::kPaused), "'running'");
   EXPECT_EQ(StatesLeadingTo(State::kRunning), "'created', 'paused', 'restarting', 'exited'");
+  EXPECT_EQ(ActiveStates(), "'running', 'paused', 'restarting'");
   for (State s : {State::kCreated, State::kRunning, State::kPaused, State::kRestarting, State::kExited}) {
     auto back = ParseState(StateName(s));
     ASSERT_TRUE(back.ok());

@@ -43,15 +43,29 @@ bool TransitionAllowed(State from, State to) {
   return kTransitions[static_cast<int>(from)][static_cast<int>(to)];
 }
 
-std::string StatesLeadingTo(State to) {
+namespace {
+
+// The states `keep` holds for, as an SQL list.
+template <typename Pred>
+std::string StatesWhere(Pred keep) {
   std::string out;
-  for (State from : kStates) {
-    if (!TransitionAllowed(from, to)) continue;
+  for (State s : kStates) {
+    if (!keep(s)) continue;
     if (!out.empty()) out += ", ";
-    out += "'" + std::string(StateName(from)) + "'";
+    out += "'" + std::string(StateName(s)) + "'";
   }
   return out;
 }
+
+}  // namespace
+
+std::string StatesLeadingTo(State to) {
+  return StatesWhere([to](State from) { return TransitionAllowed(from, to); });
+}
+
+bool IsActive(State s) { return s == State::kRunning || s == State::kPaused || s == State::kRestarting; }
+
+std::string ActiveStates() { return StatesWhere(IsActive); }
 
 Status CheckTransition(std::string_view container, State from, State to) {
   if (TransitionAllowed(from, to)) return {};

@@ -26,6 +26,10 @@ Result<State> ParseState(std::string_view name);
 bool TransitionAllowed(State from, State to);
 // The states `to` may be reached from, as an SQL list for a WHERE clause: "'running', 'paused'".
 std::string StatesLeadingTo(State to);
+// Whether a container in `s` has a live shim: running, paused, or between two runs under a
+// restart policy. ActiveStates: those states as an SQL list.
+bool IsActive(State s);
+std::string ActiveStates();
 // FailedPrecondition naming the container and both states when the transition is not allowed.
 Status CheckTransition(std::string_view container, State from, State to);
 
