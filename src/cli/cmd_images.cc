@@ -9,7 +9,7 @@
 #include "base/strings.h"
 #include "base/time.h"
 #include "cli/cli.h"
-#include "engine/reference.h"
+#include "engine/images/reference.h"
 #include "os/fs.h"
 
 namespace bd::cli {

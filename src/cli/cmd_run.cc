@@ -8,7 +8,7 @@
 
 #include "base/strings.h"
 #include "cli/cli.h"
-#include "engine/detach.h"
+#include "engine/containers/detach.h"
 #include "os/error.h"
 #include "os/process.h"
 #include "os/signals.h"

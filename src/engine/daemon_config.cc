@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/containers.h"
+#include "engine/containers/store.h"
 #include "os/fs.h"
 
 namespace bd::engine {

@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "base/status.h"
-#include "engine/logfile.h"
+#include "engine/containers/logfile.h"
 #include "engine/paths.h"
 
 namespace bd::engine {

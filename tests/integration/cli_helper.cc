@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "base/strings.h"
-#include "engine/images.h"
+#include "engine/images/store.h"
 #include "os/process.h"
 
 namespace bd::testing {

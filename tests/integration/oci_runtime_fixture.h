@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
-#include "engine/images.h"
+#include "engine/images/store.h"
 #include "integration/cli_helper.h"
 #include "os/fs.h"
 

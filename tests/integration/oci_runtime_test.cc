@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
-#include "engine/images.h"
+#include "engine/images/store.h"
 #include "integration/cli_helper.h"
 #include "integration/oci_runtime_fixture.h"
 #include "os/process.h"

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "engine/capsule_ref.h"
+#include "engine/capsules/ref.h"
 
 namespace bd::engine {
 namespace {

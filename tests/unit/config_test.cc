@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/containers.h"
+#include "engine/containers/store.h"
 
 namespace bd::engine {
 namespace {

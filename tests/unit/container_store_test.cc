@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/containers.h"
+#include "engine/containers/store.h"
 #include "engine/schema.h"
 #include "os/fs.h"
 #include "os/process.h"

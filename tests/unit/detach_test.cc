@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "engine/detach.h"
+#include "engine/containers/detach.h"
 
 namespace bd::engine {
 namespace {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "base/strings.h"
-#include "engine/logfile.h"
+#include "engine/containers/logfile.h"
 #include "os/fs.h"
 
 namespace bd::engine {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "engine/reference.h"
+#include "engine/images/reference.h"
 
 namespace bd::engine {
 namespace {

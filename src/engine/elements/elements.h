@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "engine/capsules.h"
-#include "engine/containers.h"
+#include "engine/capsules/store.h"
+#include "engine/containers/store.h"
 #include "engine/engine.h"
 #include "engine/paths.h"
 #include "portlayer/portlayer.h"

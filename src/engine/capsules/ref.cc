@@ -1,4 +1,4 @@
-#include "engine/capsule_ref.h"
+#include "engine/capsules/ref.h"
 
 #include <algorithm>
 

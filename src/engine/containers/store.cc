@@ -1,4 +1,4 @@
-#include "engine/containers.h"
+#include "engine/containers/store.h"
 
 #include <signal.h>
 

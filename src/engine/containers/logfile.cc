@@ -1,4 +1,4 @@
-#include "engine/logfile.h"
+#include "engine/containers/logfile.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 
 #include "base/strings.h"
 #include "base/time.h"
-#include "engine/containers.h"
+#include "engine/containers/store.h"
 #include "os/error.h"
 #include "os/fs.h"
 

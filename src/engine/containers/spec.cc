@@ -5,8 +5,8 @@
 #include <cstdlib>
 
 #include "base/strings.h"
-#include "engine/containers.h"
-#include "engine/volumes.h"
+#include "engine/containers/store.h"
+#include "engine/volumes/store.h"
 #include "os/process.h"
 #include "os/fs.h"
 #include "runtime/security.h"

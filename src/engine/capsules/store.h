@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/capsule_ref.h"
+#include "engine/capsules/ref.h"
 #include "engine/paths.h"
 #include "runtime/spec.h"
 #include "store/blob_store.h"

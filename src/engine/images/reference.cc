@@ -1,4 +1,4 @@
-#include "engine/reference.h"
+#include "engine/images/reference.h"
 
 #include <sys/random.h>
 

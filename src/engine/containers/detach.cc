@@ -1,4 +1,4 @@
-#include "engine/detach.h"
+#include "engine/containers/detach.h"
 
 #include <cctype>
 

@@ -1,9 +1,9 @@
-#include "engine/volumes.h"
+#include "engine/volumes/store.h"
 
 #include <nlohmann/json.hpp>
 
 #include "base/time.h"
-#include "engine/containers.h"
+#include "engine/containers/store.h"
 #include "engine/events.h"
 #include "os/fs.h"
 
