@@ -13,7 +13,7 @@
 namespace bd {
 
 // The kinds of failure callers need to tell apart. The edges turn them into what their clients
-// expect: the CLI into exit codes (cli/exit_codes.h: 1, or Docker's 125 / 126 / 127), an API
+// expect: the CLI into exit codes (ExitCodeOf in cli/cli.h: 1, or Docker's 125 / 126 / 127), an API
 // server into HTTP statuses (HttpStatusOf).
 enum class Code : unsigned char {
   kOk = 0,

@@ -52,6 +52,10 @@ int ForEachRef(const std::vector<std::string>& refs,
 // "K=V" (or "K" for an empty value) from -l/--label into a map.
 Result<std::map<std::string, std::string>> ParseLabels(const std::vector<std::string>& labels);
 
+// --since / --until: seconds since the epoch, RFC 3339, or a duration before now ("10m", "2h",
+// "30s"), as nanoseconds; "" is 0 (no bound).
+Result<int64_t> ParseTimeBound(const std::string& text);
+
 // Writes rows as left-aligned columns separated by at least three spaces (as `docker ps`).
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 

@@ -98,18 +98,6 @@ Result<engine::Capsule> Find(engine::Engine& eng, const std::string& text) {
   return eng.capsules().Get(ref.name, ref.version);
 }
 
-// Seconds since the epoch, RFC 3339, or a duration before now ("10m", "2h", "30s").
-Result<int64_t> ParseTimeBound(const std::string& text) {
-  if (text.empty()) return int64_t{0};
-  if (auto n = ParseInt(text); n && *n >= 0) return *n * 1'000'000'000;
-  if (int64_t t = ParseRfc3339Nano(text); t >= 0) return t;
-  char unit = text.back();
-  auto n = ParseInt(std::string_view(text).substr(0, text.size() - 1));
-  int64_t mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
-  if (n && *n >= 0 && mult) return NowNanos() - *n * mult * 1'000'000'000;
-  return Status::InvalidArgument("bad time \"" + text + "\": use unix seconds, RFC 3339 or 10m/2h");
-}
-
 }  // namespace
 
 void RegisterCapsuleAttach(CLI::App* capsule, Context& ctx);
@@ -311,7 +299,6 @@ int PrintCommit(const portlayer::CommitResult& r) {
   if (r.IsError()) return Fail(r.FirstError());
   return 0;
 }
-
 }  // namespace
 
 void RegisterCapsuleAttach(CLI::App* capsule, Context& ctx) {

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/strings.h"
+#include "base/time.h"
 #include "cli/cli.h"
 
 namespace bd::cli {
@@ -54,6 +56,18 @@ Result<std::map<std::string, std::string>> ParseLabels(const std::vector<std::st
     out[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
   }
   return out;
+}
+
+// Seconds since the epoch, RFC 3339, or a duration before now ("10m", "2h", "30s").
+Result<int64_t> ParseTimeBound(const std::string& text) {
+  if (text.empty()) return int64_t{0};
+  if (auto n = ParseInt(text); n && *n >= 0) return *n * 1'000'000'000;
+  if (int64_t t = ParseRfc3339Nano(text); t >= 0) return t;
+  char unit = text.back();
+  auto n = ParseInt(std::string_view(text).substr(0, text.size() - 1));
+  int64_t mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
+  if (n && *n >= 0 && mult) return NowNanos() - *n * mult * 1'000'000'000;
+  return Status::InvalidArgument("bad time \"" + text + "\": use unix seconds, RFC 3339 or 10m/2h");
 }
 
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {

@@ -106,6 +106,12 @@ portlayer::CommitResult Engine::CommitOrError(portlayer::Handle& h, Status* st) 
   for (const auto& id : r.Order()) {
     log::Debug("commit {} {}: {} ({})", h.container_id().substr(0, 12), id,
                portlayer::OutcomeName(r.Results().at(id)), r.Detail().at(id));
+    if (current_op_) {
+      const std::string& detail = r.Detail().at(id);
+      current_op_->Log("element " + id + " of " + h.container_id().substr(0, 12) + ": " +
+                       std::string(portlayer::OutcomeName(r.Results().at(id))) +
+                       (detail.empty() ? "" : " (" + detail + ")"));
+    }
   }
   *st = r.FirstError();
   return r;
@@ -114,93 +120,100 @@ portlayer::CommitResult Engine::CommitOrError(portlayer::Handle& h, Status* st) 
 Result<int> Engine::Reconcile() {
   BD_ASSIGN_OR_RETURN(int changed, containers_.ReconcileAll());
   if (changed > 0) log::Debug("reconciled {} container record(s) whose shim was gone", changed);
+  if (auto ops = diagnostics().MarkInterrupted(); ops.ok() && *ops > 0) {
+    log::Debug("recorded {} operation(s) interrupted by the end of their process", *ops);
+  }
   return changed;
 }
 
 Result<Container> Engine::Create(const CreateOptions& opts) {
-  if (!opts.name.empty()) BD_RETURN_IF_ERROR(ValidateContainerName(opts.name));
-  BD_ASSIGN_OR_RETURN(Image image, images_.ResolveOrBuiltin(opts.image));
-  CreateOptions merged = opts;
-  BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
-  merged.log_defaults = daemon.log;
-  BD_ASSIGN_OR_RETURN(ContainerConfig config, MergeConfig(merged, image));
-  Container c;
-  c.id = RandomHexId();
-  c.name = opts.name.empty() ? GenerateContainerName() : opts.name;
-  if (!c.name.empty() && c.name.front() == '/') c.name.erase(0, 1);
-  c.image_id = image.id;
-  c.image_ref = opts.image;
-  c.config = config;
-  c.state = State::kCreated;
-  c.created_at = NowNanos();
-  if (config.init && !os::Exists(InitPath())) {
-    return Status::Unavailable("--init needs " + InitPath() +
-                               " (install basic-docker-init beside basic-docker, or set BASIC_DOCKER_INIT)");
-  }
-  std::vector<std::string> named_volumes;
-  for (const std::string& text : config.binds) {
-    BD_ASSIGN_OR_RETURN(VolumeSpec v, ParseVolumeSpec(text));
-    if (v.named) {
-      BD_RETURN_IF_ERROR(volumes_.Create(v.source, {}).status());
-      named_volumes.push_back(v.source);
-    } else if (!os::Exists(v.source)) {
-      BD_RETURN_IF_ERROR(os::MkdirAll(v.source, 0755).WithContext("create bind source"));  // as Docker does
+  return Tracked(db_.get(), "container", "create", opts.name.empty() ? opts.image : opts.name, [&]() -> Result<Container> {
+    if (!opts.name.empty()) BD_RETURN_IF_ERROR(ValidateContainerName(opts.name));
+    BD_ASSIGN_OR_RETURN(Image image, images_.ResolveOrBuiltin(opts.image));
+    CreateOptions merged = opts;
+    BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
+    merged.log_defaults = daemon.log;
+    BD_ASSIGN_OR_RETURN(ContainerConfig config, MergeConfig(merged, image));
+    Container c;
+    c.id = RandomHexId();
+    c.name = opts.name.empty() ? GenerateContainerName() : opts.name;
+    if (!c.name.empty() && c.name.front() == '/') c.name.erase(0, 1);
+    c.image_id = image.id;
+    c.image_ref = opts.image;
+    c.config = config;
+    c.state = State::kCreated;
+    c.created_at = NowNanos();
+    if (config.init && !os::Exists(InitPath())) {
+      return Status::Unavailable("--init needs " + InitPath() +
+                                 " (install basic-docker-init beside basic-docker, or set BASIC_DOCKER_INIT)");
     }
-  }
-  BD_ASSIGN_OR_RETURN(runtime::Spec spec, BuildSpec(c.id, config, images_.LayerDirs(image), paths_));
-  c.spec_json = runtime::SpecToJson(spec);
-  Status st = containers_.Insert(c);
-  for (int attempt = 0; !st.ok() && opts.name.empty() && attempt < 8 &&
-                        st.code() == Code::kAlreadyExists;
-       ++attempt) {
-    c.name = GenerateContainerName() + std::to_string(attempt);
-    st = containers_.Insert(c);
-  }
-  BD_RETURN_IF_ERROR(st);
-  for (const std::string& v : named_volumes) {
-    if (Status vs = volumes_.Attach(c.id, v); !vs.ok()) {
+    std::vector<std::string> named_volumes;
+    for (const std::string& text : config.binds) {
+      BD_ASSIGN_OR_RETURN(VolumeSpec v, ParseVolumeSpec(text));
+      if (v.named) {
+        BD_RETURN_IF_ERROR(volumes_.Create(v.source, {}).status());
+        named_volumes.push_back(v.source);
+      } else if (!os::Exists(v.source)) {
+        BD_RETURN_IF_ERROR(os::MkdirAll(v.source, 0755).WithContext("create bind source"));  // as Docker does
+      }
+    }
+    BD_ASSIGN_OR_RETURN(runtime::Spec spec, BuildSpec(c.id, config, images_.LayerDirs(image), paths_));
+    c.spec_json = runtime::SpecToJson(spec);
+    Status st = containers_.Insert(c);
+    for (int attempt = 0; !st.ok() && opts.name.empty() && attempt < 8 &&
+                          st.code() == Code::kAlreadyExists;
+         ++attempt) {
+      c.name = GenerateContainerName() + std::to_string(attempt);
+      st = containers_.Insert(c);
+    }
+    BD_RETURN_IF_ERROR(st);
+    for (const std::string& v : named_volumes) {
+      if (Status vs = volumes_.Attach(c.id, v); !vs.ok()) {
+        (void)containers_.Delete(c.id);
+        return vs;
+      }
+    }
+    if (!opts.capsules.empty()) {
+      if (Status cs = RecordCapsules(c, opts.capsules); !cs.ok()) {
+        (void)containers_.Delete(c.id);
+        return cs;
+      }
+    }
+    portlayer::Handle h(c.id);
+    h.Join({"rootfs", "rootfs", RootfsConfigOf(c)});
+    BD_RETURN_IF_ERROR(h.Bind("rootfs"));
+    CommitOrError(h, &st);
+    if (!st.ok()) {
+      (void)os::RemoveOutOfSight(paths_.Container(c.id), paths_.Trash());
       (void)containers_.Delete(c.id);
-      return vs;
+      return st.WithContext("prepare container");
     }
-  }
-  if (!opts.capsules.empty()) {
-    if (Status cs = RecordCapsules(c, opts.capsules); !cs.ok()) {
-      (void)containers_.Delete(c.id);
-      return cs;
-    }
-  }
-  portlayer::Handle h(c.id);
-  h.Join({"rootfs", "rootfs", RootfsConfigOf(c)});
-  BD_RETURN_IF_ERROR(h.Bind("rootfs"));
-  CommitOrError(h, &st);
-  if (!st.ok()) {
-    (void)os::RemoveOutOfSight(paths_.Container(c.id), paths_.Trash());
-    (void)containers_.Delete(c.id);
-    return st.WithContext("prepare container");
-  }
-  return c;
+    return c;
+  }, &current_op_);
 }
 
 Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const AttachIo* io) {
-  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  // The capsules recorded for it come back with it (a NOOP when nothing changed).
-  if (!c.Active()) BD_RETURN_IF_ERROR(SyncCapsuleMounts(&c));
-  auto task = std::make_shared<TaskConfig>();
-  task->io = io;
-  portlayer::Handle h(c.id, c.version);
-  h.Join({"rootfs", "rootfs", RootfsConfigOf(c)});
-  h.Join({"task", "task", task});
-  BD_RETURN_IF_ERROR(h.Bind());
-  Status st;
-  portlayer::CommitResult r = CommitOrError(h, &st);
-  if (!st.ok()) return st;
-  // Already running: a NOOP, reported as no session.
-  if (r.Results().at("task") == portlayer::Outcome::kNoop) return std::unique_ptr<TaskSession>();
-  // Secret capsules go in from memory once the container runs.
-  if (auto now = containers_.Get(c.id); now.ok()) {
-    if (Status cs = ReconcileCapsules(*now, /*secrets_only=*/true); !cs.ok()) log::Warn("capsules of {}: {}", c.name, cs.ToString());
-  }
-  return std::move(*task->session);
+  return Tracked(db_.get(), "container", "start", ref, [&]() -> Result<std::unique_ptr<TaskSession>> {
+    BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+    // The capsules recorded for it come back with it (a NOOP when nothing changed).
+    if (!c.Active()) BD_RETURN_IF_ERROR(SyncCapsuleMounts(&c));
+    auto task = std::make_shared<TaskConfig>();
+    task->io = io;
+    portlayer::Handle h(c.id, c.version);
+    h.Join({"rootfs", "rootfs", RootfsConfigOf(c)});
+    h.Join({"task", "task", task});
+    BD_RETURN_IF_ERROR(h.Bind());
+    Status st;
+    portlayer::CommitResult r = CommitOrError(h, &st);
+    if (!st.ok()) return st;
+    // Already running: a NOOP, reported as no session.
+    if (r.Results().at("task") == portlayer::Outcome::kNoop) return std::unique_ptr<TaskSession>();
+    // Secret capsules go in from memory once the container runs.
+    if (auto now = containers_.Get(c.id); now.ok()) {
+      if (Status cs = ReconcileCapsules(*now, /*secrets_only=*/true); !cs.ok()) log::Warn("capsules of {}: {}", c.name, cs.ToString());
+    }
+    return std::move(*task->session);
+  }, &current_op_);
 }
 
 Result<UniqueFd> Engine::ContainerPidfd(const Container& c) {
@@ -226,20 +239,24 @@ Status Engine::Signal(const Container& c, int sig) {
 }
 
 Status Engine::Pause(const std::string& ref) {
-  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  if (c.Paused()) return Status::FailedPrecondition("container " + c.name + " is already paused");
-  if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
-  BD_ASSIGN_OR_RETURN(runtime::CgroupPlan plan, CgroupPlanOf(c));
-  BD_RETURN_IF_ERROR(runtime::FreezeCgroup(plan, true));
-  return containers_.MarkPaused(c.id, true);
+  return Tracked(db_.get(), "container", "pause", ref, [&]() -> Status {
+    BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+    if (c.Paused()) return Status::FailedPrecondition("container " + c.name + " is already paused");
+    if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
+    BD_ASSIGN_OR_RETURN(runtime::CgroupPlan plan, CgroupPlanOf(c));
+    BD_RETURN_IF_ERROR(runtime::FreezeCgroup(plan, true));
+    return containers_.MarkPaused(c.id, true);
+  }, &current_op_);
 }
 
 Status Engine::Unpause(const std::string& ref) {
-  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  if (!c.Paused()) return Status::FailedPrecondition("container " + c.name + " is not paused");
-  BD_ASSIGN_OR_RETURN(runtime::CgroupPlan plan, CgroupPlanOf(c));
-  BD_RETURN_IF_ERROR(runtime::FreezeCgroup(plan, false));
-  return containers_.MarkPaused(c.id, false);
+  return Tracked(db_.get(), "container", "unpause", ref, [&]() -> Status {
+    BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+    if (!c.Paused()) return Status::FailedPrecondition("container " + c.name + " is not paused");
+    BD_ASSIGN_OR_RETURN(runtime::CgroupPlan plan, CgroupPlanOf(c));
+    BD_RETURN_IF_ERROR(runtime::FreezeCgroup(plan, false));
+    return containers_.MarkPaused(c.id, false);
+  }, &current_op_);
 }
 
 Result<runtime::CgroupStats> Engine::Stats(const Container& c) {
@@ -249,109 +266,113 @@ Result<runtime::CgroupStats> Engine::Stats(const Container& c) {
 }
 
 Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::string& detach_keys) {
-  if (!detach_keys.empty()) BD_RETURN_IF_ERROR(ParseDetachKeys(detach_keys).status());
-  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  if (!c.Running()) {
-    return Status::FailedPrecondition("cannot attach to a stopped container, start it first");
-  }
-  if (c.Paused()) return Status::FailedPrecondition("cannot attach to a paused container");
-  auto connected = os::ConnectUnix(Paths::AttachSocket(c.id));
-  if (!connected.ok()) return connected.status().WithContext("reach the container's shim");
-  UniqueFd sock = std::move(*connected);
-  bool input = with_stdin && c.config.open_stdin;
-  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  BD_RETURN_IF_ERROR(os::SendFds(sock.get(),
-                                 {input ? STDIN_FILENO : devnull.get(), STDOUT_FILENO, STDERR_FILENO},
-                                 std::string(shim::kDetachKeysPayload) +
-                                     (detach_keys.empty() ? "ctrl-p,ctrl-q" : detach_keys)));
-  std::optional<os::RawMode> raw;
-  if (input && c.config.tty) raw.emplace(STDIN_FILENO);
-  // With a terminal, keys carry the signals; without, they are forwarded (Docker's sig-proxy).
-  Result<std::string> line = Status::Internal("not read");
-  {
-    os::SignalForwarder forward({c.config.tty ? 0 : c.pid, c.config.tty ? c.shim_pid : 0, -1});
-    line = shim::ReadLine(sock.get());
-  }
-  BD_RETURN_IF_ERROR(line.status());
-  return ParseExitReport(*line, "the shim closed the attach session");
+  return Tracked(db_.get(), "container", "attach", ref, [&]() -> Result<int> {
+    if (!detach_keys.empty()) BD_RETURN_IF_ERROR(ParseDetachKeys(detach_keys).status());
+    BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+    if (!c.Running()) {
+      return Status::FailedPrecondition("cannot attach to a stopped container, start it first");
+    }
+    if (c.Paused()) return Status::FailedPrecondition("cannot attach to a paused container");
+    auto connected = os::ConnectUnix(Paths::AttachSocket(c.id));
+    if (!connected.ok()) return connected.status().WithContext("reach the container's shim");
+    UniqueFd sock = std::move(*connected);
+    bool input = with_stdin && c.config.open_stdin;
+    UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    BD_RETURN_IF_ERROR(os::SendFds(sock.get(),
+                                   {input ? STDIN_FILENO : devnull.get(), STDOUT_FILENO, STDERR_FILENO},
+                                   std::string(shim::kDetachKeysPayload) +
+                                       (detach_keys.empty() ? "ctrl-p,ctrl-q" : detach_keys)));
+    std::optional<os::RawMode> raw;
+    if (input && c.config.tty) raw.emplace(STDIN_FILENO);
+    // With a terminal, keys carry the signals; without, they are forwarded (Docker's sig-proxy).
+    Result<std::string> line = Status::Internal("not read");
+    {
+      os::SignalForwarder forward({c.config.tty ? 0 : c.pid, c.config.tty ? c.shim_pid : 0, -1});
+      line = shim::ReadLine(sock.get());
+    }
+    BD_RETURN_IF_ERROR(line.status());
+    return ParseExitReport(*line, "the shim closed the attach session");
+  }, &current_op_);
 }
 
 Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts) {
-  BD_RETURN_IF_ERROR(ValidateUtf8("a command argument", opts.cmd));
-  BD_RETURN_IF_ERROR(ValidateUtf8("an environment variable (-e)", opts.env));
-  BD_RETURN_IF_ERROR(ValidateUtf8("the working directory (-w)", opts.working_dir));
-  BD_RETURN_IF_ERROR(ValidateUtf8("the user (-u)", opts.user));
-  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  if (c.Paused()) {
-    return Status::FailedPrecondition("container " + c.name + " is paused, unpause it first");
-  }
-  BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
-  BD_ASSIGN_OR_RETURN(UniqueFd pidfd, ContainerPidfd(c));
-  runtime::Process process = spec.process;
-  process.args = opts.cmd;
-  // As Docker's exec: the container's environment made anew, TERM with this exec's terminal.
-  process.env = ContainerEnvironment(c.config, spec.hostname, opts.tty);
-  for (const std::string& e : opts.env) {
-    if (e.empty() || e.front() == '=' || e.find('=') == std::string::npos) {
-      return Status::InvalidArgument("invalid environment variable \"" + e + "\": want K=V");
+  return Tracked(db_.get(), "container", "exec", ref, [&]() -> Result<int> {
+    BD_RETURN_IF_ERROR(ValidateUtf8("a command argument", opts.cmd));
+    BD_RETURN_IF_ERROR(ValidateUtf8("an environment variable (-e)", opts.env));
+    BD_RETURN_IF_ERROR(ValidateUtf8("the working directory (-w)", opts.working_dir));
+    BD_RETURN_IF_ERROR(ValidateUtf8("the user (-u)", opts.user));
+    BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+    if (c.Paused()) {
+      return Status::FailedPrecondition("container " + c.name + " is paused, unpause it first");
     }
-    SetEnv(&process.env, e);
-  }
-  if (!opts.working_dir.empty()) {
-    if (opts.working_dir.front() != '/') {
-      return Status::InvalidArgument("the working directory \"" + opts.working_dir +
-                                     "\" is not an absolute path");
+    BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
+    BD_ASSIGN_OR_RETURN(UniqueFd pidfd, ContainerPidfd(c));
+    runtime::Process process = spec.process;
+    process.args = opts.cmd;
+    // As Docker's exec: the container's environment made anew, TERM with this exec's terminal.
+    process.env = ContainerEnvironment(c.config, spec.hostname, opts.tty);
+    for (const std::string& e : opts.env) {
+      if (e.empty() || e.front() == '=' || e.find('=') == std::string::npos) {
+        return Status::InvalidArgument("invalid environment variable \"" + e + "\": want K=V");
+      }
+      SetEnv(&process.env, e);
     }
-    process.cwd = opts.working_dir;
-  }
-  if (!opts.user.empty()) process.user = opts.user;
-  process.terminal = opts.tty && !opts.detach;
-  UniqueFd devnull;
-  UniqueFd console[2];
-  runtime::LaunchIo io{opts.interactive ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO};
-  if (opts.detach) {
-    devnull.Reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    io = {-1, devnull.get(), devnull.get()};
-  }
-  if (process.terminal) {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-      return os::ErrnoStatus("socketpair");
+    if (!opts.working_dir.empty()) {
+      if (opts.working_dir.front() != '/') {
+        return Status::InvalidArgument("the working directory \"" + opts.working_dir +
+                                       "\" is not an absolute path");
+      }
+      process.cwd = opts.working_dir;
     }
-    console[0].Reset(sv[0]);
-    console[1].Reset(sv[1]);
-    io.console_socket = console[1].get();
-  }
-  BD_ASSIGN_OR_RETURN(runtime::ExecStarted started, runtime::ExecIn(pidfd.get(), spec, process, io, opts.detach));
-  UniqueFd master;
-  if (process.terminal) {
-    console[1].Reset();
-    BD_ASSIGN_OR_RETURN(master, os::RecvFd(console[0].get()));
-  }
-  // While the command runs: Docker's exec_start, "exec_start: " and the command line.
-  std::string exec_id = RandomHexId();
-  (void)events_.Emit("container", "exec_start: " + Join(process.args, " "), c.id,
-                     EventAttributes(c, {{"execID", exec_id}}));
-  if (opts.detach) {
-    (void)started.helper.Wait();
-    return 0;
-  }
-  Result<int> status = Status::Internal("not waited");
-  {
-    os::SignalForwarder forward({started.pid, 0, master ? master.get() : -1});
-    if (master) {
-      std::optional<os::RawMode> raw;
-      if (opts.interactive) raw.emplace(STDIN_FILENO);
-      os::CopyWindowSize(STDIN_FILENO, master.get());
-      os::RelayTerminal(master.get(), opts.interactive);
+    if (!opts.user.empty()) process.user = opts.user;
+    process.terminal = opts.tty && !opts.detach;
+    UniqueFd devnull;
+    UniqueFd console[2];
+    runtime::LaunchIo io{opts.interactive ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO};
+    if (opts.detach) {
+      devnull.Reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      io = {-1, devnull.get(), devnull.get()};
     }
-    status = started.helper.Wait();
-  }
-  BD_RETURN_IF_ERROR(status.status());
-  int code = runtime::ExitCodeFromWaitStatus(*status);
-  (void)events_.Emit("container", "exec_die", c.id,
-                     EventAttributes(c, {{"execID", exec_id}, {"exitCode", std::to_string(code)}}));
-  return code;
+    if (process.terminal) {
+      int sv[2];
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        return os::ErrnoStatus("socketpair");
+      }
+      console[0].Reset(sv[0]);
+      console[1].Reset(sv[1]);
+      io.console_socket = console[1].get();
+    }
+    BD_ASSIGN_OR_RETURN(runtime::ExecStarted started, runtime::ExecIn(pidfd.get(), spec, process, io, opts.detach));
+    UniqueFd master;
+    if (process.terminal) {
+      console[1].Reset();
+      BD_ASSIGN_OR_RETURN(master, os::RecvFd(console[0].get()));
+    }
+    // While the command runs: Docker's exec_start, "exec_start: " and the command line.
+    std::string exec_id = RandomHexId();
+    (void)events_.Emit("container", "exec_start: " + Join(process.args, " "), c.id,
+                       EventAttributes(c, {{"execID", exec_id}}));
+    if (opts.detach) {
+      (void)started.helper.Wait();
+      return 0;
+    }
+    Result<int> status = Status::Internal("not waited");
+    {
+      os::SignalForwarder forward({started.pid, 0, master ? master.get() : -1});
+      if (master) {
+        std::optional<os::RawMode> raw;
+        if (opts.interactive) raw.emplace(STDIN_FILENO);
+        os::CopyWindowSize(STDIN_FILENO, master.get());
+        os::RelayTerminal(master.get(), opts.interactive);
+      }
+      status = started.helper.Wait();
+    }
+    BD_RETURN_IF_ERROR(status.status());
+    int code = runtime::ExitCodeFromWaitStatus(*status);
+    (void)events_.Emit("container", "exec_die", c.id,
+                       EventAttributes(c, {{"execID", exec_id}, {"exitCode", std::to_string(code)}}));
+    return code;
+  }, &current_op_);
 }
 
 Status Engine::WaitShim(const Container& c, int timeout_ms) {
@@ -364,37 +385,41 @@ Status Engine::WaitShim(const Container& c, int timeout_ms) {
 }
 
 Status Engine::Remove(const std::string& ref, bool force) {
-  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  if (c.Active() && !force) {
-    return Status::FailedPrecondition("cannot remove container " + c.name +
-                                      ": it is running; stop it first or use --force");
-  }
-  portlayer::Handle h(c.id, c.version);
-  auto task = std::make_shared<TaskConfig>();
-  task->stop_timeout = 0;  // rm -f kills at once, as Docker does
-  h.Join({"rootfs", "rootfs", RootfsConfigOf(c)});
-  h.Join({"task", "task", task});
-  BD_RETURN_IF_ERROR(h.Leave());
-  Status st;
-  CommitOrError(h, &st);
-  BD_RETURN_IF_ERROR(st);
-  CrashPoint("rm.before-record");
-  return containers_.Delete(c.id);
+  return Tracked(db_.get(), "container", "rm", ref, [&]() -> Status {
+    BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+    if (c.Active() && !force) {
+      return Status::FailedPrecondition("cannot remove container " + c.name +
+                                        ": it is running; stop it first or use --force");
+    }
+    portlayer::Handle h(c.id, c.version);
+    auto task = std::make_shared<TaskConfig>();
+    task->stop_timeout = 0;  // rm -f kills at once, as Docker does
+    h.Join({"rootfs", "rootfs", RootfsConfigOf(c)});
+    h.Join({"task", "task", task});
+    BD_RETURN_IF_ERROR(h.Leave());
+    Status st;
+    CommitOrError(h, &st);
+    BD_RETURN_IF_ERROR(st);
+    CrashPoint("rm.before-record");
+    return containers_.Delete(c.id);
+  }, &current_op_);
 }
 
 Result<bool> Engine::Stop(const std::string& ref, std::optional<int> timeout) {
-  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  portlayer::Handle h(c.id, c.version);
-  auto task = std::make_shared<TaskConfig>();
-  task->stop_timeout = timeout.value_or(c.config.stop_timeout);
-  h.Join({"task", "task", task});
-  BD_RETURN_IF_ERROR(h.Unbind("task"));
-  Status st;
-  portlayer::CommitResult r = CommitOrError(h, &st);
-  BD_RETURN_IF_ERROR(st);
-  bool stopped = r.Results().at("task") == portlayer::Outcome::kSuccess;
-  if (stopped) (void)events_.Emit("container", "stop", c.id, EventAttributes(c));
-  return stopped;
+  return Tracked(db_.get(), "container", "stop", ref, [&]() -> Result<bool> {
+    BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+    portlayer::Handle h(c.id, c.version);
+    auto task = std::make_shared<TaskConfig>();
+    task->stop_timeout = timeout.value_or(c.config.stop_timeout);
+    h.Join({"task", "task", task});
+    BD_RETURN_IF_ERROR(h.Unbind("task"));
+    Status st;
+    portlayer::CommitResult r = CommitOrError(h, &st);
+    BD_RETURN_IF_ERROR(st);
+    bool stopped = r.Results().at("task") == portlayer::Outcome::kSuccess;
+    if (stopped) (void)events_.Emit("container", "stop", c.id, EventAttributes(c));
+    return stopped;
+  }, &current_op_);
 }
 
 Result<int> Engine::Wait(const std::string& ref) {

@@ -16,6 +16,7 @@
 #include "base/unique_fd.h"
 #include "engine/capsules/store.h"
 #include "engine/containers/store.h"
+#include "engine/diagnostics.h"
 #include "engine/events.h"
 #include "engine/gc.h"
 #include "engine/images/store.h"
@@ -69,11 +70,14 @@ class Engine {
   VolumeStore& volumes() { return volumes_; }
   CapsuleStore& capsules() { return capsules_; }
   EventLog& events() { return events_; }
+  // Operations in progress, statistics and errors of every component (engine/diagnostics.h).
+  Diagnostics diagnostics() { return Diagnostics(db_.get()); }
   const portlayer::Registry& registry() const { return registry_; }
 
   // Brings the records in step with the kernel: active containers whose shim died are recorded
   // exited, their leftover processes and cgroups removed. Lookups never do this on their own;
-  // the CLI runs it when it opens the engine, a server on a timer. Returns how many changed.
+  // the CLI runs it when it opens the engine, a server on a timer. Operations whose process
+  // ended unfinished are recorded interrupted. Returns how many containers changed.
   Result<int> Reconcile();
 
   // Creates a container (state "created") with its rootfs prepared.
@@ -166,6 +170,7 @@ class Engine {
   CapsuleStore capsules_;
   EventLog events_;
   portlayer::Registry registry_;
+  Operation* current_op_ = nullptr;  // the operation under way (Tracked), for CommitOrError's log
 };
 
 // What WaitExit and Attach return when the user detached instead of the container exiting.

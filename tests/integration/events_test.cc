@@ -72,6 +72,17 @@ TEST_F(EventsTest, ImagesVolumesAndBadFilters) {
   ASSERT_EQ(Cli({"volume", "rm", "data"}).code, 0);
   EXPECT_EQ(Actions(Events({"type=volume"})), (std::vector<std::string>{"create", "destroy"}));
   EXPECT_EQ(Events({"volume=data"}).size(), 2u);
+  // A named volume is mounted at its container's start and unmounted at its exit, as Docker's.
+  ASSERT_EQ(Cli({"run", "--name", "user", "-v", "logs:/var/log:ro", "busybox", "true"}).code, 0);
+  std::vector<json> logs = Events({"volume=logs"});
+  EXPECT_EQ(Actions(logs), (std::vector<std::string>{"create", "mount", "unmount"}));
+  ASSERT_EQ(logs.size(), 3u);
+  std::string user_id = json::parse(Cli({"inspect", "user"}).out)[0]["Id"];
+  EXPECT_EQ(logs[1]["Actor"]["Attributes"]["container"], user_id);
+  EXPECT_EQ(logs[1]["Actor"]["Attributes"]["destination"], "/var/log");
+  EXPECT_EQ(logs[1]["Actor"]["Attributes"]["read/write"], "false");
+  EXPECT_EQ(logs[2]["Actor"]["Attributes"]["container"], user_id);
+  ASSERT_EQ(Cli({"rm", "user"}).code, 0);
   // The built-in image made on first use, then removed.
   ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
   ASSERT_EQ(Cli({"rmi", "busybox"}).code, 0);

@@ -11,42 +11,46 @@
 namespace bd::engine {
 
 Result<portlayer::CommitResult> Engine::AttachCapsule(const std::string& ref, const Capsule& capsule) {
-  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  if (!c.Running()) {
-    return Status::FailedPrecondition("container " + c.name +
-                                      " is not running: capsules attach to running containers "
-                                      "(start it, or use run --capsule)");
-  }
-  BD_ASSIGN_OR_RETURN(std::vector<Capsule> closure, capsules_.Closure(capsule));
-  for (const Capsule& k : closure) BD_RETURN_IF_ERROR(capsules_.Tree(k).status());  // before any mount
-  portlayer::Handle h(c.id, c.version);
-  for (const Capsule& k : closure) h.Join(CapsuleElement(k, portlayer::Level::kBound, c));
-  // No transaction around the Commit: each record is committed on its own before its mount
-  // (the intent survives a kill), and the write lock is never held across mount syscalls. The
-  // next `start` turns the records into the container's mounts (SyncCapsuleMounts).
-  Status st;
-  portlayer::CommitResult r = CommitOrError(h, &st);
-  for (const Capsule& k : closure) {
-    if (r.Results().at(CapsuleElementId(k)) == portlayer::Outcome::kSuccess) {
-      (void)events_.Emit("capsule", "attach", k.Ref(), {{"container", c.id}, {"name", c.name}});
+  return Tracked(db_.get(), "capsule", "attach", capsule.name + ":" + capsule.version + " on " + ref, [&]() -> Result<portlayer::CommitResult> {
+    BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+    if (!c.Running()) {
+      return Status::FailedPrecondition("container " + c.name +
+                                        " is not running: capsules attach to running containers "
+                                        "(start it, or use run --capsule)");
     }
-  }
-  return r;
+    BD_ASSIGN_OR_RETURN(std::vector<Capsule> closure, capsules_.Closure(capsule));
+    for (const Capsule& k : closure) BD_RETURN_IF_ERROR(capsules_.Tree(k).status());  // before any mount
+    portlayer::Handle h(c.id, c.version);
+    for (const Capsule& k : closure) h.Join(CapsuleElement(k, portlayer::Level::kBound, c));
+    // No transaction around the Commit: each record is committed on its own before its mount
+    // (the intent survives a kill), and the write lock is never held across mount syscalls. The
+    // next `start` turns the records into the container's mounts (SyncCapsuleMounts).
+    Status st;
+    portlayer::CommitResult r = CommitOrError(h, &st);
+    for (const Capsule& k : closure) {
+      if (r.Results().at(CapsuleElementId(k)) == portlayer::Outcome::kSuccess) {
+        (void)events_.Emit("capsule", "attach", k.Ref(), {{"container", c.id}, {"name", c.name}});
+      }
+    }
+    return r;
+  }, &current_op_);
 }
 
 Status Engine::DetachCapsule(const std::string& ref, const Capsule& capsule,
                              portlayer::CommitResult* result) {
-  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
-  portlayer::Handle h(c.id, c.version);
-  h.Join(CapsuleElement(capsule, portlayer::Level::kJoined, c));
-  BD_RETURN_IF_ERROR(h.Leave(CapsuleElementId(capsule)));
-  Status st;
-  portlayer::CommitResult r = CommitOrError(h, &st);
-  if (r.Results().at(CapsuleElementId(capsule)) == portlayer::Outcome::kSuccess) {
-    (void)events_.Emit("capsule", "detach", capsule.Ref(), {{"container", c.id}, {"name", c.name}});
-  }
-  if (result) *result = r;
-  return st;
+  return Tracked(db_.get(), "capsule", "detach", capsule.name + ":" + capsule.version + " on " + ref, [&]() -> Status {
+    BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+    portlayer::Handle h(c.id, c.version);
+    h.Join(CapsuleElement(capsule, portlayer::Level::kJoined, c));
+    BD_RETURN_IF_ERROR(h.Leave(CapsuleElementId(capsule)));
+    Status st;
+    portlayer::CommitResult r = CommitOrError(h, &st);
+    if (r.Results().at(CapsuleElementId(capsule)) == portlayer::Outcome::kSuccess) {
+      (void)events_.Emit("capsule", "detach", capsule.Ref(), {{"container", c.id}, {"name", c.name}});
+    }
+    if (result) *result = r;
+    return st;
+  }, &current_op_);
 }
 
 Status Engine::RecordCapsules(const Container& c, const std::vector<std::string>& refs) {
@@ -110,17 +114,21 @@ Status Engine::SyncCapsuleMounts(Container* c) {
 }
 
 Status Engine::RemoveCapsule(const Capsule& capsule, bool force) {
-  BD_RETURN_IF_ERROR(ReconcileAllCapsules());
-  BD_ASSIGN_OR_RETURN(Capsule now, capsules_.Get(capsule.name, capsule.version));
-  if (force) {
-    for (const std::string& id : now.attached_to) BD_RETURN_IF_ERROR(DetachCapsule(id, now, nullptr));
-  }
-  return capsules_.Remove(now.name, now.version);
+  return Tracked(db_.get(), "capsule", "rm", capsule.name + ":" + capsule.version, [&]() -> Status {
+    BD_RETURN_IF_ERROR(ReconcileAllCapsules());
+    BD_ASSIGN_OR_RETURN(Capsule now, capsules_.Get(capsule.name, capsule.version));
+    if (force) {
+      for (const std::string& id : now.attached_to) BD_RETURN_IF_ERROR(DetachCapsule(id, now, nullptr));
+    }
+    return capsules_.Remove(now.name, now.version);
+  }, &current_op_);
 }
 
 Result<GcReport> Engine::CollectGarbage(bool dry_run) {
-  BD_RETURN_IF_ERROR(ReconcileAllCapsules());
-  return engine::CollectGarbage(paths_, db_.get(), blobs_, dry_run, /*wait=*/true);
+  return Tracked(db_.get(), "gc", "collect", dry_run ? "dry run" : "all", [&]() -> Result<GcReport> {
+    BD_RETURN_IF_ERROR(ReconcileAllCapsules());
+    return engine::CollectGarbage(paths_, db_.get(), blobs_, dry_run, /*wait=*/true);
+  }, &current_op_);
 }
 
 Status Engine::ReconcileAllCapsules() {

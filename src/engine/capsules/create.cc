@@ -20,6 +20,7 @@
 #include "engine/capsules/internal.h"
 #include "engine/containers/store.h"
 #include "engine/daemon_config.h"
+#include "engine/diagnostics.h"
 #include "os/error.h"
 #include "os/fs.h"
 #include "store/archive.h"
@@ -103,129 +104,131 @@ class ZstdBlobSink {
 }  // namespace
 
 Result<Capsule> CapsuleStore::Create(const CapsuleCreateOptions& opts, bool* created) {
-  *created = false;
-  BD_RETURN_IF_ERROR(ValidateCapsuleName(opts.name));
-  BD_RETURN_IF_ERROR(ParseVersion(opts.version).status());
-  for (const Dependency& d : opts.dependencies) {
-    BD_RETURN_IF_ERROR(ValidateCapsuleName(d.name));
-    BD_RETURN_IF_ERROR(Constraint::Parse(d.constraint).status());
-    if (d.name == opts.name) {
-      return Status::InvalidArgument("capsule " + opts.name + " cannot depend on itself");
-    }
-  }
-  for (const auto& [k, v] : opts.labels) {
-    if (k.empty()) return Status::InvalidArgument("empty label key");
-    BD_RETURN_IF_ERROR(ValidateUtf8("a label key (-l)", k));
-    BD_RETURN_IF_ERROR(ValidateUtf8("a label value (-l)", v));
-  }
-  if (opts.path.empty()) return Status::InvalidArgument("--path is required");
-  struct stat st;
-  if (::lstat(opts.path.c_str(), &st) < 0) {
-    return os::ErrnoStatus("capsule content `" + opts.path + "`");
-  }
-  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-    return Status::InvalidArgument("capsule content `" + opts.path + "` is not a file or a directory");
-  }
-  // The kernel's pseudo filesystems report sizes their files do not have (0 for /proc's).
-  if (struct statfs fs; ::statfs(opts.path.c_str(), &fs) == 0) {
-    static constexpr std::pair<long, const char*> kPseudo[] = {
-        {0x9fa0, "proc"}, {0x62656572, "sysfs"}, {0x64626720, "debugfs"}, {0x74726163, "tracefs"},
-        {0x27e0eb, "cgroup"}, {0x63677270, "cgroup2"}, {0x73636673, "securityfs"}};
-    for (const auto& [magic, fs_name] : kPseudo) {
-      if (static_cast<long>(fs.f_type) == magic) {
-        return Status::InvalidArgument("capsule content `" + opts.path + "` is on " + fs_name +
-                                       ", a kernel pseudo filesystem: copy it to a real file first");
+  return Tracked(db_, "capsule", "create", opts.name + ":" + opts.version, [&]() -> Result<Capsule> {
+    *created = false;
+    BD_RETURN_IF_ERROR(ValidateCapsuleName(opts.name));
+    BD_RETURN_IF_ERROR(ParseVersion(opts.version).status());
+    for (const Dependency& d : opts.dependencies) {
+      BD_RETURN_IF_ERROR(ValidateCapsuleName(d.name));
+      BD_RETURN_IF_ERROR(Constraint::Parse(d.constraint).status());
+      if (d.name == opts.name) {
+        return Status::InvalidArgument("capsule " + opts.name + " cannot depend on itself");
       }
     }
-  }
-  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
-
-  // Pack: tar -> (sha256 of the content, zstd -> blob).
-  BD_ASSIGN_OR_RETURN(store::BlobWriter layer, blobs_->NewWriter());
-  ZstdBlobSink zstd(&layer);
-  Sha256Hasher content_hash;
-  PackStats stats;
-  {
-    store::TarBuilder tar([&](std::string_view data) -> Status {
-      content_hash.Update(data);
-      return zstd.Write(data, false);
-    });
-    if (S_ISDIR(st.st_mode)) {
-      BD_RETURN_IF_ERROR(AddTree(tar, opts.path, "", &stats));
-    } else {
-      BD_RETURN_IF_ERROR(AddTree(tar, opts.path, os::Basename(opts.path), &stats));
+    for (const auto& [k, v] : opts.labels) {
+      if (k.empty()) return Status::InvalidArgument("empty label key");
+      BD_RETURN_IF_ERROR(ValidateUtf8("a label key (-l)", k));
+      BD_RETURN_IF_ERROR(ValidateUtf8("a label value (-l)", v));
     }
-    BD_RETURN_IF_ERROR(tar.Finish());
-  }
-  BD_RETURN_IF_ERROR(zstd.Write("", true));
-  std::string content_digest = content_hash.Finish();
-
-  json config = {{"name", opts.name},
-                 {"version", opts.version},
-                 {"secret", opts.secret},
-                 {"labels", opts.labels},
-                 {"requires", DependenciesJson(opts.dependencies)},
-                 {"contentDigest", content_digest},
-                 {"size", stats.bytes},
-                 {"files", stats.files}};
-  std::string config_text = config.dump();
-  std::string config_digest = Sha256Digest(config_text);
-
-  // Equal content is stored once: an existing blob of the same content is reused.
-  std::string layer_digest;
-  int64_t blob_size = 0;
-  {
-    BD_ASSIGN_OR_RETURN(store::Statement same,
-                        db_->Prepare("SELECT layer_digest, blob_size FROM capsules "
-                                     "WHERE content_digest = ? LIMIT 1"));
-    same.BindAll(content_digest);
-    BD_ASSIGN_OR_RETURN(bool row, same.Step());
-    if (row && blobs_->Has(same.Text(0))) {
-      layer_digest = same.Text(0);
-      blob_size = same.Int(1);
+    if (opts.path.empty()) return Status::InvalidArgument("--path is required");
+    struct stat st;
+    if (::lstat(opts.path.c_str(), &st) < 0) {
+      return os::ErrnoStatus("capsule content `" + opts.path + "`");
     }
-  }
-  json manifest_layer = {{"mediaType", kCapsuleLayerType},
-                         {"annotations", {{"org.opencontainers.image.title", opts.name}}}};
-  if (layer_digest.empty()) {
-    blob_size = layer.size();
-    BD_ASSIGN_OR_RETURN(store::BlobInfo info, layer.Commit());
-    layer_digest = info.digest;
-  }
-  manifest_layer["digest"] = layer_digest;
-  manifest_layer["size"] = blob_size;
-  json manifest = {{"schemaVersion", 2},
-                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                   {"artifactType", kCapsuleArtifactType},
-                   {"config", {{"mediaType", kCapsuleConfigType},
-                               {"digest", config_digest},
-                               {"size", config_text.size()}}},
-                   {"layers", json::array({manifest_layer})},
-                   {"annotations", {{"org.opencontainers.image.title", opts.name},
-                                    {"org.opencontainers.image.version", opts.version}}}};
-  std::string manifest_text = manifest.dump();
-  std::string digest = Sha256Digest(manifest_text);
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+      return Status::InvalidArgument("capsule content `" + opts.path + "` is not a file or a directory");
+    }
+    // The kernel's pseudo filesystems report sizes their files do not have (0 for /proc's).
+    if (struct statfs fs; ::statfs(opts.path.c_str(), &fs) == 0) {
+      static constexpr std::pair<long, const char*> kPseudo[] = {
+          {0x9fa0, "proc"}, {0x62656572, "sysfs"}, {0x64626720, "debugfs"}, {0x74726163, "tracefs"},
+          {0x27e0eb, "cgroup"}, {0x63677270, "cgroup2"}, {0x73636673, "securityfs"}};
+      for (const auto& [magic, fs_name] : kPseudo) {
+        if (static_cast<long>(fs.f_type) == magic) {
+          return Status::InvalidArgument("capsule content `" + opts.path + "` is on " + fs_name +
+                                         ", a kernel pseudo filesystem: copy it to a real file first");
+        }
+      }
+    }
+    BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
 
-  Capsule c;
-  c.name = opts.name;
-  c.version = opts.version;
-  c.digest = digest;
-  c.config_digest = config_digest;
-  c.layer_digest = layer_digest;
-  c.content_digest = content_digest;
-  c.size = stats.bytes;
-  c.blob_size = blob_size;
-  c.files = stats.files;
-  c.secret = opts.secret;
-  c.labels = opts.labels;
-  c.dependencies = opts.dependencies;
-  BD_ASSIGN_OR_RETURN(std::optional<Capsule> existing, Existing(c));
-  if (existing) return *existing;  // the same again: a NOOP
-  BD_RETURN_IF_ERROR(blobs_->Put(config_text).status());
-  BD_RETURN_IF_ERROR(blobs_->Put(manifest_text).status());
-  BD_ASSIGN_OR_RETURN(std::optional<Capsule> raced, Insert(&c));
-  if (raced) return *raced;
-  *created = true;
-  return c;
+    // Pack: tar -> (sha256 of the content, zstd -> blob).
+    BD_ASSIGN_OR_RETURN(store::BlobWriter layer, blobs_->NewWriter());
+    ZstdBlobSink zstd(&layer);
+    Sha256Hasher content_hash;
+    PackStats stats;
+    {
+      store::TarBuilder tar([&](std::string_view data) -> Status {
+        content_hash.Update(data);
+        return zstd.Write(data, false);
+      });
+      if (S_ISDIR(st.st_mode)) {
+        BD_RETURN_IF_ERROR(AddTree(tar, opts.path, "", &stats));
+      } else {
+        BD_RETURN_IF_ERROR(AddTree(tar, opts.path, os::Basename(opts.path), &stats));
+      }
+      BD_RETURN_IF_ERROR(tar.Finish());
+    }
+    BD_RETURN_IF_ERROR(zstd.Write("", true));
+    std::string content_digest = content_hash.Finish();
+
+    json config = {{"name", opts.name},
+                   {"version", opts.version},
+                   {"secret", opts.secret},
+                   {"labels", opts.labels},
+                   {"requires", DependenciesJson(opts.dependencies)},
+                   {"contentDigest", content_digest},
+                   {"size", stats.bytes},
+                   {"files", stats.files}};
+    std::string config_text = config.dump();
+    std::string config_digest = Sha256Digest(config_text);
+
+    // Equal content is stored once: an existing blob of the same content is reused.
+    std::string layer_digest;
+    int64_t blob_size = 0;
+    {
+      BD_ASSIGN_OR_RETURN(store::Statement same,
+                          db_->Prepare("SELECT layer_digest, blob_size FROM capsules "
+                                       "WHERE content_digest = ? LIMIT 1"));
+      same.BindAll(content_digest);
+      BD_ASSIGN_OR_RETURN(bool row, same.Step());
+      if (row && blobs_->Has(same.Text(0))) {
+        layer_digest = same.Text(0);
+        blob_size = same.Int(1);
+      }
+    }
+    json manifest_layer = {{"mediaType", kCapsuleLayerType},
+                           {"annotations", {{"org.opencontainers.image.title", opts.name}}}};
+    if (layer_digest.empty()) {
+      blob_size = layer.size();
+      BD_ASSIGN_OR_RETURN(store::BlobInfo info, layer.Commit());
+      layer_digest = info.digest;
+    }
+    manifest_layer["digest"] = layer_digest;
+    manifest_layer["size"] = blob_size;
+    json manifest = {{"schemaVersion", 2},
+                     {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                     {"artifactType", kCapsuleArtifactType},
+                     {"config", {{"mediaType", kCapsuleConfigType},
+                                 {"digest", config_digest},
+                                 {"size", config_text.size()}}},
+                     {"layers", json::array({manifest_layer})},
+                     {"annotations", {{"org.opencontainers.image.title", opts.name},
+                                      {"org.opencontainers.image.version", opts.version}}}};
+    std::string manifest_text = manifest.dump();
+    std::string digest = Sha256Digest(manifest_text);
+
+    Capsule c;
+    c.name = opts.name;
+    c.version = opts.version;
+    c.digest = digest;
+    c.config_digest = config_digest;
+    c.layer_digest = layer_digest;
+    c.content_digest = content_digest;
+    c.size = stats.bytes;
+    c.blob_size = blob_size;
+    c.files = stats.files;
+    c.secret = opts.secret;
+    c.labels = opts.labels;
+    c.dependencies = opts.dependencies;
+    BD_ASSIGN_OR_RETURN(std::optional<Capsule> existing, Existing(c));
+    if (existing) return *existing;  // the same again: a NOOP
+    BD_RETURN_IF_ERROR(blobs_->Put(config_text).status());
+    BD_RETURN_IF_ERROR(blobs_->Put(manifest_text).status());
+    BD_ASSIGN_OR_RETURN(std::optional<Capsule> raced, Insert(&c));
+    if (raced) return *raced;
+    *created = true;
+    return c;
+  });
 }
 }  // namespace bd::engine

@@ -201,8 +201,27 @@ Status ContainerStore::Transition(const std::string& id, std::optional<State> fr
       if (oom_now) BD_RETURN_IF_ERROR(events_.Emit("container", "oom", id, EventAttributes(c)));
       extra["exitCode"] = std::to_string(exit_code);
     }
-    return events_.Emit("container", std::string(EventOf(c.state, to)), id, EventAttributes(c, std::move(extra)));
+    std::string_view action = EventOf(c.state, to);
+    if (action == "start") BD_RETURN_IF_ERROR(EmitVolumeEvents(c, "mount"));
+    BD_RETURN_IF_ERROR(events_.Emit("container", std::string(action), id, EventAttributes(c, std::move(extra))));
+    if (action == "die") BD_RETURN_IF_ERROR(EmitVolumeEvents(c, "unmount"));
+    return Status();
   });
+}
+
+Status ContainerStore::EmitVolumeEvents(const Container& c, const char* action) {
+  for (const std::string& text : c.config.binds) {
+    auto v = ParseVolumeSpec(text);
+    if (!v.ok() || !v->named) continue;
+    std::map<std::string, std::string> attrs = {{"container", c.id}, {"driver", "local"}};
+    if (std::string_view(action) == "mount") {
+      attrs["destination"] = v->destination;
+      attrs["propagation"] = v->propagation;
+      attrs["read/write"] = v->read_only ? "false" : "true";
+    }
+    BD_RETURN_IF_ERROR(events_.Emit("volume", action, v->source, attrs));
+  }
+  return {};
 }
 
 Result<bool> ContainerStore::Reconcile(Container* c) {

@@ -238,6 +238,9 @@ class ContainerStore {
   template <typename... Args>
   Status Transition(const std::string& id, std::optional<State> from, State to, const std::string& set_sql,
                     const std::string& where_sql, Args&&... values);
+  // Docker's volume `mount` (before a container's start event) or `unmount` (after its die)
+  // for each named volume of `c`.
+  Status EmitVolumeEvents(const Container& c, const char* action);
   // The records the SQL after FROM selects ("WHERE ...", "ORDER BY ...").
   Result<std::vector<Container>> Select(std::string_view where_sql);
   store::Db* db_;

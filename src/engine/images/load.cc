@@ -20,6 +20,7 @@
 #include "base/time.h"
 #include "engine/containers/store.h"
 #include "engine/daemon_config.h"
+#include "engine/diagnostics.h"
 #include "engine/events.h"
 #include "engine/gc.h"
 #include "engine/images/internal.h"
@@ -59,47 +60,49 @@ std::string ManifestJson(const std::string& config_digest, int64_t config_size,
 
 Result<std::string> ImageStore::Import(int fd, std::string_view ref, const ImageConfig& config,
                                        std::string_view created_by, int64_t created_at) {
-  std::vector<std::string> tags;
-  if (!ref.empty()) {
-    BD_ASSIGN_OR_RETURN(ImageRef parsed, ParseImageRef(ref));
-    if (!parsed.digest.empty()) {
-      return Status::InvalidArgument("cannot import to a digest reference: " + std::string(ref));
+  return Tracked(db_, "image", "import", ref.empty() ? "(untagged)" : std::string(ref), [&]() -> Result<std::string> {
+    std::vector<std::string> tags;
+    if (!ref.empty()) {
+      BD_ASSIGN_OR_RETURN(ImageRef parsed, ParseImageRef(ref));
+      if (!parsed.digest.empty()) {
+        return Status::InvalidArgument("cannot import to a digest reference: " + std::string(ref));
+      }
+      tags.push_back(parsed.Canonical());
     }
-    tags.push_back(parsed.Canonical());
-  }
-  // Held from the first scratch file until the records are in: gc never takes our work.
-  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
-  BD_ASSIGN_OR_RETURN(store::BlobWriter blob, blobs_->NewWriter());
-  BD_ASSIGN_OR_RETURN(std::string diff_id,
-                      UnpackLayer(fd, "", [&](std::string_view d) { return blob.Write(d); }));
-  BD_ASSIGN_OR_RETURN(store::BlobInfo layer_blob, blob.Commit(diff_id));
+    // Held from the first scratch file until the records are in: gc never takes our work.
+    BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
+    BD_ASSIGN_OR_RETURN(store::BlobWriter blob, blobs_->NewWriter());
+    BD_ASSIGN_OR_RETURN(std::string diff_id,
+                        UnpackLayer(fd, "", [&](std::string_view d) { return blob.Write(d); }));
+    BD_ASSIGN_OR_RETURN(store::BlobInfo layer_blob, blob.Commit(diff_id));
 
-  std::string created = FormatRfc3339Nano(created_at > 0 ? created_at : NowNanos());
-  json cfg_obj = json::object();
-  if (!config.env.empty()) cfg_obj["Env"] = config.env;
-  if (!config.entrypoint.empty()) cfg_obj["Entrypoint"] = config.entrypoint;
-  if (!config.cmd.empty()) cfg_obj["Cmd"] = config.cmd;
-  if (!config.working_dir.empty()) cfg_obj["WorkingDir"] = config.working_dir;
-  if (!config.user.empty()) cfg_obj["User"] = config.user;
-  if (!config.labels.empty()) cfg_obj["Labels"] = config.labels;
-  json cfg = {{"created", created},
-              {"architecture", HostArch()},
-              {"os", "linux"},
-              {"config", std::move(cfg_obj)},
-              {"rootfs", {{"type", "layers"}, {"diff_ids", {diff_id}}}},
-              {"history", {{{"created", created}, {"created_by", std::string(created_by)}}}}};
-  std::string config_json = cfg.dump();
-  BD_ASSIGN_OR_RETURN(store::BlobInfo config_blob, blobs_->Put(config_json));
-  std::string manifest = ManifestJson(config_blob.digest, config_blob.size,
-                                      {{layer_blob.digest, layer_blob.size}},
-                                      {std::string(kMediaLayerTar)});
-  BD_ASSIGN_OR_RETURN(store::BlobInfo manifest_blob, blobs_->Put(manifest));
-  BD_RETURN_IF_ERROR(Register(config_json, manifest_blob.digest,
-                              {{diff_id, layer_blob.digest, std::string(kMediaLayerTar),
-                                layer_blob.size}},
-                              tags));
-  EmitImageEvents("import", config_blob.digest, tags);
-  return config_blob.digest;
+    std::string created = FormatRfc3339Nano(created_at > 0 ? created_at : NowNanos());
+    json cfg_obj = json::object();
+    if (!config.env.empty()) cfg_obj["Env"] = config.env;
+    if (!config.entrypoint.empty()) cfg_obj["Entrypoint"] = config.entrypoint;
+    if (!config.cmd.empty()) cfg_obj["Cmd"] = config.cmd;
+    if (!config.working_dir.empty()) cfg_obj["WorkingDir"] = config.working_dir;
+    if (!config.user.empty()) cfg_obj["User"] = config.user;
+    if (!config.labels.empty()) cfg_obj["Labels"] = config.labels;
+    json cfg = {{"created", created},
+                {"architecture", HostArch()},
+                {"os", "linux"},
+                {"config", std::move(cfg_obj)},
+                {"rootfs", {{"type", "layers"}, {"diff_ids", {diff_id}}}},
+                {"history", {{{"created", created}, {"created_by", std::string(created_by)}}}}};
+    std::string config_json = cfg.dump();
+    BD_ASSIGN_OR_RETURN(store::BlobInfo config_blob, blobs_->Put(config_json));
+    std::string manifest = ManifestJson(config_blob.digest, config_blob.size,
+                                        {{layer_blob.digest, layer_blob.size}},
+                                        {std::string(kMediaLayerTar)});
+    BD_ASSIGN_OR_RETURN(store::BlobInfo manifest_blob, blobs_->Put(manifest));
+    BD_RETURN_IF_ERROR(Register(config_json, manifest_blob.digest,
+                                {{diff_id, layer_blob.digest, std::string(kMediaLayerTar),
+                                  layer_blob.size}},
+                                tags));
+    EmitImageEvents("import", config_blob.digest, tags);
+    return config_blob.digest;
+  });
 }
 
 void ImageStore::EmitImageEvents(const std::string& action, const std::string& id,
@@ -111,21 +114,23 @@ void ImageStore::EmitImageEvents(const std::string& action, const std::string& i
 }
 
 Result<std::vector<std::string>> ImageStore::Load(int fd) {
-  BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
-  BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "load-"));
-  store::UnpackOptions opts;
-  opts.preserve_owner = false;
-  BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
-  opts.min_free_bytes = daemon.storage_reserve;
-  auto unpacked = store::UnpackTar(fd, tmp.path(), opts);
-  if (!unpacked.ok()) return unpacked.status().WithContext("load");
-  if (os::Exists(tmp.path() + "/index.json") && os::Exists(tmp.path() + "/oci-layout")) {
-    return LoadOciLayout(tmp.path());
-  }
-  if (os::Exists(tmp.path() + "/manifest.json")) return LoadDockerArchive(tmp.path());
-  return Status::InvalidArgument(
-      "load: the archive is neither a docker save archive (manifest.json) nor an OCI image "
-      "layout (oci-layout, index.json)");
+  return Tracked(db_, "image", "load", "archive", [&]() -> Result<std::vector<std::string>> {
+    BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
+    BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "load-"));
+    store::UnpackOptions opts;
+    opts.preserve_owner = false;
+    BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
+    opts.min_free_bytes = daemon.storage_reserve;
+    auto unpacked = store::UnpackTar(fd, tmp.path(), opts);
+    if (!unpacked.ok()) return unpacked.status().WithContext("load");
+    if (os::Exists(tmp.path() + "/index.json") && os::Exists(tmp.path() + "/oci-layout")) {
+      return LoadOciLayout(tmp.path());
+    }
+    if (os::Exists(tmp.path() + "/manifest.json")) return LoadDockerArchive(tmp.path());
+    return Status::InvalidArgument(
+        "load: the archive is neither a docker save archive (manifest.json) nor an OCI image "
+        "layout (oci-layout, index.json)");
+  });
 }
 
 namespace {

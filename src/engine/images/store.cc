@@ -18,6 +18,7 @@
 #include "base/time.h"
 #include "engine/containers/store.h"
 #include "engine/daemon_config.h"
+#include "engine/diagnostics.h"
 #include "engine/events.h"
 #include "engine/gc.h"
 #include "engine/images/internal.h"
@@ -249,60 +250,62 @@ Status ImageStore::DeleteRows(const std::string& id) {
 }
 
 Result<std::vector<std::string>> ImageStore::Remove(std::string_view ref, bool force) {
-  BD_ASSIGN_OR_RETURN(Image img, Resolve(ref));
-  std::vector<std::string> out;
-  auto parsed = ParseImageRef(ref);
-  bool by_tag = parsed.ok() && std::find(img.tags.begin(), img.tags.end(),
-                                         parsed->Canonical()) != img.tags.end();
-  BD_ASSIGN_OR_RETURN(auto users, db_->Prepare(
-      "SELECT name FROM containers WHERE image_id = ? ORDER BY state IN (" + ActiveStates() + ") DESC, name"));
-  users.BindAll(img.id);
-  BD_ASSIGN_OR_RETURN(std::vector<std::string> user_names, ContainerNames(users));
-  bool used = !user_names.empty();
-  BD_ASSIGN_OR_RETURN(auto active, db_->Prepare(
-      "SELECT 1 FROM containers WHERE image_id = ? AND state IN (" + ActiveStates() + ")"));
-  active.BindAll(img.id);
-  BD_ASSIGN_OR_RETURN(bool used_running, active.Step());
+  return Tracked(db_, "image", "rm", std::string(ref), [&]() -> Result<std::vector<std::string>> {
+    BD_ASSIGN_OR_RETURN(Image img, Resolve(ref));
+    std::vector<std::string> out;
+    auto parsed = ParseImageRef(ref);
+    bool by_tag = parsed.ok() && std::find(img.tags.begin(), img.tags.end(),
+                                           parsed->Canonical()) != img.tags.end();
+    BD_ASSIGN_OR_RETURN(auto users, db_->Prepare(
+        "SELECT name FROM containers WHERE image_id = ? ORDER BY state IN (" + ActiveStates() + ") DESC, name"));
+    users.BindAll(img.id);
+    BD_ASSIGN_OR_RETURN(std::vector<std::string> user_names, ContainerNames(users));
+    bool used = !user_names.empty();
+    BD_ASSIGN_OR_RETURN(auto active, db_->Prepare(
+        "SELECT 1 FROM containers WHERE image_id = ? AND state IN (" + ActiveStates() + ")"));
+    active.BindAll(img.id);
+    BD_ASSIGN_OR_RETURN(bool used_running, active.Step());
 
-  if (!by_tag && img.tags.size() > 1 && !force) {
-    return Status::FailedPrecondition(
-        "conflict: unable to delete " + std::string(DigestHex(img.id)).substr(0, 12) +
-        " (must be forced) - image is referenced in multiple repositories");
-  }
-  std::vector<std::string> untag = by_tag ? std::vector<std::string>{parsed->Canonical()}
-                                          : img.tags;
-  bool last_name = untag.size() == img.tags.size();
-  if (used && last_name && (!force || used_running)) {
-    return Status::FailedPrecondition(
-        "conflict: unable to remove " + std::string(ref) + (force && used_running ? " (cannot be forced)" : " (must force)") +
-        " - container" + (user_names.size() > 1 ? "s " : " ") + NameList(user_names) +
-        (user_names.size() > 1 ? " are" : " is") + " using its referenced image " +
-        std::string(DigestHex(img.id)).substr(0, 12));
-  }
-  // Untagging and deleting are one transaction: a kill leaves the image as it was or gone,
-  // never an untagged image that a retry by name no longer finds. Files are collected after.
-  bool remove = last_name && !used;
-  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
-    for (const auto& t : untag) {
-      BD_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM image_tags WHERE name = ?"));
-      BD_RETURN_IF_ERROR(del.BindAll(t).Run());
+    if (!by_tag && img.tags.size() > 1 && !force) {
+      return Status::FailedPrecondition(
+          "conflict: unable to delete " + std::string(DigestHex(img.id)).substr(0, 12) +
+          " (must be forced) - image is referenced in multiple repositories");
     }
-    return remove ? DeleteRows(img.id) : Status();
-  }));
-  CrashPoint("rmi.after-commit");
-  EventLog events(db_);
-  for (const auto& t : untag) {
-    out.push_back("Untagged: " + t);
-    (void)events.Emit("image", "untag", img.id, {{"name", t}});
-  }
-  if (remove) {
-    out.push_back("Deleted: " + img.id);
-    (void)events.Emit("image", "delete", img.id, {});
-    // Unreferenced blobs and layers go now, unless a writer is at work (then at the next gc).
-    auto gc = CollectGarbage(paths_, db_, *blobs_, false, false);
-    if (!gc.ok() && gc.status().code() != Code::kUnavailable) return gc.status();
-  }
-  return out;
+    std::vector<std::string> untag = by_tag ? std::vector<std::string>{parsed->Canonical()}
+                                            : img.tags;
+    bool last_name = untag.size() == img.tags.size();
+    if (used && last_name && (!force || used_running)) {
+      return Status::FailedPrecondition(
+          "conflict: unable to remove " + std::string(ref) + (force && used_running ? " (cannot be forced)" : " (must force)") +
+          " - container" + (user_names.size() > 1 ? "s " : " ") + NameList(user_names) +
+          (user_names.size() > 1 ? " are" : " is") + " using its referenced image " +
+          std::string(DigestHex(img.id)).substr(0, 12));
+    }
+    // Untagging and deleting are one transaction: a kill leaves the image as it was or gone,
+    // never an untagged image that a retry by name no longer finds. Files are collected after.
+    bool remove = last_name && !used;
+    BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+      for (const auto& t : untag) {
+        BD_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM image_tags WHERE name = ?"));
+        BD_RETURN_IF_ERROR(del.BindAll(t).Run());
+      }
+      return remove ? DeleteRows(img.id) : Status();
+    }));
+    CrashPoint("rmi.after-commit");
+    EventLog events(db_);
+    for (const auto& t : untag) {
+      out.push_back("Untagged: " + t);
+      (void)events.Emit("image", "untag", img.id, {{"name", t}});
+    }
+    if (remove) {
+      out.push_back("Deleted: " + img.id);
+      (void)events.Emit("image", "delete", img.id, {});
+      // Unreferenced blobs and layers go now, unless a writer is at work (then at the next gc).
+      auto gc = CollectGarbage(paths_, db_, *blobs_, false, false);
+      if (!gc.ok() && gc.status().code() != Code::kUnavailable) return gc.status();
+    }
+    return out;
+  });
 }
 
 Result<Image> ImageStore::ResolveOrBuiltin(std::string_view ref) {

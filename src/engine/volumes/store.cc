@@ -4,6 +4,7 @@
 
 #include "base/time.h"
 #include "engine/containers/store.h"
+#include "engine/diagnostics.h"
 #include "engine/events.h"
 #include "os/fs.h"
 
@@ -24,14 +25,16 @@ Status ValidateVolumeName(std::string_view name) {
 
 Result<Volume> VolumeStore::Create(const std::string& name,
                                    const std::map<std::string, std::string>& labels) {
-  BD_RETURN_IF_ERROR(ValidateVolumeName(name));
-  // The directory first: a row never points at a missing directory.
-  BD_RETURN_IF_ERROR(os::MkdirAll(paths_.VolumeData(name), 0755));
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "INSERT OR IGNORE INTO volumes(name, created_at, labels) VALUES (?, ?, ?)"));
-  BD_RETURN_IF_ERROR(st.BindAll(name, NowNanos(), nlohmann::json(labels).dump()).Run());
-  if (db_->Changes() > 0) (void)EventLog(db_).Emit("volume", "create", name, {{"driver", "local"}});
-  return Get(name);
+  return Tracked(db_, "volume", "create", name, [&]() -> Result<Volume> {
+    BD_RETURN_IF_ERROR(ValidateVolumeName(name));
+    // The directory first: a row never points at a missing directory.
+    BD_RETURN_IF_ERROR(os::MkdirAll(paths_.VolumeData(name), 0755));
+    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "INSERT OR IGNORE INTO volumes(name, created_at, labels) VALUES (?, ?, ?)"));
+    BD_RETURN_IF_ERROR(st.BindAll(name, NowNanos(), nlohmann::json(labels).dump()).Run());
+    if (db_->Changes() > 0) (void)EventLog(db_).Emit("volume", "create", name, {{"driver", "local"}});
+    return Get(name);
+  });
 }
 
 Result<Volume> VolumeStore::Get(const std::string& name) {
@@ -77,27 +80,29 @@ Result<std::vector<Volume>> VolumeStore::List() {
 }
 
 Status VolumeStore::Remove(const std::string& name) {
-  BD_ASSIGN_OR_RETURN(Volume v, Get(name));
-  BD_ASSIGN_OR_RETURN(auto users, db_->Prepare(
-      "SELECT c.name FROM container_volumes u JOIN containers c ON c.id = u.container_id WHERE u.volume = ? ORDER BY c.name"));
-  users.BindAll(name);
-  BD_ASSIGN_OR_RETURN(std::vector<std::string> user_names, ContainerNames(users));
-  if (!user_names.empty()) {
-    return Status::FailedPrecondition("remove " + name + ": volume is in use - [" + NameList(user_names) + "]");
-  }
-  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
-    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-        "DELETE FROM volumes WHERE name = ?"
-        " AND NOT EXISTS (SELECT 1 FROM container_volumes WHERE volume = ?1)"));
-    BD_RETURN_IF_ERROR(st.BindAll(name).Run());
-    if (db_->Changes() == 0) {
-      return Status::FailedPrecondition("remove " + name + ": volume is in use");
+  return Tracked(db_, "volume", "rm", name, [&]() -> Status {
+    BD_ASSIGN_OR_RETURN(Volume v, Get(name));
+    BD_ASSIGN_OR_RETURN(auto users, db_->Prepare(
+        "SELECT c.name FROM container_volumes u JOIN containers c ON c.id = u.container_id WHERE u.volume = ? ORDER BY c.name"));
+    users.BindAll(name);
+    BD_ASSIGN_OR_RETURN(std::vector<std::string> user_names, ContainerNames(users));
+    if (!user_names.empty()) {
+      return Status::FailedPrecondition("remove " + name + ": volume is in use - [" + NameList(user_names) + "]");
     }
-    return {};
-  }));
-  (void)EventLog(db_).Emit("volume", "destroy", name, {{"driver", "local"}});
-  // The row goes first: a crash leaves an unreferenced directory, never a row without data.
-  return os::RemoveAll(paths_.Volumes() + "/" + name);
+    BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+      BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+          "DELETE FROM volumes WHERE name = ?"
+          " AND NOT EXISTS (SELECT 1 FROM container_volumes WHERE volume = ?1)"));
+      BD_RETURN_IF_ERROR(st.BindAll(name).Run());
+      if (db_->Changes() == 0) {
+        return Status::FailedPrecondition("remove " + name + ": volume is in use");
+      }
+      return {};
+    }));
+    (void)EventLog(db_).Emit("volume", "destroy", name, {{"driver", "local"}});
+    // The row goes first: a crash leaves an unreferenced directory, never a row without data.
+    return os::RemoveAll(paths_.Volumes() + "/" + name);
+  });
 }
 
 Status VolumeStore::Attach(const std::string& container_id, const std::string& name) {
