@@ -71,8 +71,8 @@ int PrintInfo(Context& ctx, const std::string& format) {
 
 struct DiagnosticsFlags {
   std::string component, since, until, kind, target, format;
-  bool in_progress = false, errors = false;
-  int64_t op = 0;
+  bool in_progress = false, errors = false, history = false;
+  std::string op;  // an operation's ID (or a unique prefix of it)
 };
 
 // "1.23ms", "4.5s": an operation's latency as a table shows it.
@@ -101,14 +101,14 @@ Status CheckKind(const std::string& kind) {
                                  "deadline_exceeded or interrupted");
 }
 
-int PrintOperation(engine::Engine& eng, int64_t id, const std::string& format) {
+int PrintOperation(engine::Engine& eng, const std::string& id, const std::string& format) {
   auto r = eng.diagnostics().Get(id);
   if (!r.ok()) return Fail(r.status());
   if (format == "json") {
     std::printf("%s\n", engine::OperationJson(*r).c_str());
     return 0;
   }
-  std::string out = "ID: " + std::to_string(r->id) + "\nComponent: " + r->component + "\nOperation: " + r->op +
+  std::string out = "ID: " + r->id + "\nComponent: " + r->component + "\nOperation: " + r->op +
                     "\nTarget: " + r->target + "\nPid: " + std::to_string(r->pid) +
                     "\nStarted: " + FormatRfc3339Nano(r->started_at) +
                     "\nOutcome: " + (r->outcome.empty() ? "in progress" : r->outcome) + "\n";
@@ -138,8 +138,22 @@ int PrintDiagnostics(Context& ctx, const DiagnosticsFlags& f) {
   q.until = *until;
   auto eng = ctx.Engine();
   if (!eng.ok()) return Fail(eng.status());
-  if (f.op > 0) return PrintOperation(**eng, f.op, f.format);
+  if (!f.op.empty()) return PrintOperation(**eng, f.op, f.format);
   engine::Diagnostics diag = (*eng)->diagnostics();
+  if (f.history) {
+    auto rows = diag.History(q);
+    if (!rows.ok()) return Fail(rows.status());
+    std::string out;
+    std::vector<std::vector<std::string>> table = {{"ID", "TIME", "COMPONENT", "OPERATION", "TARGET", "OUTCOME", "DURATION"}};
+    for (const engine::OperationRecord& r : *rows) {
+      if (f.format == "json") out += engine::OperationJson(r) + "\n";
+      table.push_back({r.id, FormatRfc3339Nano(r.started_at), r.component, r.op, r.target,
+                       r.outcome.empty() ? "in progress" : r.outcome, r.finished_at ? Millis(r.DurationNanos()) : ""});
+    }
+    if (f.format != "json") out = FormatTable(table);
+    std::fputs(out.c_str(), stdout);
+    return 0;
+  }
   // Without a section asked for, every one: in progress, statistics, the latest errors.
   bool all = !f.in_progress && !f.errors;
   bool json = f.format == "json";
@@ -150,7 +164,7 @@ int PrintDiagnostics(Context& ctx, const DiagnosticsFlags& f) {
     std::vector<std::vector<std::string>> table = {{"ID", "COMPONENT", "OPERATION", "TARGET", "PID", "RUNNING FOR"}};
     for (const engine::OperationRecord& r : *rows) {
       if (json) out += engine::OperationJson(r) + "\n";
-      table.push_back({std::to_string(r.id), r.component, r.op, r.target, std::to_string(r.pid),
+      table.push_back({r.id, r.component, r.op, r.target, std::to_string(r.pid),
                        Millis(NowNanos() - r.started_at)});
     }
     if (!json) out += (all ? "IN PROGRESS\n" : "") + FormatTable(table);
@@ -172,7 +186,7 @@ int PrintDiagnostics(Context& ctx, const DiagnosticsFlags& f) {
     std::vector<std::vector<std::string>> table = {{"ID", "TIME", "COMPONENT", "OPERATION", "TARGET", "KIND", "MESSAGE"}};
     for (const engine::OperationRecord& r : *rows) {
       if (json) out += engine::OperationJson(r) + "\n";
-      table.push_back({std::to_string(r.id), FormatRfc3339Nano(r.started_at), r.component, r.op, r.target,
+      table.push_back({r.id, FormatRfc3339Nano(r.started_at), r.component, r.op, r.target,
                        r.error_code, r.error_message});
     }
     if (!json) out += (all ? "\nRECENT ERRORS\n" : "") + FormatTable(table);
@@ -193,11 +207,12 @@ void RegisterSystem(CLI::App& app, Context& ctx) {
   d->add_option("--component", diag->component, "container, image, capsule, volume or gc");
   d->add_flag("--in-progress", diag->in_progress, "Only the operations in progress");
   d->add_flag("--errors", diag->errors, "Only the failed and interrupted operations (newest first)");
+  d->add_flag("--history", diag->history, "Every recorded operation, whatever its outcome (newest 100 first)");
   d->add_option("--since", diag->since, "Operations started since (unix seconds, RFC 3339, 10m)");
   d->add_option("--until", diag->until, "Operations started before");
   d->add_option("--kind", diag->kind, "Errors of this kind (not_found, invalid_argument, interrupted, ...)");
   d->add_option("--target", diag->target, "Operations on this element (a prefix of its id, name or reference)");
-  d->add_option("--op", diag->op, "One operation in full, with its log")->check(CLI::PositiveNumber);
+  d->add_option("--op", diag->op, "One operation in full, with its log (its ID or a unique prefix)");
   d->add_option("--format", diag->format, "\"table\" (default) or \"json\" (one object per line)");
   d->callback([&ctx, diag] { ctx.action = [&ctx, diag] { return PrintDiagnostics(ctx, *diag); }; });
   CLI::App* df = system->add_subcommand("df", "Show disk usage of images, containers, volumes and capsules");

@@ -1,38 +1,23 @@
 #include "engine/diagnostics.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "base/strings.h"
 #include "base/time.h"
+#include "os/fs.h"
 #include "os/process.h"
 
 namespace bd::engine {
 
+using nlohmann::json;
+
 namespace {
-
-constexpr const char* kColumns =
-    "id, component, op, target, pid, started_at, COALESCE(finished_at, 0), COALESCE(outcome, ''), "
-    "COALESCE(error_code, ''), COALESCE(error_message, ''), log, pid_start";
-
-OperationRecord Row(const store::Statement& st) {
-  OperationRecord r;
-  r.id = st.Int(0);
-  r.component = st.Text(1);
-  r.op = st.Text(2);
-  r.target = st.Text(3);
-  r.pid = static_cast<pid_t>(st.Int(4));
-  r.started_at = st.Int(5);
-  r.finished_at = st.Int(6);
-  r.outcome = st.Text(7);
-  r.error_code = st.Text(8);
-  r.error_message = st.Text(9);
-  r.log = st.Text(10);
-  r.pid_start = static_cast<uint64_t>(st.Int(11));
-  return r;
-}
 
 // "not found" and "not_found" alike: the kind as a user types it.
 std::string KindName(std::string_view name) {
@@ -48,113 +33,178 @@ int64_t Percentile(const std::vector<int64_t>& v, double q) {
   return v[std::min(v.size(), std::max<size_t>(rank, 1)) - 1];
 }
 
+bool Selected(const OperationRecord& r, const DiagnosticsQuery& q) {
+  return (q.component.empty() || r.component == q.component) && (!q.since || r.started_at >= q.since) &&
+         (!q.until || r.started_at <= q.until) && (q.error_kind.empty() || r.error_code == KindName(q.error_kind)) &&
+         (q.target.empty() || r.target.rfind(q.target, 0) == 0);
+}
+
 }  // namespace
 
-Operation Operation::Begin(store::Db* db, std::string component, std::string op, std::string target) {
+OperationLog* OperationLog::Of(const std::string& root) {
+  // Never destroyed: operations may finish during static destruction.
+  static auto* logs = new std::map<std::string, std::unique_ptr<OperationLog>>();
+  auto& log = (*logs)[root];
+  if (!log) log.reset(new OperationLog(root));
+  return log.get();
+}
+
+void OperationLog::Append(const std::string& line) {
+  if (!tried_) {
+    tried_ = true;
+    fd_.Reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  }
+  if (!fd_) return;
+  struct stat st;
+  if (::fstat(fd_.get(), &st) == 0 && st.st_size >= kRotateBytes) {
+    // Whoever sees the file full first moves it aside. A writer whose file was moved aside
+    // already (by another process) only reopens: renaming again would push a fresh file over
+    // the full one.
+    struct stat now;
+    if (::stat(path_.c_str(), &now) == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev) {
+      (void)::rename(path_.c_str(), (path_ + ".1").c_str());
+    }
+    fd_.Reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd_) return;
+  }
+  (void)os::WriteAll(fd_.get(), line + "\n");  // one write: lines of processes never interleave
+}
+
+Operation Operation::Begin(OperationLog* log, std::string component, std::string op, std::string target) {
   Operation o;
-  o.db_ = db;
-  o.started_ = NowNanos();
+  if (!log) return o;
+  o.log_ = log;
+  o.id_ = RandomHexId().substr(0, 12);
   pid_t self = ::getpid();
-  auto st = db->Prepare(
-      "INSERT INTO operations(component, op, target, pid, pid_start, started_at) VALUES (?, ?, ?, ?, ?, ?) "
-      "RETURNING id");
-  if (!st.ok()) return o;
-  st->BindAll(component, op, target, static_cast<int64_t>(self), static_cast<int64_t>(os::ProcessStartTime(self)),
-              o.started_);
-  auto row = st->Step();
-  if (row.ok() && *row) o.id_ = st->Int(0);
+  log->Append(json({{"t", "begin"},
+                    {"id", o.id_},
+                    {"component", component},
+                    {"op", op},
+                    {"target", target},
+                    {"pid", self},
+                    {"pid_start", os::ProcessStartTime(self)},
+                    {"time", NowNanos()}})
+                  .dump(-1, ' ', false, json::error_handler_t::replace));
   return o;
 }
 
-Operation::Operation(Operation&& o) noexcept
-    : db_(std::exchange(o.db_, nullptr)), id_(std::exchange(o.id_, 0)), started_(o.started_), log_(std::move(o.log_)) {}
+Operation::Operation(Operation&& o) noexcept : log_(std::exchange(o.log_, nullptr)), id_(std::move(o.id_)) {
+  o.id_.clear();
+}
 
 Operation& Operation::operator=(Operation&& o) noexcept {
   if (this != &o) {
-    if (id_) (void)Finish(Status::Internal("abandoned"));
-    db_ = std::exchange(o.db_, nullptr);
-    id_ = std::exchange(o.id_, 0);
-    started_ = o.started_;
-    log_ = std::move(o.log_);
+    if (!id_.empty()) (void)Finish(Status::Internal("abandoned"));
+    log_ = std::exchange(o.log_, nullptr);
+    id_ = std::move(o.id_);
+    o.id_.clear();
   }
   return *this;
 }
 
 Operation::~Operation() {
-  if (id_) (void)Finish(Status::Internal("abandoned"));
+  if (!id_.empty()) (void)Finish(Status::Internal("abandoned"));
 }
 
 void Operation::SetTarget(const std::string& target) {
-  if (!id_) return;
-  if (auto st = db_->Prepare("UPDATE operations SET target = ? WHERE id = ?"); st.ok()) {
-    (void)st->BindAll(target, id_).Run();
-  }
+  if (id_.empty()) return;
+  log_->Append(json({{"t", "target"}, {"id", id_}, {"target", target}}).dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 void Operation::Log(const std::string& line) {
-  if (!id_) return;
-  log_ += FormatRfc3339Nano(NowNanos()) + " " + line + "\n";
-  if (auto st = db_->Prepare("UPDATE operations SET log = ? WHERE id = ?"); st.ok()) {
-    (void)st->BindAll(log_, id_).Run();
-  }
+  if (id_.empty()) return;
+  log_->Append(json({{"t", "log"}, {"id", id_}, {"time", NowNanos()}, {"line", line}})
+                   .dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 Status Operation::Finish(const Status& result) {
-  if (!id_) return result;
-  int64_t id = std::exchange(id_, 0);
-  auto st = db_->Prepare(
-      "UPDATE operations SET finished_at = ?, outcome = ?, error_code = ?, error_message = ? WHERE id = ?");
-  if (st.ok()) {
-    std::string code = result.ok() ? "" : KindName(CodeName(result.code()));
-    (void)st->BindAll(NowNanos(), std::string(result.ok() ? "ok" : "error"), code,
-                      result.ok() ? std::string() : result.message(), id)
-        .Run();
+  if (id_.empty()) return result;
+  json end = {{"t", "end"}, {"id", std::exchange(id_, "")}, {"time", NowNanos()}, {"outcome", result.ok() ? "ok" : "error"}};
+  if (!result.ok()) {
+    end["code"] = KindName(CodeName(result.code()));
+    end["message"] = result.message();
   }
-  // Now and then, the oldest finished rows beyond what is kept go (one indexed delete).
-  if (id % 64 == 0) {
-    if (auto del = db_->Prepare("DELETE FROM operations WHERE id <= ? AND finished_at IS NOT NULL"); del.ok()) {
-      (void)del->BindAll(id - kKeptOperations).Run();
-    }
-  }
+  log_->Append(end.dump(-1, ' ', false, json::error_handler_t::replace));
   return result;
 }
 
-Result<std::vector<OperationRecord>> Diagnostics::Query(const std::string& where, const DiagnosticsQuery& q,
-                                                        const std::string& order) {
-  std::string sql = std::string("SELECT ") + kColumns + " FROM operations WHERE " + where +
-                    " AND (?1 = '' OR component = ?1) AND (?2 = 0 OR started_at >= ?2)"
-                    " AND (?3 = 0 OR started_at <= ?3) AND (?4 = '' OR error_code = ?4)"
-                    " AND (?5 = '' OR substr(target, 1, length(?5)) = ?5) ORDER BY " + order;
-  BD_ASSIGN_OR_RETURN(store::Statement st, db_->Prepare(sql));
-  st.BindAll(q.component, q.since, q.until, KindName(q.error_kind), q.target);
-  std::vector<OperationRecord> out;
-  for (;;) {
-    BD_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(Row(st));
+std::vector<OperationRecord> Diagnostics::Read(const DiagnosticsQuery& q) {
+  std::vector<OperationRecord> ops;
+  std::map<std::string, size_t> index;
+  for (const std::string& path : {log_->path() + ".1", log_->path()}) {
+    auto text = os::ReadFile(path);
+    if (!text.ok()) continue;
+    for (const std::string& line : Split(*text, '\n')) {
+      json j = json::parse(line, nullptr, false);
+      if (!j.is_object() || !j.contains("id") || !j["id"].is_string()) continue;  // a torn line
+      std::string id = j["id"];
+      std::string kind = j.value("t", "");
+      if (kind == "begin") {
+        OperationRecord r;
+        r.id = id;
+        r.component = j.value("component", "");
+        r.op = j.value("op", "");
+        r.target = j.value("target", "");
+        r.pid = j.value("pid", 0);
+        r.pid_start = j.value("pid_start", uint64_t{0});
+        r.started_at = j.value("time", int64_t{0});
+        index[id] = ops.size();
+        ops.push_back(std::move(r));
+        continue;
+      }
+      auto it = index.find(id);
+      if (it == index.end()) continue;  // began in a file rotated away
+      OperationRecord& r = ops[it->second];
+      if (kind == "log") {
+        r.log += FormatRfc3339Nano(j.value("time", int64_t{0})) + " " + j.value("line", "") + "\n";
+      } else if (kind == "target") {
+        r.target = j.value("target", r.target);
+      } else if (kind == "end") {
+        r.finished_at = j.value("time", int64_t{0});
+        r.outcome = j.value("outcome", "error");
+        r.error_code = j.value("code", "");
+        r.error_message = j.value("message", "");
+      }
+    }
   }
-  return out;
+  for (OperationRecord& r : ops) {
+    if (r.outcome.empty() && !os::ProcessMatches(r.pid, r.pid_start)) {
+      r.outcome = "interrupted";
+      r.error_code = "interrupted";
+      r.error_message = "its process ended before it finished";
+    }
+  }
+  std::erase_if(ops, [&](const OperationRecord& r) { return !Selected(r, q); });
+  return ops;
 }
 
 Result<std::vector<OperationRecord>> Diagnostics::InProgress(const DiagnosticsQuery& q) {
-  BD_ASSIGN_OR_RETURN(std::vector<OperationRecord> rows, Query("finished_at IS NULL", q, "id"));
-  std::erase_if(rows, [](const OperationRecord& r) { return !os::ProcessMatches(r.pid, r.pid_start); });
-  return rows;
+  std::vector<OperationRecord> ops = Read(q);
+  std::erase_if(ops, [](const OperationRecord& r) { return !r.outcome.empty(); });
+  return ops;
 }
 
 Result<std::vector<OperationRecord>> Diagnostics::Errors(const DiagnosticsQuery& q, int limit) {
-  BD_ASSIGN_OR_RETURN(std::vector<OperationRecord> rows,
-                      Query("outcome IN ('error', 'interrupted')", q, "id DESC"));
-  if (static_cast<int>(rows.size()) > limit) rows.resize(static_cast<size_t>(limit));
-  return rows;
+  std::vector<OperationRecord> ops = Read(q);
+  std::erase_if(ops, [](const OperationRecord& r) { return r.outcome != "error" && r.outcome != "interrupted"; });
+  std::reverse(ops.begin(), ops.end());  // newest first
+  if (static_cast<int>(ops.size()) > limit) ops.resize(static_cast<size_t>(limit));
+  return ops;
+}
+
+Result<std::vector<OperationRecord>> Diagnostics::History(const DiagnosticsQuery& q, int limit) {
+  std::vector<OperationRecord> ops = Read(q);
+  std::reverse(ops.begin(), ops.end());
+  if (static_cast<int>(ops.size()) > limit) ops.resize(static_cast<size_t>(limit));
+  return ops;
 }
 
 Result<std::vector<OperationStats>> Diagnostics::Stats(const DiagnosticsQuery& q) {
   DiagnosticsQuery all = q;
   all.error_kind.clear();
-  BD_ASSIGN_OR_RETURN(std::vector<OperationRecord> rows, Query("finished_at IS NOT NULL", all, "id"));
   std::map<std::pair<std::string, std::string>, std::pair<OperationStats, std::vector<int64_t>>> by_op;
-  for (const OperationRecord& r : rows) {
+  for (const OperationRecord& r : Read(all)) {
+    if (r.outcome.empty() || r.outcome == "interrupted") continue;  // not finished: no latency
     auto& [s, durations] = by_op[{r.component, r.op}];
     s.component = r.component;
     s.op = r.op;
@@ -178,38 +228,19 @@ Result<std::vector<OperationStats>> Diagnostics::Stats(const DiagnosticsQuery& q
   return out;
 }
 
-Result<OperationRecord> Diagnostics::Get(int64_t id) {
-  BD_ASSIGN_OR_RETURN(store::Statement st,
-                      db_->Prepare(std::string("SELECT ") + kColumns + " FROM operations WHERE id = ?"));
-  st.BindAll(id);
-  BD_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return Status::NotFound("no such operation: " + std::to_string(id));
-  return Row(st);
-}
-
-Result<int> Diagnostics::MarkInterrupted() {
-  BD_ASSIGN_OR_RETURN(store::Statement st,
-                      db_->Prepare("SELECT id, pid, pid_start FROM operations WHERE finished_at IS NULL"));
-  std::vector<int64_t> gone;
-  for (;;) {
-    BD_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    if (!os::ProcessMatches(static_cast<pid_t>(st.Int(1)), static_cast<uint64_t>(st.Int(2)))) {
-      gone.push_back(st.Int(0));
-    }
+Result<OperationRecord> Diagnostics::Get(const std::string& id) {
+  if (id.empty()) return Status::InvalidArgument("an operation ID is needed");
+  std::vector<OperationRecord> found;
+  for (OperationRecord& r : Read({})) {
+    if (r.id == id) return std::move(r);
+    if (r.id.rfind(id, 0) == 0) found.push_back(std::move(r));
   }
-  if (gone.empty()) return 0;
-  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
-    for (int64_t id : gone) {
-      BD_ASSIGN_OR_RETURN(store::Statement up,
-                          db_->Prepare("UPDATE operations SET finished_at = ?, outcome = 'interrupted', "
-                                       "error_code = 'interrupted', error_message = 'its process ended before it "
-                                       "finished' WHERE id = ? AND finished_at IS NULL"));
-      BD_RETURN_IF_ERROR(up.BindAll(NowNanos(), id).Run());
-    }
-    return {};
-  }));
-  return static_cast<int>(gone.size());
+  if (found.size() > 1) {
+    return Status::InvalidArgument("operation ID prefix " + id + " is ambiguous: " + std::to_string(found.size()) +
+                                   " operations match");
+  }
+  if (found.empty()) return Status::NotFound("no such operation: " + id);
+  return std::move(found.front());
 }
 
 const std::vector<std::string>& DiagnosticComponents() {
@@ -218,31 +249,31 @@ const std::vector<std::string>& DiagnosticComponents() {
 }
 
 std::string OperationJson(const OperationRecord& r) {
-  nlohmann::json j = {{"ID", r.id},
-                      {"Component", r.component},
-                      {"Operation", r.op},
-                      {"Target", r.target},
-                      {"Pid", r.pid},
-                      {"Started", FormatRfc3339Nano(r.started_at)},
-                      {"Outcome", r.outcome.empty() ? "in progress" : r.outcome}};
+  json j = {{"ID", r.id},
+            {"Component", r.component},
+            {"Operation", r.op},
+            {"Target", r.target},
+            {"Pid", r.pid},
+            {"Started", FormatRfc3339Nano(r.started_at)},
+            {"Outcome", r.outcome.empty() ? "in progress" : r.outcome}};
   if (r.finished_at) {
     j["Finished"] = FormatRfc3339Nano(r.finished_at);
     j["DurationNanos"] = r.DurationNanos();
   }
   if (!r.error_code.empty()) j["Error"] = {{"Kind", r.error_code}, {"Message", r.error_message}};
   j["Log"] = r.log;
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string OperationStatsJson(const OperationStats& s) {
-  return nlohmann::json({{"Component", s.component},
-                         {"Operation", s.op},
-                         {"Count", s.count},
-                         {"Errors", s.errors},
-                         {"P50Nanos", s.p50_nanos},
-                         {"P99Nanos", s.p99_nanos},
-                         {"MaxNanos", s.max_nanos}})
-      .dump();
+  return json({{"Component", s.component},
+               {"Operation", s.op},
+               {"Count", s.count},
+               {"Errors", s.errors},
+               {"P50Nanos", s.p50_nanos},
+               {"P99Nanos", s.p99_nanos},
+               {"MaxNanos", s.max_nanos}})
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace bd::engine

@@ -1,33 +1,58 @@
 // Diagnostics of every component (seed 001): each engine operation (a container start, an image
-// import, a capsule attach, ...) is a row of the `operations` table, written when it begins and
-// again when it ends. So another process sees what is in progress (what, on which element,
-// since when, by which pid), statistics come from the finished rows (count, errors, p50/p99 per
-// operation), errors are queryable by time, kind and element, and each operation keeps a short
-// log of its steps. The last kKeptOperations finished operations are kept.
+// import, a capsule attach, ...) is recorded when it begins and again when it ends. So another
+// process sees what is in progress (what, on which element, since when, by which pid),
+// statistics come from the finished ones (count, errors, p50/p99 per operation), errors are
+// queryable by time, kind and element, and each operation keeps a short log of its steps.
+//
+// The records live in <data-root>/operations.jsonl, not in the state database: one line per
+// event of an operation (begin, a log step, end), appended with one write(2) by whichever
+// process carries it out. So recording costs a few microseconds, never takes the state
+// database's write lock (concurrent commands do not queue behind each other's bookkeeping) and
+// never adds to its checkpoints. Diagnostics are best-effort, not state: nothing is fsynced, a
+// torn last line (power loss) is skipped by readers, and the file is rotated to
+// operations.jsonl.1 at kRotateBytes, so about the newest 2 x kRotateBytes of records are kept.
+// An operation begun and never ended whose process is gone reads as "interrupted".
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/status.h"
-#include "store/db.h"
+#include "base/unique_fd.h"
 
 namespace bd::engine {
 
-inline constexpr int64_t kKeptOperations = 5000;
+inline constexpr int64_t kRotateBytes = 2 << 20;
+
+// The operation records of one data root, opened on first use, one per process and root.
+// Not thread-safe, as an Engine is not.
+class OperationLog {
+ public:
+  static OperationLog* Of(const std::string& root);
+  // Appends one record (a JSON object, one line). Failures lose the record, nothing else.
+  void Append(const std::string& line);
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit OperationLog(std::string root) : path_(std::move(root) + "/operations.jsonl") {}
+  std::string path_;
+  UniqueFd fd_;
+  bool tried_ = false;
+};
 
 // One operation in progress, recorded from Begin to Finish. Dropped unfinished, it is recorded
-// as failed ("abandoned"). Recording never fails the operation: a database error only loses
-// the row.
+// as failed ("abandoned"). Recording never fails the operation: a write error only loses the
+// record.
 class Operation {
  public:
   // Records the start of `op` of `component` on `target` (an id, name or reference).
-  static Operation Begin(store::Db* db, std::string component, std::string op, std::string target);
+  static Operation Begin(OperationLog* log, std::string component, std::string op, std::string target);
   Operation() = default;
   Operation(Operation&& o) noexcept;
   Operation& operator=(Operation&& o) noexcept;
@@ -35,10 +60,10 @@ class Operation {
   Operation& operator=(const Operation&) = delete;
   ~Operation();
 
-  int64_t id() const { return id_; }
+  const std::string& id() const { return id_; }
   // Sets the element once it is known (a container's id after create).
   void SetTarget(const std::string& target);
-  // One step, timestamped; visible at once to `system diagnostics --op ID`.
+  // One step, timestamped, recorded at once (a long operation's steps show while it runs).
   void Log(const std::string& line);
   // Records the outcome; returns `st` so that a caller can `return op.Finish(st);`.
   Status Finish(const Status& st);
@@ -49,18 +74,16 @@ class Operation {
   }
 
  private:
-  store::Db* db_ = nullptr;
-  int64_t id_ = 0;
-  int64_t started_ = 0;
-  std::string log_;
+  OperationLog* log_ = nullptr;
+  std::string id_;  // "" once finished (or when nothing is recorded)
 };
 
 // Runs `fn` (returning Status or Result<T>) as one recorded operation. With `current`, points it
 // at the operation meanwhile (for steps logged from deeper down), then restores it.
 template <typename F>
-auto Tracked(store::Db* db, const char* component, const char* op, std::string target, F&& fn,
+auto Tracked(OperationLog* log, const char* component, const char* op, std::string target, F&& fn,
              Operation** current = nullptr) -> decltype(fn()) {
-  Operation o = Operation::Begin(db, component, op, std::move(target));
+  Operation o = Operation::Begin(log, component, op, std::move(target));
   Operation* outer = current ? std::exchange(*current, &o) : nullptr;
   auto r = fn();
   if (current) *current = outer;
@@ -68,7 +91,7 @@ auto Tracked(store::Db* db, const char* component, const char* op, std::string t
 }
 
 struct OperationRecord {
-  int64_t id = 0;
+  std::string id;  // 12 hex digits
   std::string component, op, target;
   pid_t pid = 0;
   uint64_t pid_start = 0;  // the process's start time (os::ProcessStartTime)
@@ -93,22 +116,22 @@ struct DiagnosticsQuery {
 
 class Diagnostics {
  public:
-  explicit Diagnostics(store::Db* db) : db_(db) {}
+  explicit Diagnostics(OperationLog* log) : log_(log) {}
   // Operations not finished whose process still runs. Ones whose process is gone are
-  // interrupted: Reconcile records them so (MarkInterrupted), a read only leaves them out.
+  // "interrupted" (an error of that kind); a read decides it, nothing is rewritten.
   Result<std::vector<OperationRecord>> InProgress(const DiagnosticsQuery& q);
   // Failed and interrupted operations, newest first, at most `limit`.
   Result<std::vector<OperationRecord>> Errors(const DiagnosticsQuery& q, int limit = 100);
   // Count, errors and latency percentiles per (component, operation) over the finished rows.
   Result<std::vector<OperationStats>> Stats(const DiagnosticsQuery& q);
-  Result<OperationRecord> Get(int64_t id);
-  // Unfinished operations of processes that are gone become "interrupted". Returns how many.
-  Result<int> MarkInterrupted();
+  // Every recorded operation, whatever its outcome, newest first, at most `limit`.
+  Result<std::vector<OperationRecord>> History(const DiagnosticsQuery& q, int limit = 100);
+  Result<OperationRecord> Get(const std::string& id);
 
  private:
-  Result<std::vector<OperationRecord>> Query(const std::string& where, const DiagnosticsQuery& q,
-                                             const std::string& order);
-  store::Db* db_;
+  // Every operation in both files, oldest first, those that `q` selects.
+  std::vector<OperationRecord> Read(const DiagnosticsQuery& q);
+  OperationLog* log_;
 };
 
 // The components Diagnostics knows, in display order.

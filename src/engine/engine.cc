@@ -67,7 +67,8 @@ Engine::Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blob
       containers_(db_.get()),
       volumes_(paths_, db_.get()),
       capsules_(paths_, db_.get(), &blobs_),
-      events_(db_.get()) {
+      events_(db_.get()),
+      ops_(OperationLog::Of(paths_.root)) {
   registry_.Register(MakeRootfsComponent(&paths_));
   registry_.Register(MakeTaskComponent(this));
   registry_.Register(MakeCapsuleComponent(this));
@@ -120,14 +121,11 @@ portlayer::CommitResult Engine::CommitOrError(portlayer::Handle& h, Status* st) 
 Result<int> Engine::Reconcile() {
   BD_ASSIGN_OR_RETURN(int changed, containers_.ReconcileAll());
   if (changed > 0) log::Debug("reconciled {} container record(s) whose shim was gone", changed);
-  if (auto ops = diagnostics().MarkInterrupted(); ops.ok() && *ops > 0) {
-    log::Debug("recorded {} operation(s) interrupted by the end of their process", *ops);
-  }
   return changed;
 }
 
 Result<Container> Engine::Create(const CreateOptions& opts) {
-  return Tracked(db_.get(), "container", "create", opts.name.empty() ? opts.image : opts.name, [&]() -> Result<Container> {
+  return Tracked(ops_, "container", "create", opts.name.empty() ? opts.image : opts.name, [&]() -> Result<Container> {
     if (!opts.name.empty()) BD_RETURN_IF_ERROR(ValidateContainerName(opts.name));
     BD_ASSIGN_OR_RETURN(Image image, images_.ResolveOrBuiltin(opts.image));
     CreateOptions merged = opts;
@@ -193,7 +191,7 @@ Result<Container> Engine::Create(const CreateOptions& opts) {
 }
 
 Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const AttachIo* io) {
-  return Tracked(db_.get(), "container", "start", ref, [&]() -> Result<std::unique_ptr<TaskSession>> {
+  return Tracked(ops_, "container", "start", ref, [&]() -> Result<std::unique_ptr<TaskSession>> {
     BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
     // The capsules recorded for it come back with it (a NOOP when nothing changed).
     if (!c.Active()) BD_RETURN_IF_ERROR(SyncCapsuleMounts(&c));
@@ -239,7 +237,7 @@ Status Engine::Signal(const Container& c, int sig) {
 }
 
 Status Engine::Pause(const std::string& ref) {
-  return Tracked(db_.get(), "container", "pause", ref, [&]() -> Status {
+  return Tracked(ops_, "container", "pause", ref, [&]() -> Status {
     BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
     if (c.Paused()) return Status::FailedPrecondition("container " + c.name + " is already paused");
     if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
@@ -250,7 +248,7 @@ Status Engine::Pause(const std::string& ref) {
 }
 
 Status Engine::Unpause(const std::string& ref) {
-  return Tracked(db_.get(), "container", "unpause", ref, [&]() -> Status {
+  return Tracked(ops_, "container", "unpause", ref, [&]() -> Status {
     BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
     if (!c.Paused()) return Status::FailedPrecondition("container " + c.name + " is not paused");
     BD_ASSIGN_OR_RETURN(runtime::CgroupPlan plan, CgroupPlanOf(c));
@@ -266,7 +264,7 @@ Result<runtime::CgroupStats> Engine::Stats(const Container& c) {
 }
 
 Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::string& detach_keys) {
-  return Tracked(db_.get(), "container", "attach", ref, [&]() -> Result<int> {
+  return Tracked(ops_, "container", "attach", ref, [&]() -> Result<int> {
     if (!detach_keys.empty()) BD_RETURN_IF_ERROR(ParseDetachKeys(detach_keys).status());
     BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
     if (!c.Running()) {
@@ -296,7 +294,7 @@ Result<int> Engine::Attach(const std::string& ref, bool with_stdin, const std::s
 }
 
 Result<int> Engine::Exec(const std::string& ref, const ExecOptions& opts) {
-  return Tracked(db_.get(), "container", "exec", ref, [&]() -> Result<int> {
+  return Tracked(ops_, "container", "exec", ref, [&]() -> Result<int> {
     BD_RETURN_IF_ERROR(ValidateUtf8("a command argument", opts.cmd));
     BD_RETURN_IF_ERROR(ValidateUtf8("an environment variable (-e)", opts.env));
     BD_RETURN_IF_ERROR(ValidateUtf8("the working directory (-w)", opts.working_dir));
@@ -385,7 +383,7 @@ Status Engine::WaitShim(const Container& c, int timeout_ms) {
 }
 
 Status Engine::Remove(const std::string& ref, bool force) {
-  return Tracked(db_.get(), "container", "rm", ref, [&]() -> Status {
+  return Tracked(ops_, "container", "rm", ref, [&]() -> Status {
     BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
     if (c.Active() && !force) {
       return Status::FailedPrecondition("cannot remove container " + c.name +
@@ -406,7 +404,7 @@ Status Engine::Remove(const std::string& ref, bool force) {
 }
 
 Result<bool> Engine::Stop(const std::string& ref, std::optional<int> timeout) {
-  return Tracked(db_.get(), "container", "stop", ref, [&]() -> Result<bool> {
+  return Tracked(ops_, "container", "stop", ref, [&]() -> Result<bool> {
     BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
     portlayer::Handle h(c.id, c.version);
     auto task = std::make_shared<TaskConfig>();

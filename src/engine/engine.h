@@ -71,7 +71,7 @@ class Engine {
   CapsuleStore& capsules() { return capsules_; }
   EventLog& events() { return events_; }
   // Operations in progress, statistics and errors of every component (engine/diagnostics.h).
-  Diagnostics diagnostics() { return Diagnostics(db_.get()); }
+  Diagnostics diagnostics() { return Diagnostics(ops_); }
   const portlayer::Registry& registry() const { return registry_; }
 
   // Brings the records in step with the kernel: active containers whose shim died are recorded
@@ -170,6 +170,7 @@ class Engine {
   CapsuleStore capsules_;
   EventLog events_;
   portlayer::Registry registry_;
+  OperationLog* ops_;  // the data root's diagnostics database (opened on first use)
   Operation* current_op_ = nullptr;  // the operation under way (Tracked), for CommitOrError's log
 };
 

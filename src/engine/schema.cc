@@ -141,25 +141,10 @@ BEGIN
 END;
 )sql"},
       {7, R"sql(
--- Diagnostics (engine/diagnostics.h): one row per engine operation, written when it begins and
--- when it ends; a row without finished_at is in progress (or interrupted, when its process is
--- gone: Reconcile records that). The newest finished rows are kept (kKeptOperations).
-CREATE TABLE operations (
-  id            INTEGER PRIMARY KEY AUTOINCREMENT,
-  component     TEXT NOT NULL,     -- container, image, capsule, volume, gc
-  op            TEXT NOT NULL,     -- create, start, import, attach, ...
-  target        TEXT NOT NULL,     -- the element: a container id, image reference, NAME:VERSION
-  pid           INTEGER NOT NULL,  -- the process carrying it out
-  pid_start     INTEGER NOT NULL,  -- and its start time, so that a recycled pid is not taken for it
-  started_at    INTEGER NOT NULL,  -- ns since the epoch
-  finished_at   INTEGER,
-  outcome       TEXT,              -- ok, error, interrupted
-  error_code    TEXT,              -- a Status code name
-  error_message TEXT,
-  log           TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX operations_unfinished ON operations(finished_at) WHERE finished_at IS NULL;
-CREATE INDEX operations_by_start ON operations(started_at);
+-- Version 7 once added an operations table for diagnostics; they are kept in
+-- <data-root>/operations.jsonl instead (engine/diagnostics.h), off the state database's write
+-- lock. A database that had the table loses it.
+DROP TABLE IF EXISTS operations;
 )sql"},
   };
   return kMigrations;

@@ -8,6 +8,7 @@
 
 namespace bd::engine {
 
+// state.db: images, containers, volumes, capsules, events.
 const std::vector<store::Migration>& Migrations();
 
 }  // namespace bd::engine

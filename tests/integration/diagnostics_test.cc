@@ -61,19 +61,17 @@ TEST_F(DiagnosticsTest, CountsOperationsAndTheirErrorsPerComponent) {
   EXPECT_EQ(Lines({"--errors", "--target", "web"}).size(), 1u);
   EXPECT_EQ(Lines({"--errors", "--until", "1"}).size(), 0u);  // nothing started before 1970-01-01T00:00:01
   // One operation in full: the start's log names each element's outcome.
-  int64_t start_id = 0;
   std::string web_id = json::parse(Cli({"inspect", "web"}).out)[0]["Id"];  // run starts it by id
   CmdResult all = Cli({"system", "diagnostics"});
   EXPECT_NE(all.out.find("STATISTICS"), std::string::npos) << all.out;
   EXPECT_NE(all.out.find("RECENT ERRORS"), std::string::npos) << all.out;
-  for (int64_t id = 1; id < 40 && !start_id; ++id) {
-    CmdResult r = Cli({"system", "diagnostics", "--op", std::to_string(id), "--format", "json"});
-    if (r.code != 0) break;
-    json j = json::parse(r.out);
-    if (j["Operation"] == "start" && j["Target"] == web_id) start_id = id;
-  }
-  ASSERT_GT(start_id, 0);
-  CmdResult op = Cli({"system", "diagnostics", "--op", std::to_string(start_id)});
+  auto history = Lines({"--history", "--component", "container", "--target", web_id});
+  ASSERT_EQ(history.size(), 1u) << history.size();  // created by name, started by id
+  EXPECT_EQ(history[0]["Operation"], "start");
+  EXPECT_EQ(Lines({"--history", "--component", "container"}).size(), 6u);  // 2 each of create, start, exec
+  EXPECT_EQ(Lines({"--history", "--component", "container"}).front()["Operation"], "exec");
+  std::string start_id = history[0]["ID"];
+  CmdResult op = Cli({"system", "diagnostics", "--op", start_id});
   EXPECT_NE(op.out.find("Outcome: ok"), std::string::npos) << op.out;
   EXPECT_NE(op.out.find("element task of "), std::string::npos) << op.out;
   EXPECT_NE(op.out.find(": SUCCESS"), std::string::npos) << op.out;

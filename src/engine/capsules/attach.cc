@@ -11,7 +11,7 @@
 namespace bd::engine {
 
 Result<portlayer::CommitResult> Engine::AttachCapsule(const std::string& ref, const Capsule& capsule) {
-  return Tracked(db_.get(), "capsule", "attach", capsule.name + ":" + capsule.version + " on " + ref, [&]() -> Result<portlayer::CommitResult> {
+  return Tracked(ops_, "capsule", "attach", capsule.name + ":" + capsule.version + " on " + ref, [&]() -> Result<portlayer::CommitResult> {
     BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
     if (!c.Running()) {
       return Status::FailedPrecondition("container " + c.name +
@@ -38,7 +38,7 @@ Result<portlayer::CommitResult> Engine::AttachCapsule(const std::string& ref, co
 
 Status Engine::DetachCapsule(const std::string& ref, const Capsule& capsule,
                              portlayer::CommitResult* result) {
-  return Tracked(db_.get(), "capsule", "detach", capsule.name + ":" + capsule.version + " on " + ref, [&]() -> Status {
+  return Tracked(ops_, "capsule", "detach", capsule.name + ":" + capsule.version + " on " + ref, [&]() -> Status {
     BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
     portlayer::Handle h(c.id, c.version);
     h.Join(CapsuleElement(capsule, portlayer::Level::kJoined, c));
@@ -114,7 +114,7 @@ Status Engine::SyncCapsuleMounts(Container* c) {
 }
 
 Status Engine::RemoveCapsule(const Capsule& capsule, bool force) {
-  return Tracked(db_.get(), "capsule", "rm", capsule.name + ":" + capsule.version, [&]() -> Status {
+  return Tracked(ops_, "capsule", "rm", capsule.name + ":" + capsule.version, [&]() -> Status {
     BD_RETURN_IF_ERROR(ReconcileAllCapsules());
     BD_ASSIGN_OR_RETURN(Capsule now, capsules_.Get(capsule.name, capsule.version));
     if (force) {
@@ -125,7 +125,7 @@ Status Engine::RemoveCapsule(const Capsule& capsule, bool force) {
 }
 
 Result<GcReport> Engine::CollectGarbage(bool dry_run) {
-  return Tracked(db_.get(), "gc", "collect", dry_run ? "dry run" : "all", [&]() -> Result<GcReport> {
+  return Tracked(ops_, "gc", "collect", dry_run ? "dry run" : "all", [&]() -> Result<GcReport> {
     BD_RETURN_IF_ERROR(ReconcileAllCapsules());
     return engine::CollectGarbage(paths_, db_.get(), blobs_, dry_run, /*wait=*/true);
   }, &current_op_);

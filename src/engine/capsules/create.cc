@@ -104,7 +104,7 @@ class ZstdBlobSink {
 }  // namespace
 
 Result<Capsule> CapsuleStore::Create(const CapsuleCreateOptions& opts, bool* created) {
-  return Tracked(db_, "capsule", "create", opts.name + ":" + opts.version, [&]() -> Result<Capsule> {
+  return Tracked(OperationLog::Of(paths_.root), "capsule", "create", opts.name + ":" + opts.version, [&]() -> Result<Capsule> {
     *created = false;
     BD_RETURN_IF_ERROR(ValidateCapsuleName(opts.name));
     BD_RETURN_IF_ERROR(ParseVersion(opts.version).status());

@@ -33,7 +33,7 @@ using capsule_internal::DependenciesFromJson;
 using capsule_internal::DependenciesJson;
 
 Status CapsuleStore::Export(const Capsule& c, const std::string& path) {
-  return Tracked(db_, "capsule", "export", c.name + ":" + c.version, [&]() -> Status {
+  return Tracked(OperationLog::Of(paths_.root), "capsule", "export", c.name + ":" + c.version, [&]() -> Status {
     if (path.empty()) return Status::InvalidArgument("-o FILE is required");
     BD_RETURN_IF_ERROR(Verify(c));
     BD_ASSIGN_OR_RETURN(std::string manifest, blobs_->Read(c.digest));
@@ -70,7 +70,7 @@ Status CapsuleStore::Export(const Capsule& c, const std::string& path) {
 }
 
 Result<std::vector<Capsule>> CapsuleStore::Import(const std::string& path, std::vector<bool>* created) {
-  return Tracked(db_, "capsule", "import", path, [&]() -> Result<std::vector<Capsule>> {
+  return Tracked(OperationLog::Of(paths_.root), "capsule", "import", path, [&]() -> Result<std::vector<Capsule>> {
     BD_ASSIGN_OR_RETURN(UniqueFd in, os::Open(path, O_RDONLY));
     BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
     BD_RETURN_IF_ERROR(os::MkdirAll(paths_.Tmp(), 0700));

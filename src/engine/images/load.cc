@@ -60,7 +60,7 @@ std::string ManifestJson(const std::string& config_digest, int64_t config_size,
 
 Result<std::string> ImageStore::Import(int fd, std::string_view ref, const ImageConfig& config,
                                        std::string_view created_by, int64_t created_at) {
-  return Tracked(db_, "image", "import", ref.empty() ? "(untagged)" : std::string(ref), [&]() -> Result<std::string> {
+  return Tracked(OperationLog::Of(paths_.root), "image", "import", ref.empty() ? "(untagged)" : std::string(ref), [&]() -> Result<std::string> {
     std::vector<std::string> tags;
     if (!ref.empty()) {
       BD_ASSIGN_OR_RETURN(ImageRef parsed, ParseImageRef(ref));
@@ -114,7 +114,7 @@ void ImageStore::EmitImageEvents(const std::string& action, const std::string& i
 }
 
 Result<std::vector<std::string>> ImageStore::Load(int fd) {
-  return Tracked(db_, "image", "load", "archive", [&]() -> Result<std::vector<std::string>> {
+  return Tracked(OperationLog::Of(paths_.root), "image", "load", "archive", [&]() -> Result<std::vector<std::string>> {
     BD_ASSIGN_OR_RETURN(os::FileLock lock, os::FileLock::Acquire(paths_.StoreLock(), false));
     BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "load-"));
     store::UnpackOptions opts;

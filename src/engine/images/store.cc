@@ -250,7 +250,7 @@ Status ImageStore::DeleteRows(const std::string& id) {
 }
 
 Result<std::vector<std::string>> ImageStore::Remove(std::string_view ref, bool force) {
-  return Tracked(db_, "image", "rm", std::string(ref), [&]() -> Result<std::vector<std::string>> {
+  return Tracked(OperationLog::Of(paths_.root), "image", "rm", std::string(ref), [&]() -> Result<std::vector<std::string>> {
     BD_ASSIGN_OR_RETURN(Image img, Resolve(ref));
     std::vector<std::string> out;
     auto parsed = ParseImageRef(ref);

@@ -25,7 +25,7 @@ Status ValidateVolumeName(std::string_view name) {
 
 Result<Volume> VolumeStore::Create(const std::string& name,
                                    const std::map<std::string, std::string>& labels) {
-  return Tracked(db_, "volume", "create", name, [&]() -> Result<Volume> {
+  return Tracked(OperationLog::Of(paths_.root), "volume", "create", name, [&]() -> Result<Volume> {
     BD_RETURN_IF_ERROR(ValidateVolumeName(name));
     // The directory first: a row never points at a missing directory.
     BD_RETURN_IF_ERROR(os::MkdirAll(paths_.VolumeData(name), 0755));
@@ -80,7 +80,7 @@ Result<std::vector<Volume>> VolumeStore::List() {
 }
 
 Status VolumeStore::Remove(const std::string& name) {
-  return Tracked(db_, "volume", "rm", name, [&]() -> Status {
+  return Tracked(OperationLog::Of(paths_.root), "volume", "rm", name, [&]() -> Status {
     BD_ASSIGN_OR_RETURN(Volume v, Get(name));
     BD_ASSIGN_OR_RETURN(auto users, db_->Prepare(
         "SELECT c.name FROM container_volumes u JOIN containers c ON c.id = u.container_id WHERE u.volume = ? ORDER BY c.name"));
