@@ -58,41 +58,6 @@ json CapsuleJson(const engine::Capsule& c, const std::vector<std::string>* files
   return j;
 }
 
-// --filter name=NAME | label=KEY | label=KEY=VALUE | secret=true|false.
-Result<std::function<bool(const engine::Capsule&)>> ParseCapsuleFilters(
-    const std::vector<std::string>& filters) {
-  std::vector<std::function<bool(const engine::Capsule&)>> preds;
-  for (const std::string& f : filters) {
-    size_t eq = f.find('=');
-    if (eq == std::string::npos) return Status::InvalidArgument("bad filter \"" + f + "\": want KEY=VALUE");
-    std::string key = f.substr(0, eq), value = f.substr(eq + 1);
-    if (key == "name") {
-      preds.push_back([value](const engine::Capsule& c) { return c.name == value; });
-    } else if (key == "label") {
-      size_t eq2 = value.find('=');
-      std::string k = value.substr(0, eq2);
-      std::optional<std::string> v;
-      if (eq2 != std::string::npos) v = value.substr(eq2 + 1);
-      preds.push_back([k, v](const engine::Capsule& c) {
-        auto it = c.labels.find(k);
-        return it != c.labels.end() && (!v || it->second == *v);
-      });
-    } else if (key == "secret") {
-      if (value != "true" && value != "false") return Status::InvalidArgument("secret=true or secret=false");
-      bool want = value == "true";
-      preds.push_back([want](const engine::Capsule& c) { return c.secret == want; });
-    } else {
-      return Status::InvalidArgument("unknown filter \"" + key + "\": use name, label or secret");
-    }
-  }
-  return std::function<bool(const engine::Capsule&)>([preds](const engine::Capsule& c) {
-    for (const auto& p : preds) {
-      if (!p(c)) return false;
-    }
-    return true;
-  });
-}
-
 Result<engine::Capsule> Find(engine::Engine& eng, const std::string& text) {
   BD_ASSIGN_OR_RETURN(engine::CapsuleRef ref, engine::ParseCapsuleRef(text));
   return eng.capsules().Get(ref.name, ref.version);
@@ -164,23 +129,23 @@ void RegisterCapsule(CLI::App& app, Context& ctx) {
   ls->alias("list");
   ls->add_flag("-q,--quiet", lf->quiet, "Only display NAME:VERSION");
   ls->add_option("--format", lf->format, "\"table\" (default) or \"json\" (one object per line)");
-  ls->add_option("-f,--filter", lf->filters, "name=NAME, label=KEY[=VALUE], secret=true|false")
+  ls->add_option("-f,--filter", lf->filters,
+                 "name=NAME[:VERSION], label=KEY[=VALUE], secret=true|false, dangling=true|false (attached nowhere)")
       ->allow_extra_args(false);
   ls->callback([&ctx, lf] {
     ctx.action = [&ctx, lf]() -> int {
       if (Status st = CheckFormat(lf->format); !st.ok()) return Fail(st);
-      auto keep = ParseCapsuleFilters(lf->filters);
-      if (!keep.ok()) return Fail(keep.status());
+      auto filter = engine::ListFilter::Parse(lf->filters, engine::kCapsuleFilterKeys, "capsule ls");
+      if (!filter.ok()) return Fail(filter.status());
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
       (void)(*eng)->ReconcileAllCapsules();
-      auto list = (*eng)->capsules().List();
+      auto list = (*eng)->capsules().List(*filter);
       if (!list.ok()) return Fail(list.status());
       std::vector<std::vector<std::string>> rows = {
           {"NAME", "VERSION", "DIGEST", "SIZE", "FILES", "SECRET", "ATTACHED", "CREATED"}};
       std::string out;
       for (const engine::Capsule& c : *list) {
-        if (!(*keep)(c)) continue;
         if (lf->quiet) {
           out += c.Ref() + "\n";
         } else if (lf->format == "json") {

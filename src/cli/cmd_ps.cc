@@ -33,48 +33,6 @@ std::string CommandText(const engine::Container& c, bool truncate) {
   return "\"" + cmd + "\"";
 }
 
-// --filter KEY=VALUE: values of one key OR together, different keys AND.
-Result<std::map<std::string, std::vector<std::string>>> ParseFilters(
-    const std::vector<std::string>& filters) {
-  std::map<std::string, std::vector<std::string>> out;
-  for (const std::string& f : filters) {
-    size_t eq = f.find('=');
-    std::string key = f.substr(0, eq);
-    if (eq == std::string::npos || (key != "status" && key != "name" && key != "label" &&
-                                    key != "id" && key != "ancestor")) {
-      return Status::InvalidArgument("invalid filter \"" + f +
-                                     "\": use status=, name=, label=, id= or ancestor=");
-    }
-    std::string value = f.substr(eq + 1);
-    if (key == "status") {
-      if (auto state = engine::ParseState(value); !state.ok()) {
-        return Status::InvalidArgument("invalid filter \"" + f + "\": " + state.status().message());
-      }
-    }
-    out[key].push_back(value);
-  }
-  return out;
-}
-
-bool Matches(const engine::Container& c, const std::map<std::string, std::vector<std::string>>& filters) {
-  for (const auto& [key, values] : filters) {
-    bool any = false;
-    for (const std::string& v : values) {
-      if (key == "status") any |= engine::StateName(c.state) == v;
-      else if (key == "name") any |= c.name.find(v) != std::string::npos;
-      else if (key == "id") any |= c.id.rfind(v, 0) == 0;
-      else if (key == "ancestor") any |= c.image_ref == v || c.image_id == v;
-      else if (key == "label") {
-        size_t eq = v.find('=');
-        auto it = c.config.labels.find(v.substr(0, eq));
-        any |= it != c.config.labels.end() && (eq == std::string::npos || it->second == v.substr(eq + 1));
-      }
-    }
-    if (!any) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 void RegisterPs(CLI::App& app, Context& ctx) {
@@ -90,26 +48,25 @@ void RegisterPs(CLI::App& app, Context& ctx) {
   ps->add_flag("-a,--all", f->all, "Show all containers (default shows just running)");
   ps->add_flag("-q,--quiet", f->quiet, "Only display container IDs");
   ps->add_flag("--no-trunc", f->no_trunc, "Don't truncate output");
-  ps->add_option("-f,--filter", f->filters, "Filter: status=, name=, label=K[=V], id=, ancestor=")
+  ps->add_option("-f,--filter", f->filters,
+                 "Filter: id=, name= (a regular expression), label=K[=V], status=, ancestor=, before=, since=, "
+                 "exited=, volume=")
       ->allow_extra_args(false);
   ps->add_option("--format", f->format, "\"table\" (default) or \"json\" (one object per line)");
   ps->callback([&ctx, f] {
     ctx.action = [&ctx, f]() -> int {
       if (Status st = CheckFormat(f->format); !st.ok()) return Fail(st);
-      auto filters = ParseFilters(f->filters);
-      if (!filters.ok()) return Fail(filters.status());
+      auto filter = engine::ListFilter::Parse(f->filters, engine::kContainerFilterKeys, "ps");
+      if (!filter.ok()) return Fail(filter.status());
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
-      auto list = (*eng)->containers().List();
+      auto list = (*eng)->ListContainers(*filter, f->all);
       if (!list.ok()) return Fail(list.status());
       int64_t now = NowNanos();
       std::vector<std::vector<std::string>> rows = {
           {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}};
       std::string out;
       for (const engine::Container& c : *list) {
-        // A status filter looks at every container, as in Docker.
-        if (!f->all && !filters->count("status") && !c.Active()) continue;
-        if (!Matches(c, *filters)) continue;
         std::string id = f->no_trunc ? c.id : c.id.substr(0, 12);
         if (f->quiet) {
           out += id + "\n";

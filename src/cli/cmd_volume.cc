@@ -51,18 +51,23 @@ void RegisterVolume(CLI::App& app, Context& ctx) {
   struct LsFlags {
     bool quiet = false;
     std::string format;
+    std::vector<std::string> filters;
   };
   auto lf = std::make_shared<LsFlags>();
   CLI::App* ls = volume->add_subcommand("ls", "List volumes");
   ls->alias("list");
   ls->add_flag("-q,--quiet", lf->quiet, "Only display volume names");
+  ls->add_option("-f,--filter", lf->filters, "Filter: name=, label=K[=V], dangling=true|false, driver=local")
+      ->allow_extra_args(false);
   ls->add_option("--format", lf->format, "\"table\" (default) or \"json\" (one object per line)");
   ls->callback([&ctx, lf] {
     ctx.action = [&ctx, lf]() -> int {
       if (Status st = CheckFormat(lf->format); !st.ok()) return Fail(st);
+      auto filter = engine::ListFilter::Parse(lf->filters, engine::kVolumeFilterKeys, "volume ls");
+      if (!filter.ok()) return Fail(filter.status());
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
-      auto list = (*eng)->volumes().List();
+      auto list = (*eng)->volumes().List(*filter);
       if (!list.ok()) return Fail(list.status());
       std::vector<std::vector<std::string>> rows = {{"DRIVER", "VOLUME NAME"}};
       std::string out;

@@ -39,6 +39,17 @@ bool Selected(const OperationRecord& r, const DiagnosticsQuery& q) {
          (q.target.empty() || r.target.rfind(q.target, 0) == 0);
 }
 
+// This process's pid and its start time (read from /proc once per process, not per operation).
+std::pair<pid_t, uint64_t> Self() {
+  static pid_t pid = 0;
+  static uint64_t start = 0;
+  if (pid_t now = ::getpid(); now != pid) {  // first use, or a child after fork
+    pid = now;
+    start = os::ProcessStartTime(now);
+  }
+  return {pid, start};
+}
+
 }  // namespace
 
 OperationLog* OperationLog::Of(const std::string& root) {
@@ -75,14 +86,14 @@ Operation Operation::Begin(OperationLog* log, std::string component, std::string
   if (!log) return o;
   o.log_ = log;
   o.id_ = RandomHexId().substr(0, 12);
-  pid_t self = ::getpid();
+  auto [self, self_start] = Self();
   log->Append(json({{"t", "begin"},
                     {"id", o.id_},
                     {"component", component},
                     {"op", op},
                     {"target", target},
                     {"pid", self},
-                    {"pid_start", os::ProcessStartTime(self)},
+                    {"pid_start", self_start},
                     {"time", NowNanos()}})
                   .dump(-1, ' ', false, json::error_handler_t::replace));
   return o;

@@ -76,9 +76,15 @@ class Engine {
 
   // Brings the records in step with the kernel: active containers whose shim died are recorded
   // exited, their leftover processes and cgroups removed. Lookups never do this on their own;
-  // the CLI runs it when it opens the engine, a server on a timer. Operations whose process
-  // ended unfinished are recorded interrupted. Returns how many containers changed.
+  // the CLI runs it when it opens the engine, a server on a timer. Returns how many
+  // containers changed.
   Result<int> Reconcile();
+
+  // The containers `f` selects (kContainerFilterKeys: id (prefix), name (a regular
+  // expression), label, status, ancestor (an image's name or id), before and since (a
+  // container), exited (an exit code), volume (a source or destination)), newest first.
+  // Without `all`, only active ones, unless a status or exited term asks for others.
+  Result<std::vector<Container>> ListContainers(const ListFilter& f, bool all);
 
   // Creates a container (state "created") with its rootfs prepared.
   Result<Container> Create(const CreateOptions& opts);

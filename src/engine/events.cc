@@ -29,51 +29,25 @@ bool ConcernsContainer(const Event& e, const std::string& v) {
 }  // namespace
 
 Result<EventFilter> ParseEventFilters(const std::vector<std::string>& filters) {
-  static constexpr std::string_view kKeys[] = {"type", "event", "action", "container", "image",
-                                               "volume", "capsule", "label"};
-  EventFilter out;
-  for (const std::string& text : filters) {
-    size_t eq = text.find('=');
-    std::string key = text.substr(0, eq);
-    bool known = false;
-    for (std::string_view k : kKeys) known |= key == k;
-    if (eq == std::string::npos || !known) {
-      return Status::InvalidArgument("invalid filter \"" + text +
-                                     "\": use type=, event=, container=, image=, volume=, capsule= or label=");
-    }
-    out.values[key == "action" ? "event" : key].push_back(text.substr(eq + 1));
-  }
-  return out;
+  BD_ASSIGN_OR_RETURN(ListFilter f, ListFilter::Parse(filters, kEventFilterKeys, "events"));
+  return EventFilter{std::move(f)};
 }
 
 bool EventFilter::Matches(const Event& e) const {
-  for (const auto& [key, wanted] : values) {
-    bool any = false;
-    for (const std::string& v : wanted) {
-      if (key == "type") {
-        any |= e.type == v;
-      } else if (key == "event") {
-        // "exec_start: sh -c x" is an exec_start, as Docker filters it.
-        any |= e.action == v || e.action.rfind(v + ":", 0) == 0;
-      } else if (key == "container") {
-        any |= ConcernsContainer(e, v);
-      } else if (key == "image") {
-        const std::string* image = Attribute(e, "image");
-        const std::string* name = Attribute(e, "name");
-        any |= (e.type == "image" && (e.actor == v || (name && *name == v))) || (image && *image == v);
-      } else if (key == "volume") {
-        any |= e.type == "volume" && e.actor == v;
-      } else if (key == "capsule") {
-        any |= e.type == "capsule" && (e.actor == v || e.actor.rfind(v + ":", 0) == 0);
-      } else if (key == "label") {
-        size_t eq = v.find('=');
-        const std::string* have = Attribute(e, v.substr(0, eq));
-        any |= have && (eq == std::string::npos || *have == v.substr(eq + 1));
-      }
-    }
-    if (!any) return false;
-  }
-  return true;
+  return filter.Any("type", [&](const std::string& v) { return e.type == v; }) &&
+         // "exec_start: sh -c x" is an exec_start, as Docker filters it.
+         filter.Any("event", [&](const std::string& v) { return e.action == v || e.action.rfind(v + ":", 0) == 0; }) &&
+         filter.Any("container", [&](const std::string& v) { return ConcernsContainer(e, v); }) &&
+         filter.Any("image", [&](const std::string& v) {
+           const std::string* image = Attribute(e, "image");
+           const std::string* name = Attribute(e, "name");
+           return (e.type == "image" && (e.actor == v || (name && *name == v))) || (image && *image == v);
+         }) &&
+         filter.Any("volume", [&](const std::string& v) { return e.type == "volume" && e.actor == v; }) &&
+         filter.Any("capsule", [&](const std::string& v) {
+           return e.type == "capsule" && (e.actor == v || e.actor.rfind(v + ":", 0) == 0);
+         }) &&
+         filter.MatchesLabels(e.attributes);  // every label term, as Docker's MatchKVList
 }
 
 std::string EventJson(const Event& e) {

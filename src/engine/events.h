@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/filter.h"
 #include "store/db.h"
 
 namespace bd::engine {
@@ -23,9 +24,9 @@ struct Event {
 };
 
 // Docker's event filters: `type=`, `event=` (also `action=`), `container=`, `image=`,
-// `volume=`, `capsule=`, `label=KEY[=VALUE]`. Values of one key OR together, keys AND.
+// `volume=`, `capsule=`, `label=KEY[=VALUE]`. Values of one key OR together, keys AND; every label term must hold.
 struct EventFilter {
-  std::map<std::string, std::vector<std::string>> values;
+  ListFilter filter;  // kEventFilterKeys; `action` is read as `event`
   bool Matches(const Event& e) const;
 };
 // InvalidArgument naming the filter when a key is unknown or the text has no '='.

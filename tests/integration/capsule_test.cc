@@ -99,6 +99,13 @@ TEST_F(CapsuleTest, CreateIsImmutableAndStoresEqualContentOnce) {
   std::string alias = dir_->path() + "/capsule";
   ASSERT_EQ(::symlink((std::string(BD_BIN_DIR) + "/basic-docker").c_str(), alias.c_str()), 0);
   EXPECT_EQ(RunCmd({alias, "--root", root_, "ls", "-q", "--filter", "name=certs"}).out, "certs:2.0.0\n");
+  EXPECT_EQ(Cli({"capsule", "ls", "-q", "--filter", "name=certs:2.0.0", "--filter", "name=libssl"}).out,
+            "certs:2.0.0\nlibssl:1.1.1\n");
+  EXPECT_EQ(Cli({"capsule", "ls", "-q", "--filter", "dangling=true", "--filter", "secret=false"}).out,
+            "certs:2.0.0\nlibssl:1.1.1\n");  // attached to nothing
+  EXPECT_EQ(Cli({"capsule", "ls", "-q", "--filter", "dangling=false"}).out, "");
+  EXPECT_EQ(Cli({"capsule", "ls", "--filter", "secret=perhaps"}).code, 1);
+  EXPECT_EQ(Cli({"capsule", "ls", "--filter", "status=running"}).code, 1);
   EXPECT_EQ(Cli({"capsule", "verify"}).code, 0);
 }
 

@@ -144,8 +144,66 @@ TEST_F(StopTest, PsFilters) {
             (std::vector<std::string>{"web-1"}));
   EXPECT_EQ(names({"-a", "--filter", "status=running", "--filter", "status=created"}),
             (std::vector<std::string>{"new-1", "web-1"}));
-  EXPECT_EQ(Cli({"ps", "--filter", "colour=red"}).code, 1);
+  // The rest of Docker's keys: before/since a container, exited=CODE, ancestor, id, name as
+  // a regular expression, volume by destination.
+  EXPECT_EQ(names({"-a", "--filter", "since=web-1"}), (std::vector<std::string>{"job-1", "new-1"}));
+  EXPECT_EQ(names({"-a", "--filter", "before=job-1"}), (std::vector<std::string>{"web-1"}));
+  EXPECT_EQ(names({"--filter", "exited=0"}), (std::vector<std::string>{"job-1"}));
+  EXPECT_TRUE(names({"--filter", "exited=3"}).empty());
+  EXPECT_EQ(names({"-a", "--filter", "name=^/job-"}), (std::vector<std::string>{"job-1"}));
+  EXPECT_EQ(names({"-a", "--filter", "name=^new-1$"}), (std::vector<std::string>{"new-1"}));
+  EXPECT_EQ(names({"-a", "--filter", "ancestor=busybox"}).size(), 3u);
+  EXPECT_EQ(names({"-a", "--filter", "ancestor=busybox:latest"}).size(), 3u);
+  EXPECT_TRUE(names({"-a", "--filter", "ancestor=alpine"}).empty());
+  std::string web_id = Inspect("web-1")["Id"];
+  EXPECT_EQ(names({"--filter", "id=" + web_id.substr(0, 8)}), (std::vector<std::string>{"web-1"}));
+  ASSERT_EQ(Cli({"create", "--name", "vol-1", "-v", "data:/srv/data", "busybox", "true"}).code, 0);
+  EXPECT_EQ(names({"-a", "--filter", "volume=/srv/data"}), (std::vector<std::string>{"vol-1"}));
+  EXPECT_EQ(names({"-a", "--filter", "volume=data"}), (std::vector<std::string>{"vol-1"}));
+  // Bad input: refused with the filter named, nothing listed.
+  CmdResult bad = Cli({"ps", "--filter", "colour=red"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("invalid filter \"colour=red\": ps takes id=, name="), std::string::npos) << bad.err;
   EXPECT_EQ(Cli({"ps", "--filter", "status=sleepy"}).code, 1);
+  EXPECT_EQ(Cli({"ps", "--filter", "exited=zero"}).code, 1);
+  EXPECT_EQ(Cli({"ps", "--filter", "name=(["}).code, 1);
+  EXPECT_EQ(Cli({"ps", "--filter", "since=nothing-here"}).code, 1);
+  EXPECT_EQ(Cli({"ps", "--filter", "label"}).code, 1);
+  EXPECT_EQ(Cli({"ps", "--filter", std::string("name=\xff")}).code, 1);
+}
+
+TEST_F(StopTest, ImageAndVolumeListFilters) {
+  auto lines = [&](std::vector<std::string> args) {
+    std::vector<std::string> out;
+    for (const auto& line : Split(Cli(args).out, '\n')) {
+      if (!line.empty()) out.push_back(line);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  ASSERT_EQ(Cli({"create", "--name", "keep", "busybox", "true"}).code, 0);  // makes the built-in image
+  // images: reference globs (only the matching names listed), dangling, label.
+  auto refs = lines({"images", "--format", "json", "--filter", "reference=busy*"});
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(refs[0])["Repository"], "busybox");
+  EXPECT_TRUE(lines({"images", "-q", "--filter", "reference=nothing*"}).empty());
+  EXPECT_TRUE(lines({"images", "-q", "--filter", "dangling=true"}).empty());
+  EXPECT_EQ(lines({"images", "-q", "--filter", "dangling=false"}).size(), 1u);
+  EXPECT_EQ(lines({"images", "-q", "-a"}).size(), 1u);
+  EXPECT_EQ(Cli({"images", "--filter", "dangling=maybe"}).code, 1);
+  EXPECT_EQ(Cli({"images", "--filter", "dangling=true", "--filter", "dangling=false"}).code, 1);
+  EXPECT_EQ(Cli({"images", "--filter", "before=missing"}).code, 1);
+  EXPECT_EQ(Cli({"images", "--filter", "status=running"}).code, 1);
+  // volume ls: name (a substring), dangling (used by no container), label.
+  ASSERT_EQ(Cli({"volume", "create", "-l", "env=prod", "app-data"}).code, 0);
+  ASSERT_EQ(Cli({"volume", "create", "scratch"}).code, 0);
+  ASSERT_EQ(Cli({"create", "--name", "user", "-v", "app-data:/d", "busybox", "true"}).code, 0);
+  EXPECT_EQ(lines({"volume", "ls", "-q", "--filter", "name=data"}), (std::vector<std::string>{"app-data"}));
+  EXPECT_EQ(lines({"volume", "ls", "-q", "--filter", "dangling=true"}), (std::vector<std::string>{"scratch"}));
+  EXPECT_EQ(lines({"volume", "ls", "-q", "--filter", "label=env=prod"}), (std::vector<std::string>{"app-data"}));
+  EXPECT_EQ(lines({"volume", "ls", "-q", "--filter", "driver=local"}).size(), 2u);
+  EXPECT_TRUE(lines({"volume", "ls", "-q", "--filter", "driver=nfs"}).empty());
+  EXPECT_EQ(Cli({"volume", "ls", "--filter", "ancestor=busybox"}).code, 1);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "engine/capsules/ref.h"
+#include "engine/filter.h"
 #include "engine/paths.h"
 #include "runtime/spec.h"
 #include "store/blob_store.h"
@@ -62,6 +63,9 @@ class CapsuleStore {
   Result<Capsule> Create(const CapsuleCreateOptions& opts, bool* created);
   Result<Capsule> Get(const std::string& name, const std::string& version);
   Result<std::vector<Capsule>> List();
+  // Those `f` selects (kCapsuleFilterKeys: name (NAME or NAME:VERSION), label, secret,
+  // dangling: attached to no container).
+  Result<std::vector<Capsule>> List(const ListFilter& f);
   // Every version of `name` this store holds, lowest first.
   Result<std::vector<Capsule>> Versions(const std::string& name);
   // `root` and everything it needs, dependencies first, each once: for every dependency the

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/filter.h"
 #include "engine/paths.h"
 #include "store/archive.h"
 #include "store/blob_store.h"
@@ -49,6 +50,9 @@ class ImageStore {
   // Finds an image by "name[:tag]", full id, or unique id prefix (at least 4 hex digits).
   Result<Image> Resolve(std::string_view ref);
   Result<std::vector<Image>> List();
+  // Those `f` selects (kImageFilterKeys: dangling, label, before, since, reference; with
+  // reference=, only the matching tags are left in each image). engine/lists.cc.
+  Result<std::vector<Image>> List(const ListFilter& f);
 
   // Like `docker import`: the tar read from `fd` (any compression) becomes a one-layer image
   // tagged `ref` (may be empty: untagged). Returns the image id.

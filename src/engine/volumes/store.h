@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/filter.h"
 #include "engine/paths.h"
 #include "store/db.h"
 
@@ -34,6 +35,8 @@ class VolumeStore {
   Result<Volume> Create(const std::string& name, const std::map<std::string, std::string>& labels);
   Result<Volume> Get(const std::string& name);
   Result<std::vector<Volume>> List();
+  // Those `f` selects (kVolumeFilterKeys: name (a substring), label, dangling, driver).
+  Result<std::vector<Volume>> List(const ListFilter& f);
   // Refuses while a container uses the volume.
   Status Remove(const std::string& name);
   // Records that `container_id` uses `name` (both must exist).
