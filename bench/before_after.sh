@@ -68,9 +68,9 @@ for key, label in (("run", "run --rm busybox true"), ("exec", "exec CTR true"),
 for name in builds:
     sp = statistics.median(results[(name, "par8")]) / statistics.median(results[(name, "seq8")])
     print(f"{name}: 8 concurrent / 8 sequential attaches: {sp:.2f}x")
-# capsule_bench alternately, three times each: its p99 moves with the machine's other load.
+# capsule_bench alternately, five times each: its p50 and p99 move with the machine's other load.
 attach = {n: ([], []) for n in builds}
-for _ in range(3):
+for _ in range(5):
     for name in builds:
         root = f"{work}/{'old' if name == 'before' else 'new'}"
         out = subprocess.run([f"{builds[name]}/capsule_bench", root, "cfg:1.0.0", "300", ctrs[name][0]],

@@ -86,6 +86,7 @@ Operation Operation::Begin(OperationLog* log, std::string component, std::string
   if (!log) return o;
   o.log_ = log;
   o.id_ = RandomHexId().substr(0, 12);
+  o.started_at_ = NowNanos();
   auto [self, self_start] = Self();
   log->Append(json({{"t", "begin"},
                     {"id", o.id_},
@@ -94,13 +95,15 @@ Operation Operation::Begin(OperationLog* log, std::string component, std::string
                     {"target", target},
                     {"pid", self},
                     {"pid_start", self_start},
-                    {"time", NowNanos()}})
+                    {"time", o.started_at_}})
                   .dump(-1, ' ', false, json::error_handler_t::replace));
   return o;
 }
 
-Operation::Operation(Operation&& o) noexcept : log_(std::exchange(o.log_, nullptr)), id_(std::move(o.id_)) {
+Operation::Operation(Operation&& o) noexcept
+    : log_(std::exchange(o.log_, nullptr)), id_(std::move(o.id_)), started_at_(o.started_at_), held_(std::move(o.held_)) {
   o.id_.clear();
+  o.held_.clear();
 }
 
 Operation& Operation::operator=(Operation&& o) noexcept {
@@ -108,7 +111,10 @@ Operation& Operation::operator=(Operation&& o) noexcept {
     if (!id_.empty()) (void)Finish(Status::Internal("abandoned"));
     log_ = std::exchange(o.log_, nullptr);
     id_ = std::move(o.id_);
+    started_at_ = o.started_at_;
+    held_ = std::move(o.held_);
     o.id_.clear();
+    o.held_.clear();
   }
   return *this;
 }
@@ -124,8 +130,13 @@ void Operation::SetTarget(const std::string& target) {
 
 void Operation::Log(const std::string& line) {
   if (id_.empty()) return;
-  log_->Append(json({{"t", "log"}, {"id", id_}, {"time", NowNanos()}, {"line", line}})
-                   .dump(-1, ' ', false, json::error_handler_t::replace));
+  int64_t now = NowNanos();
+  held_ += json({{"t", "log"}, {"id", id_}, {"time", now}, {"line", line}}).dump(-1, ' ', false, json::error_handler_t::replace);
+  if (now - started_at_ < kLogHoldNanos) {
+    held_ += '\n';
+    return;
+  }
+  log_->Append(std::exchange(held_, ""));
 }
 
 Status Operation::Finish(const Status& result) {
@@ -135,7 +146,7 @@ Status Operation::Finish(const Status& result) {
     end["code"] = KindName(CodeName(result.code()));
     end["message"] = result.message();
   }
-  log_->Append(end.dump(-1, ' ', false, json::error_handler_t::replace));
+  log_->Append(std::exchange(held_, "") + end.dump(-1, ' ', false, json::error_handler_t::replace));
   return result;
 }
 

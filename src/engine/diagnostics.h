@@ -29,6 +29,7 @@
 namespace bd::engine {
 
 inline constexpr int64_t kRotateBytes = 2 << 20;
+inline constexpr int64_t kLogHoldNanos = 50'000'000;
 
 // The operation records of one data root, opened on first use, one per process and root.
 // Not thread-safe, as an Engine is not.
@@ -63,7 +64,9 @@ class Operation {
   const std::string& id() const { return id_; }
   // Sets the element once it is known (a container's id after create).
   void SetTarget(const std::string& target);
-  // One step, timestamped, recorded at once (a long operation's steps show while it runs).
+  // One step, timestamped. The steps of an operation younger than kLogHoldNanos are written
+  // with its end (one write for a quick operation's whole record); after that, each at once,
+  // so a long operation's steps show while it runs.
   void Log(const std::string& line);
   // Records the outcome; returns `st` so that a caller can `return op.Finish(st);`.
   Status Finish(const Status& st);
@@ -76,6 +79,8 @@ class Operation {
  private:
   OperationLog* log_ = nullptr;
   std::string id_;  // "" once finished (or when nothing is recorded)
+  int64_t started_at_ = 0;
+  std::string held_;  // steps not written yet, JSON lines
 };
 
 // Runs `fn` (returning Status or Result<T>) as one recorded operation. With `current`, points it

@@ -52,7 +52,12 @@ TEST_F(DiagnosticsStoreTest, AnOperationIsInProgressUntilItFinishes) {
     ASSERT_EQ(running->size(), 1u);
     EXPECT_EQ((*running)[0].target, "app:1");
     EXPECT_EQ((*running)[0].pid, ::getpid());
+    EXPECT_EQ((*running)[0].log, "");  // a quick operation's steps go with its end
+    ::usleep(kLogHoldNanos / 1000 + 10'000);
+    o.Log("registered");  // a longer one's at once, every step so far
+    running = diag.InProgress({});
     EXPECT_NE((*running)[0].log.find(" unpacked layer\n"), std::string::npos) << (*running)[0].log;
+    EXPECT_NE((*running)[0].log.find(" registered\n"), std::string::npos) << (*running)[0].log;
     o.SetTarget("sha256:abc");
     EXPECT_EQ(diag.InProgress({})->front().target, "sha256:abc");
     Status st = o.Finish(Status::InvalidArgument("bad layer"));
