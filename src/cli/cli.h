@@ -59,6 +59,15 @@ Result<int64_t> ParseTimeBound(const std::string& text);
 // Writes rows as left-aligned columns separated by at least three spaces (as `docker ps`).
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 
+// The CLI's side of the engine's sessions (cli/session.cc): its own terminal in raw mode while
+// a container's terminal has it, relayed to an exec's terminal, and the signals it receives
+// forwarded (Docker's sig-proxy) or, with a terminal, window changes passed on.
+Result<engine::ExitOutcome> DriveExec(engine::ExecSession& s, bool interactive, bool detached);
+Result<engine::ExitOutcome> DriveAttach(engine::AttachSession& s);
+Result<engine::ExitOutcome> DriveTask(engine::TaskSession& s, const engine::Container& c);
+// A session's outcome as the CLI's exit code: the process's own, 0 when the user detached.
+inline int ExitCodeOfOutcome(const engine::ExitOutcome& o) { return o.detached ? 0 : o.exit_code; }
+
 void RegisterRun(CLI::App& app, Context& ctx);      // run, create, start
 void RegisterPs(CLI::App& app, Context& ctx);       // ps
 void RegisterLogs(CLI::App& app, Context& ctx);     // logs

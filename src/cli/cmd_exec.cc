@@ -1,4 +1,6 @@
 // exec.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/cli.h"
@@ -9,12 +11,13 @@ void RegisterExec(CLI::App& app, Context& ctx) {
   struct Flags {
     engine::Engine::ExecOptions opts;
     bool tty = false;
+    bool interactive = false;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* exec = app.add_subcommand("exec", "Execute a command in a running container");
   exec->set_help_flag("--help", "Print this help");
   exec->add_flag("-d,--detach", f->opts.detach, "Run the command in the background");
-  exec->add_flag("-i,--interactive", f->opts.interactive, "Keep STDIN open");
+  exec->add_flag("-i,--interactive", f->interactive, "Keep STDIN open");
   exec->add_flag("-t,--tty", f->tty, "Allocate a pseudo-TTY");
   exec->add_option("-e,--env", f->opts.env, "Set environment variables (K=V)")->allow_extra_args(false);
   exec->add_option("-w,--workdir", f->opts.working_dir, "Working directory inside the container");
@@ -33,9 +36,12 @@ void RegisterExec(CLI::App& app, Context& ctx) {
       f->opts.cmd.assign(rest.begin() + 1, rest.end());
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
-      auto rc = (*eng)->Exec(rest[0], f->opts);
-      if (!rc.ok()) return Fail(rc.status());  // 126/127 when the command cannot run, else 1
-      return *rc;
+      engine::SessionIo io{f->interactive ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO};
+      auto session = (*eng)->StartExec(rest[0], f->opts, io);
+      if (!session.ok()) return Fail(session.status());  // 126/127 when the command cannot run, else 1
+      auto out = DriveExec(**session, f->interactive, f->opts.detach);
+      if (!out.ok()) return Fail(out.status());
+      return ExitCodeOfOutcome(*out);
     };
   });
 }
@@ -57,9 +63,12 @@ void RegisterAttach(CLI::App& app, Context& ctx) {
     ctx.action = [&ctx, f]() -> int {
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
-      auto code = (*eng)->Attach(f->container, !f->no_stdin, f->detach_keys);
-      if (!code.ok()) return Fail(code.status());
-      return *code == engine::kDetached ? 0 : *code;  // detached: the container runs on
+      engine::AttachIo io{STDOUT_FILENO, STDERR_FILENO, f->no_stdin ? -1 : STDIN_FILENO, f->detach_keys};
+      auto session = (*eng)->StartAttach(f->container, io);
+      if (!session.ok()) return Fail(session.status());
+      auto out = DriveAttach(**session);
+      if (!out.ok()) return Fail(out.status());
+      return ExitCodeOfOutcome(*out);  // detached: the container runs on
     };
   });
 }

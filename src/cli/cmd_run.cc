@@ -115,18 +115,13 @@ Status FinishCreateFlags(CLI::App* sub, CreateFlags& f) {
 // raw for the session and resizes go to the shim, which reads the new size from it.
 int AttachUntilExit(engine::Engine& eng, const engine::Container& c,
                     engine::TaskSession& session) {
-  std::optional<os::RawMode> raw;
-  if (c.config.tty && c.config.open_stdin) raw.emplace(STDIN_FILENO);
-  ::signal(SIGPIPE, SIG_IGN);
-  pid_t shim = os::ReadProcessStat(session.pid()).ppid;
-  os::SignalForwarder forward({c.config.tty ? 0 : session.pid(), c.config.tty && shim > 1 ? shim : 0, -1});
-  auto code = session.WaitExit();
+  auto code = DriveTask(session, c);
   if (!code.ok()) {
     auto now = eng.containers().Get(c.id);
     if (now.ok() && !now->error.empty()) return Fail(Status::Internal(now->error), ExitStyle::kRun);
     return Fail(code.status(), ExitStyle::kRun);
   }
-  return *code == engine::kDetached ? 0 : *code;  // detached: the container runs on
+  return ExitCodeOfOutcome(*code);  // detached: the container runs on
 }
 
 int StartAndMaybeAttach(engine::Engine& eng, const engine::Container& c, bool attach,

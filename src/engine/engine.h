@@ -21,6 +21,7 @@
 #include "engine/gc.h"
 #include "engine/images/store.h"
 #include "engine/paths.h"
+#include "engine/session.h"
 #include "engine/volumes/store.h"
 #include "portlayer/portlayer.h"
 #include "runtime/cgroups.h"
@@ -28,29 +29,6 @@
 #include "store/db.h"
 
 namespace bd::engine {
-
-// Where an attached container's output goes (the CLI's own stdout and stderr), and, with
-// -i, where its input comes from.
-struct AttachIo {
-  int stdout_fd = -1;
-  int stderr_fd = -1;
-  int stdin_fd = -1;  // -1: no input (stdin is /dev/null unless the config keeps it open)
-  std::string detach_keys;  // Docker's --detach-keys spelling; "" for Ctrl-P Ctrl-Q
-};
-
-// The channel to a started container's shim: it reports the exit when the container ends.
-class TaskSession {
- public:
-  TaskSession(UniqueFd fd, pid_t pid) : fd_(std::move(fd)), pid_(pid) {}
-  pid_t pid() const { return pid_; }
-  int fd() const { return fd_.get(); }
-  // Blocks until the shim reports the exit code (after --rm cleanup, if any).
-  Result<int> WaitExit();
-
- private:
-  UniqueFd fd_;
-  pid_t pid_;
-};
 
 struct LogsOptions {
   bool follow = false;
@@ -108,24 +86,23 @@ class Engine {
   // Resource usage of a running container, from its cgroups.
   Result<runtime::CgroupStats> Stats(const Container& c);
 
-  // Attaches the caller's stdio to a running container through its shim until it exits;
-  // returns its exit code. Stdin goes in only when `with_stdin` and the container has -i.
-  Result<int> Attach(const std::string& ref, bool with_stdin, const std::string& detach_keys = "");
+  // Attaches `io` to a running container through its shim; the session's Wait returns when
+  // the container exits or the caller detaches. Input goes in only when the container has -i.
+  Result<std::unique_ptr<AttachSession>> StartAttach(const std::string& ref, const AttachIo& io);
 
   struct ExecOptions {
     std::vector<std::string> cmd;
     std::vector<std::string> env;  // "K=V" over the container's environment
     std::string working_dir;       // empty: the container's
     std::string user;              // empty: the container's
-    bool detach = false;
-    bool interactive = false;      // pass the caller's stdin through
+    bool detach = false;           // the command runs on alone; its stdio is /dev/null
     bool tty = false;              // a pseudo-terminal made inside the container
   };
-  // Runs a command inside a running container (all its namespaces, its security settings).
-  // Returns the command's exit code (0 at once when detached); when the command could not be
-  // run, the status says so in its CommandFailure. Signals the CLI receives meanwhile go to the
-  // command.
-  Result<int> Exec(const std::string& ref, const ExecOptions& opts);
+  // Starts a command inside a running container (all its namespaces, its security settings),
+  // its stdio on `io` (with `tty`, on a terminal whose master the session holds). When the
+  // command cannot be run, the status says so in its CommandFailure (126, 127).
+  Result<std::unique_ptr<ExecSession>> StartExec(const std::string& ref, const ExecOptions& opts,
+                                                 const SessionIo& io);
   // Writes the container's log to `out_fd` / `err_fd`.
   Status Logs(const std::string& ref, const LogsOptions& opts, int out_fd, int err_fd);
 
@@ -179,8 +156,5 @@ class Engine {
   OperationLog* ops_;  // the data root's diagnostics database (opened on first use)
   Operation* current_op_ = nullptr;  // the operation under way (Tracked), for CommitOrError's log
 };
-
-// What WaitExit and Attach return when the user detached instead of the container exiting.
-inline constexpr int kDetached = -1;
 
 }  // namespace bd::engine

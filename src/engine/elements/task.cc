@@ -74,7 +74,8 @@ class TaskComponent : public portlayer::Component {
     if (line.rfind(shim::kMsgStarted, 0) == 0) {
       auto pid = ParseInt(TrimSpace(line.substr(shim::kMsgStarted.size())));
       if (start && start->session) {
-        *start->session = std::make_unique<TaskSession>(std::move(sync[0]), static_cast<pid_t>(pid.value_or(0)));
+        *start->session = std::make_unique<TaskSession>(engine_, h.container_id(), std::move(sync[0]),
+                                                        static_cast<pid_t>(pid.value_or(0)));
       }
       return {};
     }
