@@ -65,10 +65,13 @@ Engine::Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blob
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const std::string& root) {
-  if (root.empty() || root.front() != '/') {
-    return Status::InvalidArgument("the data root must be an absolute path, not \"" + root + "\"");
-  }
-  Paths paths{root};
+  Options opts;
+  opts.root = root;
+  return Open(std::move(opts));
+}
+
+Status PrepareDataRoot(const Paths& paths) {
+  const std::string& root = paths.root;
   // Closed to every other host user (set again on an existing root): container upper
   // directories and image layers hold setuid files and device nodes that must stay out of
   // their reach.
@@ -80,8 +83,20 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& root) {
   }
   BD_ASSIGN_OR_RETURN(store::BlobStore blobs, store::BlobStore::Open(root));
   SweepScratch(paths, blobs);
+  return {};
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(Options opts) {
+  if (opts.root.empty() || opts.root.front() != '/') {
+    return Status::InvalidArgument("the data root must be an absolute path, not \"" + opts.root + "\"");
+  }
+  Paths paths{opts.root};
+  BD_RETURN_IF_ERROR(PrepareDataRoot(paths));
+  BD_ASSIGN_OR_RETURN(store::BlobStore blobs, store::BlobStore::Open(paths.root));
   BD_ASSIGN_OR_RETURN(std::unique_ptr<store::Db> db, store::Db::Open(paths.Db(), Migrations()));
-  return std::unique_ptr<Engine>(new Engine(std::move(paths), std::move(db), std::move(blobs)));
+  std::unique_ptr<Engine> eng(new Engine(std::move(paths), std::move(db), std::move(blobs)));
+  for (auto& c : opts.components) eng->registry_.Register(std::move(c));
+  return eng;
 }
 
 portlayer::CommitResult Engine::CommitOrError(portlayer::Handle& h, Status* st) {

@@ -36,11 +36,23 @@ struct LogsOptions {
   int64_t tail = -1;  // -1: all
 };
 
+// Makes the data root's directories (mode 0700, re-applied to an existing root) and sweeps
+// scratch left by a killed process. Engine::Open runs it; stores used on their own (tests) too.
+Status PrepareDataRoot(const Paths& paths);
+
 class Engine {
  public:
   // The data root: BASIC_DOCKER_ROOT or /var/lib/basic-docker.
   static std::string DefaultRoot();
   static Result<std::unique_ptr<Engine>> Open(const std::string& root);
+  // What an Engine is made of, for callers that need other parts than the defaults: tests hand
+  // it fake port-layer components (registered over the built-in ones of the same name, so a
+  // test can drive Create or Start without mounting anything).
+  struct Options {
+    std::string root;
+    std::vector<std::unique_ptr<portlayer::Component>> components;
+  };
+  static Result<std::unique_ptr<Engine>> Open(Options opts);
 
   const Paths& paths() const { return paths_; }
   ImageStore& images() { return images_; }
