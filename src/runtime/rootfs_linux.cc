@@ -38,6 +38,7 @@
 #include "runtime/idmap.h"
 #include "runtime/launch.h"
 #include "runtime/launch_internal.h"
+#include "runtime/mount_plan.h"
 #include "runtime/security.h"
 #include "runtime/user.h"
 
@@ -89,7 +90,6 @@ Status MountCgroups(int root_fd, const Mount& m, const MountFlags& f, bool own_n
 struct MountContext {
   bool cgroup_namespace = false;
   bool user_namespace = false;  // the process is in a user namespace of its own
-  std::vector<std::string> deferred_ro;  // to make read-only once the devices are in (a ro /dev)
   int detached = -1;  // the idmapped tree of the mount being made (IdmappedMounts), or -1
 };
 
@@ -182,8 +182,9 @@ Status CopyTree(int from, int to) {
   return {};
 }
 
-Status DoMount(int root_fd, const Mount& m, MountContext* ctx) {
-  BD_RETURN_IF_ERROR(ValidateProcMount(m));
+// One of the spec's mounts, as its step of the plan says (options parsed, a read-only /dev
+// already turned into a later kReadOnly step).
+Status DoMount(int root_fd, const Mount& m, const MountStep& step, MountContext* ctx) {
   if (m.destination == "/proc" || m.destination == "/sys") {
     // A symlink there would carry the mount wherever the image points it.
     struct stat st;
@@ -191,16 +192,12 @@ Status DoMount(int root_fd, const Mount& m, MountContext* ctx) {
       return Status::InvalidArgument(m.destination + " in the root filesystem is a symlink: refused");
     }
   }
-  MountFlags f = ParseMountOptions(m.options);
-  if (m.destination == "/dev" && m.type == "tmpfs" && (f.flags & MS_RDONLY)) {
-    f.flags &= ~static_cast<unsigned long>(MS_RDONLY);  // the device nodes go in first
-    ctx->deferred_ro.push_back(m.destination);
-  }
-  if (m.type == "cgroup" || m.type == "cgroup2") {
+  const MountFlags& f = step.flags;
+  if (step.kind == MountStep::Kind::kCgroup) {
     BD_RETURN_IF_ERROR(MountCgroups(root_fd, m, f, ctx->cgroup_namespace, ctx->user_namespace));
     return SetRecursiveAttributes(root_fd, m.destination, f);
   }
-  bool bind = f.bind || m.type == "bind";
+  bool bind = step.bind;
   bool file = false;
   if (bind) {
     struct stat st;
@@ -425,30 +422,26 @@ Status CreateDevices(int root_fd, bool user_namespace) {
   return {};
 }
 
-// Masks and read-only paths, resolved inside the root like every other mount target.
-Status ProtectPaths(int root_fd, const Spec& spec) {
-  for (const std::string& path : spec.masked_paths) {
-    auto target = os::OpenInRoot(root_fd, path, O_PATH | O_NOFOLLOW);
-    if (!target.ok()) continue;  // nothing there to hide
-    struct stat st;
-    if (::fstat(target->get(), &st) < 0) return os::ErrnoStatus("stat `" + path + "`");
-    if (S_ISDIR(st.st_mode)) {
-      BD_RETURN_IF_ERROR(MountAt("tmpfs", target->get(), "tmpfs", MS_RDONLY, nullptr, path));
-    } else {
-      BD_RETURN_IF_ERROR(MountAt("/dev/null", target->get(), nullptr, MS_BIND, nullptr, path));
-    }
-  }
-  for (const std::string& path : spec.readonly_paths) {
-    auto target = os::OpenInRoot(root_fd, path, O_PATH | O_NOFOLLOW);
-    if (!target.ok()) continue;
-    BD_RETURN_IF_ERROR(MountAt(("/proc/self/fd/" + std::to_string(target->get())).c_str(),
-                               target->get(), nullptr, MS_BIND | MS_REC, nullptr, path));
-    BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, path, O_PATH | O_NOFOLLOW));
-    BD_RETURN_IF_ERROR(MountAt(nullptr, mounted.get(), nullptr,
-                               MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                               nullptr, path));
-  }
-  return {};
+// A masked path, resolved inside the root like every other mount target: a read-only tmpfs
+// over a directory, /dev/null over anything else; nothing there, nothing to hide.
+Status MaskPath(int root_fd, const std::string& path) {
+  auto target = os::OpenInRoot(root_fd, path, O_PATH | O_NOFOLLOW);
+  if (!target.ok()) return {};
+  struct stat st;
+  if (::fstat(target->get(), &st) < 0) return os::ErrnoStatus("stat `" + path + "`");
+  if (S_ISDIR(st.st_mode)) return MountAt("tmpfs", target->get(), "tmpfs", MS_RDONLY, nullptr, path);
+  return MountAt("/dev/null", target->get(), nullptr, MS_BIND, nullptr, path);
+}
+
+// A read-only path: bound onto itself, then remounted read-only, nosuid, nodev, noexec.
+Status ReadOnlyPath(int root_fd, const std::string& path) {
+  auto target = os::OpenInRoot(root_fd, path, O_PATH | O_NOFOLLOW);
+  if (!target.ok()) return {};
+  BD_RETURN_IF_ERROR(MountAt(("/proc/self/fd/" + std::to_string(target->get())).c_str(), target->get(), nullptr,
+                             MS_BIND | MS_REC, nullptr, path));
+  BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root_fd, path, O_PATH | O_NOFOLLOW));
+  return MountAt(nullptr, mounted.get(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                 nullptr, path);
 }
 
 // The mount point `path` is on: the longest mount point in /proc/self/mountinfo above it.
@@ -490,62 +483,75 @@ Status PivotInto(const std::string& rootfs) {
   return {};
 }
 
-// Everything mounted for the container beneath its root, in the new mount namespace: the
-// propagation of / and the rootfs' parent, the overlay (or a bind of the rootfs), the spec's
-// mounts, /dev, the sysctls, masked and read-only paths and a missing working directory.
+// Everything mounted for the container beneath its root, in the new mount namespace: the plan
+// of PlanRootfs (runtime/mount_plan.h), applied step by step.
 Status SetUpRootfs(const Spec& spec, const std::vector<int>& idmapped, const NamespaceId& caller_mnt,
                    bool cgroup_namespace, bool user_namespace) {
   // The last line of defence: no code path mounts or pivots in the caller's mount namespace.
   if (Status st = CheckPrivateMountNamespace(caller_mnt); !st.ok()) return st;
-  // Nothing mounted from here on propagates back to the host (linux.rootfsPropagation may ask
-  // for another type; "shared" keeps the host's peer groups). With "shared" or "unbindable" the
-  // rootfs' parent mount is then made private, as the bind and pivot_root need.
-  // "unbindable" applies to / alone, as runc's, or no bind source on it could be bound.
-  unsigned long propagation = spec.rootfs_propagation ? spec.rootfs_propagation : static_cast<unsigned long>(MS_SLAVE);
-  if (::mount(nullptr, "/", nullptr, (propagation == MS_UNBINDABLE ? 0 : MS_REC) | propagation, nullptr) < 0) {
-    return os::ErrnoStatus("set the propagation of /");
-  }
-  if (propagation == MS_SHARED || propagation == MS_UNBINDABLE) {
-    std::string parent = MountPointOf(os::Dirname(spec.rootfs));
-    if (::mount(nullptr, parent.c_str(), nullptr, MS_PRIVATE, nullptr) < 0) {
-      return os::ErrnoStatus("make the rootfs' parent mount `" + parent + "` private");
-    }
-  }
-  if (spec.overlay) {
-    auto data = OverlayData(*spec.overlay);
-    if (!data.ok()) return data.status();
-    if (::mount("overlay", spec.rootfs.c_str(), "overlay", 0, data->c_str()) < 0) {
-      return os::ErrnoStatus("mount overlay on `" + spec.rootfs + "`");
-    }
-  } else if (::mount(spec.rootfs.c_str(), spec.rootfs.c_str(), nullptr, MS_BIND | MS_REC,
-                     nullptr) < 0) {
-    return os::ErrnoStatus("bind rootfs `" + spec.rootfs + "`");
-  }
-  UniqueFd root(::open(spec.rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return os::ErrnoStatus("open rootfs");
+  BD_ASSIGN_OR_RETURN(std::vector<MountStep> plan, PlanRootfs(spec));
+  UniqueFd root;
   MountContext mounts;
   mounts.cgroup_namespace = cgroup_namespace;
   mounts.user_namespace = user_namespace;
-  for (size_t i = 0; i < spec.mounts.size(); ++i) {
-    mounts.detached = i < idmapped.size() ? idmapped[i] : -1;
-    Status st = DoMount(root.get(), spec.mounts[i], &mounts);
-    if (!st.ok()) return st;
-  }
-  if (Status st = CreateDevices(root.get(), user_namespace); !st.ok()) return st;
-  if (Status st = CreateSpecDevices(root.get(), spec.devices, user_namespace); !st.ok()) return st;
-  for (const std::string& path : mounts.deferred_ro) {
-    auto mounted = os::OpenInRoot(root.get(), path, O_PATH);
-    if (!mounted.ok()) return mounted.status();
-    if (Status st = MountAt(nullptr, mounted->get(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID, nullptr, path);
-        !st.ok()) {
-      return st;
+  for (const MountStep& step : plan) {
+    Status st;
+    switch (step.kind) {
+      case MountStep::Kind::kPropagation:
+        if (::mount(nullptr, "/", nullptr, (step.propagation == MS_UNBINDABLE ? 0 : MS_REC) | step.propagation,
+                    nullptr) < 0) {
+          return os::ErrnoStatus("set the propagation of /");
+        }
+        if (step.private_parent) {
+          std::string parent = MountPointOf(os::Dirname(spec.rootfs));
+          if (::mount(nullptr, parent.c_str(), nullptr, MS_PRIVATE, nullptr) < 0) {
+            return os::ErrnoStatus("make the rootfs' parent mount `" + parent + "` private");
+          }
+        }
+        break;
+      case MountStep::Kind::kRootfs:
+        if (!step.overlay_data.empty()) {
+          if (::mount("overlay", spec.rootfs.c_str(), "overlay", 0, step.overlay_data.c_str()) < 0) {
+            return os::ErrnoStatus("mount overlay on `" + spec.rootfs + "`");
+          }
+        } else if (::mount(spec.rootfs.c_str(), spec.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+          return os::ErrnoStatus("bind rootfs `" + spec.rootfs + "`");
+        }
+        root.Reset(::open(spec.rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!root) return os::ErrnoStatus("open rootfs");
+        break;
+      case MountStep::Kind::kMount:
+      case MountStep::Kind::kCgroup: {
+        size_t i = static_cast<size_t>(step.index);
+        mounts.detached = i < idmapped.size() ? idmapped[i] : -1;
+        st = DoMount(root.get(), spec.mounts[i], step, &mounts);
+        break;
+      }
+      case MountStep::Kind::kDevices:
+        st = CreateDevices(root.get(), user_namespace);
+        break;
+      case MountStep::Kind::kSpecDevices:
+        st = CreateSpecDevices(root.get(), spec.devices, user_namespace);
+        break;
+      case MountStep::Kind::kReadOnly: {
+        BD_ASSIGN_OR_RETURN(UniqueFd mounted, os::OpenInRoot(root.get(), step.path, O_PATH));
+        st = MountAt(nullptr, mounted.get(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID, nullptr, step.path);
+        break;
+      }
+      case MountStep::Kind::kSysctls:
+        st = WriteSysctls(root.get(), spec.sysctl);
+        break;
+      case MountStep::Kind::kMask:
+        st = MaskPath(root.get(), step.path);
+        break;
+      case MountStep::Kind::kReadOnlyPath:
+        st = ReadOnlyPath(root.get(), step.path);
+        break;
+      case MountStep::Kind::kWorkingDir:
+        st = EnsureInRoot(root.get(), step.path, false).status();
+        break;
     }
-  }
-  if (Status st = WriteSysctls(root.get(), spec.sysctl); !st.ok()) return st;
-  if (Status st = ProtectPaths(root.get(), spec); !st.ok()) return st;
-  // A missing working directory is made now, inside the root, while it is still writable.
-  if (!spec.process.cwd.empty() && spec.process.cwd != "/") {
-    if (auto cwd = EnsureInRoot(root.get(), spec.process.cwd, false); !cwd.ok()) return cwd.status();
+    if (!st.ok()) return st;
   }
   return {};
 }
