@@ -121,6 +121,7 @@ void RegisterCapsule(CLI::App& app, Context& ctx) {
 
   struct LsFlags {
     bool quiet = false;
+    bool all = false;
     std::string format;
     std::vector<std::string> filters;
   };
@@ -128,6 +129,7 @@ void RegisterCapsule(CLI::App& app, Context& ctx) {
   CLI::App* ls = capsule->add_subcommand("ls", "List capsules");
   ls->alias("list");
   ls->add_flag("-q,--quiet", lf->quiet, "Only display NAME:VERSION");
+  ls->add_flag("-a,--all", lf->all, "Show infrastructure capsules (label system.hidden=true) too");
   ls->add_option("--format", lf->format, "\"table\" (default) or \"json\" (one object per line)");
   ls->add_option("-f,--filter", lf->filters,
                  "name=NAME[:VERSION], label=KEY[=VALUE], secret=true|false, dangling=true|false (attached nowhere)")
@@ -137,6 +139,7 @@ void RegisterCapsule(CLI::App& app, Context& ctx) {
       if (Status st = CheckFormat(lf->format); !st.ok()) return Fail(st);
       auto filter = engine::ListFilter::Parse(lf->filters, engine::kCapsuleFilterKeys, "capsule ls");
       if (!filter.ok()) return Fail(filter.status());
+      filter->SetShowHidden(lf->all);
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
       (void)(*eng)->ReconcileAllCapsules();

@@ -35,7 +35,7 @@ void RegisterImages(CLI::App& app, Context& ctx) {
   CLI::App* images = app.add_subcommand("images", "List images");
   images->add_flag("-q,--quiet", lf->quiet, "Only show image IDs");
   images->add_flag("--no-trunc", lf->no_trunc, "Don't truncate output");
-  images->add_flag("-a,--all", lf->all, "Show all images (no image here has hidden intermediate layers)");
+  images->add_flag("-a,--all", lf->all, "Show all images, infrastructure ones (label system.hidden=true) too");
   images->add_option("-f,--filter", lf->filters, "Filter: dangling=true|false, label=K[=V], before=, since=, reference=")
       ->allow_extra_args(false);
   images->add_option("--format", lf->format, "\"table\" (default) or \"json\" (one object per line)");
@@ -44,6 +44,7 @@ void RegisterImages(CLI::App& app, Context& ctx) {
       if (Status st = CheckFormat(lf->format); !st.ok()) return Fail(st);
       auto filter = engine::ListFilter::Parse(lf->filters, engine::kImageFilterKeys, "images");
       if (!filter.ok()) return Fail(filter.status());
+      filter->SetShowHidden(lf->all);
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
       auto list = (*eng)->images().List(*filter);

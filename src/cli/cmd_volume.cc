@@ -50,6 +50,7 @@ void RegisterVolume(CLI::App& app, Context& ctx) {
 
   struct LsFlags {
     bool quiet = false;
+    bool all = false;
     std::string format;
     std::vector<std::string> filters;
   };
@@ -57,6 +58,7 @@ void RegisterVolume(CLI::App& app, Context& ctx) {
   CLI::App* ls = volume->add_subcommand("ls", "List volumes");
   ls->alias("list");
   ls->add_flag("-q,--quiet", lf->quiet, "Only display volume names");
+  ls->add_flag("-a,--all", lf->all, "Show infrastructure volumes (label system.hidden=true) too");
   ls->add_option("-f,--filter", lf->filters, "Filter: name=, label=K[=V], dangling=true|false, driver=local")
       ->allow_extra_args(false);
   ls->add_option("--format", lf->format, "\"table\" (default) or \"json\" (one object per line)");
@@ -65,6 +67,7 @@ void RegisterVolume(CLI::App& app, Context& ctx) {
       if (Status st = CheckFormat(lf->format); !st.ok()) return Fail(st);
       auto filter = engine::ListFilter::Parse(lf->filters, engine::kVolumeFilterKeys, "volume ls");
       if (!filter.ok()) return Fail(filter.status());
+      filter->SetShowHidden(lf->all);
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
       auto list = (*eng)->volumes().List(*filter);

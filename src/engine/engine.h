@@ -73,7 +73,8 @@ class Engine {
   // The containers `f` selects (kContainerFilterKeys: id (prefix), name (a regular
   // expression), label, status, ancestor (an image's name or id), before and since (a
   // container), exited (an exit code), volume (a source or destination)), newest first.
-  // Without `all`, only active ones, unless a status or exited term asks for others.
+  // Without `all`, only active ones, unless a status or exited term asks for others, and no
+  // infrastructure containers (label system.hidden=true).
   Result<std::vector<Container>> ListContainers(const ListFilter& f, bool all);
 
   // Creates a container (state "created") with its rootfs prepared.

@@ -30,6 +30,7 @@ bool ConcernsContainer(const Event& e, const std::string& v) {
 
 Result<EventFilter> ParseEventFilters(const std::vector<std::string>& filters) {
   BD_ASSIGN_OR_RETURN(ListFilter f, ListFilter::Parse(filters, kEventFilterKeys, "events"));
+  f.SetShowHidden(true);  // what infrastructure did is part of the record
   return EventFilter{std::move(f)};
 }
 

@@ -75,6 +75,12 @@ const std::vector<std::string>& ListFilter::Values(std::string_view key) const {
 }
 
 bool ListFilter::MatchesLabels(const std::map<std::string, std::string>& labels) const {
+  if (!show_hidden_) {
+    auto hidden = labels.find(std::string(kHiddenLabel));
+    bool asked = false;
+    for (const std::string& v : Values("label")) asked |= v.substr(0, v.find('=')) == kHiddenLabel;
+    if (hidden != labels.end() && hidden->second == "true" && !asked) return false;
+  }
   for (const std::string& v : Values("label")) {
     size_t eq = v.find('=');
     auto it = labels.find(v.substr(0, eq));

@@ -3,6 +3,9 @@
 // component says which keys it takes; `label` is shared by all (label=KEY or label=KEY=VALUE,
 // every label term must hold, as in Docker). The API's JSON form (`{"status":["running"]}`,
 // or the older `{"status":{"running":true}}`) parses to the same filter.
+//
+// Infrastructure elements (the engine's own helpers: label system.hidden=true) are left out of
+// every list unless it is asked for all (`--all`) or a label term names system.hidden.
 #pragma once
 
 #include <map>
@@ -13,6 +16,8 @@
 #include "base/status.h"
 
 namespace bd::engine {
+
+inline constexpr std::string_view kHiddenLabel = "system.hidden";
 
 class ListFilter {
  public:
@@ -38,8 +43,10 @@ class ListFilter {
     }
     return false;
   }
-  // Every label term holds for `labels` (true without label terms).
+  // Every label term holds for `labels` (true without label terms), and an infrastructure
+  // element is shown only when asked for (SetShowHidden, or a label term on system.hidden).
   bool MatchesLabels(const std::map<std::string, std::string>& labels) const;
+  void SetShowHidden(bool show) { show_hidden_ = show; }
   // A key whose values are true or false (dangling=true): InvalidArgument otherwise, or when
   // the filter holds both.
   Status CheckBool(std::string_view key) const;
@@ -50,6 +57,7 @@ class ListFilter {
   Status Add(const std::string& key, std::string value, const std::vector<std::string_view>& keys,
              std::string_view what);
   std::map<std::string, std::vector<std::string>> terms_;
+  bool show_hidden_ = false;
 };
 
 // The keys each list takes (besides `label`, which all take).

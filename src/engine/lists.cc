@@ -43,7 +43,9 @@ int64_t ImageCreated(const Image& img) {
 
 }  // namespace
 
-Result<std::vector<Container>> Engine::ListContainers(const ListFilter& f, bool all) {
+Result<std::vector<Container>> Engine::ListContainers(const ListFilter& filter, bool all) {
+  ListFilter f = filter;
+  if (all) f.SetShowHidden(true);  // ps -a: infrastructure containers too
   for (const std::string& v : f.Values("status")) {
     if (auto st = ParseState(v); !st.ok()) {
       return Status::InvalidArgument("invalid filter 'status=" + v + "': " + st.status().message());

@@ -160,6 +160,11 @@ TEST_F(StopTest, PsFilters) {
   ASSERT_EQ(Cli({"create", "--name", "vol-1", "-v", "data:/srv/data", "busybox", "true"}).code, 0);
   EXPECT_EQ(names({"-a", "--filter", "volume=/srv/data"}), (std::vector<std::string>{"vol-1"}));
   EXPECT_EQ(names({"-a", "--filter", "volume=data"}), (std::vector<std::string>{"vol-1"}));
+  // An infrastructure container: left out unless asked for (-a, or its label).
+  ASSERT_EQ(Cli({"run", "-d", "--name", "helper", "-l", "system.hidden=true", "busybox", "sleep", "30"}).code, 0);
+  EXPECT_EQ(names({}), (std::vector<std::string>{"web-1"}));
+  EXPECT_EQ(names({"--filter", "label=system.hidden"}), (std::vector<std::string>{"helper"}));
+  EXPECT_EQ(names({"-a", "--filter", "status=running"}), (std::vector<std::string>{"helper", "web-1"}));
   // Bad input: refused with the filter named, nothing listed.
   CmdResult bad = Cli({"ps", "--filter", "colour=red"});
   EXPECT_EQ(bad.code, 1);
@@ -204,6 +209,9 @@ TEST_F(StopTest, ImageAndVolumeListFilters) {
   EXPECT_EQ(lines({"volume", "ls", "-q", "--filter", "driver=local"}).size(), 2u);
   EXPECT_TRUE(lines({"volume", "ls", "-q", "--filter", "driver=nfs"}).empty());
   EXPECT_EQ(Cli({"volume", "ls", "--filter", "ancestor=busybox"}).code, 1);
+  ASSERT_EQ(Cli({"volume", "create", "-l", "system.hidden=true", "helper-state"}).code, 0);
+  EXPECT_EQ(lines({"volume", "ls", "-q"}).size(), 2u);
+  EXPECT_EQ(lines({"volume", "ls", "-q", "-a"}).size(), 3u);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // AND across keys, labels, booleans, globs, and refusals that name what is wrong.
 #include <gtest/gtest.h>
 
+#include "engine/events.h"
 #include "engine/filter.h"
 
 namespace bd::engine {
@@ -32,6 +33,24 @@ TEST(ListFilterTest, EveryLabelTermMustHold) {
   EXPECT_FALSE(f->MatchesLabels({{"tier", "db"}, {"team", "a"}}));
   auto eq = ListFilter::Parse({"label=url=a=b"}, kKeys, "test");  // the first '=' splits
   EXPECT_TRUE(eq->MatchesLabels({{"url", "a=b"}}));
+}
+
+TEST(ListFilterTest, InfrastructureIsHiddenUnlessAskedFor) {
+  const std::map<std::string, std::string> helper = {{"system.hidden", "true"}, {"tier", "dns"}};
+  ListFilter none;
+  EXPECT_FALSE(none.MatchesLabels(helper));
+  EXPECT_TRUE(none.MatchesLabels({{"system.hidden", "false"}}));
+  EXPECT_FALSE(ListFilter::Parse({"label=tier=dns"}, kKeys, "test")->MatchesLabels(helper));
+  EXPECT_TRUE(ListFilter::Parse({"label=system.hidden"}, kKeys, "test")->MatchesLabels(helper));
+  EXPECT_TRUE(ListFilter::Parse({"label=system.hidden=true"}, kKeys, "test")->MatchesLabels(helper));
+  ListFilter all;
+  all.SetShowHidden(true);
+  EXPECT_TRUE(all.MatchesLabels(helper));
+  // Events keep what infrastructure did.
+  Event e;
+  e.type = "container";
+  e.attributes = helper;
+  EXPECT_TRUE(ParseEventFilters({"type=container"})->Matches(e));
 }
 
 TEST(ListFilterTest, Booleans) {
