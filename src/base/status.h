@@ -57,6 +57,10 @@ class [[nodiscard]] Status {
   static Status Conflict(std::string msg) { return {Code::kConflict, std::move(msg)}; }
   static Status NotSupported(std::string msg) { return {Code::kNotSupported, std::move(msg)}; }
   static Status DeadlineExceeded(std::string msg) { return {Code::kDeadlineExceeded, std::move(msg)}; }
+  // A status of `code` (an error code; kOk gives OK) with `msg`.
+  static Status FromCode(Code code, std::string msg) {
+    return code == Code::kOk ? Status() : Status(code, std::move(msg));
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

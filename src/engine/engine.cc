@@ -101,14 +101,14 @@ Result<std::unique_ptr<Engine>> Engine::Open(Options opts) {
 
 portlayer::CommitResult Engine::CommitOrError(portlayer::Handle& h, Status* st) {
   portlayer::CommitResult r = portlayer::Commit(h, registry_);
-  for (const auto& id : r.Order()) {
-    log::Debug("commit {} {}: {} ({})", h.container_id().substr(0, 12), id,
-               portlayer::OutcomeName(r.Results().at(id)), r.Detail().at(id));
+  for (const portlayer::ElementResult& e : r.Elements()) {
+    log::Debug("commit {} {}: {} ({})", h.container_id().substr(0, 12), e.element, portlayer::OutcomeName(e.outcome),
+               e.detail);
     if (current_op_) {
-      const std::string& detail = r.Detail().at(id);
-      current_op_->Log("element " + id + " of " + h.container_id().substr(0, 12) + ": " +
-                       std::string(portlayer::OutcomeName(r.Results().at(id))) +
-                       (detail.empty() ? "" : " (" + detail + ")"));
+      current_op_->Log("element " + e.element + " of " + h.container_id().substr(0, 12) + ": " +
+                       std::string(portlayer::OutcomeName(e.outcome)) +
+                       (e.status.ok() ? "" : " [" + std::string(CodeName(e.status.code())) + "]") +
+                       (e.detail.empty() ? "" : " (" + e.detail + ")"));
     }
   }
   *st = r.FirstError();

@@ -69,10 +69,23 @@ bool CommitResult::IsError() const {
   return false;
 }
 
-void CommitResult::Set(const std::string& id, Outcome o, std::string detail) {
+void CommitResult::Set(const std::string& id, Outcome o, std::string detail, std::optional<Status> st) {
   if (!results_.count(id)) order_.push_back(id);
   results_[id] = o;
+  if (o != Outcome::kError) {
+    status_[id] = Status();
+  } else if (st) {
+    status_[id] = std::move(*st);
+  } else {
+    status_[id] = Status::FromCode(first_error_.ok() ? Code::kInternal : first_error_.code(), detail);
+  }
   detail_[id] = std::move(detail);
+}
+
+std::vector<ElementResult> CommitResult::Elements() const {
+  std::vector<ElementResult> out;
+  for (const std::string& id : order_) out.push_back({id, results_.at(id), status_.at(id), detail_.at(id)});
+  return out;
 }
 
 void Registry::Register(std::unique_ptr<Component> c) {
@@ -95,7 +108,7 @@ CommitResult Commit(Handle& handle, const Registry& registry) {
   std::vector<Step> down, up;
   if (handle.version() >= 0 && registry.version_check()) {
     if (Status st = registry.version_check()(handle); !st.ok()) {
-      for (const Element& e : handle.elements()) result.Set(e.id, Outcome::kError, st.message());
+      for (const Element& e : handle.elements()) result.Set(e.id, Outcome::kError, st.message(), st);
       result.SetFirstError(st);
       return result;
     }
@@ -105,13 +118,13 @@ CommitResult Commit(Handle& handle, const Registry& registry) {
     Component* c = registry.Get(e.component);
     if (!c) {
       Status st = Status::Internal("no component `" + e.component + "` for element `" + e.id + "`");
-      result.Set(e.id, Outcome::kError, st.message());
+      result.Set(e.id, Outcome::kError, st.message(), st);
       result.SetFirstError(st);
       continue;
     }
     auto actual = c->Observe(handle, e);
     if (!actual.ok()) {
-      result.Set(e.id, Outcome::kError, actual.status().message());
+      result.Set(e.id, Outcome::kError, actual.status().message(), actual.status());
       result.SetFirstError(actual.status().WithContext(e.id));
       continue;
     }
@@ -134,8 +147,8 @@ CommitResult Commit(Handle& handle, const Registry& registry) {
   for (const Step& s : plan) {
     Status st = s.component->Apply(handle, *s.element, s.actual, s.element->desired);
     if (!st.ok()) {
-      result.Set(s.element->id, Outcome::kError, st.message());
       result.SetFirstError(st);
+      result.Set(s.element->id, Outcome::kError, st.message(), st);
       failed = &s;
       break;
     }

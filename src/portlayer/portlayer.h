@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -91,9 +92,21 @@ class Handle {
   std::vector<Element> elements_;
 };
 
+// One element's part of a Commit: its outcome, the Status behind an ERROR (the element's own
+// failure, or, for one rolled back or not applied, the first failure's code with why), and a
+// line of detail ("joined -> bound", "already bound").
+struct ElementResult {
+  std::string element;
+  Outcome outcome = Outcome::kNoop;
+  Status status;
+  std::string detail;
+};
+
 class CommitResult {
  public:
   bool IsError() const;
+  // Every element, in the order Commit handled them.
+  std::vector<ElementResult> Elements() const;
   const std::map<std::string, Outcome>& Results() const { return results_; }
   const std::map<std::string, std::string>& Detail() const { return detail_; }
   // Element ids in the order Commit handled them.
@@ -101,7 +114,8 @@ class CommitResult {
   // The first failing element's status (OK if none failed).
   const Status& FirstError() const { return first_error_; }
 
-  void Set(const std::string& id, Outcome o, std::string detail);
+  // `st`: an ERROR's Status; by default one of the first error's code with `detail`.
+  void Set(const std::string& id, Outcome o, std::string detail, std::optional<Status> st = std::nullopt);
   void SetFirstError(Status st) {
     if (first_error_.ok()) first_error_ = std::move(st);
   }
@@ -109,6 +123,7 @@ class CommitResult {
  private:
   std::map<std::string, Outcome> results_;
   std::map<std::string, std::string> detail_;
+  std::map<std::string, Status> status_;
   std::vector<std::string> order_;
   Status first_error_;
 };

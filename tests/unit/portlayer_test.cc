@@ -84,6 +84,18 @@ TEST_F(PortLayerTest, AFailureRollsBackAndReportsEveryElement) {
   EXPECT_EQ(r.Results().at("c"), Outcome::kError);
   EXPECT_NE(r.Detail().at("c").find("not applied"), std::string::npos);
   EXPECT_EQ(r.FirstError().code(), Code::kUnavailable);
+  // The same as a list of {element, outcome, Status}, in the order Commit handled them.
+  std::vector<ElementResult> elements = r.Elements();
+  ASSERT_EQ(elements.size(), 4u);
+  std::map<std::string, ElementResult> by_id;
+  for (const ElementResult& e : elements) by_id[e.element] = e;
+  EXPECT_TRUE(by_id.at("kept").status.ok());
+  EXPECT_EQ(by_id.at("kept").outcome, Outcome::kNoop);
+  EXPECT_EQ(by_id.at("b").status, r.FirstError());  // its own failure
+  EXPECT_EQ(by_id.at("a").status.code(), Code::kUnavailable);  // rolled back: the first failure's kind
+  EXPECT_NE(by_id.at("a").status.message().find("rolled back"), std::string::npos);
+  EXPECT_EQ(by_id.at("c").status.code(), Code::kUnavailable);
+  EXPECT_EQ(elements.back().element, "kept");  // NOOPs last
   // The system is exactly as before.
   EXPECT_EQ(fake_->system.size(), 1u);
   EXPECT_EQ(fake_->system.at("kept"), Level::kBound);
