@@ -1,4 +1,6 @@
 // exec.
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -37,6 +39,11 @@ void RegisterExec(CLI::App& app, Context& ctx) {
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
       engine::SessionIo io{f->interactive ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO};
+      struct winsize ws = {};
+      if (f->tty && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {  // the terminal's size from the start
+        io.rows = ws.ws_row;
+        io.cols = ws.ws_col;
+      }
       auto session = (*eng)->StartExec(rest[0], f->opts, io);
       if (!session.ok()) return Fail(session.status());  // 126/127 when the command cannot run, else 1
       auto out = DriveExec(**session, f->interactive, f->opts.detach);

@@ -175,6 +175,9 @@ Result<std::unique_ptr<ExecSession>> Engine::StartExec(const std::string& ref, c
     }
     if (!opts.user.empty()) process.user = opts.user;
     process.terminal = opts.tty && !opts.detach;
+    // Its first size set before it runs (the OCI consoleSize), so the command never sees another.
+    process.console_height = io.rows;
+    process.console_width = io.cols;
     UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!devnull) return os::ErrnoStatus("open /dev/null");
     auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };

@@ -25,10 +25,12 @@ namespace bd::engine {
 class Engine;
 
 // The caller's ends of a process's standard streams. -1: none (no input; output discarded).
+// With a terminal (exec -t), its first size; 0: the terminal's default until Resize.
 struct SessionIo {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
+  unsigned short rows = 0, cols = 0;
 };
 
 // Where an attached container's output goes and, when the container keeps stdin open (-i),

@@ -113,6 +113,13 @@ TEST_F(SessionTest, ExecWithATerminalHandsTheMasterToTheCaller) {
   engine::Engine::ExecOptions opts;
   opts.tty = true;
   opts.cmd = {"sh", "-c", "read x; stty size; echo \"TERM=$TERM\""};
+  engine::SessionIo io;
+  io.rows = 20;
+  io.cols = 70;
+  auto first = eng->StartExec("web", {{"stty", "size"}, {}, "", "", false, true}, io);  // its first size
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_NE(ReadToEnd((*first)->terminal()).find("20 70"), std::string::npos);
+  ASSERT_TRUE((*first)->Wait().ok());
   auto s = eng->StartExec("web", opts, {});
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   int master = (*s)->terminal();
