@@ -137,10 +137,8 @@ Result<ExitOutcome> ExecSession::Wait() {
   else if (out.exit_code > 128) out.signal = OutcomeOfExitCode(out.exit_code).signal;
   master_.Reset();
   pidfd_.Reset();
-  if (auto c = eng_->containers().Get(container_id_); c.ok()) {
-    (void)eng_->events().Emit("container", "exec_die", c->id,
-                              EventAttributes(*c, {{"execID", exec_id_}, {"exitCode", std::to_string(out.exit_code)}}));
-  }
+  attributes_["exitCode"] = std::to_string(out.exit_code);
+  (void)eng_->events().Emit("container", "exec_die", container_id_, attributes_);
   return op_.Finish(Result<ExitOutcome>(out));
 }
 
@@ -207,8 +205,8 @@ Result<std::unique_ptr<ExecSession>> Engine::StartExec(const std::string& ref, c
       BD_ASSIGN_OR_RETURN(s->master_, os::RecvFd(console[0].get()));
     }
     // While the command runs: Docker's exec_start, "exec_start: " and the command line.
-    (void)events_.Emit("container", "exec_start: " + Join(process.args, " "), c.id,
-                       EventAttributes(c, {{"execID", s->exec_id_}}));
+    s->attributes_ = EventAttributes(c, {{"execID", s->exec_id_}});
+    (void)events_.Emit("container", "exec_start: " + Join(process.args, " "), c.id, s->attributes_);
     return s;
   }();
   if (!session.ok()) return op.Finish(std::move(session));

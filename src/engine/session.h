@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -111,6 +112,7 @@ class ExecSession {
   ExecSession() = default;
   Engine* eng_ = nullptr;
   std::string container_id_, exec_id_;
+  std::map<std::string, std::string> attributes_;  // of its events (the container's, at start)
   std::unique_ptr<runtime::ExecStarted> started_;
   pid_t pid_ = 0;
   UniqueFd pidfd_, master_;
