@@ -70,7 +70,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& root) {
   return Open(std::move(opts));
 }
 
-Status PrepareDataRoot(const Paths& paths) {
+Result<store::BlobStore> PrepareDataRoot(const Paths& paths) {
   const std::string& root = paths.root;
   // Closed to every other host user (set again on an existing root): container upper
   // directories and image layers hold setuid files and device nodes that must stay out of
@@ -83,7 +83,7 @@ Status PrepareDataRoot(const Paths& paths) {
   }
   BD_ASSIGN_OR_RETURN(store::BlobStore blobs, store::BlobStore::Open(root));
   SweepScratch(paths, blobs);
-  return {};
+  return blobs;
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(Options opts) {
@@ -91,8 +91,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(Options opts) {
     return Status::InvalidArgument("the data root must be an absolute path, not \"" + opts.root + "\"");
   }
   Paths paths{opts.root};
-  BD_RETURN_IF_ERROR(PrepareDataRoot(paths));
-  BD_ASSIGN_OR_RETURN(store::BlobStore blobs, store::BlobStore::Open(paths.root));
+  BD_ASSIGN_OR_RETURN(store::BlobStore blobs, PrepareDataRoot(paths));
   BD_ASSIGN_OR_RETURN(std::unique_ptr<store::Db> db, store::Db::Open(paths.Db(), Migrations()));
   std::unique_ptr<Engine> eng(new Engine(std::move(paths), std::move(db), std::move(blobs)));
   for (auto& c : opts.components) eng->registry_.Register(std::move(c));

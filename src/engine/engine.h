@@ -36,9 +36,10 @@ struct LogsOptions {
   int64_t tail = -1;  // -1: all
 };
 
-// Makes the data root's directories (mode 0700, re-applied to an existing root) and sweeps
-// scratch left by a killed process. Engine::Open runs it; stores used on their own (tests) too.
-Status PrepareDataRoot(const Paths& paths);
+// Makes the data root's directories (mode 0700, re-applied to an existing root), sweeps
+// scratch left by a killed process and returns its blob store. Engine::Open runs it; stores
+// used on their own (tests) too.
+Result<store::BlobStore> PrepareDataRoot(const Paths& paths);
 
 class Engine {
  public:

@@ -28,11 +28,10 @@ class StoresTest : public ::testing::Test {
     ASSERT_TRUE(t.ok());
     dir_ = std::make_unique<os::TempDir>(std::move(t).value());
     paths_.root = dir_->path();
-    ASSERT_TRUE(PrepareDataRoot(paths_).ok());
+    auto blobs = PrepareDataRoot(paths_);
     auto db = store::Db::Open(paths_.Db(), Migrations());
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
-    auto blobs = store::BlobStore::Open(paths_.root);
     ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
     blobs_ = std::make_unique<store::BlobStore>(std::move(blobs).value());
   }
