@@ -90,7 +90,8 @@ class AttachSession {
   Operation op_;
 };
 
-// A command run in a running container (exec).
+// A command run in a running container (exec). Dropped without Wait, it waits (the command
+// runs to its end and its exec_die is still recorded).
 class ExecSession {
  public:
   ~ExecSession();

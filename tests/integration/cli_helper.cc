@@ -1,5 +1,7 @@
 #include "integration/cli_helper.h"
 
+#include <nlohmann/json.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -70,6 +72,14 @@ CmdResult RunCmd(const std::vector<std::string>& argv, const std::string& input,
   ::waitpid(pid, &status, 0);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+std::vector<nlohmann::json> JsonLines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  for (const std::string& line : Split(text, '\n')) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
 }
 
 std::string BuildTar(const std::function<void(store::TarBuilder&)>& fill) {

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "os/fs.h"
 #include "store/archive.h"
 
@@ -29,6 +31,9 @@ struct CmdResult {
 // Runs argv[0] with the rest, feeding `input` on stdin; kills it after `timeout_s`.
 CmdResult RunCmd(const std::vector<std::string>& argv, const std::string& input = "",
                  int timeout_s = 60);
+
+// The JSON objects of `--format json` output, one per non-empty line.
+std::vector<nlohmann::json> JsonLines(const std::string& text);
 
 // Builds a tar archive in memory.
 std::string BuildTar(const std::function<void(store::TarBuilder&)>& fill);

@@ -20,11 +20,7 @@ class DiagnosticsTest : public EngineTest {
     args.insert(args.end(), {"--format", "json"});
     CmdResult r = Cli(args);
     EXPECT_EQ(r.code, 0) << r.err;
-    std::vector<json> out;
-    for (const std::string& line : Split(r.out, '\n')) {
-      if (!line.empty()) out.push_back(json::parse(line));
-    }
-    return out;
+    return JsonLines(r.out);
   }
   std::vector<std::string> CliArgs(std::vector<std::string> args) {
     args.insert(args.begin(), {std::string(BD_BIN_DIR) + "/basic-docker", "--root", root_});

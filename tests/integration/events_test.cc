@@ -17,11 +17,7 @@ class EventsTest : public EngineTest {
     for (const std::string& f : filters) args.insert(args.end(), {"--filter", f});
     CmdResult r = Cli(args);
     EXPECT_EQ(r.code, 0) << r.err;
-    std::vector<json> out;
-    for (const std::string& line : Split(r.out, '\n')) {
-      if (!line.empty()) out.push_back(json::parse(line));
-    }
-    return out;
+    return JsonLines(r.out);
   }
   static std::vector<std::string> Actions(const std::vector<json>& events) {
     std::vector<std::string> out;
