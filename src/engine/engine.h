@@ -103,6 +103,9 @@ class Engine {
   // Attaches `io` to a running container through its shim; the session's Wait returns when
   // the container exits or the caller detaches. Input goes in only when the container has -i.
   Result<std::unique_ptr<AttachSession>> StartAttach(const std::string& ref, const AttachIo& io);
+  // Sets the size of a running container's terminal (run -t) through its shim, whoever is
+  // attached: what Docker's resize does. FailedPrecondition without a terminal.
+  Status ResizeTerminal(const std::string& ref, unsigned short rows, unsigned short cols);
 
   struct ExecOptions {
     std::vector<std::string> cmd;

@@ -49,6 +49,26 @@ ExitOutcome OutcomeOfExitCode(int code) {
   return out;
 }
 
+Status TaskSession::Resize(unsigned short rows, unsigned short cols) { return eng_->ResizeTerminal(id_, rows, cols); }
+
+Status AttachSession::Resize(unsigned short rows, unsigned short cols) { return eng_->ResizeTerminal(id_, rows, cols); }
+
+Status Engine::ResizeTerminal(const std::string& ref, unsigned short rows, unsigned short cols) {
+  if (rows == 0 || cols == 0) return Status::InvalidArgument("a terminal size needs rows and columns above 0");
+  BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+  if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
+  if (!c.config.tty) return Status::FailedPrecondition("container " + c.name + " has no terminal (run -t)");
+  auto connected = os::ConnectUnix(Paths::AttachSocket(c.id));
+  if (!connected.ok()) return connected.status().WithContext("reach the container's shim");
+  std::string msg = std::string(shim::kResizePayload) + std::to_string(rows) + "," + std::to_string(cols);
+  if (::send(connected->get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
+    return os::ErrnoStatus("send the size to the container's shim");
+  }
+  // The shim closes the connection once the size is set.
+  BD_RETURN_IF_ERROR(shim::ReadLine(connected->get()).status());
+  return {};
+}
+
 Result<ExitOutcome> TaskSession::Wait() {
   BD_ASSIGN_OR_RETURN(std::string line, shim::ReadLine(fd_.get()));
   BD_ASSIGN_OR_RETURN(ExitOutcome out, ParseExitReport(line, "lost contact with the container's shim"));

@@ -60,6 +60,8 @@ class TaskSession {
       : eng_(eng), id_(std::move(id)), fd_(std::move(fd)), pid_(pid) {}
   pid_t pid() const { return pid_; }
   int fd() const { return fd_.get(); }
+  // The container's terminal (run -t) to `rows` x `cols` (Engine::ResizeTerminal).
+  Status Resize(unsigned short rows, unsigned short cols);
   // Blocks until the shim reports the exit (after --rm cleanup, if any) or the detach.
   Result<ExitOutcome> Wait();
 
@@ -77,6 +79,8 @@ class AttachSession {
   pid_t shim_pid() const { return shim_pid_; }  // reads the window size from the caller's tty at SIGWINCH
   bool tty() const { return tty_; }             // the container has its own terminal
   bool input() const { return input_; }         // the caller's stdin goes in
+  // The container's terminal to `rows` x `cols` (Engine::ResizeTerminal).
+  Status Resize(unsigned short rows, unsigned short cols);
   Result<ExitOutcome> Wait();
 
  private:

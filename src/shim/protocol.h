@@ -9,6 +9,9 @@
 // An attach client connects to the shim's attach socket and sends its stdio descriptors with
 // the payload kDetachKeysPayload + Docker's --detach-keys spelling; it then reads `exited` or
 // `detached` lines as above.
+// A resize is a connection of its own that sends kResizePayload + "ROWS,COLS" and no
+// descriptors: the shim sets the container's terminal to that size and closes the connection
+// (so the client knows it is done). The attached client, if any, is untouched.
 #pragma once
 
 #include <unistd.h>
@@ -28,6 +31,7 @@ inline constexpr std::string_view kMsgFailed = "failed";
 inline constexpr std::string_view kMsgExited = "exited";
 inline constexpr std::string_view kMsgDetached = "detached";
 inline constexpr std::string_view kDetachKeysPayload = "detach-keys=";
+inline constexpr std::string_view kResizePayload = "resize=";
 
 // Reads one '\n'-terminated line from `fd` byte by byte (the pipe carries few, short lines and
 // nothing after the line may be consumed). Empty result: EOF.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -13,8 +14,11 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <termios.h>
+#include <vector>
 
 #include "base/log.h"
+#include "base/strings.h"
 #include "base/time.h"
 #include "engine/capsules/store.h"
 #include "engine/containers/detach.h"
@@ -57,8 +61,9 @@ struct Attachment {
   std::string detach_keys;  // the client's sequence (default Ctrl-P Ctrl-Q)
 };
 
-// Takes a new `attach` client from the listener: only root may attach.
-bool AcceptAttach(Attachment* a) {
+// Takes a connection from the attach listener: only root may attach or resize. A resize is
+// applied to `master` (when the container has a terminal) at once; true only for a new client.
+bool AcceptAttach(Attachment* a, int master) {
   UniqueFd conn(::accept4(a->listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!conn) return false;
   ucred cred{};
@@ -66,9 +71,25 @@ bool AcceptAttach(Attachment* a) {
   if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
     return false;
   }
-  std::string payload;
-  auto fds = os::RecvFds(conn.get(), &payload);
-  if (!fds.ok() || fds->size() != 3) return false;
+  char data[256];
+  std::vector<UniqueFd> received;
+  auto n = os::RecvMessage(conn.get(), data, sizeof data, &received);
+  if (!n.ok() || *n == 0) return false;
+  std::string payload(data, *n);
+  if (payload.rfind(shim::kResizePayload, 0) == 0 && received.empty()) {
+    auto parts = Split(payload.substr(shim::kResizePayload.size()), ',');
+    auto rows = parts.size() == 2 ? ParseInt(parts[0]) : std::nullopt;
+    auto cols = parts.size() == 2 ? ParseInt(parts[1]) : std::nullopt;
+    if (master >= 0 && rows && cols && *rows > 0 && *cols > 0 && *rows <= 65535 && *cols <= 65535) {
+      struct winsize ws = {};
+      ws.ws_row = static_cast<unsigned short>(*rows);
+      ws.ws_col = static_cast<unsigned short>(*cols);
+      (void)::ioctl(master, TIOCSWINSZ, &ws);
+    }
+    return false;  // closing the connection tells the client it is done
+  }
+  if (received.size() != 3) return false;
+  std::vector<UniqueFd>* fds = &received;
   a->detach_keys = std::string(engine::kDefaultDetachKeys);
   if (payload.rfind(shim::kDetachKeysPayload, 0) == 0) {
     auto keys = engine::ParseDetachKeys(payload.substr(shim::kDetachKeysPayload.size()));
@@ -248,7 +269,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     for (int k = 0; k < n; ++k) {
       if (!fds[k].revents) continue;
       if (index[k] == 5) {
-        if (AcceptAttach(attachment)) {
+        if (AcceptAttach(attachment, tty ? master.get() : -1)) {
           outputs[0].attach_fd = attachment->out.get();
           outputs[1].attach_fd = attachment->err.get();
           if (open_stdin || tty) {

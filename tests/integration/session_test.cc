@@ -176,5 +176,24 @@ TEST_F(SessionTest, AttachAndStartOnPipes) {
   EXPECT_EQ(eng->StartExec("talk", {}, {}).status().code(), Code::kInvalidArgument);  // no command
 }
 
+TEST_F(SessionTest, AContainersTerminalIsResizedWhoeverIsAttached) {
+  ASSERT_EQ(Cli({"run", "-dt", "--name", "term", "busybox", "sh", "-c", "while true; do stty size; sleep 0.1; done"}).code, 0);
+  ASSERT_EQ(Cli({"run", "-d", "--name", "plain", "busybox", "sleep", "600"}).code, 0);
+  auto eng = Open();
+  ASSERT_NE(eng, nullptr);
+  ASSERT_TRUE(eng->ResizeTerminal("term", 27, 93).ok());
+  bool seen = false;
+  for (int i = 0; i < 50 && !seen; ++i) {
+    seen = Cli({"logs", "term"}).out.find("27 93") != std::string::npos;
+    if (!seen) ::usleep(100'000);
+  }
+  EXPECT_TRUE(seen) << Cli({"logs", "term"}).out;
+  // The container runs on, attachable as before.
+  EXPECT_EQ(eng->containers().Find("term")->state, engine::State::kRunning);
+  EXPECT_EQ(eng->ResizeTerminal("plain", 27, 93).code(), Code::kFailedPrecondition);  // no terminal
+  EXPECT_EQ(eng->ResizeTerminal("term", 0, 93).code(), Code::kInvalidArgument);
+  EXPECT_EQ(eng->ResizeTerminal("nothing", 27, 93).code(), Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace bd::testing
