@@ -111,7 +111,7 @@ int PrintOperation(engine::Engine& eng, const std::string& id, const std::string
   std::string out = "ID: " + r->id + "\nComponent: " + r->component + "\nOperation: " + r->op +
                     "\nTarget: " + r->target + "\nPid: " + std::to_string(r->pid) +
                     "\nStarted: " + FormatRfc3339Nano(r->started_at) +
-                    "\nOutcome: " + (r->outcome.empty() ? "in progress" : r->outcome) + "\n";
+                    "\nOutcome: " + r->OutcomeText() + "\n";
   if (r->finished_at) out += "Duration: " + Millis(r->DurationNanos()) + "\n";
   if (!r->error_code.empty()) out += "Error: " + r->error_code + ": " + r->error_message + "\n";
   out += "Log:\n" + r->log;
@@ -148,7 +148,7 @@ int PrintDiagnostics(Context& ctx, const DiagnosticsFlags& f) {
     for (const engine::OperationRecord& r : *rows) {
       if (f.format == "json") out += engine::OperationJson(r) + "\n";
       table.push_back({r.id, FormatRfc3339Nano(r.started_at), r.component, r.op, r.target,
-                       r.outcome.empty() ? "in progress" : r.outcome, r.finished_at ? Millis(r.DurationNanos()) : ""});
+                       r.OutcomeText(), r.finished_at ? Millis(r.DurationNanos()) : ""});
     }
     if (f.format != "json") out = FormatTable(table);
     std::fputs(out.c_str(), stdout);
@@ -157,12 +157,12 @@ int PrintDiagnostics(Context& ctx, const DiagnosticsFlags& f) {
   // Without a section asked for, every one: in progress, statistics, the latest errors.
   bool all = !f.in_progress && !f.errors;
   bool json = f.format == "json";
+  auto summary = diag.Summary(q, all ? 10 : 100);  // the records read once for every section
+  if (!summary.ok()) return Fail(summary.status());
   std::string out;
   if (f.in_progress || all) {
-    auto rows = diag.InProgress(q);
-    if (!rows.ok()) return Fail(rows.status());
     std::vector<std::vector<std::string>> table = {{"ID", "COMPONENT", "OPERATION", "TARGET", "PID", "RUNNING FOR"}};
-    for (const engine::OperationRecord& r : *rows) {
+    for (const engine::OperationRecord& r : summary->in_progress) {
       if (json) out += engine::OperationJson(r) + "\n";
       table.push_back({r.id, r.component, r.op, r.target, std::to_string(r.pid),
                        Millis(NowNanos() - r.started_at)});
@@ -170,10 +170,8 @@ int PrintDiagnostics(Context& ctx, const DiagnosticsFlags& f) {
     if (!json) out += (all ? "IN PROGRESS\n" : "") + FormatTable(table);
   }
   if (all) {
-    auto stats = diag.Stats(q);
-    if (!stats.ok()) return Fail(stats.status());
     std::vector<std::vector<std::string>> table = {{"COMPONENT", "OPERATION", "COUNT", "ERRORS", "P50", "P99", "MAX"}};
-    for (const engine::OperationStats& s : *stats) {
+    for (const engine::OperationStats& s : summary->stats) {
       if (json) out += engine::OperationStatsJson(s) + "\n";
       table.push_back({s.component, s.op, std::to_string(s.count), std::to_string(s.errors), Millis(s.p50_nanos),
                        Millis(s.p99_nanos), Millis(s.max_nanos)});
@@ -181,10 +179,8 @@ int PrintDiagnostics(Context& ctx, const DiagnosticsFlags& f) {
     if (!json) out += "\nSTATISTICS\n" + FormatTable(table);
   }
   if (f.errors || all) {
-    auto rows = diag.Errors(q, all ? 10 : 100);
-    if (!rows.ok()) return Fail(rows.status());
     std::vector<std::vector<std::string>> table = {{"ID", "TIME", "COMPONENT", "OPERATION", "TARGET", "KIND", "MESSAGE"}};
-    for (const engine::OperationRecord& r : *rows) {
+    for (const engine::OperationRecord& r : summary->errors) {
       if (json) out += engine::OperationJson(r) + "\n";
       table.push_back({r.id, FormatRfc3339Nano(r.started_at), r.component, r.op, r.target,
                        r.error_code, r.error_message});

@@ -39,6 +39,69 @@ bool Selected(const OperationRecord& r, const DiagnosticsQuery& q) {
          (q.target.empty() || r.target.rfind(q.target, 0) == 0);
 }
 
+// A record as one line: invalid UTF-8 replaced, never an exception.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+UniqueFd OpenForAppend(const std::string& path) {
+  return UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+}
+
+// The newest `limit` of `ops` (oldest first), newest first.
+std::vector<OperationRecord> NewestFirst(std::vector<OperationRecord> ops, int limit) {
+  std::reverse(ops.begin(), ops.end());
+  if (static_cast<int>(ops.size()) > limit) ops.resize(static_cast<size_t>(limit));
+  return ops;
+}
+
+std::vector<OperationRecord> Select(std::vector<OperationRecord> ops, const DiagnosticsQuery& q) {
+  std::erase_if(ops, [&](const OperationRecord& r) { return !Selected(r, q); });
+  return ops;
+}
+
+// Statistics count every outcome whatever kind of error a query asks for.
+DiagnosticsQuery WithoutKind(DiagnosticsQuery q) {
+  q.error_kind.clear();
+  return q;
+}
+
+std::vector<OperationRecord> InProgressOf(std::vector<OperationRecord> ops) {
+  std::erase_if(ops, [](const OperationRecord& r) { return !r.outcome.empty(); });
+  return ops;
+}
+
+std::vector<OperationRecord> ErrorsOf(std::vector<OperationRecord> ops, int limit) {
+  std::erase_if(ops, [](const OperationRecord& r) { return r.outcome != "error" && r.outcome != "interrupted"; });
+  return NewestFirst(std::move(ops), limit);
+}
+
+// Count, errors and latency percentiles per (component, operation) of the finished ones.
+std::vector<OperationStats> StatsOf(const std::vector<OperationRecord>& ops) {
+  std::map<std::pair<std::string, std::string>, std::pair<OperationStats, std::vector<int64_t>>> by_op;
+  for (const OperationRecord& r : ops) {
+    if (r.outcome.empty() || r.outcome == "interrupted") continue;  // not finished: no latency
+    auto& [s, durations] = by_op[{r.component, r.op}];
+    s.component = r.component;
+    s.op = r.op;
+    ++s.count;
+    if (r.outcome != "ok") ++s.errors;
+    durations.push_back(r.DurationNanos());
+  }
+  std::vector<OperationStats> out;
+  for (auto& [key, entry] : by_op) {
+    auto& [s, durations] = entry;
+    std::sort(durations.begin(), durations.end());
+    s.p50_nanos = Percentile(durations, 0.50);
+    s.p99_nanos = Percentile(durations, 0.99);
+    s.max_nanos = durations.back();
+    out.push_back(s);
+  }
+  const auto& order = DiagnosticComponents();
+  std::stable_sort(out.begin(), out.end(), [&](const OperationStats& a, const OperationStats& b) {
+    return std::find(order.begin(), order.end(), a.component) < std::find(order.begin(), order.end(), b.component);
+  });
+  return out;
+}
+
 // This process's pid and its start time (read from /proc once per process, not per operation).
 std::pair<pid_t, uint64_t> Self() {
   static pid_t pid = 0;
@@ -63,7 +126,7 @@ OperationLog* OperationLog::Of(const std::string& root) {
 void OperationLog::Append(const std::string& line) {
   if (!tried_) {
     tried_ = true;
-    fd_.Reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    fd_ = OpenForAppend(path_);
   }
   if (!fd_) return;
   struct stat st;
@@ -75,7 +138,7 @@ void OperationLog::Append(const std::string& line) {
     if (::stat(path_.c_str(), &now) == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev) {
       (void)::rename(path_.c_str(), (path_ + ".1").c_str());
     }
-    fd_.Reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    fd_ = OpenForAppend(path_);
     if (!fd_) return;
   }
   (void)os::WriteAll(fd_.get(), line + "\n");  // one write: lines of processes never interleave
@@ -88,15 +151,14 @@ Operation Operation::Begin(OperationLog* log, std::string component, std::string
   o.id_ = RandomHexId().substr(0, 12);
   o.started_at_ = NowNanos();
   auto [self, self_start] = Self();
-  log->Append(json({{"t", "begin"},
+  log->Append(Dump({{"t", "begin"},
                     {"id", o.id_},
                     {"component", component},
                     {"op", op},
                     {"target", target},
                     {"pid", self},
                     {"pid_start", self_start},
-                    {"time", o.started_at_}})
-                  .dump(-1, ' ', false, json::error_handler_t::replace));
+                    {"time", o.started_at_}}));
   return o;
 }
 
@@ -125,13 +187,13 @@ Operation::~Operation() {
 
 void Operation::SetTarget(const std::string& target) {
   if (id_.empty()) return;
-  log_->Append(json({{"t", "target"}, {"id", id_}, {"target", target}}).dump(-1, ' ', false, json::error_handler_t::replace));
+  log_->Append(Dump({{"t", "target"}, {"id", id_}, {"target", target}}));
 }
 
 void Operation::Log(const std::string& line) {
   if (id_.empty()) return;
   int64_t now = NowNanos();
-  held_ += json({{"t", "log"}, {"id", id_}, {"time", now}, {"line", line}}).dump(-1, ' ', false, json::error_handler_t::replace);
+  held_ += Dump({{"t", "log"}, {"id", id_}, {"time", now}, {"line", line}});
   if (now - started_at_ < kLogHoldNanos) {
     held_ += '\n';
     return;
@@ -146,11 +208,11 @@ Status Operation::Finish(const Status& result) {
     end["code"] = KindName(CodeName(result.code()));
     end["message"] = result.message();
   }
-  log_->Append(std::exchange(held_, "") + end.dump(-1, ' ', false, json::error_handler_t::replace));
+  log_->Append(std::exchange(held_, "") + Dump(end));
   return result;
 }
 
-std::vector<OperationRecord> Diagnostics::Read(const DiagnosticsQuery& q) {
+std::vector<OperationRecord> Diagnostics::ReadAll() {
   std::vector<OperationRecord> ops;
   std::map<std::string, size_t> index;
   for (const std::string& path : {log_->path() + ".1", log_->path()}) {
@@ -196,64 +258,39 @@ std::vector<OperationRecord> Diagnostics::Read(const DiagnosticsQuery& q) {
       r.error_message = "its process ended before it finished";
     }
   }
-  std::erase_if(ops, [&](const OperationRecord& r) { return !Selected(r, q); });
   return ops;
 }
 
 Result<std::vector<OperationRecord>> Diagnostics::InProgress(const DiagnosticsQuery& q) {
-  std::vector<OperationRecord> ops = Read(q);
-  std::erase_if(ops, [](const OperationRecord& r) { return !r.outcome.empty(); });
-  return ops;
+  return InProgressOf(Select(ReadAll(), q));
 }
 
 Result<std::vector<OperationRecord>> Diagnostics::Errors(const DiagnosticsQuery& q, int limit) {
-  std::vector<OperationRecord> ops = Read(q);
-  std::erase_if(ops, [](const OperationRecord& r) { return r.outcome != "error" && r.outcome != "interrupted"; });
-  std::reverse(ops.begin(), ops.end());  // newest first
-  if (static_cast<int>(ops.size()) > limit) ops.resize(static_cast<size_t>(limit));
-  return ops;
+  return ErrorsOf(Select(ReadAll(), q), limit);
 }
 
 Result<std::vector<OperationRecord>> Diagnostics::History(const DiagnosticsQuery& q, int limit) {
-  std::vector<OperationRecord> ops = Read(q);
-  std::reverse(ops.begin(), ops.end());
-  if (static_cast<int>(ops.size()) > limit) ops.resize(static_cast<size_t>(limit));
-  return ops;
+  return NewestFirst(Select(ReadAll(), q), limit);
 }
 
 Result<std::vector<OperationStats>> Diagnostics::Stats(const DiagnosticsQuery& q) {
-  DiagnosticsQuery all = q;
-  all.error_kind.clear();
-  std::map<std::pair<std::string, std::string>, std::pair<OperationStats, std::vector<int64_t>>> by_op;
-  for (const OperationRecord& r : Read(all)) {
-    if (r.outcome.empty() || r.outcome == "interrupted") continue;  // not finished: no latency
-    auto& [s, durations] = by_op[{r.component, r.op}];
-    s.component = r.component;
-    s.op = r.op;
-    ++s.count;
-    if (r.outcome != "ok") ++s.errors;
-    durations.push_back(r.DurationNanos());
-  }
-  std::vector<OperationStats> out;
-  for (auto& [key, entry] : by_op) {
-    auto& [s, durations] = entry;
-    std::sort(durations.begin(), durations.end());
-    s.p50_nanos = Percentile(durations, 0.50);
-    s.p99_nanos = Percentile(durations, 0.99);
-    s.max_nanos = durations.back();
-    out.push_back(s);
-  }
-  const auto& order = DiagnosticComponents();
-  std::stable_sort(out.begin(), out.end(), [&](const OperationStats& a, const OperationStats& b) {
-    return std::find(order.begin(), order.end(), a.component) < std::find(order.begin(), order.end(), b.component);
-  });
+  return StatsOf(Select(ReadAll(), WithoutKind(q)));
+}
+
+Result<DiagnosticsSummary> Diagnostics::Summary(const DiagnosticsQuery& q, int error_limit) {
+  std::vector<OperationRecord> all = ReadAll();  // the files read once for all three
+  DiagnosticsSummary out;
+  out.stats = StatsOf(Select(all, WithoutKind(q)));
+  std::vector<OperationRecord> selected = Select(std::move(all), q);
+  out.in_progress = InProgressOf(selected);
+  out.errors = ErrorsOf(std::move(selected), error_limit);
   return out;
 }
 
 Result<OperationRecord> Diagnostics::Get(const std::string& id) {
   if (id.empty()) return Status::InvalidArgument("an operation ID is needed");
   std::vector<OperationRecord> found;
-  for (OperationRecord& r : Read({})) {
+  for (OperationRecord& r : ReadAll()) {
     if (r.id == id) return std::move(r);
     if (r.id.rfind(id, 0) == 0) found.push_back(std::move(r));
   }
@@ -277,25 +314,24 @@ std::string OperationJson(const OperationRecord& r) {
             {"Target", r.target},
             {"Pid", r.pid},
             {"Started", FormatRfc3339Nano(r.started_at)},
-            {"Outcome", r.outcome.empty() ? "in progress" : r.outcome}};
+            {"Outcome", r.OutcomeText()}};
   if (r.finished_at) {
     j["Finished"] = FormatRfc3339Nano(r.finished_at);
     j["DurationNanos"] = r.DurationNanos();
   }
   if (!r.error_code.empty()) j["Error"] = {{"Kind", r.error_code}, {"Message", r.error_message}};
   j["Log"] = r.log;
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return Dump(j);
 }
 
 std::string OperationStatsJson(const OperationStats& s) {
-  return json({{"Component", s.component},
+  return Dump({{"Component", s.component},
                {"Operation", s.op},
                {"Count", s.count},
                {"Errors", s.errors},
                {"P50Nanos", s.p50_nanos},
                {"P99Nanos", s.p99_nanos},
-               {"MaxNanos", s.max_nanos}})
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+               {"MaxNanos", s.max_nanos}});
 }
 
 }  // namespace bd::engine

@@ -104,6 +104,8 @@ struct OperationRecord {
   std::string outcome;  // "" in progress, "ok", "error", "interrupted"
   std::string error_code, error_message, log;
   int64_t DurationNanos() const { return finished_at > started_at ? finished_at - started_at : 0; }
+  // The outcome as shown: "in progress" until there is one.
+  std::string OutcomeText() const { return outcome.empty() ? "in progress" : outcome; }
 };
 
 struct OperationStats {
@@ -119,6 +121,13 @@ struct DiagnosticsQuery {
   std::string target;      // prefix of the element
 };
 
+// What `system diagnostics` shows without a section asked for, from one reading of the records.
+struct DiagnosticsSummary {
+  std::vector<OperationRecord> in_progress;
+  std::vector<OperationStats> stats;
+  std::vector<OperationRecord> errors;  // newest first
+};
+
 class Diagnostics {
  public:
   explicit Diagnostics(OperationLog* log) : log_(log) {}
@@ -132,10 +141,12 @@ class Diagnostics {
   // Every recorded operation, whatever its outcome, newest first, at most `limit`.
   Result<std::vector<OperationRecord>> History(const DiagnosticsQuery& q, int limit = 100);
   Result<OperationRecord> Get(const std::string& id);
+  // InProgress, Stats and Errors (at most `error_limit`) together, the records read once.
+  Result<DiagnosticsSummary> Summary(const DiagnosticsQuery& q, int error_limit);
 
  private:
-  // Every operation in both files, oldest first, those that `q` selects.
-  std::vector<OperationRecord> Read(const DiagnosticsQuery& q);
+  // Every operation in both files, oldest first.
+  std::vector<OperationRecord> ReadAll();
   OperationLog* log_;
 };
 

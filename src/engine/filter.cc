@@ -8,6 +8,11 @@
 #include "base/strings.h"
 
 namespace bd::engine {
+namespace {
+
+bool IsTrue(const std::string& v) { return v == "true" || v == "1"; }
+
+}  // namespace
 
 const std::vector<std::string_view> kContainerFilterKeys = {"id", "name", "label", "status", "ancestor",
                                                             "before", "since", "exited", "volume"};
@@ -92,13 +97,12 @@ bool ListFilter::MatchesLabels(const std::map<std::string, std::string>& labels)
 Status ListFilter::CheckBool(std::string_view key) const {
   const auto& values = Values(key);
   for (const std::string& v : values) {
-    if (v != "true" && v != "false" && v != "1" && v != "0") {
+    if (!IsTrue(v) && v != "false" && v != "0") {
       return Status::InvalidArgument("invalid filter '" + std::string(key) + "=" + v + "': want true or false");
     }
   }
-  if (values.size() > 1 && !std::all_of(values.begin(), values.end(), [&](const std::string& v) {
-        return (v == "true" || v == "1") == (values[0] == "true" || values[0] == "1");
-      })) {
+  if (values.size() > 1 &&
+      !std::all_of(values.begin(), values.end(), [&](const std::string& v) { return IsTrue(v) == IsTrue(values[0]); })) {
     return Status::InvalidArgument("invalid filter: " + std::string(key) + "=true and " + std::string(key) +
                                    "=false exclude each other");
   }
@@ -106,7 +110,7 @@ Status ListFilter::CheckBool(std::string_view key) const {
 }
 
 bool ListFilter::MatchesBool(std::string_view key, bool actual) const {
-  return Any(key, [&](const std::string& v) { return (v == "true" || v == "1") == actual; });
+  return Any(key, [&](const std::string& v) { return IsTrue(v) == actual; });
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text) {

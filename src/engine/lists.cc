@@ -36,6 +36,20 @@ bool NameMatches(const std::vector<std::regex>& patterns, const std::string& nam
   });
 }
 
+// before= and since= name an element (its creation time from `created_of`): the bounds the
+// listed ones' creation times must lie strictly within (0: none).
+template <typename F>
+Result<std::pair<int64_t, int64_t>> CreatedBounds(const ListFilter& f, F created_of) {
+  std::pair<int64_t, int64_t> bounds;  // before, since
+  for (const std::string& v : f.Values("before")) {
+    BD_ASSIGN_OR_RETURN(bounds.first, created_of(v));
+  }
+  for (const std::string& v : f.Values("since")) {
+    BD_ASSIGN_OR_RETURN(bounds.second, created_of(v));
+  }
+  return bounds;
+}
+
 int64_t ImageCreated(const Image& img) {
   int64_t t = ParseRfc3339Nano(img.created);
   return t > 0 ? t : img.stored_at;
@@ -61,14 +75,12 @@ Result<std::vector<Container>> Engine::ListContainers(const ListFilter& filter, 
     exit_codes.push_back(code);
   }
   BD_ASSIGN_OR_RETURN(std::vector<std::regex> names, NamePatterns(f));
-  // before= and since= name containers: created strictly before or after them.
-  int64_t before = 0, since = 0;
-  for (const char* key : {"before", "since"}) {
-    for (const std::string& v : f.Values(key)) {
-      BD_ASSIGN_OR_RETURN(Container ref, containers_.Find(v));
-      (std::string_view(key) == "before" ? before : since) = ref.created_at;
-    }
-  }
+  auto container_created = [&](const std::string& v) -> Result<int64_t> {
+    BD_ASSIGN_OR_RETURN(Container ref, containers_.Find(v));
+    return ref.created_at;
+  };
+  BD_ASSIGN_OR_RETURN(auto bounds, CreatedBounds(f, container_created));
+  auto [before, since] = bounds;
   // ancestor= is an image: by any of its names or its id.
   std::vector<std::string> ancestors;
   for (const std::string& v : f.Values("ancestor")) {
@@ -103,13 +115,12 @@ Result<std::vector<Container>> Engine::ListContainers(const ListFilter& filter, 
 
 Result<std::vector<Image>> ImageStore::List(const ListFilter& f) {
   BD_RETURN_IF_ERROR(f.CheckBool("dangling"));
-  int64_t before = 0, since = 0;
-  for (const char* key : {"before", "since"}) {
-    for (const std::string& v : f.Values(key)) {
-      BD_ASSIGN_OR_RETURN(Image ref, Resolve(v));
-      (std::string_view(key) == "before" ? before : since) = ImageCreated(ref);
-    }
-  }
+  auto image_created = [&](const std::string& v) -> Result<int64_t> {
+    BD_ASSIGN_OR_RETURN(Image ref, Resolve(v));
+    return ImageCreated(ref);
+  };
+  BD_ASSIGN_OR_RETURN(auto bounds, CreatedBounds(f, image_created));
+  auto [before, since] = bounds;
   BD_ASSIGN_OR_RETURN(std::vector<Image> list, List());
   std::erase_if(list, [&](Image& img) {
     int64_t created = ImageCreated(img);

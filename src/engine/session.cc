@@ -34,6 +34,22 @@ Result<ExitOutcome> ParseExitReport(const std::string& line, std::string_view lo
   return OutcomeOfExitCode(static_cast<int>(*code));
 }
 
+// /dev/null, standing in for the descriptors a caller did not give.
+class DevNull {
+ public:
+  static Result<DevNull> Open() {
+    UniqueFd fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!fd) return os::ErrnoStatus("open /dev/null");
+    return DevNull(std::move(fd));
+  }
+  int get() const { return fd_.get(); }
+  int Or(int fd) const { return fd >= 0 ? fd : fd_.get(); }
+
+ private:
+  explicit DevNull(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
 // The OOM flag the shim recorded with the exit (gone with the record after --rm).
 void AddOomFlag(Engine* eng, const std::string& id, ExitOutcome* out) {
   if (out->detached) return;
@@ -96,10 +112,8 @@ Result<std::unique_ptr<AttachSession>> Engine::StartAttach(const std::string& re
     if (!connected.ok()) return connected.status().WithContext("reach the container's shim");
     UniqueFd sock = std::move(*connected);
     bool input = io.stdin_fd >= 0 && c.config.open_stdin;
-    UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    if (!devnull) return os::ErrnoStatus("open /dev/null");
-    auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
-    BD_RETURN_IF_ERROR(os::SendFds(sock.get(), {input ? io.stdin_fd : devnull.get(), or_null(io.stdout_fd), or_null(io.stderr_fd)},
+    BD_ASSIGN_OR_RETURN(DevNull devnull, DevNull::Open());
+    BD_RETURN_IF_ERROR(os::SendFds(sock.get(), {input ? io.stdin_fd : devnull.get(), devnull.Or(io.stdout_fd), devnull.Or(io.stderr_fd)},
                                    std::string(shim::kDetachKeysPayload) +
                                        (io.detach_keys.empty() ? "ctrl-p,ctrl-q" : io.detach_keys)));
     std::unique_ptr<AttachSession> s(new AttachSession());
@@ -196,10 +210,8 @@ Result<std::unique_ptr<ExecSession>> Engine::StartExec(const std::string& ref, c
     // Its first size set before it runs (the OCI consoleSize), so the command never sees another.
     process.console_height = io.rows;
     process.console_width = io.cols;
-    UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    if (!devnull) return os::ErrnoStatus("open /dev/null");
-    auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
-    runtime::LaunchIo lio{io.stdin_fd, or_null(io.stdout_fd), or_null(io.stderr_fd)};
+    BD_ASSIGN_OR_RETURN(DevNull devnull, DevNull::Open());
+    runtime::LaunchIo lio{io.stdin_fd, devnull.Or(io.stdout_fd), devnull.Or(io.stderr_fd)};
     if (opts.detach) lio = {-1, devnull.get(), devnull.get()};
     UniqueFd console[2];
     if (process.terminal) {

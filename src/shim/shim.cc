@@ -89,15 +89,14 @@ bool AcceptAttach(Attachment* a, int master) {
     return false;  // closing the connection tells the client it is done
   }
   if (received.size() != 3) return false;
-  std::vector<UniqueFd>* fds = &received;
   a->detach_keys = std::string(engine::kDefaultDetachKeys);
   if (payload.rfind(shim::kDetachKeysPayload, 0) == 0) {
     auto keys = engine::ParseDetachKeys(payload.substr(shim::kDetachKeysPayload.size()));
     if (keys.ok()) a->detach_keys = *keys;
   }
-  a->in = std::move((*fds)[0]);
-  a->out = std::move((*fds)[1]);
-  a->err = std::move((*fds)[2]);
+  a->in = std::move(received[0]);
+  a->out = std::move(received[1]);
+  a->err = std::move(received[2]);
   a->client = std::move(conn);
   return true;
 }

@@ -119,6 +119,16 @@ TEST_F(DiagnosticsStoreTest, StatisticsArePerOperationWithPercentiles) {
   DiagnosticsQuery target;
   target.target = "x";
   EXPECT_EQ(diag.Stats(target)->size(), 1u);
+  // One reading for all three sections gives what the three calls give.
+  auto summary = diag.Summary(kind, 10);
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->stats.size(), diag.Stats(kind)->size());  // statistics ignore the kind
+  EXPECT_EQ(summary->stats.size(), 3u);
+  EXPECT_TRUE(summary->errors.empty());  // no internal errors
+  EXPECT_TRUE(summary->in_progress.empty());
+  kind.error_kind = "not_found";
+  EXPECT_EQ(diag.Summary(kind, 10)->errors.size(), 1u);
+  EXPECT_TRUE(diag.Summary(kind, 0)->errors.empty());  // the limit
   DiagnosticsQuery future;
   future.since = NowNanos() + 3'600'000'000'000;
   EXPECT_TRUE(diag.Errors(future)->empty());
