@@ -80,7 +80,7 @@ Result<std::vector<Container>> Engine::ListContainers(const ListFilter& filter, 
     return ref.created_at;
   };
   BD_ASSIGN_OR_RETURN(auto bounds, CreatedBounds(f, container_created));
-  auto [before, since] = bounds;
+  const int64_t before = bounds.first, since = bounds.second;  // plain names: lambdas capture them
   // ancestor= is an image: by any of its names or its id.
   std::vector<std::string> ancestors;
   for (const std::string& v : f.Values("ancestor")) {
@@ -120,7 +120,7 @@ Result<std::vector<Image>> ImageStore::List(const ListFilter& f) {
     return ImageCreated(ref);
   };
   BD_ASSIGN_OR_RETURN(auto bounds, CreatedBounds(f, image_created));
-  auto [before, since] = bounds;
+  const int64_t before = bounds.first, since = bounds.second;  // plain names: lambdas capture them
   BD_ASSIGN_OR_RETURN(std::vector<Image> list, List());
   std::erase_if(list, [&](Image& img) {
     int64_t created = ImageCreated(img);
