@@ -32,4 +32,7 @@ std::string RandomHexId();
 // `binary` "1.5MiB" (powers of 1024, `docker stats`).
 std::string HumanSize(int64_t bytes, bool binary = false);
 
+// Standard base64 (RFC 4648, with padding), e.g. for bytes that are not UTF-8 in JSON.
+std::string Base64Encode(std::string_view data);
+
 }  // namespace bd

@@ -3,17 +3,54 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <optional>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/cli.h"
+#include "engine/daemon_config.h"
+#include "engine/exec_once.h"
+#include "os/terminal.h"
 
 namespace bd::cli {
+
+namespace {
+
+// exec --once: the run (or the replay) of a record, its exit code the recorded one.
+template <typename Flags>
+int RunOnce(engine::Engine& eng, const std::string& container, const Flags& f, const engine::SessionIo& io) {
+  engine::ExecOnceOptions once{f.once, f.reset, -1, f.interactive};
+  if (!f.record_limit.empty()) {
+    auto limit = engine::ParseByteSize(f.record_limit);
+    if (!limit.ok()) return Fail(limit.status().WithContext("--record-limit"));
+    once.output_limit = *limit;
+  }
+  auto session = eng.StartExecOnce(container, f.opts, once, io);
+  if (!session.ok()) return Fail(session.status());
+  std::optional<os::RawMode> raw;  // the monitor relays the keys to the command's terminal
+  if ((*session)->runs_here() && f.tty && f.interactive && ::isatty(STDIN_FILENO)) raw.emplace(STDIN_FILENO);
+  auto r = (*session)->Wait();
+  raw.reset();
+  if (!r.ok()) return Fail(r.status());
+  if (!r->error.empty()) std::fprintf(stderr, "Error: %s\n", r->error.c_str());
+  if (!(*session)->runs_here() && (r->StdoutTruncated() || r->StderrTruncated())) {
+    std::fprintf(stderr, "(exec --once %s: the record kept the first %lld bytes of each stream; the command wrote %lld and %lld)\n",
+                 r->key.c_str(), static_cast<long long>(r->output_limit), static_cast<long long>(r->stdout_size),
+                 static_cast<long long>(r->stderr_size));
+  }
+  return r->exit_code;
+}
+
+}  // namespace
 
 void RegisterExec(CLI::App& app, Context& ctx) {
   struct Flags {
     engine::Engine::ExecOptions opts;
     bool tty = false;
     bool interactive = false;
+    std::string once, record_limit;
+    bool reset = false;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* exec = app.add_subcommand("exec", "Execute a command in a running container");
@@ -24,6 +61,11 @@ void RegisterExec(CLI::App& app, Context& ctx) {
   exec->add_option("-e,--env", f->opts.env, "Set environment variables (K=V)")->allow_extra_args(false);
   exec->add_option("-w,--workdir", f->opts.working_dir, "Working directory inside the container");
   exec->add_option("-u,--user", f->opts.user, "Username or UID (format: <name|uid>[:<group|gid>])");
+  exec->add_option("--once", f->once,
+                   "Run the command at most once per KEY in this container; later calls replay its result");
+  exec->add_flag("--reset", f->reset, "With --once: drop a finished or interrupted record and run anew");
+  exec->add_option("--record-limit", f->record_limit,
+                   "With --once: bytes of each stream the record keeps (e.g. 64k, 4m; default 1m)");
   exec->prefix_command();
   exec->callback([&ctx, f, exec] {
     ctx.action = [&ctx, f, exec]() -> int {
@@ -43,6 +85,10 @@ void RegisterExec(CLI::App& app, Context& ctx) {
       if (f->tty && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {  // the terminal's size from the start
         io.rows = ws.ws_row;
         io.cols = ws.ws_col;
+      }
+      if (exec->count("--once")) return RunOnce(**eng, rest[0], *f, io);
+      if (f->reset || !f->record_limit.empty()) {
+        return Fail(Status::InvalidArgument("--reset and --record-limit go with --once KEY"));
       }
       auto session = (*eng)->StartExec(rest[0], f->opts, io);
       if (!session.ok()) return Fail(session.status());  // 126/127 when the command cannot run, else 1

@@ -7,6 +7,11 @@
 
 namespace bd::engine {
 
+Result<int64_t> ParseByteSize(std::string_view text) {
+  if (text == "0") return 0;
+  return ParseMemorySize(text);
+}
+
 Result<DaemonConfig> LoadDaemonConfig(const Paths& paths) {
   DaemonConfig config;
   const std::string file = paths.DaemonConfig();
@@ -24,18 +29,14 @@ Result<DaemonConfig> LoadDaemonConfig(const Paths& paths) {
         if (!v.is_string()) return Status::InvalidArgument(file + ": log-opts." + k + " is not a string");
         BD_RETURN_IF_ERROR(ParseLogOpt(k + "=" + v.get<std::string>(), &config.log).WithContext(file));
       }
-    } else if (key == "storage-reserve") {
-      if (!value.is_string()) return Status::InvalidArgument(file + ": storage-reserve is not a string");
-      std::string size = value.get<std::string>();
-      if (size == "0") {
-        config.storage_reserve = 0;
-        continue;
-      }
-      auto bytes = ParseMemorySize(size);
-      if (!bytes.ok()) return bytes.status().WithContext(file + ": storage-reserve");
-      config.storage_reserve = *bytes;
+    } else if (key == "storage-reserve" || key == "exec-record-limit") {
+      if (!value.is_string()) return Status::InvalidArgument(file + ": " + key + " is not a string");
+      auto bytes = ParseByteSize(value.get<std::string>());
+      if (!bytes.ok()) return bytes.status().WithContext(file + ": " + key);
+      (key == "storage-reserve" ? config.storage_reserve : config.exec_output_limit) = *bytes;
     } else {
-      return Status::InvalidArgument(file + ": unknown setting \"" + key + "\" (log-opts and storage-reserve are known)");
+      return Status::InvalidArgument(file + ": unknown setting \"" + key +
+                                     "\" (log-opts, storage-reserve and exec-record-limit are known)");
     }
   }
   return config;

@@ -1,11 +1,13 @@
 // The engine's settings file, <data-root>/daemon.json, in Docker's daemon.json shape where
 // Docker has the setting:
 //   {"log-opts": {"max-size": "10m", "max-file": "3"},   // every new container's defaults
-//    "storage-reserve": "1g"}                              // free disk an import must leave
+//    "storage-reserve": "1g",                              // free disk an import must leave
+//    "exec-record-limit": "1m"}                            // bytes of each stream exec --once keeps
 // Absent: the defaults below. Read where it is needed (a few hundred bytes); pure otherwise.
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "base/status.h"
 #include "engine/containers/logfile.h"
@@ -16,7 +18,11 @@ namespace bd::engine {
 struct DaemonConfig {
   LogLimits log;
   int64_t storage_reserve = 512ll << 20;  // bytes; 0: no reserve
+  int64_t exec_output_limit = 1 << 20;    // bytes of each stream an exec --once record keeps
 };
+
+// A size as daemon.json and --record-limit take it: "0", or what ParseMemorySize reads.
+Result<int64_t> ParseByteSize(std::string_view text);
 
 // A malformed file or value is InvalidArgument naming the file and the key.
 Result<DaemonConfig> LoadDaemonConfig(const Paths& paths);

@@ -50,6 +50,7 @@ Engine::Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blob
       volumes_(paths_, db_.get()),
       capsules_(paths_, db_.get(), &blobs_),
       events_(db_.get()),
+      exec_records_(db_.get()),
       ops_(OperationLog::Of(paths_.root)) {
   registry_.Register(MakeRootfsComponent(&paths_));
   registry_.Register(MakeTaskComponent(this));
@@ -117,6 +118,17 @@ portlayer::CommitResult Engine::CommitOrError(portlayer::Handle& h, Status* st) 
 Result<int> Engine::Reconcile() {
   BD_ASSIGN_OR_RETURN(int changed, containers_.ReconcileAll());
   if (changed > 0) log::Debug("reconciled {} container record(s) whose shim was gone", changed);
+  // exec --once runs whose monitor died: interrupted, their commands gone with it.
+  BD_ASSIGN_OR_RETURN(std::vector<ExecRecord> running, exec_records_.ListRunning());
+  for (ExecRecord& r : running) {
+    auto c = containers_.Get(r.container_id);
+    if (!c.ok()) continue;
+    BD_ASSIGN_OR_RETURN(bool interrupted, exec_records_.InterruptIfOrphaned(&r, EventAttributes(*c)));
+    if (interrupted) {
+      log::Debug("exec --once {} of {} was interrupted", r.key, c->name);
+      ++changed;
+    }
+  }
   return changed;
 }
 

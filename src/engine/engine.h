@@ -18,6 +18,7 @@
 #include "engine/containers/store.h"
 #include "engine/diagnostics.h"
 #include "engine/events.h"
+#include "engine/exec_once.h"
 #include "engine/gc.h"
 #include "engine/images/store.h"
 #include "engine/paths.h"
@@ -61,6 +62,8 @@ class Engine {
   VolumeStore& volumes() { return volumes_; }
   CapsuleStore& capsules() { return capsules_; }
   EventLog& events() { return events_; }
+  // exec --once records (engine/containers/exec_records.h).
+  ExecRecordStore& exec_records() { return exec_records_; }
   // Operations in progress, statistics and errors of every component (engine/diagnostics.h).
   Diagnostics diagnostics() { return Diagnostics(ops_); }
   const portlayer::Registry& registry() const { return registry_; }
@@ -120,6 +123,16 @@ class Engine {
   // command cannot be run, the status says so in its CommandFailure (126, 127).
   Result<std::unique_ptr<ExecSession>> StartExec(const std::string& ref, const ExecOptions& opts,
                                                  const SessionIo& io);
+  // At most once per container instance and key (engine/exec_once.h): the first call runs the
+  // command under an exec monitor and its output reaches `io` live; every other call's session
+  // replays the record (after waiting for a run in progress). Refused for a stopped or paused
+  // container only when the command would have to run. With a terminal (opts.tty), the
+  // terminal's output is the record's stdout.
+  Result<std::unique_ptr<ExecOnceSession>> StartExecOnce(const std::string& ref, const ExecOptions& opts,
+                                                         const ExecOnceOptions& once, const SessionIo& io);
+  // The exec monitor's body (basic-docker-shim --exec-once): its process's exit code.
+  static int RunExecMonitor(const std::string& root);
+
   // Writes the container's log to `out_fd` / `err_fd`.
   Status Logs(const std::string& ref, const LogsOptions& opts, int out_fd, int err_fd);
 
@@ -156,6 +169,10 @@ class Engine {
   // so a recycled pid is never acted on.
   Result<UniqueFd> ContainerPidfd(const Container& c);
   portlayer::CommitResult CommitOrError(portlayer::Handle& h, Status* st);
+  // An exec's process from the container's spec and `opts` (environment, working directory,
+  // user, terminal), as StartExec and StartExecOnce run it.
+  static Status ValidateExecOptions(const ExecOptions& opts);
+  Result<runtime::Process> ExecProcessOf(const Container& c, const runtime::Spec& spec, const ExecOptions& opts);
   // Rewrites the container's spec so its next start bind-mounts its recorded (non-secret)
   // capsules read-only, with a tmpfs /capsules under a read-only root.
   // `c` is updated to the record as written.
@@ -169,6 +186,7 @@ class Engine {
   VolumeStore volumes_;
   CapsuleStore capsules_;
   EventLog events_;
+  ExecRecordStore exec_records_;
   portlayer::Registry registry_;
   OperationLog* ops_;  // the data root's diagnostics database (opened on first use)
   Operation* current_op_ = nullptr;  // the operation under way (Tracked), for CommitOrError's log

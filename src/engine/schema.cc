@@ -146,6 +146,39 @@ END;
 -- lock. A database that had the table loses it.
 DROP TABLE IF EXISTS operations;
 )sql"},
+      {8, R"sql(
+-- At-most-once exec (exec --once KEY): one record per container instance (its id) and key,
+-- claimed as running with its supervisor's identity before the command starts.
+CREATE TABLE exec_records (
+  id               INTEGER PRIMARY KEY,
+  container_id     TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  key              TEXT NOT NULL,
+  state            TEXT NOT NULL,               -- running | done | interrupted
+  exec_id          TEXT NOT NULL,
+  argv             TEXT NOT NULL,               -- JSON array, as given to execve
+  env              TEXT NOT NULL,               -- JSON array of K=V
+  working_dir      TEXT NOT NULL,
+  user             TEXT NOT NULL,
+  tty              INTEGER NOT NULL DEFAULT 0,
+  interactive      INTEGER NOT NULL DEFAULT 0,
+  supervisor_pid   INTEGER NOT NULL,
+  supervisor_start INTEGER NOT NULL,            -- its start time: a recycled pid is not it
+  pid              INTEGER NOT NULL DEFAULT 0,  -- the command, as the host sees it
+  pid_start        INTEGER NOT NULL DEFAULT 0,
+  created_at       INTEGER NOT NULL,
+  started_at       INTEGER NOT NULL DEFAULT 0,
+  finished_at      INTEGER NOT NULL DEFAULT 0,
+  exit_code        INTEGER NOT NULL DEFAULT 0,
+  error            TEXT NOT NULL DEFAULT '',    -- why the command could not run
+  output_limit     INTEGER NOT NULL,
+  stdout           BLOB NOT NULL DEFAULT x'',
+  stderr           BLOB NOT NULL DEFAULT x'',
+  stdout_size      INTEGER NOT NULL DEFAULT 0,  -- bytes written, kept or not
+  stderr_size      INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (container_id, key)
+);
+CREATE INDEX exec_records_running ON exec_records(state) WHERE state = 'running';
+)sql"},
   };
   return kMigrations;
 }

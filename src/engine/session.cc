@@ -176,37 +176,48 @@ Result<ExitOutcome> ExecSession::Wait() {
   return op_.Finish(Result<ExitOutcome>(out));
 }
 
+Status Engine::ValidateExecOptions(const ExecOptions& opts) {
+  BD_RETURN_IF_ERROR(ValidateUtf8("a command argument", opts.cmd));
+  BD_RETURN_IF_ERROR(ValidateUtf8("an environment variable (-e)", opts.env));
+  BD_RETURN_IF_ERROR(ValidateUtf8("the working directory (-w)", opts.working_dir));
+  BD_RETURN_IF_ERROR(ValidateUtf8("the user (-u)", opts.user));
+  if (opts.cmd.empty()) return Status::InvalidArgument("exec needs a command");
+  return {};
+}
+
+Result<runtime::Process> Engine::ExecProcessOf(const Container& c, const runtime::Spec& spec,
+                                              const ExecOptions& opts) {
+  runtime::Process process = spec.process;
+  process.args = opts.cmd;
+  // As Docker's exec: the container's environment made anew, TERM with this exec's terminal.
+  process.env = ContainerEnvironment(c.config, spec.hostname, opts.tty);
+  for (const std::string& e : opts.env) {
+    if (e.empty() || e.front() == '=' || e.find('=') == std::string::npos) {
+      return Status::InvalidArgument("invalid environment variable \"" + e + "\": want K=V");
+    }
+    SetEnv(&process.env, e);
+  }
+  if (!opts.working_dir.empty()) {
+    if (opts.working_dir.front() != '/') {
+      return Status::InvalidArgument("the working directory \"" + opts.working_dir + "\" is not an absolute path");
+    }
+    process.cwd = opts.working_dir;
+  }
+  if (!opts.user.empty()) process.user = opts.user;
+  process.terminal = opts.tty && !opts.detach;
+  return process;
+}
+
 Result<std::unique_ptr<ExecSession>> Engine::StartExec(const std::string& ref, const ExecOptions& opts,
                                                        const SessionIo& io) {
   Operation op = Operation::Begin(ops_, "container", "exec", ref);
   auto session = [&]() -> Result<std::unique_ptr<ExecSession>> {
-    BD_RETURN_IF_ERROR(ValidateUtf8("a command argument", opts.cmd));
-    BD_RETURN_IF_ERROR(ValidateUtf8("an environment variable (-e)", opts.env));
-    BD_RETURN_IF_ERROR(ValidateUtf8("the working directory (-w)", opts.working_dir));
-    BD_RETURN_IF_ERROR(ValidateUtf8("the user (-u)", opts.user));
-    if (opts.cmd.empty()) return Status::InvalidArgument("exec needs a command");
+    BD_RETURN_IF_ERROR(ValidateExecOptions(opts));
     BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
     if (c.Paused()) return Status::FailedPrecondition("container " + c.name + " is paused, unpause it first");
     BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
     BD_ASSIGN_OR_RETURN(UniqueFd pidfd, ContainerPidfd(c));
-    runtime::Process process = spec.process;
-    process.args = opts.cmd;
-    // As Docker's exec: the container's environment made anew, TERM with this exec's terminal.
-    process.env = ContainerEnvironment(c.config, spec.hostname, opts.tty);
-    for (const std::string& e : opts.env) {
-      if (e.empty() || e.front() == '=' || e.find('=') == std::string::npos) {
-        return Status::InvalidArgument("invalid environment variable \"" + e + "\": want K=V");
-      }
-      SetEnv(&process.env, e);
-    }
-    if (!opts.working_dir.empty()) {
-      if (opts.working_dir.front() != '/') {
-        return Status::InvalidArgument("the working directory \"" + opts.working_dir + "\" is not an absolute path");
-      }
-      process.cwd = opts.working_dir;
-    }
-    if (!opts.user.empty()) process.user = opts.user;
-    process.terminal = opts.tty && !opts.detach;
+    BD_ASSIGN_OR_RETURN(runtime::Process process, ExecProcessOf(c, spec, opts));
     // Its first size set before it runs (the OCI consoleSize), so the command never sees another.
     process.console_height = io.rows;
     process.console_width = io.cols;

@@ -329,6 +329,9 @@ Status SetCpuAffinity(const std::string& list) {
   if (spec.process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
     fail(os::ErrnoStatus("set no_new_privs"));
   }
+  // After the last change of credentials, which clears it: the helper's death (its own
+  // follows its supervisor's) ends the process.
+  if (proc.die_with_parent && ::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(os::ErrnoStatus("set the parent-death signal"));
 
   auto exe = LookPath(proc.args[0], env);
   if (!exe.ok()) {

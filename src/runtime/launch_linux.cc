@@ -322,11 +322,16 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
   }
   clone_args helper_args{};
   helper_args.exit_signal = SIGCHLD;
+  pid_t parent = ::getpid();
   pid_t helper = static_cast<pid_t>(Clone3IntoCgroup(helper_args, true, &cgroup));
   if (helper < 0) return fail(os::ErrnoStatus("fork"));
   if (helper == 0) {
     report[0].Reset();
     pid_pipe[0].Reset();
+    if (process.die_with_parent) {
+      if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) Fail(report[1].get(), kExitEngineFailed, os::ErrnoStatus("set the parent-death signal"));
+      if (::getppid() != parent) ::_exit(kExitEngineFailed);  // the parent died before the line above
+    }
     // The container's cgroups first: joining its cgroup namespace would forbid the move.
     if (Status st = JoinCgroup(cgroup); !st.ok()) Fail(report[1].get(), kExitEngineFailed, st);
     if (::setns(target_pidfd, static_cast<int>(flags)) < 0) {

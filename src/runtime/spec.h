@@ -68,6 +68,9 @@ struct Process {
   std::string cpu_affinity_initial;
   std::string cpu_affinity_final;
   uint16_t console_height = 0, console_width = 0;  // consoleSize of a terminal; 0: not set
+  // The engine's, never from a config: an exec (ExecIn) and its helper get SIGKILL when the
+  // process that started them dies, so no command outlives its supervisor (exec --once).
+  bool die_with_parent = false;
 };
 
 // One line of a user namespace's uid_map or gid_map: `size` ids from `container_id` inside

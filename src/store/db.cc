@@ -54,6 +54,12 @@ Statement& Statement::Bind(int index, std::string_view v) {
   sqlite3_bind_text(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Statement& Statement::BindBlob(int index, std::string_view v) {
+  // An empty view may have no data pointer, which SQLite would bind as NULL.
+  if (v.empty()) sqlite3_bind_zeroblob(stmt_, index, 0);
+  else sqlite3_bind_blob64(stmt_, index, v.data(), v.size(), SQLITE_TRANSIENT);
+  return *this;
+}
 Statement& Statement::BindNull(int index) {
   sqlite3_bind_null(stmt_, index);
   return *this;
@@ -78,6 +84,11 @@ std::string Statement::Text(int col) const {
   const unsigned char* t = sqlite3_column_text(stmt_, col);
   return t ? std::string(reinterpret_cast<const char*>(t),
                          static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+           : std::string();
+}
+std::string Statement::Blob(int col) const {
+  const void* b = sqlite3_column_blob(stmt_, col);
+  return b ? std::string(static_cast<const char*>(b), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
            : std::string();
 }
 bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }

@@ -37,6 +37,8 @@ class Statement {
   Statement& Bind(int index, const char* v) { return Bind(index, std::string_view(v)); }
   Statement& Bind(int index, const std::string& v) { return Bind(index, std::string_view(v)); }
   Statement& BindNull(int index);
+  // Bytes as a BLOB (no text encoding assumed), read back with Blob.
+  Statement& BindBlob(int index, std::string_view v);
   template <typename... Args>
   Statement& BindAll(Args&&... args) {
     int i = 0;
@@ -51,6 +53,7 @@ class Statement {
 
   int64_t Int(int col) const;
   std::string Text(int col) const;
+  std::string Blob(int col) const;
   bool IsNull(int col) const;
 
  private:

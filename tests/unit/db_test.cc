@@ -168,12 +168,52 @@ TEST_F(DbTest, UpgradeToSchema7DropsTheOperationsTable) {
   }
   auto db = Db::Open(Path(), engine::Migrations());
   ASSERT_TRUE(db.ok()) << db.status().ToString();
-  EXPECT_EQ((*db)->UserVersion(), 7);
+  EXPECT_EQ((*db)->UserVersion(), engine::Migrations().back().version);
   EXPECT_FALSE((*db)->Exec("SELECT id FROM operations").ok());
   auto names = (*db)->Prepare("SELECT name FROM containers");
   ASSERT_TRUE(names.ok());
   ASSERT_TRUE(*names->Step());
   EXPECT_EQ(names->Text(0), "web");
+}
+
+// Migration 8 over a database of schema 7 with a container: exec records can be kept for it,
+// one per key, binary output intact, and they go with the container.
+TEST_F(DbTest, UpgradeToSchema8KeepsExecRecordsPerContainer) {
+  std::vector<Migration> upto7(engine::Migrations().begin(), engine::Migrations().begin() + 7);
+  ASSERT_EQ(upto7.back().version, 7);
+  {
+    auto db = Db::Open(Path(), upto7);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*db)->Exec(
+        "INSERT INTO images(id, manifest_digest, config, size, created_at) VALUES ('img', 'm', '{}', 0, 0);"
+        "INSERT INTO containers(id, name, image_id, image_ref, config, spec, state, created_at)"
+        " VALUES ('c1', 'web', 'img', 'busybox', '{}', '{}', 'exited', 1);").ok());
+  }
+  auto db = Db::Open(Path(), engine::Migrations());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_GE((*db)->UserVersion(), 8);
+  const std::string binary("\0\xff\n\x01", 4);
+  auto insert = [&](const char* container, const char* key) {
+    auto st = (*db)->Prepare(
+        "INSERT INTO exec_records(container_id, key, state, exec_id, argv, env, working_dir, user,"
+        " supervisor_pid, supervisor_start, created_at, output_limit, stdout) VALUES (?, ?, 'done', 'e',"
+        " '[]', '[]', '/', '', 1, 1, 1, 10, ?)");
+    EXPECT_TRUE(st.ok());
+    st->Bind(1, container).Bind(2, key).BindBlob(3, binary);
+    return st->Run();
+  };
+  ASSERT_TRUE(insert("c1", "migrate").ok());
+  EXPECT_EQ(insert("c1", "migrate").code(), Code::kAlreadyExists);
+  EXPECT_EQ(insert("nope", "migrate").code(), Code::kFailedPrecondition);  // no such container
+  auto out = (*db)->Prepare("SELECT stdout FROM exec_records WHERE key = 'migrate'");
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE(*out->Step());
+  EXPECT_EQ(out->Blob(0), binary);
+  ASSERT_TRUE((*db)->Exec("DELETE FROM containers WHERE id = 'c1'").ok());
+  auto left = (*db)->Prepare("SELECT count(*) FROM exec_records");
+  ASSERT_TRUE(left.ok());
+  ASSERT_TRUE(*left->Step());
+  EXPECT_EQ(left->Int(0), 0);
 }
 
 }  // namespace

@@ -51,6 +51,9 @@ bool UsePropagation();
 
 std::unique_ptr<portlayer::Component> MakeRootfsComponent(const Paths* paths);
 std::unique_ptr<portlayer::Component> MakeTaskComponent(Engine* engine);
+// The shim binary: BASIC_DOCKER_SHIM, or basic-docker-shim beside this executable. It
+// supervises containers (the task component) and exec --once runs (engine/exec_once.h).
+std::string ShimPath();
 std::unique_ptr<portlayer::Component> MakeCapsuleComponent(Engine* engine);
 
 }  // namespace bd::engine

@@ -15,12 +15,13 @@
 #include "shim/protocol.h"
 
 namespace bd::engine {
-namespace {
 
 std::string ShimPath() {
   if (const char* p = std::getenv("BASIC_DOCKER_SHIM"); p && *p) return p;
   return os::SelfExeDir() + "/basic-docker-shim";
 }
+
+namespace {
 
 // The container's process, supervised by its shim: kBound while running.
 class TaskComponent : public portlayer::Component {

@@ -1,0 +1,426 @@
+// exec --once: the calling side (StartExecOnce, ExecOnceSession) and the exec monitor's
+// (RunExecMonitor), which basic-docker-shim runs when started with --exec-once.
+//
+// The monitor's descriptors: 3 its reports (a line "ready PID START" once it waits for the go;
+// "failed CODE MESSAGE" when the command could not be started for the engine's reasons; EOF
+// when it exits), 4 the go ("go RECORD ROWS COLS", or EOF: exit without running anything),
+// 5 the caller's stdin (or /dev/null), 6 and 7 the caller's stdout and stderr.
+#include "engine/exec_once.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "base/time.h"
+#include "engine/daemon_config.h"
+#include "engine/elements/elements.h"
+#include "engine/engine.h"
+#include "os/error.h"
+#include "os/fs.h"
+#include "os/process.h"
+#include "runtime/launch.h"
+#include "shim/protocol.h"
+
+namespace bd::engine {
+namespace {
+
+constexpr int kReportFd = 3, kGoFd = 4, kInFd = 5, kOutFd = 6, kErrFd = 7;
+constexpr std::string_view kMsgReady = "ready";
+constexpr std::string_view kMsgGo = "go";
+
+// Starts the monitor as our child in a session of its own (no terminal's signals reach it),
+// with `fds` as its descriptors 3.. in order and nothing else open.
+Result<pid_t> SpawnMonitor(const std::string& root, const std::array<int, 5>& fds) {
+  std::string shim = ShimPath();
+  std::vector<std::string> args = {shim, "--root", root, "--exec-once"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // Sources lifted above every target first, so that no dup2 clobbers one not yet placed.
+  std::array<UniqueFd, 5> lifted;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    lifted[i].Reset(::fcntl(fds[i], F_DUPFD_CLOEXEC, 64));
+    if (!lifted[i]) return os::ErrnoStatus("dup a descriptor for the exec monitor");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  for (size_t i = 0; i < fds.size(); ++i) posix_spawn_file_actions_adddup2(&actions, lifted[i].get(), kReportFd + static_cast<int>(i));
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&actions, kErrFd + 1);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, shim.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    return os::ErrnoStatus(rc, "start the exec monitor `" + shim + "` (is basic-docker-shim next to basic-docker?)");
+  }
+  return pid;
+}
+
+void Reap(pid_t pid) {
+  int status = 0;
+  if (pid > 0) (void)os::RetryEintr([&] { return ::waitpid(pid, &status, 0); });
+}
+
+}  // namespace
+
+std::string InterruptedMessage(const ExecRecord& r, std::string_view container_name) {
+  return "exec --once " + r.key + " in container " + std::string(container_name) +
+         " was interrupted: its supervisor (pid " + std::to_string(r.supervisor_pid) + ") died" +
+         (r.started_at ? " while the command ran" : " before the command started") +
+         "; it is not run again on its own: `exec --once " + r.key +
+         " --reset` runs it anew, `exec-records rm " + std::string(container_name) + " " + r.key + "` forgets it";
+}
+
+ExecOnceSession::~ExecOnceSession() {
+  if (monitor_ > 0) Reap(monitor_);  // the run goes on alone; the monitor finishes the record
+}
+
+Result<ExecRecord> ExecOnceSession::Replay(ExecRecord r) {
+  if (stdout_fd_ >= 0) (void)os::WriteAll(stdout_fd_, r.stdout_data);
+  if (stderr_fd_ >= 0) (void)os::WriteAll(stderr_fd_, r.stderr_data);
+  std::map<std::string, std::string> attrs = {{"key", r.key}, {"execID", r.exec_id}, {"exitCode", std::to_string(r.exit_code)}};
+  if (auto c = eng_->containers().Get(container_id_); c.ok()) attrs = EventAttributes(*c, attrs);
+  (void)eng_->events().Emit("container", "exec_once_replay", container_id_, attrs);
+  return r;
+}
+
+Result<ExecRecord> ExecOnceSession::Wait() {
+  if (waited_) return Status::FailedPrecondition("exec --once " + key_ + " was waited for already");
+  waited_ = true;
+  auto outcome = [&]() -> Result<ExecRecord> {
+    if (runs_here_) {
+      // The monitor's reports until it exits: a failure before the start, or nothing.
+      Status failed;
+      while (true) {
+        BD_ASSIGN_OR_RETURN(std::string line, shim::ReadLine(sync_.get()));
+        if (line.empty()) break;
+        if (line.rfind(shim::kMsgFailed, 0) == 0) {
+          std::string rest(TrimSpace(line.substr(shim::kMsgFailed.size())));
+          size_t sp = rest.find(' ');
+          failed = Status::Internal(sp == std::string::npos ? "the exec monitor failed" : rest.substr(sp + 1));
+        }
+      }
+      Reap(monitor_);
+      monitor_ = 0;
+      if (!failed.ok()) return failed;
+    }
+    // Until the record is settled: done (replayed unless run here) or interrupted.
+    while (true) {
+      BD_ASSIGN_OR_RETURN(std::optional<ExecRecord> r, eng_->exec_records().Find(container_id_, key_));
+      if (!r || r->id != record_id_) {
+        return Status::Unavailable("the run of exec --once " + key_ + " never started (its claim was withdrawn); try again");
+      }
+      if (r->state == ExecRecordState::kDone) return runs_here_ ? *r : Replay(std::move(*r));
+      if (r->state == ExecRecordState::kInterrupted) return Status::FailedPrecondition(InterruptedMessage(*r, container_name_));
+      // Running: wait for its supervisor, then read again (it finishes the record before it exits).
+      auto pidfd = os::PidfdOpen(r->supervisor_pid);
+      if (pidfd.ok() && os::ProcessMatches(r->supervisor_pid, r->supervisor_start)) {
+        BD_RETURN_IF_ERROR(os::WaitPidfd(pidfd->get(), -1).status());
+        continue;
+      }
+      BD_ASSIGN_OR_RETURN(Container c, eng_->containers().Get(container_id_));
+      BD_RETURN_IF_ERROR(eng_->exec_records().InterruptIfOrphaned(&*r, EventAttributes(c)).status());
+    }
+  }();
+  return op_.Finish(std::move(outcome));
+}
+
+Result<std::unique_ptr<ExecOnceSession>> Engine::StartExecOnce(const std::string& ref, const ExecOptions& opts,
+                                                               const ExecOnceOptions& once, const SessionIo& io) {
+  Operation op = Operation::Begin(ops_, "container", "exec_once", ref);
+  auto session = [&]() -> Result<std::unique_ptr<ExecOnceSession>> {
+    BD_RETURN_IF_ERROR(ValidateExecKey(once.key));
+    BD_RETURN_IF_ERROR(ValidateExecOptions(opts));
+    if (opts.detach) return Status::InvalidArgument("exec --once waits for its record: it cannot be detached (-d)");
+    if (once.output_limit < -1) return Status::InvalidArgument("the record limit must not be negative");
+    BD_ASSIGN_OR_RETURN(Container c, containers_.Find(ref));
+    std::unique_ptr<ExecOnceSession> s(new ExecOnceSession());
+    s->eng_ = this;
+    s->container_id_ = c.id;
+    s->container_name_ = c.name;
+    s->key_ = once.key;
+    s->stdout_fd_ = io.stdout_fd;
+    s->stderr_fd_ = io.stderr_fd;
+    // What is there decides: a record is replayed (or waited for), never run again.
+    auto settle = [&](ExecRecord r) -> Result<std::unique_ptr<ExecOnceSession>> {
+      if (r.state == ExecRecordState::kRunning) BD_RETURN_IF_ERROR(exec_records_.InterruptIfOrphaned(&r, EventAttributes(c)).status());
+      if (r.state == ExecRecordState::kInterrupted) return Status::FailedPrecondition(InterruptedMessage(r, c.name));
+      s->record_id_ = r.id;
+      return std::move(s);
+    };
+    if (!once.reset) {
+      BD_ASSIGN_OR_RETURN(std::optional<ExecRecord> there, exec_records_.Find(c.id, once.key, false));
+      if (there) return settle(std::move(*there));
+    }
+    if (c.Paused()) return Status::FailedPrecondition("container " + c.name + " is paused, unpause it first");
+    if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
+    BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
+    BD_ASSIGN_OR_RETURN(runtime::Process process, ExecProcessOf(c, spec, opts));
+    ExecRecord fresh;
+    fresh.container_id = c.id;
+    fresh.key = once.key;
+    fresh.exec_id = RandomHexId();
+    fresh.argv = process.args;
+    fresh.env = process.env;
+    fresh.working_dir = process.cwd;
+    fresh.user = process.user;
+    fresh.tty = opts.tty;
+    fresh.interactive = once.interactive && io.stdin_fd >= 0;
+    fresh.created_at = NowNanos();
+    fresh.output_limit = once.output_limit;
+    if (fresh.output_limit < 0) {
+      BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
+      fresh.output_limit = daemon.exec_output_limit;
+    }
+    // The monitor first, waiting for the go: the claim names it as the supervisor.
+    UniqueFd report[2], go[2];
+    BD_RETURN_IF_ERROR(os::MakePipe(report));
+    BD_RETURN_IF_ERROR(os::MakePipe(go));
+    UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!devnull) return os::ErrnoStatus("open /dev/null");
+    auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
+    BD_ASSIGN_OR_RETURN(pid_t monitor, SpawnMonitor(paths_.root, {report[1].get(), go[0].get(),
+                                                                  fresh.interactive ? io.stdin_fd : devnull.get(),
+                                                                  or_null(io.stdout_fd), or_null(io.stderr_fd)}));
+    report[1].Reset();
+    go[0].Reset();
+    auto abandon = [&](Status st) -> Status {
+      go[1].Reset();  // EOF: the monitor exits without running anything
+      Reap(monitor);
+      return st;
+    };
+    auto ready = shim::ReadLine(report[0].get());
+    if (!ready.ok()) return abandon(ready.status());
+    auto parts = Split(*ready, ' ');
+    auto start = parts.size() == 3 && parts[0] == kMsgReady ? ParseInt(parts[2]) : std::nullopt;
+    if (!start || ParseInt(parts[1]).value_or(0) != monitor) {
+      return abandon(Status::Internal("the exec monitor did not start" + (ready->empty() ? std::string() : ": " + *ready)));
+    }
+    fresh.supervisor_pid = monitor;
+    fresh.supervisor_start = static_cast<uint64_t>(*start);
+    auto claim = exec_records_.ClaimOrFind(&fresh, once.reset);
+    if (!claim.ok()) return abandon(claim.status());
+    if (!claim->claimed) {  // another call claimed it between our look and our claim
+      (void)abandon({});
+      if (once.reset && claim->existing->state == ExecRecordState::kRunning) {
+        return Status::FailedPrecondition("exec --once " + once.key + " is running in container " + c.name +
+                                          "; it cannot be reset until it ends");
+      }
+      return settle(std::move(*claim->existing));
+    }
+    std::string msg = std::string(kMsgGo) + " " + std::to_string(fresh.id) + " " + std::to_string(io.rows) + " " +
+                      std::to_string(io.cols) + "\n";
+    if (Status st = os::WriteAll(go[1].get(), msg); !st.ok()) {
+      (void)abandon(st);
+      return st.WithContext("hand the run to the exec monitor");
+    }
+    go[1].Reset();
+    s->record_id_ = fresh.id;
+    s->runs_here_ = true;
+    s->sync_ = std::move(report[0]);
+    s->monitor_ = monitor;
+    return std::move(s);
+  }();
+  if (!session.ok()) return op.Finish(std::move(session));
+  (*session)->op_ = std::move(op);  // the operation lasts until Wait
+  return session;
+}
+
+namespace {
+
+// The monitor's copy of one output stream: into the record (up to the limit) and on to the
+// caller while the caller's end takes it.
+struct Sink {
+  int from = -1;  // our end of the command's pipe (or the terminal's master)
+  int to = -1;    // the caller's descriptor; -1 once it went away
+  std::string* kept;
+  int64_t* size;
+  int64_t limit;
+  bool open = true;
+
+  // Reads what is there; false at the end of the stream.
+  bool Pump() {
+    char buf[65536];
+    ssize_t n = os::RetryEintr([&] { return ::read(from, buf, sizeof buf); });
+    if (n <= 0) return false;  // EOF, or EIO from a master whose terminal closed
+    *size += n;
+    if (int64_t room = limit - static_cast<int64_t>(kept->size()); room > 0) {
+      kept->append(buf, static_cast<size_t>(std::min<int64_t>(room, n)));
+    }
+    if (to >= 0 && !os::WriteAll(to, std::string_view(buf, static_cast<size_t>(n))).ok()) to = -1;
+    return true;
+  }
+};
+
+void Report(std::string_view line) {
+  std::string l(line);
+  l.push_back('\n');
+  (void)os::WriteAll(kReportFd, l);
+}
+
+}  // namespace
+
+int Engine::RunExecMonitor(const std::string& root) {
+  ::signal(SIGPIPE, SIG_IGN);
+  for (int fd : {kReportFd, kGoFd, kInFd, kOutFd, kErrFd}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  pid_t self = ::getpid();
+  Report(std::string(kMsgReady) + " " + std::to_string(self) + " " + std::to_string(os::ProcessStartTime(self)));
+  auto go = shim::ReadLine(kGoFd);
+  auto parts = go.ok() ? Split(*go, ' ') : std::vector<std::string>();
+  if (parts.size() != 4 || parts[0] != kMsgGo) return 0;  // the caller did not claim: nothing to do
+  int64_t id = ParseInt(parts[1]).value_or(0);
+  auto rows = static_cast<uint16_t>(ParseInt(parts[2]).value_or(0));
+  auto cols = static_cast<uint16_t>(ParseInt(parts[3]).value_or(0));
+  ::close(kGoFd);
+  auto eng = Engine::Open(root);
+  if (!eng.ok()) {
+    Report(std::string(shim::kMsgFailed) + " 125 " + eng.status().ToString());
+    return 1;  // the record stays running under us and reads as interrupted once we are gone
+  }
+  Engine& e = **eng;
+  auto record = e.exec_records_.GetById(id);
+  if (!record.ok() || record->supervisor_pid != self) return 1;
+  ExecRecord r = std::move(*record);
+  // Its own diagnostics go beside the container's log.
+  if (int fd = ::open((e.paths_.Container(r.container_id) + "/exec-monitor.log").c_str(),
+                      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      fd >= 0) {
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  // Before the command starts, a failure of the engine's withdraws the claim: nothing ran.
+  auto withdraw = [&](const Status& st) {
+    (void)e.exec_records_.Withdraw(r);
+    Report(std::string(shim::kMsgFailed) + " 125 " + st.ToString());
+    return 1;
+  };
+  auto c = e.containers_.Get(r.container_id);
+  if (!c.ok()) return withdraw(c.status());
+  if (c->Paused()) return withdraw(Status::FailedPrecondition("container " + c->name + " is paused"));
+  auto spec = runtime::SpecFromJson(c->spec_json);
+  if (!spec.ok()) return withdraw(spec.status());
+  auto pidfd = e.ContainerPidfd(*c);
+  if (!pidfd.ok()) return withdraw(pidfd.status());
+  runtime::Process process = spec->process;
+  process.args = r.argv;
+  process.env = r.env;
+  process.cwd = r.working_dir;
+  process.user = r.user;
+  process.terminal = r.tty;
+  process.console_height = rows;
+  process.console_width = cols;
+  process.die_with_parent = true;
+
+  UniqueFd out[2], err[2], console[2], master;
+  runtime::LaunchIo lio{r.interactive && !r.tty ? kInFd : -1, -1, -1};
+  if (r.tty) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return withdraw(os::ErrnoStatus("socketpair"));
+    console[0].Reset(sv[0]);
+    console[1].Reset(sv[1]);
+    lio.console_socket = console[1].get();
+  } else {
+    if (Status st = os::MakePipe(out); !st.ok()) return withdraw(st);
+    if (Status st = os::MakePipe(err); !st.ok()) return withdraw(st);
+    lio.stdout_fd = out[1].get();
+    lio.stderr_fd = err[1].get();
+  }
+  std::map<std::string, std::string> attrs = EventAttributes(*c, {{"execID", r.exec_id}, {"key", r.key}});
+  auto started = runtime::ExecIn(pidfd->get(), *spec, process, lio, /*detach=*/false);
+  out[1].Reset();
+  err[1].Reset();
+  console[1].Reset();
+  if (!started.ok()) {
+    CommandFailure failure = started.status().command_failure();
+    if (failure == CommandFailure::kNone) return withdraw(started.status());
+    // The command itself cannot run (not found, not executable): that is its one run.
+    r.exit_code = runtime::ExitCodeOf(failure);
+    r.error = started.status().message();
+    r.finished_at = NowNanos();
+    attrs["exitCode"] = std::to_string(r.exit_code);
+    if (Status st = e.exec_records_.Finish(r, attrs); !st.ok()) log::Warn("exec record {}: {}", r.key, st.ToString());
+    return 0;
+  }
+  r.pid = started->pid;
+  r.pid_start = os::ProcessStartTime(r.pid);
+  r.started_at = NowNanos();
+  if (Status st = e.exec_records_.MarkStarted(r, attrs); !st.ok()) {
+    (void)started->helper.Signal(SIGKILL);  // the record is not ours any more: it must not run unseen
+    (void)started->helper.Wait();
+    return 1;
+  }
+  (void)e.events_.Emit("container", "exec_start: " + Join(r.argv, " "), r.container_id, attrs);
+  if (r.tty) {
+    auto m = os::RecvFd(console[0].get());
+    if (m.ok()) master = std::move(*m);
+  }
+  Sink sinks[2] = {{r.tty ? master.get() : out[0].get(), kOutFd, &r.stdout_data, &r.stdout_size, r.output_limit},
+                   {r.tty ? -1 : err[0].get(), kErrFd, &r.stderr_data, &r.stderr_size, r.output_limit}};
+  if (sinks[0].from < 0) sinks[0].open = false;
+  if (sinks[1].from < 0) sinks[1].open = false;
+  bool relay_in = r.tty && r.interactive && master;
+  bool helper_done = false;
+  // Until the command ended and its streams are drained: a daemon it left holding them does
+  // not keep the record open.
+  while (sinks[0].open || sinks[1].open) {
+    pollfd fds[4];
+    int n = 0, idx[2] = {-1, -1}, in_idx = -1, helper_idx = -1;
+    for (int i = 0; i < 2; ++i) {
+      if (sinks[i].open) {
+        idx[i] = n;
+        fds[n++] = {sinks[i].from, POLLIN, 0};
+      }
+    }
+    if (relay_in) {
+      in_idx = n;
+      fds[n++] = {kInFd, POLLIN, 0};
+    }
+    if (!helper_done) {
+      helper_idx = n;
+      fds[n++] = {started->helper.pidfd(), POLLIN, 0};
+    }
+    int ready = ::poll(fds, static_cast<nfds_t>(n), helper_done ? 0 : -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;  // the command is gone and nothing more is there
+    for (int i = 0; i < 2; ++i) {
+      if (idx[i] >= 0 && (fds[idx[i]].revents & (POLLIN | POLLHUP | POLLERR)) && !sinks[i].Pump()) sinks[i].open = false;
+    }
+    if (in_idx >= 0 && (fds[in_idx].revents & (POLLIN | POLLHUP | POLLERR))) {
+      char buf[4096];
+      ssize_t got = os::RetryEintr([&] { return ::read(kInFd, buf, sizeof buf); });
+      if (got <= 0 || !os::WriteAll(master.get(), std::string_view(buf, static_cast<size_t>(got))).ok()) relay_in = false;
+    }
+    if (helper_idx >= 0 && (fds[helper_idx].revents & POLLIN)) helper_done = true;
+  }
+  auto status = started->helper.Wait();
+  r.exit_code = status.ok() ? runtime::ExitCodeFromWaitStatus(*status) : runtime::kExitEngineFailed;
+  r.finished_at = NowNanos();
+  attrs["exitCode"] = std::to_string(r.exit_code);
+  if (Status st = e.exec_records_.Finish(r, attrs); !st.ok()) {
+    log::Warn("exec record {}: {}", r.key, st.ToString());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace bd::engine
