@@ -76,6 +76,7 @@ void RegisterInspect(CLI::App& app, Context& ctx);  // inspect
 void RegisterImages(CLI::App& app, Context& ctx);   // images, rmi, import, load
 void RegisterLifecycle(CLI::App& app, Context& ctx);  // stop, kill, restart
 void RegisterExec(CLI::App& app, Context& ctx);       // exec
+void RegisterExecRecords(CLI::App& app, Context& ctx);  // exec-records ls, inspect, rm, prune
 void RegisterAttach(CLI::App& app, Context& ctx);     // attach
 void RegisterStats(CLI::App& app, Context& ctx);      // stats, pause, unpause
 void RegisterSystem(CLI::App& app, Context& ctx);     // system df, system info, info

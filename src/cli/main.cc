@@ -108,6 +108,7 @@ int Main(int argc, char** argv) {
   RegisterImages(app, ctx);
   RegisterLifecycle(app, ctx);
   RegisterExec(app, ctx);
+  RegisterExecRecords(app, ctx);
   RegisterAttach(app, ctx);
   RegisterCapsule(app, ctx);
   RegisterEvents(app, ctx);

@@ -62,7 +62,9 @@ Result<std::vector<DiskUsageRow>> DiskUsage(Engine& engine) {
     if (!k.attached_to.empty()) ++cap.active;
     else cap.reclaimable += k.blob_size;
   }
-  return std::vector<DiskUsageRow>{img, ctr, vol, cap};
+  BD_ASSIGN_OR_RETURN(ExecRecordStore::Usage records, engine.exec_records().DiskUsage());
+  DiskUsageRow rec{"Exec Records", records.total, records.running, records.bytes, records.reclaimable};
+  return std::vector<DiskUsageRow>{img, ctr, vol, cap, rec};
 }
 
 Result<SystemInfo> Info(Engine& engine) {

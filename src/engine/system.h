@@ -14,7 +14,7 @@ class Engine;
 // One row of `system df`: how many of a kind, how many in use, the bytes they take and how
 // many of those bytes removing the unused ones would free.
 struct DiskUsageRow {
-  std::string type;  // "Images", "Containers", "Local Volumes", "Capsules"
+  std::string type;  // "Images", "Containers", "Local Volumes", "Capsules", "Exec Records"
   int64_t total = 0;
   int64_t active = 0;
   int64_t size = 0;
@@ -23,7 +23,8 @@ struct DiskUsageRow {
 // Images count each layer once (shared layers are stored once); an image is active while a
 // container of it exists. Containers: their writable layers; active while running or paused.
 // Volumes: active while a container uses them. Capsules: their compressed blobs; active while
-// attached to a container.
+// attached to a container. Exec records: what the state database holds of them (output, argv,
+// environment); active while running, reclaimable by `exec-records prune` otherwise.
 Result<std::vector<DiskUsageRow>> DiskUsage(Engine& engine);
 
 struct SystemInfo {

@@ -47,7 +47,7 @@ std::string Columns(bool with_output) {
              "id, container_id, key, state, exec_id, argv, env, working_dir, user, tty, interactive,"
              " supervisor_pid, supervisor_start, pid, pid_start, created_at, started_at, finished_at,"
              " exit_code, error, output_limit, stdout_size, stderr_size, ") +
-         (with_output ? "stdout, stderr" : "x'', x''");
+         (with_output ? "stdout, stderr" : "x'', x''") + ", length(stdout), length(stderr)";
 }
 
 Result<ExecRecord> FromRow(store::Statement& st) {
@@ -77,6 +77,8 @@ Result<ExecRecord> FromRow(store::Statement& st) {
   r.stderr_size = st.Int(22);
   r.stdout_data = st.Blob(23);
   r.stderr_data = st.Blob(24);
+  r.stdout_kept = st.Int(25);
+  r.stderr_kept = st.Int(26);
   return r;
 }
 
@@ -91,8 +93,9 @@ Result<std::vector<ExecRecord>> AllRows(store::Statement& st) {
 }
 
 // Output as JSON: the text when it is UTF-8, else base64 (with the encoding said).
-json OutputJson(const std::string& data, int64_t size) {
-  json j = {{"Size", size}, {"Kept", data.size()}, {"Truncated", size > static_cast<int64_t>(data.size())}};
+json OutputJson(const std::string& data, int64_t size, int64_t kept, bool with_output) {
+  json j = {{"Size", size}, {"Kept", kept}, {"Truncated", size > kept}};
+  if (!with_output) return j;
   if (ValidateUtf8("output", data).ok()) {
     j["Data"] = data;
     j["Encoding"] = "utf-8";
@@ -126,7 +129,7 @@ Status ValidateExecKey(std::string_view key) {
   return {};
 }
 
-std::string ExecRecordJson(const ExecRecord& r, std::string_view container_name) {
+std::string ExecRecordJson(const ExecRecord& r, std::string_view container_name, bool with_output, int indent) {
   json j = {{"Container", {{"ID", r.container_id}, {"Name", container_name}}},
             {"Key", r.key},
             {"State", ExecRecordStateName(r.state)},
@@ -145,9 +148,9 @@ std::string ExecRecordJson(const ExecRecord& r, std::string_view container_name)
             {"ExitCode", r.exit_code},
             {"Error", r.error},
             {"OutputLimit", r.output_limit},
-            {"Stdout", OutputJson(r.stdout_data, r.stdout_size)},
-            {"Stderr", OutputJson(r.stderr_data, r.stderr_size)}};
-  return j.dump(2);
+            {"Stdout", OutputJson(r.stdout_data, r.stdout_size, r.stdout_kept, with_output)},
+            {"Stderr", OutputJson(r.stderr_data, r.stderr_size, r.stderr_kept, with_output)}};
+  return j.dump(indent);
 }
 
 Result<std::optional<ExecRecord>> ExecRecordStore::Find(const std::string& container_id, std::string_view key,
@@ -170,21 +173,11 @@ Result<ExecRecord> ExecRecordStore::GetById(int64_t id) {
 }
 
 Result<std::vector<ExecRecord>> ExecRecordStore::List(const std::string& container_id) {
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT " + Columns(false) + ", length(stdout), length(stderr)" +
-                                            " FROM exec_records" +
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT " + Columns(false) + " FROM exec_records" +
                                             (container_id.empty() ? "" : " WHERE container_id = ?") +
                                             " ORDER BY created_at, id"));
   if (!container_id.empty()) st.Bind(1, container_id);
-  std::vector<ExecRecord> out;
-  while (true) {
-    BD_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return out;
-    BD_ASSIGN_OR_RETURN(ExecRecord r, FromRow(st));
-    // Without the bytes, what is kept shows as that many bytes (sizes and truncation hold).
-    r.stdout_data.assign(static_cast<size_t>(st.Int(25)), '\0');
-    r.stderr_data.assign(static_cast<size_t>(st.Int(26)), '\0');
-    out.push_back(std::move(r));
-  }
+  return AllRows(st);
 }
 
 Result<ExecRecordStore::Claim> ExecRecordStore::ClaimOrFind(ExecRecord* fresh, bool reset) {
@@ -315,7 +308,7 @@ Result<ExecRecordStore::Usage> ExecRecordStore::DiskUsage() {
 Status ExecRecordStore::Remove(const std::string& container_id, std::string_view key) {
   return db_->WriteTxn([&]() -> Status {
     BD_ASSIGN_OR_RETURN(std::optional<ExecRecord> r, Find(container_id, key, false));
-    if (!r) return Status::NotFound("no exec record \"" + std::string(key) + "\" for this container");
+    if (!r) return Status::NotFound("no exec record \"" + std::string(key) + "\" in container " + container_id.substr(0, 12));
     if (r->state == ExecRecordState::kRunning && os::ProcessMatches(r->supervisor_pid, r->supervisor_start)) {
       return Status::FailedPrecondition("exec record \"" + r->key + "\" is running; wait for it to finish");
     }

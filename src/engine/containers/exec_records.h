@@ -50,16 +50,19 @@ struct ExecRecord {
   int64_t output_limit = 0;  // bytes kept of each stream
   std::string stdout_data, stderr_data;  // byte-exact, at most output_limit each
   int64_t stdout_size = 0, stderr_size = 0;  // bytes the command wrote to each, kept or not
+  int64_t stdout_kept = 0, stderr_kept = 0;  // bytes the record holds of each (read or not)
 
-  bool StdoutTruncated() const { return stdout_size > static_cast<int64_t>(stdout_data.size()); }
-  bool StderrTruncated() const { return stderr_size > static_cast<int64_t>(stderr_data.size()); }
+  bool StdoutTruncated() const { return stdout_size > stdout_kept; }
+  bool StderrTruncated() const { return stderr_size > stderr_kept; }
 };
 
 // InvalidArgument unless `key` is 1-255 bytes of UTF-8 without control characters.
 Status ValidateExecKey(std::string_view key);
 
-// `inspect`-shaped JSON of a record (output as text where it is UTF-8, else base64).
-std::string ExecRecordJson(const ExecRecord& r, std::string_view container_name);
+// `inspect`-shaped JSON of a record: with `with_output`, the output as text where it is UTF-8,
+// else base64; without, its sizes only. `indent` as nlohmann::json::dump (-1: one line).
+std::string ExecRecordJson(const ExecRecord& r, std::string_view container_name, bool with_output = true,
+                           int indent = 2);
 
 class ExecRecordStore {
  public:
