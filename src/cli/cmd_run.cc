@@ -140,25 +140,64 @@ int StartAndMaybeAttach(engine::Engine& eng, const engine::Container& c, bool at
   return AttachUntilExit(eng, c, **session);
 }
 
+// run --persistent: a new (or replacing) instance runs as `run` would; a reused one is started
+// when stopped, and attached to when running unless -d. With -d the id is printed either way.
+int RunPersistent(engine::Engine& eng, const engine::CreateOptions& opts, bool replace, bool detach,
+                  const std::string& detach_keys) {
+  auto p = eng.CreatePersistent(opts, replace);
+  if (!p.ok()) return Fail(p.status(), ExitStyle::kRun);
+  const engine::Container& c = p->container;
+  bool fresh = p->outcome != engine::Engine::Persistent::kReused;
+  if (fresh || !c.Active()) {
+    engine::AttachIo io{STDOUT_FILENO, STDERR_FILENO, c.config.open_stdin ? STDIN_FILENO : -1, detach_keys};
+    auto session = eng.Start(c.id, detach ? nullptr : &io);
+    if (!session.ok()) {
+      // Only a container this command made is removed: a reused one keeps its records.
+      if (fresh) (void)eng.Remove(c.id, true);
+      return Fail(session.status(), ExitStyle::kRun);
+    }
+    if (!detach && *session) return AttachUntilExit(eng, c, **session);
+    // No session: another command started it in between; attach as to a running one.
+  }
+  if (detach) {
+    std::printf("%s\n", c.id.c_str());
+    return 0;
+  }
+  engine::AttachIo io{STDOUT_FILENO, STDERR_FILENO, c.config.open_stdin ? STDIN_FILENO : -1, detach_keys};
+  auto session = eng.StartAttach(c.id, io);
+  if (!session.ok()) return Fail(session.status(), ExitStyle::kRun);
+  auto out = DriveAttach(**session);
+  if (!out.ok()) return Fail(out.status(), ExitStyle::kRun);
+  return ExitCodeOfOutcome(*out);
+}
+
 }  // namespace
 
 void RegisterRun(CLI::App& app, Context& ctx) {
   auto run_flags = std::make_shared<CreateFlags>();
   auto detach = std::make_shared<bool>(false);
   auto detach_keys = std::make_shared<std::string>();
+  auto replace = std::make_shared<bool>(false);
   CLI::App* run = app.add_subcommand("run", "Create and run a new container from an image");
   AddCreateFlags(run, *run_flags);
+  run->add_flag("--persistent", run_flags->opts.persistent,
+                "Reuse the container of this --name when its configuration is the same (start it if stopped)");
+  run->add_flag("--replace", *replace, "With --persistent: replace a container of this name whose configuration differs");
   run->add_flag("-d,--detach", *detach, "Run in the background and print the container ID");
   run->add_option("--detach-keys", *detach_keys,
                   "Key sequence that detaches from an -it container (default ctrl-p,ctrl-q)");
-  run->callback([&ctx, run, run_flags, detach, detach_keys] {
-    ctx.action = [&ctx, run, run_flags, detach, detach_keys]() -> int {
+  run->callback([&ctx, run, run_flags, detach, detach_keys, replace] {
+    ctx.action = [&ctx, run, run_flags, detach, detach_keys, replace]() -> int {
       if (Status st = FinishCreateFlags(run, *run_flags); !st.ok()) return Fail(st, ExitStyle::kRun);
       if (!detach_keys->empty()) {
         if (auto keys = engine::ParseDetachKeys(*detach_keys); !keys.ok()) return Fail(keys.status(), ExitStyle::kRun);
       }
+      if (*replace && !run_flags->opts.persistent) {
+        return Fail(Status::InvalidArgument("--replace needs --persistent"), ExitStyle::kRun);
+      }
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status(), ExitStyle::kRun);
+      if (run_flags->opts.persistent) return RunPersistent(**eng, run_flags->opts, *replace, *detach, *detach_keys);
       auto c = (*eng)->Create(run_flags->opts);
       if (!c.ok()) return Fail(c.status(), ExitStyle::kRun);
       // A container whose command never ran is removed: `run` leaves nothing half-made.
@@ -169,14 +208,26 @@ void RegisterRun(CLI::App& app, Context& ctx) {
   });
 
   auto create_flags = std::make_shared<CreateFlags>();
+  auto create_replace = std::make_shared<bool>(false);
   CLI::App* create = app.add_subcommand("create", "Create a new container");
   AddCreateFlags(create, *create_flags);
-  create->callback([&ctx, create, create_flags] {
-    ctx.action = [&ctx, create, create_flags]() -> int {
+  create->add_flag("--persistent", create_flags->opts.persistent,
+                   "Reuse the container of this --name when its configuration is the same");
+  create->add_flag("--replace", *create_replace,
+                   "With --persistent: replace a container of this name whose configuration differs");
+  create->callback([&ctx, create, create_flags, create_replace] {
+    ctx.action = [&ctx, create, create_flags, create_replace]() -> int {
       if (Status st = FinishCreateFlags(create, *create_flags); !st.ok()) return Fail(st, ExitStyle::kRun);
+      if (*create_replace && !create_flags->opts.persistent) {
+        return Fail(Status::InvalidArgument("--replace needs --persistent"), ExitStyle::kRun);
+      }
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status(), ExitStyle::kRun);
-      auto c = (*eng)->Create(create_flags->opts);
+      auto c = [&]() -> Result<engine::Container> {
+        if (!create_flags->opts.persistent) return (*eng)->Create(create_flags->opts);
+        BD_ASSIGN_OR_RETURN(engine::Engine::Persistent p, (*eng)->CreatePersistent(create_flags->opts, *create_replace));
+        return p.container;
+      }();
       if (!c.ok()) return Fail(c.status(), ExitStyle::kRun);
       std::printf("%s\n", c->id.c_str());
       return 0;

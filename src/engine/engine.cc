@@ -132,14 +132,56 @@ Result<int> Engine::Reconcile() {
   return changed;
 }
 
+Result<ContainerConfig> Engine::MergedConfig(const CreateOptions& opts, Image* image) {
+  BD_ASSIGN_OR_RETURN(*image, images_.ResolveOrBuiltin(opts.image));
+  CreateOptions merged = opts;
+  BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
+  merged.log_defaults = daemon.log;
+  return MergeConfig(merged, *image);
+}
+
+Result<Engine::Persistent> Engine::CreatePersistent(const CreateOptions& opts, bool replace) {
+  if (opts.name.empty()) {
+    return Status::InvalidArgument("--persistent needs --name: a persistent container is found again by its name");
+  }
+  if (opts.auto_remove) return Status::InvalidArgument("--persistent and --rm cannot be used together");
+  BD_RETURN_IF_ERROR(ValidateContainerName(opts.name));
+  CreateOptions want_opts = opts;
+  want_opts.persistent = true;
+  std::string name = opts.name[0] == '/' ? opts.name.substr(1) : opts.name;
+  // Another run of the same name may create it between the lookup and the insert: then the
+  // insert fails with AlreadyExists and the next round finds (and compares) that container.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    Result<Container> existing = containers_.Find(name);
+    if (existing.ok() && existing->name != name) existing = Status::NotFound("No such container: " + name);
+    if (!existing.ok() && existing.status().code() != Code::kNotFound) return existing.status();
+    Persistent::Outcome outcome = Persistent::kCreated;
+    if (existing.ok()) {
+      Image image;
+      BD_ASSIGN_OR_RETURN(ContainerConfig want, MergedConfig(want_opts, &image));
+      std::vector<std::string> diff = ConfigDifferences(existing->config, existing->image_id, want, image.id);
+      if (diff.empty()) return Persistent{*std::move(existing), Persistent::kReused};
+      if (!replace) {
+        return Status::FailedPrecondition(
+            "container " + name + " exists with a different configuration (" + Join(diff, ", ") +
+            (existing->config.persistent ? "" : "; it was not created --persistent") +
+            "): use --replace to make a new instance of it, or remove it");
+      }
+      BD_RETURN_IF_ERROR(Remove(existing->id, /*force=*/true));
+      outcome = Persistent::kReplaced;
+    }
+    Result<Container> made = Create(want_opts);
+    if (made.ok()) return Persistent{*std::move(made), outcome};
+    if (made.status().code() != Code::kAlreadyExists) return made.status();
+  }
+  return Status::Conflict("container " + name + " keeps being created and removed by other commands; try again");
+}
+
 Result<Container> Engine::Create(const CreateOptions& opts) {
   return Tracked(ops_, "container", "create", opts.name.empty() ? opts.image : opts.name, [&]() -> Result<Container> {
     if (!opts.name.empty()) BD_RETURN_IF_ERROR(ValidateContainerName(opts.name));
-    BD_ASSIGN_OR_RETURN(Image image, images_.ResolveOrBuiltin(opts.image));
-    CreateOptions merged = opts;
-    BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
-    merged.log_defaults = daemon.log;
-    BD_ASSIGN_OR_RETURN(ContainerConfig config, MergeConfig(merged, image));
+    Image image;
+    BD_ASSIGN_OR_RETURN(ContainerConfig config, MergedConfig(opts, &image));
     Container c;
     c.id = RandomHexId();
     c.name = opts.name.empty() ? GenerateContainerName() : opts.name;

@@ -83,6 +83,16 @@ class Engine {
 
   // Creates a container (state "created") with its rootfs prepared.
   Result<Container> Create(const CreateOptions& opts);
+  // run --persistent: the container named opts.name when its configuration hash (ConfigHash:
+  // the merged configuration and the image's id) is the one `opts` asks for, as it is (its id,
+  // its state, its exec records); otherwise FailedPrecondition naming what differs, or with
+  // `replace`, the old one removed (its records with it) and a new instance created. None
+  // there: created. Capsules attached since creation are not part of the configuration.
+  struct Persistent {
+    Container container;
+    enum Outcome { kCreated, kReused, kReplaced } outcome = kCreated;
+  };
+  Result<Persistent> CreatePersistent(const CreateOptions& opts, bool replace);
   // Starts a container through its handle. With `io`, output is also copied there and the
   // session reports the exit. A running container is a NOOP: no session is returned. When the
   // command could not run, the status says so in its CommandFailure.
@@ -165,6 +175,8 @@ class Engine {
 
  private:
   Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blobs);
+  // The configuration `opts` gives over its image (resolved into `image`) and the engine defaults.
+  Result<ContainerConfig> MergedConfig(const CreateOptions& opts, Image* image);
   // A pidfd for the container's main process, after checking it is still the shim's child,
   // so a recycled pid is never acted on.
   Result<UniqueFd> ContainerPidfd(const Container& c);

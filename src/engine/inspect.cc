@@ -39,6 +39,7 @@ std::string Engine::InspectContainer(const Container& c) const {
         {"FinishedAt",
          c.finished_at ? FormatRfc3339Nano(c.finished_at) : "0001-01-01T00:00:00Z"}}},
       {"Image", c.image_id},
+      {"ConfigHash", ConfigHash(c.config, c.image_id)},
       {"ResolvConfPath", dir + "/resolv.conf"},
       {"HostnamePath", dir + "/hostname"},
       {"HostsPath", dir + "/hosts"},
@@ -86,7 +87,8 @@ std::string Engine::InspectContainer(const Container& c) const {
         {"Labels", c.config.labels},
         {"StopTimeout", c.config.stop_timeout},
         {"OpenStdin", c.config.open_stdin},
-        {"Tty", c.config.tty}}},
+        {"Tty", c.config.tty},
+        {"Persistent", c.config.persistent}}},
   };
   return j.dump(4);
 }

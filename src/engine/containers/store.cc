@@ -3,7 +3,9 @@
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "base/digest.h"
 #include "base/strings.h"
 #include "base/time.h"
 #include "os/fs.h"
@@ -27,7 +29,8 @@ std::string ContainerConfigToJson(const ContainerConfig& c) {
             {"Binds", c.binds},       {"Tmpfs", c.tmpfs},           {"NetworkMode", c.network},
             {"Init", c.init},         {"OpenStdin", c.open_stdin},
             {"Tty", c.tty},
-            {"LogMaxSize", c.log.max_size}, {"LogMaxFile", c.log.max_file}};
+            {"LogMaxSize", c.log.max_size}, {"LogMaxFile", c.log.max_file},
+            {"Persistent", c.persistent}};
   return j.dump();
 }
 
@@ -70,10 +73,50 @@ Result<ContainerConfig> ContainerConfigFromJson(std::string_view text) {
     c.tty = j.value("Tty", false);
     c.log.max_size = j.value("LogMaxSize", c.log.max_size);
     c.log.max_file = j.value("LogMaxFile", c.log.max_file);
+    c.persistent = j.value("Persistent", false);
     return c;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("container config: ") + e.what());
   }
+}
+
+namespace {
+
+// The configuration as the hash and the comparison see it: the image reference as typed
+// ("busybox" or "busybox:latest") gives way to the image's id.
+json ComparableConfig(const ContainerConfig& c, const std::string& image_id) {
+  json j = json::parse(ContainerConfigToJson(c));
+  j["Image"] = image_id;
+  return j;
+}
+
+std::string EnvName(const std::string& kv) { return kv.substr(0, kv.find('=')); }
+
+}  // namespace
+
+std::string ConfigHash(const ContainerConfig& config, const std::string& image_id) {
+  return Sha256Digest(ComparableConfig(config, image_id).dump());
+}
+
+std::vector<std::string> ConfigDifferences(const ContainerConfig& have, const std::string& have_image,
+                                           const ContainerConfig& want, const std::string& want_image) {
+  json a = ComparableConfig(have, have_image);
+  json b = ComparableConfig(want, want_image);
+  std::vector<std::string> out;
+  for (auto it = b.begin(); it != b.end(); ++it) {
+    if (a.contains(it.key()) && a[it.key()] == it.value()) continue;
+    if (it.key() != "Env") {
+      out.push_back(it.key());
+      continue;
+    }
+    // Values may be secrets: name the variables only.
+    std::set<std::string> names;
+    std::set<std::string> in_a(have.env.begin(), have.env.end()), in_b(want.env.begin(), want.env.end());
+    for (const std::string& kv : have.env) if (!in_b.count(kv)) names.insert(EnvName(kv));
+    for (const std::string& kv : want.env) if (!in_a.count(kv)) names.insert(EnvName(kv));
+    out.push_back(names.empty() ? "Env (order)" : "Env (" + Join(std::vector<std::string>(names.begin(), names.end()), ", ") + ")");
+  }
+  return out;
 }
 
 std::map<std::string, std::string> EventAttributes(const Container& c, std::map<std::string, std::string> extra) {

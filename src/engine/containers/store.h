@@ -58,6 +58,7 @@ struct ContainerConfig {
   bool open_stdin = false;         // -i: the container's stdin is a pipe kept open
   bool tty = false;                // -t: the container's stdio is its own pseudo-terminal
   LogLimits log;                   // --log-opt max-size / max-file
+  bool persistent = false;         // run --persistent: found again by name and reused
 };
 
 // One -v: a host path (absolute) or a named volume, mounted at an absolute container path.
@@ -86,6 +87,15 @@ bool ShouldRestart(const ContainerConfig& config, int exit_code, int restarts);
 
 std::string ContainerConfigToJson(const ContainerConfig& c);
 Result<ContainerConfig> ContainerConfigFromJson(std::string_view json);
+
+// A persistent container's configuration hash: sha256 of its merged configuration (what
+// ContainerConfigToJson holds, but for the image reference as typed) and the id of its image.
+// `run --persistent` reuses a container only when the hash of what it asks for is this one.
+std::string ConfigHash(const ContainerConfig& config, const std::string& image_id);
+// What differs between two configurations, by field name ("Cmd", "Memory", "Image" when the
+// image ids differ); for Env, the names of the variables that differ, never their values.
+std::vector<std::string> ConfigDifferences(const ContainerConfig& have, const std::string& have_image,
+                                           const ContainerConfig& want, const std::string& want_image);
 
 
 struct Container {
@@ -161,6 +171,7 @@ struct CreateOptions {
   bool tty = false;         // -t
   std::vector<std::string> log_opts;  // --log-opt KEY=VALUE
   LogLimits log_defaults;             // the engine's (daemon.json "log-opts"), under log_opts
+  bool persistent = false;            // --persistent (Engine::CreatePersistent)
 };
 
 // InvalidArgument when text the config holds is not UTF-8 or the hostname is not one.
