@@ -4,6 +4,8 @@
 Suites:
   start  run of `true` to its exit: basic-docker run --rm, crun run, runc run, podman run --rm
   exec   `true` in a running container: basic-docker exec, crun exec, runc exec, podman exec
+  exec-once  exec --once of `true`: its replay and its first run (a new key each time) against a
+         plain basic-docker exec and crun exec
   rss    memory of the per-container monitor of an idle container: basic-docker-shim vs conmon
   runtime  OCI runtimes on one bundle running `true`: basic-runtime run, crun run, runc run
   update   `update --memory` of a running container: basic-runtime update, runc update, crun update
@@ -109,6 +111,32 @@ def exec_suite(args):
         run(podman_base(args) + ["rm", "-f", pod], check=False)
 
 
+def exec_once_suite(args):
+    run([args.bd, "--root", args.root, "run", "-d", "--name", "bench-once", "busybox", "sleep", "3600"])
+    crun_id = f"bench-crun-{os.getpid()}"
+    run(["crun", "run", "--detach", "--bundle", f"{args.bundle}-sleep", crun_id], detached=True)
+    bd = [args.bd, "--root", args.root]
+    run(bd + ["exec", "--once", "recorded", "bench-once", "true"])
+    keys = iter(range(10**9))
+    try:
+        commands = {
+            "basic-docker exec CTR true": lambda: bd + ["exec", "bench-once", "true"],
+            "basic-docker exec --once K CTR true (replay)": lambda: bd + ["exec", "--once", "recorded", "bench-once", "true"],
+            "basic-docker exec --once NEW CTR true (run)": lambda: bd + ["exec", "--once", f"k{next(keys)}", "bench-once", "true"],
+            "crun exec CTR true": lambda: ["crun", "exec", crun_id, "true"],
+        }
+        names, samples = measure(commands, args.rounds)
+        m = report(names, samples)
+        print(f"\nreplay / plain exec: {m[names[1]] / m[names[0]]:.2f}x (target < 1.0)")
+        print(f"first run / plain exec: {m[names[2]] / m[names[0]]:.2f}x (target < 1.2: recording overhead under 20%)")
+        print(f"first run / crun exec: {m[names[2]] / m[names[3]]:.2f}x")
+    finally:
+        run(bd + ["rm", "-f", "bench-once"], check=False)
+        run(["crun", "kill", crun_id, "KILL"], check=False)
+        time.sleep(0.2)
+        run(["crun", "delete", "--force", crun_id], check=False)
+
+
 def runtime_suite(args):
     counter = iter(range(10**9))
     state = os.path.join(os.path.dirname(args.bundle), "basic-runtime-state")
@@ -197,7 +225,7 @@ def rss_suite(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("suite", choices=["start", "exec", "rss", "runtime", "update"])
+    ap.add_argument("suite", choices=["start", "exec", "exec-once", "rss", "runtime", "update"])
     ap.add_argument("--rounds", type=int, default=50)
     ap.add_argument("--bd", required=True)
     ap.add_argument("--root", required=True)
@@ -205,7 +233,7 @@ def main():
     ap.add_argument("--podman-dir", required=True)
     ap.add_argument("--runtime", required=True)
     args = ap.parse_args()
-    {"start": start_suite, "exec": exec_suite, "rss": rss_suite,
+    {"start": start_suite, "exec": exec_suite, "exec-once": exec_once_suite, "rss": rss_suite,
      "runtime": runtime_suite, "update": update_suite}[args.suite](args)
 
 

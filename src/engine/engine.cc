@@ -92,7 +92,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(Options opts) {
     return Status::InvalidArgument("the data root must be an absolute path, not \"" + opts.root + "\"");
   }
   Paths paths{opts.root};
-  BD_ASSIGN_OR_RETURN(store::BlobStore blobs, PrepareDataRoot(paths));
+  BD_ASSIGN_OR_RETURN(store::BlobStore blobs, opts.prepare_root ? PrepareDataRoot(paths) : store::BlobStore::Open(paths.root));
   BD_ASSIGN_OR_RETURN(std::unique_ptr<store::Db> db, store::Db::Open(paths.Db(), Migrations()));
   std::unique_ptr<Engine> eng(new Engine(std::move(paths), std::move(db), std::move(blobs)));
   for (auto& c : opts.components) eng->registry_.Register(std::move(c));

@@ -53,6 +53,9 @@ class Engine {
   struct Options {
     std::string root;
     std::vector<std::unique_ptr<portlayer::Component>> components;
+    // False for a helper of an engine already open on this root (the exec monitor): the root
+    // is used as it is, its scratch not swept.
+    bool prepare_root = true;
   };
   static Result<std::unique_ptr<Engine>> Open(Options opts);
 
@@ -140,8 +143,9 @@ class Engine {
   // terminal's output is the record's stdout.
   Result<std::unique_ptr<ExecOnceSession>> StartExecOnce(const std::string& ref, const ExecOptions& opts,
                                                          const ExecOnceOptions& once, const SessionIo& io);
-  // The exec monitor's body (basic-docker-shim --exec-once): its process's exit code.
-  static int RunExecMonitor(const std::string& root);
+  // The exec monitor's body (basic-docker-shim --root ROOT --exec-once CONTAINER-ID): its
+  // process's exit code.
+  static int RunExecMonitor(const std::string& root, const std::string& container_id);
 
   // Writes the container's log to `out_fd` / `err_fd`.
   Status Logs(const std::string& ref, const LogsOptions& opts, int out_fd, int err_fd);

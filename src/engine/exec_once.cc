@@ -30,18 +30,21 @@
 #include "runtime/launch.h"
 #include "shim/protocol.h"
 
+#include <time.h>
 namespace bd::engine {
 namespace {
 
 constexpr int kReportFd = 3, kGoFd = 4, kInFd = 5, kOutFd = 6, kErrFd = 7;
-constexpr std::string_view kMsgReady = "ready";
 constexpr std::string_view kMsgGo = "go";
+constexpr std::string_view kMsgDone = "done";
+// How long a command runs before its start is recorded on its own (see RunExecMonitor).
+constexpr int64_t kRecordStartAfterMs = 20;  // "done EXIT-CODE": the record is finished
 
 // Starts the monitor as our child in a session of its own (no terminal's signals reach it),
 // with `fds` as its descriptors 3.. in order and nothing else open.
-Result<pid_t> SpawnMonitor(const std::string& root, const std::array<int, 5>& fds) {
+Result<pid_t> SpawnMonitor(const std::string& root, const std::string& container_id, const std::array<int, 5>& fds) {
   std::string shim = ShimPath();
-  std::vector<std::string> args = {shim, "--root", root, "--exec-once"};
+  std::vector<std::string> args = {shim, "--root", root, "--exec-once", container_id};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -86,7 +89,7 @@ void Reap(pid_t pid) {
 std::string InterruptedMessage(const ExecRecord& r, std::string_view container_name) {
   return "exec --once " + r.key + " in container " + std::string(container_name) +
          " was interrupted: its supervisor (pid " + std::to_string(r.supervisor_pid) + ") died" +
-         (r.started_at ? " while the command ran" : " before the command started") +
+         (r.started_at ? " while the command ran" : " before the command's start was recorded (it may have run)") +
          "; it is not run again on its own: `exec --once " + r.key +
          " --reset` runs it anew, `exec-records rm " + std::string(container_name) + " " + r.key + "` forgets it";
 }
@@ -111,9 +114,14 @@ Result<ExecRecord> ExecOnceSession::Wait() {
     if (runs_here_) {
       // The monitor's reports until it exits: a failure before the start, or nothing.
       Status failed;
+      std::optional<int> done;
       while (true) {
         BD_ASSIGN_OR_RETURN(std::string line, shim::ReadLine(sync_.get()));
         if (line.empty()) break;
+        if (line.rfind(std::string(kMsgDone) + " ", 0) == 0) {
+          done = ParseInt(TrimSpace(line.substr(kMsgDone.size())));
+          break;
+        }
         if (line.rfind(shim::kMsgFailed, 0) == 0) {
           std::string rest(TrimSpace(line.substr(shim::kMsgFailed.size())));
           size_t sp = rest.find(' ');
@@ -123,6 +131,15 @@ Result<ExecRecord> ExecOnceSession::Wait() {
       Reap(monitor_);
       monitor_ = 0;
       if (!failed.ok()) return failed;
+      if (done) {  // finished as reported: its output reached the caller as it came
+        ExecRecord r;
+        r.id = record_id_;
+        r.container_id = container_id_;
+        r.key = key_;
+        r.state = ExecRecordState::kDone;
+        r.exit_code = *done;
+        return r;
+      }
     }
     // Until the record is settled: done (replayed unless run here) or interrupted.
     while (true) {
@@ -174,33 +191,16 @@ Result<std::unique_ptr<ExecOnceSession>> Engine::StartExecOnce(const std::string
     }
     if (c.Paused()) return Status::FailedPrecondition("container " + c.name + " is paused, unpause it first");
     if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
-    BD_ASSIGN_OR_RETURN(runtime::Spec spec, runtime::SpecFromJson(c.spec_json));
-    BD_ASSIGN_OR_RETURN(runtime::Process process, ExecProcessOf(c, spec, opts));
-    ExecRecord fresh;
-    fresh.container_id = c.id;
-    fresh.key = once.key;
-    fresh.exec_id = RandomHexId();
-    fresh.argv = process.args;
-    fresh.env = process.env;
-    fresh.working_dir = process.cwd;
-    fresh.user = process.user;
-    fresh.tty = opts.tty;
-    fresh.interactive = once.interactive && io.stdin_fd >= 0;
-    fresh.created_at = NowNanos();
-    fresh.output_limit = once.output_limit;
-    if (fresh.output_limit < 0) {
-      BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
-      fresh.output_limit = daemon.exec_output_limit;
-    }
     // The monitor first, waiting for the go: the claim names it as the supervisor.
+    bool interactive = once.interactive && io.stdin_fd >= 0;
     UniqueFd report[2], go[2];
     BD_RETURN_IF_ERROR(os::MakePipe(report));
     BD_RETURN_IF_ERROR(os::MakePipe(go));
     UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!devnull) return os::ErrnoStatus("open /dev/null");
     auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
-    BD_ASSIGN_OR_RETURN(pid_t monitor, SpawnMonitor(paths_.root, {report[1].get(), go[0].get(),
-                                                                  fresh.interactive ? io.stdin_fd : devnull.get(),
+    BD_ASSIGN_OR_RETURN(pid_t monitor, SpawnMonitor(paths_.root, c.id, {report[1].get(), go[0].get(),
+                                                                  interactive ? io.stdin_fd : devnull.get(),
                                                                   or_null(io.stdout_fd), or_null(io.stderr_fd)}));
     report[1].Reset();
     go[0].Reset();
@@ -209,15 +209,34 @@ Result<std::unique_ptr<ExecOnceSession>> Engine::StartExecOnce(const std::string
       Reap(monitor);
       return st;
     };
-    auto ready = shim::ReadLine(report[0].get());
-    if (!ready.ok()) return abandon(ready.status());
-    auto parts = Split(*ready, ' ');
-    auto start = parts.size() == 3 && parts[0] == kMsgReady ? ParseInt(parts[2]) : std::nullopt;
-    if (!start || ParseInt(parts[1]).value_or(0) != monitor) {
-      return abandon(Status::Internal("the exec monitor did not start" + (ready->empty() ? std::string() : ": " + *ready)));
+    // The command's process, worked out while the monitor loads.
+    auto spec = runtime::SpecFromJson(c.spec_json);
+    if (!spec.ok()) return abandon(spec.status());
+    auto process = ExecProcessOf(c, *spec, opts);
+    if (!process.ok()) return abandon(process.status());
+    ExecRecord fresh;
+    fresh.container_id = c.id;
+    fresh.key = once.key;
+    fresh.exec_id = RandomHexId();
+    fresh.argv = process->args;
+    fresh.env = process->env;
+    fresh.working_dir = process->cwd;
+    fresh.user = process->user;
+    fresh.tty = opts.tty;
+    fresh.interactive = interactive;
+    fresh.created_at = NowNanos();
+    fresh.output_limit = once.output_limit;
+    if (fresh.output_limit < 0) {
+      auto daemon = LoadDaemonConfig(paths_);
+      if (!daemon.ok()) return abandon(daemon.status());
+      fresh.output_limit = daemon->exec_output_limit;
     }
+    // Its identity is fixed from the fork, and it is our unreaped child: no need to wait for
+    // it to load (it opens the state database meanwhile, while the claim commits).
+    uint64_t start = os::ProcessStartTime(monitor);
+    if (start == 0) return abandon(Status::Internal("the exec monitor did not start"));
     fresh.supervisor_pid = monitor;
-    fresh.supervisor_start = static_cast<uint64_t>(*start);
+    fresh.supervisor_start = start;
     auto claim = exec_records_.ClaimOrFind(&fresh, once.reset);
     if (!claim.ok()) return abandon(claim.status());
     if (!claim->claimed) {  // another call claimed it between our look and our claim
@@ -280,11 +299,17 @@ void Report(std::string_view line) {
 
 }  // namespace
 
-int Engine::RunExecMonitor(const std::string& root) {
+int Engine::RunExecMonitor(const std::string& root, const std::string& container_id) {
   ::signal(SIGPIPE, SIG_IGN);
   for (int fd : {kReportFd, kGoFd, kInFd, kOutFd, kErrFd}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   pid_t self = ::getpid();
-  Report(std::string(kMsgReady) + " " + std::to_string(self) + " " + std::to_string(os::ProcessStartTime(self)));
+  // Everything that does not need the claim is done before the go, while the caller's claim
+  // commits: the state database opened (the caller prepared the root), the container's spec
+  // read, its process's pidfd taken. A failure here is reported once the claim is ours.
+  auto eng = Engine::Open(Options{root, {}, /*prepare_root=*/false});
+  Result<Container> c = eng.ok() ? (*eng)->containers_.Get(container_id) : Result<Container>(eng.status());
+  Result<runtime::Spec> spec = c.ok() ? runtime::SpecFromJson(c->spec_json) : Result<runtime::Spec>(c.status());
+  Result<UniqueFd> pidfd = spec.ok() ? (*eng)->ContainerPidfd(*c) : Result<UniqueFd>(spec.status());
   auto go = shim::ReadLine(kGoFd);
   auto parts = go.ok() ? Split(*go, ' ') : std::vector<std::string>();
   if (parts.size() != 4 || parts[0] != kMsgGo) return 0;  // the caller did not claim: nothing to do
@@ -292,14 +317,13 @@ int Engine::RunExecMonitor(const std::string& root) {
   auto rows = static_cast<uint16_t>(ParseInt(parts[2]).value_or(0));
   auto cols = static_cast<uint16_t>(ParseInt(parts[3]).value_or(0));
   ::close(kGoFd);
-  auto eng = Engine::Open(root);
   if (!eng.ok()) {
     Report(std::string(shim::kMsgFailed) + " 125 " + eng.status().ToString());
     return 1;  // the record stays running under us and reads as interrupted once we are gone
   }
   Engine& e = **eng;
   auto record = e.exec_records_.GetById(id);
-  if (!record.ok() || record->supervisor_pid != self) return 1;
+  if (!record.ok() || record->supervisor_pid != self || record->container_id != container_id) return 1;
   ExecRecord r = std::move(*record);
   // Its own diagnostics go beside the container's log.
   if (int fd = ::open((e.paths_.Container(r.container_id) + "/exec-monitor.log").c_str(),
@@ -314,13 +338,8 @@ int Engine::RunExecMonitor(const std::string& root) {
     Report(std::string(shim::kMsgFailed) + " 125 " + st.ToString());
     return 1;
   };
-  auto c = e.containers_.Get(r.container_id);
-  if (!c.ok()) return withdraw(c.status());
-  if (c->Paused()) return withdraw(Status::FailedPrecondition("container " + c->name + " is paused"));
-  auto spec = runtime::SpecFromJson(c->spec_json);
-  if (!spec.ok()) return withdraw(spec.status());
-  auto pidfd = e.ContainerPidfd(*c);
   if (!pidfd.ok()) return withdraw(pidfd.status());
+  if (c->Paused()) return withdraw(Status::FailedPrecondition("container " + c->name + " is paused"));
   runtime::Process process = spec->process;
   process.args = r.argv;
   process.env = r.env;
@@ -364,12 +383,19 @@ int Engine::RunExecMonitor(const std::string& root) {
   r.pid = started->pid;
   r.pid_start = os::ProcessStartTime(r.pid);
   r.started_at = NowNanos();
-  if (Status st = e.exec_records_.MarkStarted(r, attrs); !st.ok()) {
-    (void)started->helper.Signal(SIGKILL);  // the record is not ours any more: it must not run unseen
-    (void)started->helper.Wait();
-    return 1;
-  }
-  (void)e.events_.Emit("container", "exec_start: " + Join(r.argv, " "), r.container_id, attrs);
+  // The start is recorded once the command has run for kRecordStartAfter, or with the finish
+  // of a command that ended sooner: one transaction for a short command instead of two.
+  bool start_recorded = false;
+  auto record_start = [&]() -> bool {
+    start_recorded = true;
+    if (Status st = e.exec_records_.MarkStarted(r, attrs); !st.ok()) {
+      (void)started->helper.Signal(SIGKILL);  // the record is not ours any more: it must not run unseen
+      (void)started->helper.Wait();
+      return false;
+    }
+    return true;
+  };
+  const int64_t record_start_at = r.started_at + kRecordStartAfterMs * 1'000'000;
   if (r.tty) {
     auto m = os::RecvFd(console[0].get());
     if (m.ok()) master = std::move(*m);
@@ -399,8 +425,14 @@ int Engine::RunExecMonitor(const std::string& root) {
       helper_idx = n;
       fds[n++] = {started->helper.pidfd(), POLLIN, 0};
     }
-    int ready = ::poll(fds, static_cast<nfds_t>(n), helper_done ? 0 : -1);
+    int timeout = helper_done ? 0 : -1;
+    if (!start_recorded && !helper_done) timeout = static_cast<int>(std::max<int64_t>(0, (record_start_at - NowNanos()) / 1'000'000));
+    int ready = ::poll(fds, static_cast<nfds_t>(n), timeout);
     if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0 && !start_recorded && !helper_done) {
+      if (!record_start()) return 1;
+      continue;
+    }
     if (ready <= 0) break;  // the command is gone and nothing more is there
     for (int i = 0; i < 2; ++i) {
       if (idx[i] >= 0 && (fds[idx[i]].revents & (POLLIN | POLLHUP | POLLERR)) && !sinks[i].Pump()) sinks[i].open = false;
@@ -416,10 +448,12 @@ int Engine::RunExecMonitor(const std::string& root) {
   r.exit_code = status.ok() ? runtime::ExitCodeFromWaitStatus(*status) : runtime::kExitEngineFailed;
   r.finished_at = NowNanos();
   attrs["exitCode"] = std::to_string(r.exit_code);
-  if (Status st = e.exec_records_.Finish(r, attrs); !st.ok()) {
+  if (Status st = e.exec_records_.Finish(r, attrs, /*record_start=*/!start_recorded); !st.ok()) {
     log::Warn("exec record {}: {}", r.key, st.ToString());
     return 1;
   }
+  // The caller need not wait for our exit nor read the record back for what it saw live.
+  Report(std::string(kMsgDone) + " " + std::to_string(r.exit_code));
   return 0;
 }
 

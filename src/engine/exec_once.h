@@ -43,7 +43,9 @@ class ExecOnceSession {
   // Blocks until the record is done. Unless runs_here(), then writes its stdout and stderr to
   // the caller's descriptors and records exec_once_replay. FailedPrecondition when the run was
   // interrupted (its supervisor died); the status of the engine's failure when the command
-  // could not be started at all (nothing was recorded then).
+  // could not be started at all (nothing was recorded then). When runs_here(), the record
+  // returned has its id, key, state and exit code only (the output went to the caller as it
+  // came); exec_records().Find reads all of it.
   Result<ExecRecord> Wait();
 
  private:

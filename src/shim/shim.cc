@@ -510,8 +510,8 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
 }  // namespace
 
 int Main(int argc, char** argv) {
-  if (argc == 4 && std::string_view(argv[1]) == "--root" && std::string_view(argv[3]) == "--exec-once") {
-    return engine::Engine::RunExecMonitor(argv[2]);  // an exec --once run (engine/exec_once.h)
+  if (argc == 5 && std::string_view(argv[1]) == "--root" && std::string_view(argv[3]) == "--exec-once") {
+    return engine::Engine::RunExecMonitor(argv[2], argv[4]);  // an exec --once run (engine/exec_once.h)
   }
   std::string root, id;
   bool attach = false;

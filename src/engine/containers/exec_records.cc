@@ -219,21 +219,28 @@ constexpr std::string_view kWhereSupervised =
     " WHERE id = ?1 AND state = 'running' AND supervisor_pid = ?2 AND supervisor_start = ?3";
 }  // namespace
 
-Status ExecRecordStore::MarkStarted(const ExecRecord& r, const std::map<std::string, std::string>& attributes) {
-  return db_->WriteTxn([&]() -> Status {
-    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE exec_records SET pid = ?4, pid_start = ?5, started_at = ?6" +
-                                              std::string(kWhereSupervised)));
-    BD_RETURN_IF_ERROR(st.BindAll(r.id, static_cast<int64_t>(r.supervisor_pid), static_cast<int64_t>(r.supervisor_start),
-                                  static_cast<int64_t>(r.pid), static_cast<int64_t>(r.pid_start), r.started_at)
-                           .Run());
-    if (db_->Changes() == 0) return Status::FailedPrecondition("exec record " + r.key + " is no longer this run's");
-    return events_.Emit("container", "exec_once_start", r.container_id, attributes);
-  });
+Status ExecRecordStore::RecordStart(const ExecRecord& r, const std::map<std::string, std::string>& attributes) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE exec_records SET pid = ?4, pid_start = ?5, started_at = ?6" +
+                                            std::string(kWhereSupervised)));
+  BD_RETURN_IF_ERROR(st.BindAll(r.id, static_cast<int64_t>(r.supervisor_pid), static_cast<int64_t>(r.supervisor_start),
+                                static_cast<int64_t>(r.pid), static_cast<int64_t>(r.pid_start), r.started_at)
+                         .Run());
+  if (db_->Changes() == 0) return Status::FailedPrecondition("exec record " + r.key + " is no longer this run's");
+  BD_RETURN_IF_ERROR(events_.Emit("container", "exec_once_start", r.container_id, attributes));
+  // Docker's own exec event too, with the command line, as a plain exec records it.
+  return events_.Emit("container", "exec_start: " + Join(r.argv, " "), r.container_id, attributes);
 }
 
-Status ExecRecordStore::Finish(const ExecRecord& r, const std::map<std::string, std::string>& attributes) {
-  FullSync durable(db_);
+Status ExecRecordStore::MarkStarted(const ExecRecord& r, const std::map<std::string, std::string>& attributes) {
+  return db_->WriteTxn([&]() -> Status { return RecordStart(r, attributes); });
+}
+
+// Not synced to disk at commit (WAL, synchronous=NORMAL): a finish lost to a power cut leaves
+// the record running under a dead supervisor, which reads as interrupted; never as not run.
+Status ExecRecordStore::Finish(const ExecRecord& r, const std::map<std::string, std::string>& attributes,
+                               bool record_start) {
   return db_->WriteTxn([&]() -> Status {
+    if (record_start) BD_RETURN_IF_ERROR(RecordStart(r, attributes));
     BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
         "UPDATE exec_records SET state = 'done', finished_at = ?4, exit_code = ?5, error = ?6,"
         " stdout_size = ?7, stderr_size = ?8, stdout = ?9, stderr = ?10" + std::string(kWhereSupervised)));

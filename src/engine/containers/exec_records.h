@@ -87,8 +87,13 @@ class ExecRecordStore {
   Result<Claim> ClaimOrFind(ExecRecord* fresh, bool reset);
   // The supervisor's steps. Each changes the record only while it is running under
   // `supervisor` (pid, start): FailedPrecondition otherwise.
+  // MarkStarted records the command's pid and start (and exec_once_start); Finish the end,
+  // with the start too when `record_start` (a command that ended before its start was
+  // recorded: one transaction instead of two). Finish is not synced to disk at commit: one
+  // lost to a power cut leaves the record running under a dead supervisor, read as
+  // interrupted, never as not run.
   Status MarkStarted(const ExecRecord& r, const std::map<std::string, std::string>& attributes);
-  Status Finish(const ExecRecord& r, const std::map<std::string, std::string>& attributes);
+  Status Finish(const ExecRecord& r, const std::map<std::string, std::string>& attributes, bool record_start = false);
   // The command never started because of the engine (not the command): the claim is
   // withdrawn, as if never made.
   Status Withdraw(const ExecRecord& r);
@@ -116,6 +121,8 @@ class ExecRecordStore {
   Result<PruneReport> Prune(int64_t before);
 
  private:
+  // MarkStarted's change, inside the caller's transaction.
+  Status RecordStart(const ExecRecord& r, const std::map<std::string, std::string>& attributes);
   store::Db* db_;
   EventLog events_;
 };
