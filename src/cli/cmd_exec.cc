@@ -11,6 +11,8 @@
 #include "cli/cli.h"
 #include "engine/daemon_config.h"
 #include "engine/exec_once.h"
+#include "engine/paths.h"
+#include "os/fs.h"
 #include "os/terminal.h"
 
 namespace bd::cli {
@@ -19,8 +21,9 @@ namespace {
 
 // exec --once: the run (or the replay) of a record, its exit code the recorded one.
 template <typename Flags>
-int RunOnce(engine::Engine& eng, const std::string& container, const Flags& f, const engine::SessionIo& io) {
-  engine::ExecOnceOptions once{f.once, f.reset, -1, f.interactive};
+int RunOnce(engine::Engine& eng, const std::string& container, const Flags& f, const engine::SessionIo& io,
+            std::shared_ptr<engine::ExecMonitor> early) {
+  engine::ExecOnceOptions once{f.once, f.reset, -1, f.interactive, std::move(early)};
   if (!f.record_limit.empty()) {
     auto limit = engine::ParseByteSize(f.record_limit);
     if (!limit.ok()) return Fail(limit.status().WithContext("--record-limit"));
@@ -78,15 +81,22 @@ void RegisterExec(CLI::App& app, Context& ctx) {
       }
       f->opts.tty = f->tty;
       f->opts.cmd.assign(rest.begin() + 1, rest.end());
-      auto eng = ctx.Engine();
-      if (!eng.ok()) return Fail(eng.status());
       engine::SessionIo io{f->interactive ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO};
       struct winsize ws = {};
       if (f->tty && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {  // the terminal's size from the start
         io.rows = ws.ws_row;
         io.cols = ws.ws_col;
       }
-      if (exec->count("--once")) return RunOnce(**eng, rest[0], *f, io);
+      // exec --once on an existing data root: the monitor that may run it starts now, its
+      // start overlapping ours (a replay stops it unused).
+      std::shared_ptr<engine::ExecMonitor> early;
+      if (exec->count("--once") && !ctx.root.empty() && ctx.root[0] == '/' &&
+          os::Exists(engine::Paths{ctx.root}.Db())) {
+        if (auto m = engine::ExecMonitor::Spawn(ctx.root, rest[0], io, f->interactive); m.ok()) early = *std::move(m);
+      }
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      if (exec->count("--once")) return RunOnce(**eng, rest[0], *f, io, std::move(early));
       if (f->reset || !f->record_limit.empty()) {
         return Fail(Status::InvalidArgument("--reset and --record-limit go with --once KEY"));
       }

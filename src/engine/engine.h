@@ -143,9 +143,9 @@ class Engine {
   // terminal's output is the record's stdout.
   Result<std::unique_ptr<ExecOnceSession>> StartExecOnce(const std::string& ref, const ExecOptions& opts,
                                                          const ExecOnceOptions& once, const SessionIo& io);
-  // The exec monitor's body (basic-docker-shim --root ROOT --exec-once CONTAINER-ID): its
+  // The exec monitor's body (basic-docker-shim --root ROOT --exec-once CONTAINER): its
   // process's exit code.
-  static int RunExecMonitor(const std::string& root, const std::string& container_id);
+  static int RunExecMonitor(const std::string& root, const std::string& container_ref);
 
   // Writes the container's log to `out_fd` / `err_fd`.
   Status Logs(const std::string& ref, const LogsOptions& opts, int out_fd, int err_fd);

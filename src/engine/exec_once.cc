@@ -42,9 +42,9 @@ constexpr int64_t kRecordStartAfterMs = 20;  // "done EXIT-CODE": the record is 
 
 // Starts the monitor as our child in a session of its own (no terminal's signals reach it),
 // with `fds` as its descriptors 3.. in order and nothing else open.
-Result<pid_t> SpawnMonitor(const std::string& root, const std::string& container_id, const std::array<int, 5>& fds) {
+Result<pid_t> SpawnMonitor(const std::string& root, const std::string& container_ref, const std::array<int, 5>& fds) {
   std::string shim = ShimPath();
-  std::vector<std::string> args = {shim, "--root", root, "--exec-once", container_id};
+  std::vector<std::string> args = {shim, "--root", root, "--exec-once", container_ref};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -85,6 +85,32 @@ void Reap(pid_t pid) {
 }
 
 }  // namespace
+
+Result<std::shared_ptr<ExecMonitor>> ExecMonitor::Spawn(const std::string& root, const std::string& container_ref,
+                                                        const SessionIo& io, bool interactive) {
+  UniqueFd report[2], go[2];
+  BD_RETURN_IF_ERROR(os::MakePipe(report));
+  BD_RETURN_IF_ERROR(os::MakePipe(go));
+  UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull) return os::ErrnoStatus("open /dev/null");
+  auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
+  std::shared_ptr<ExecMonitor> m(new ExecMonitor());
+  BD_ASSIGN_OR_RETURN(m->pid_, SpawnMonitor(root, container_ref, {report[1].get(), go[0].get(),
+                                                                  interactive ? io.stdin_fd : devnull.get(),
+                                                                  or_null(io.stdout_fd), or_null(io.stderr_fd)}));
+  m->interactive_ = interactive;
+  m->report_ = std::move(report[0]);
+  m->go_ = std::move(go[1]);
+  return m;
+}
+
+void ExecMonitor::Stop() {
+  if (pid_ <= 0) return;
+  go_.Reset();
+  ::kill(pid_, SIGKILL);  // our child, not reaped yet: the pid is still its
+  Reap(pid_);
+  pid_ = 0;
+}
 
 std::string InterruptedMessage(const ExecRecord& r, std::string_view container_name) {
   return "exec --once " + r.key + " in container " + std::string(container_name) +
@@ -193,20 +219,12 @@ Result<std::unique_ptr<ExecOnceSession>> Engine::StartExecOnce(const std::string
     if (!c.Running()) return Status::FailedPrecondition("container " + c.name + " is not running");
     // The monitor first, waiting for the go: the claim names it as the supervisor.
     bool interactive = once.interactive && io.stdin_fd >= 0;
-    UniqueFd report[2], go[2];
-    BD_RETURN_IF_ERROR(os::MakePipe(report));
-    BD_RETURN_IF_ERROR(os::MakePipe(go));
-    UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    if (!devnull) return os::ErrnoStatus("open /dev/null");
-    auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
-    BD_ASSIGN_OR_RETURN(pid_t monitor, SpawnMonitor(paths_.root, c.id, {report[1].get(), go[0].get(),
-                                                                  interactive ? io.stdin_fd : devnull.get(),
-                                                                  or_null(io.stdout_fd), or_null(io.stderr_fd)}));
-    report[1].Reset();
-    go[0].Reset();
+    std::shared_ptr<ExecMonitor> monitor = once.monitor;
+    if (!monitor || monitor->pid_ <= 0 || monitor->interactive_ != interactive) {
+      BD_ASSIGN_OR_RETURN(monitor, ExecMonitor::Spawn(paths_.root, c.id, io, interactive));
+    }
     auto abandon = [&](Status st) -> Status {
-      go[1].Reset();  // EOF: the monitor exits without running anything
-      Reap(monitor);
+      monitor->Stop();  // it has done nothing yet
       return st;
     };
     // The command's process, worked out while the monitor loads.
@@ -233,9 +251,9 @@ Result<std::unique_ptr<ExecOnceSession>> Engine::StartExecOnce(const std::string
     }
     // Its identity is fixed from the fork, and it is our unreaped child: no need to wait for
     // it to load (it opens the state database meanwhile, while the claim commits).
-    uint64_t start = os::ProcessStartTime(monitor);
+    uint64_t start = os::ProcessStartTime(monitor->pid_);
     if (start == 0) return abandon(Status::Internal("the exec monitor did not start"));
-    fresh.supervisor_pid = monitor;
+    fresh.supervisor_pid = monitor->pid_;
     fresh.supervisor_start = start;
     auto claim = exec_records_.ClaimOrFind(&fresh, once.reset);
     if (!claim.ok()) return abandon(claim.status());
@@ -249,15 +267,16 @@ Result<std::unique_ptr<ExecOnceSession>> Engine::StartExecOnce(const std::string
     }
     std::string msg = std::string(kMsgGo) + " " + std::to_string(fresh.id) + " " + std::to_string(io.rows) + " " +
                       std::to_string(io.cols) + "\n";
-    if (Status st = os::WriteAll(go[1].get(), msg); !st.ok()) {
+    if (Status st = os::WriteAll(monitor->go_.get(), msg); !st.ok()) {
       (void)abandon(st);
       return st.WithContext("hand the run to the exec monitor");
     }
-    go[1].Reset();
+    monitor->go_.Reset();
     s->record_id_ = fresh.id;
     s->runs_here_ = true;
-    s->sync_ = std::move(report[0]);
-    s->monitor_ = monitor;
+    s->sync_ = std::move(monitor->report_);
+    s->monitor_ = monitor->pid_;  // the session reaps it
+    monitor->pid_ = 0;
     return std::move(s);
   }();
   if (!session.ok()) return op.Finish(std::move(session));
@@ -299,7 +318,7 @@ void Report(std::string_view line) {
 
 }  // namespace
 
-int Engine::RunExecMonitor(const std::string& root, const std::string& container_id) {
+int Engine::RunExecMonitor(const std::string& root, const std::string& container_ref) {
   ::signal(SIGPIPE, SIG_IGN);
   for (int fd : {kReportFd, kGoFd, kInFd, kOutFd, kErrFd}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   pid_t self = ::getpid();
@@ -307,7 +326,7 @@ int Engine::RunExecMonitor(const std::string& root, const std::string& container
   // commits: the state database opened (the caller prepared the root), the container's spec
   // read, its process's pidfd taken. A failure here is reported once the claim is ours.
   auto eng = Engine::Open(Options{root, {}, /*prepare_root=*/false});
-  Result<Container> c = eng.ok() ? (*eng)->containers_.Get(container_id) : Result<Container>(eng.status());
+  Result<Container> c = eng.ok() ? (*eng)->containers_.Find(container_ref) : Result<Container>(eng.status());
   Result<runtime::Spec> spec = c.ok() ? runtime::SpecFromJson(c->spec_json) : Result<runtime::Spec>(c.status());
   Result<UniqueFd> pidfd = spec.ok() ? (*eng)->ContainerPidfd(*c) : Result<UniqueFd>(spec.status());
   auto go = shim::ReadLine(kGoFd);
@@ -317,13 +336,19 @@ int Engine::RunExecMonitor(const std::string& root, const std::string& container
   auto rows = static_cast<uint16_t>(ParseInt(parts[2]).value_or(0));
   auto cols = static_cast<uint16_t>(ParseInt(parts[3]).value_or(0));
   ::close(kGoFd);
+  if (!eng.ok()) {  // started before the caller had the root ready: once more, now that it has
+    eng = Engine::Open(Options{root, {}, /*prepare_root=*/false});
+    c = eng.ok() ? (*eng)->containers_.Find(container_ref) : Result<Container>(eng.status());
+    spec = c.ok() ? runtime::SpecFromJson(c->spec_json) : Result<runtime::Spec>(c.status());
+    pidfd = spec.ok() ? (*eng)->ContainerPidfd(*c) : Result<UniqueFd>(spec.status());
+  }
   if (!eng.ok()) {
     Report(std::string(shim::kMsgFailed) + " 125 " + eng.status().ToString());
     return 1;  // the record stays running under us and reads as interrupted once we are gone
   }
   Engine& e = **eng;
   auto record = e.exec_records_.GetById(id);
-  if (!record.ok() || record->supervisor_pid != self || record->container_id != container_id) return 1;
+  if (!record.ok() || record->supervisor_pid != self) return 1;
   ExecRecord r = std::move(*record);
   // Its own diagnostics go beside the container's log.
   if (int fd = ::open((e.paths_.Container(r.container_id) + "/exec-monitor.log").c_str(),
@@ -339,6 +364,7 @@ int Engine::RunExecMonitor(const std::string& root, const std::string& container
     return 1;
   };
   if (!pidfd.ok()) return withdraw(pidfd.status());
+  if (c->id != r.container_id) return withdraw(Status::Conflict("container " + container_ref + " is another container now"));
   if (c->Paused()) return withdraw(Status::FailedPrecondition("container " + c->name + " is paused"));
   runtime::Process process = spec->process;
   process.args = r.argv;

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "base/status.h"
@@ -22,11 +23,34 @@ namespace bd::engine {
 
 class Engine;
 
+// An exec monitor started ahead of the call that may hand it a run (ExecOnceOptions::monitor),
+// so that its start (a process, the state database opened, the container's spec read)
+// overlaps the caller's own. Destroyed without having been handed a run, it is killed and
+// reaped: before the go it has changed nothing.
+class ExecMonitor {
+ public:
+  // `container_ref` as the caller will name it; `io` and `interactive` as it will pass them.
+  static Result<std::shared_ptr<ExecMonitor>> Spawn(const std::string& root, const std::string& container_ref,
+                                                    const SessionIo& io, bool interactive);
+  ~ExecMonitor() { Stop(); }
+  ExecMonitor(const ExecMonitor&) = delete;
+  ExecMonitor& operator=(const ExecMonitor&) = delete;
+
+ private:
+  friend class Engine;
+  ExecMonitor() = default;
+  void Stop();
+  pid_t pid_ = 0;
+  bool interactive_ = false;
+  UniqueFd report_, go_;  // our ends: its reports, its go
+};
+
 struct ExecOnceOptions {
   std::string key;
   bool reset = false;          // a finished or interrupted record is dropped and the command runs anew
   int64_t output_limit = -1;   // bytes kept of each stream; -1: daemon.json's exec-record-limit (1 MiB)
   bool interactive = false;    // the caller's stdin goes to the command
+  std::shared_ptr<ExecMonitor> monitor;  // started ahead with the same io; none: one is started
 };
 
 // One call of exec --once. Belongs to the Engine that made it.
