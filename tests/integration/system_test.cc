@@ -28,7 +28,8 @@ TEST_F(SystemTest, DiskUsageCountsWhatIsInUseAndWhatCouldGo) {
   ASSERT_EQ(Cli({"run", "--name", "kept", "busybox", "sh", "-c", "head -c 300000 /dev/zero > /big"}).code, 0);
   ASSERT_EQ(Cli({"volume", "create", "spare"}).code, 0);
   auto df = Df();
-  ASSERT_EQ(df.size(), 4u);
+  ASSERT_EQ(df.size(), 5u);
+  EXPECT_EQ(df["Exec Records"]["TotalCount"], 0);
   EXPECT_EQ(df["Images"]["TotalCount"], 1);
   EXPECT_EQ(df["Images"]["Active"], 1);  // a container of it exists
   EXPECT_GT(df["Images"]["SizeBytes"].get<int64_t>(), 0);
