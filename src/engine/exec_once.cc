@@ -30,15 +30,14 @@
 #include "runtime/launch.h"
 #include "shim/protocol.h"
 
-#include <time.h>
 namespace bd::engine {
 namespace {
 
 constexpr int kReportFd = 3, kGoFd = 4, kInFd = 5, kOutFd = 6, kErrFd = 7;
 constexpr std::string_view kMsgGo = "go";
-constexpr std::string_view kMsgDone = "done";
+constexpr std::string_view kMsgDone = "done";  // "done EXIT-CODE": the record is finished
 // How long a command runs before its start is recorded on its own (see RunExecMonitor).
-constexpr int64_t kRecordStartAfterMs = 20;  // "done EXIT-CODE": the record is finished
+constexpr int64_t kRecordStartAfterMs = 20;
 
 // Starts the monitor as our child in a session of its own (no terminal's signals reach it),
 // with `fds` as its descriptors 3.. in order and nothing else open.
