@@ -1,10 +1,12 @@
 // exec --once: the calling side (StartExecOnce, ExecOnceSession) and the exec monitor's
 // (RunExecMonitor), which basic-docker-shim runs when started with --exec-once.
 //
-// The monitor's descriptors: 3 its reports (a line "ready PID START" once it waits for the go;
-// "failed CODE MESSAGE" when the command could not be started for the engine's reasons; EOF
-// when it exits), 4 the go ("go RECORD ROWS COLS", or EOF: exit without running anything),
-// 5 the caller's stdin (or /dev/null), 6 and 7 the caller's stdout and stderr.
+// The monitor's descriptors: 3 its reports ("failed CODE MESSAGE" when the command could not be
+// started for the engine's reasons; "done EXIT-CODE" once the record is finished; EOF when it
+// exits), 4 the caller's messages ("prep LENGTH" and that many bytes of JSON, the command to
+// prepare, sent ahead of the claim; then "go RECORD" once the claim is the monitor's, or EOF:
+// exit without running anything), 5 the caller's stdin (or /dev/null), 6 and 7 the caller's
+// stdout and stderr.
 #include "engine/exec_once.h"
 
 #include <fcntl.h>
@@ -17,6 +19,8 @@
 
 #include <algorithm>
 #include <array>
+
+#include <nlohmann/json.hpp>
 
 #include "base/log.h"
 #include "base/strings.h"
@@ -34,6 +38,7 @@ namespace bd::engine {
 namespace {
 
 constexpr int kReportFd = 3, kGoFd = 4, kInFd = 5, kOutFd = 6, kErrFd = 7;
+constexpr std::string_view kMsgPrep = "prep";
 constexpr std::string_view kMsgGo = "go";
 constexpr std::string_view kMsgDone = "done";  // "done EXIT-CODE": the record is finished
 // How long a command runs before its start is recorded on its own (see RunExecMonitor).
@@ -76,6 +81,50 @@ Result<pid_t> SpawnMonitor(const std::string& root, const std::string& container
     return os::ErrnoStatus(rc, "start the exec monitor `" + shim + "` (is basic-docker-shim next to basic-docker?)");
   }
   return pid;
+}
+
+// The command as the caller hands it to the monitor ahead of its claim.
+struct PreparedExec {
+  std::vector<std::string> argv, env;
+  std::string cwd, user;
+  bool tty = false, interactive = false;
+  uint16_t rows = 0, cols = 0;
+};
+
+std::string PrepMessage(const ExecRecord& r, const SessionIo& io) {
+  nlohmann::json j = {{"argv", r.argv}, {"env", r.env},     {"cwd", r.working_dir}, {"user", r.user},
+                      {"tty", r.tty},   {"interactive", r.interactive}, {"rows", io.rows}, {"cols", io.cols}};
+  std::string body = j.dump();
+  return std::string(kMsgPrep) + " " + std::to_string(body.size()) + "\n" + body;
+}
+
+// The caller's "prep" message; nothing when it went away first (or sent something else).
+std::optional<PreparedExec> ReadPrepared(int fd) {
+  auto head = shim::ReadLine(fd);
+  if (!head.ok() || head->rfind(std::string(kMsgPrep) + " ", 0) != 0) return std::nullopt;
+  std::optional<int64_t> size = ParseInt(TrimSpace(head->substr(kMsgPrep.size())));
+  if (!size || *size < 0 || *size > (64 << 20)) return std::nullopt;
+  std::string body(static_cast<size_t>(*size), '\0');
+  for (size_t got = 0; got < body.size();) {
+    ssize_t n = os::RetryEintr([&] { return ::read(fd, body.data() + got, body.size() - got); });
+    if (n <= 0) return std::nullopt;
+    got += static_cast<size_t>(n);
+  }
+  try {
+    auto j = nlohmann::json::parse(body);
+    PreparedExec p;
+    j.at("argv").get_to(p.argv);
+    j.at("env").get_to(p.env);
+    j.at("cwd").get_to(p.cwd);
+    j.at("user").get_to(p.user);
+    j.at("tty").get_to(p.tty);
+    j.at("interactive").get_to(p.interactive);
+    j.at("rows").get_to(p.rows);
+    j.at("cols").get_to(p.cols);
+    return p;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
 }
 
 void Reap(pid_t pid) {
@@ -254,6 +303,10 @@ Result<std::unique_ptr<ExecOnceSession>> Engine::StartExecOnce(const std::string
     if (start == 0) return abandon(Status::Internal("the exec monitor did not start"));
     fresh.supervisor_pid = monitor->pid_;
     fresh.supervisor_start = start;
+    // The command goes first: the monitor prepares it up to its execve while the claim commits.
+    if (Status st = os::WriteAll(monitor->go_.get(), PrepMessage(fresh, io)); !st.ok()) {
+      return abandon(st.WithContext("hand the command to the exec monitor"));
+    }
     auto claim = exec_records_.ClaimOrFind(&fresh, once.reset);
     if (!claim.ok()) return abandon(claim.status());
     if (!claim->claimed) {  // another call claimed it between our look and our claim
@@ -264,8 +317,7 @@ Result<std::unique_ptr<ExecOnceSession>> Engine::StartExecOnce(const std::string
       }
       return settle(std::move(*claim->existing));
     }
-    std::string msg = std::string(kMsgGo) + " " + std::to_string(fresh.id) + " " + std::to_string(io.rows) + " " +
-                      std::to_string(io.cols) + "\n";
+    std::string msg = std::string(kMsgGo) + " " + std::to_string(fresh.id) + "\n";
     if (Status st = os::WriteAll(monitor->go_.get(), msg); !st.ok()) {
       (void)abandon(st);
       return st.WithContext("hand the run to the exec monitor");
@@ -323,17 +375,55 @@ int Engine::RunExecMonitor(const std::string& root, const std::string& container
   pid_t self = ::getpid();
   // Everything that does not need the claim is done before the go, while the caller's claim
   // commits: the state database opened (the caller prepared the root), the container's spec
-  // read, its process's pidfd taken. A failure here is reported once the claim is ours.
+  // read, its process's pidfd taken, and the command prepared up to its execve. A failure here
+  // is reported once the claim is ours.
   auto eng = Engine::Open(Options{root, {}, /*prepare_root=*/false});
   Result<Container> c = eng.ok() ? (*eng)->containers_.Find(container_ref) : Result<Container>(eng.status());
   Result<runtime::Spec> spec = c.ok() ? runtime::SpecFromJson(c->spec_json) : Result<runtime::Spec>(c.status());
   Result<UniqueFd> pidfd = spec.ok() ? (*eng)->ContainerPidfd(*c) : Result<UniqueFd>(spec.status());
+  std::optional<PreparedExec> want = ReadPrepared(kGoFd);
+  if (!want) return 0;  // the caller went away before its claim: nothing to do
+  UniqueFd out[2], err[2], console[2];
+  Result<runtime::ExecStarted> started = Status::Internal("not prepared");
+  bool prepared = false;
+  auto prepare = [&]() -> Status {
+    prepared = true;
+    if (c->Paused()) return Status::FailedPrecondition("container " + c->name + " is paused");
+    runtime::Process process = spec->process;
+    process.args = want->argv;
+    process.env = want->env;
+    process.cwd = want->cwd;
+    process.user = want->user;
+    process.terminal = want->tty;
+    process.console_height = want->rows;
+    process.console_width = want->cols;
+    process.die_with_parent = true;
+    runtime::LaunchIo lio{want->interactive && !want->tty ? kInFd : -1, -1, -1};
+    if (want->tty) {
+      int sv[2];
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return os::ErrnoStatus("socketpair");
+      console[0].Reset(sv[0]);
+      console[1].Reset(sv[1]);
+      lio.console_socket = console[1].get();
+    } else {
+      BD_RETURN_IF_ERROR(os::MakePipe(out));
+      BD_RETURN_IF_ERROR(os::MakePipe(err));
+      lio.stdout_fd = out[1].get();
+      lio.stderr_fd = err[1].get();
+    }
+    // Gated: it stops short of its execve until the claim is known to be ours.
+    started = runtime::ExecIn(pidfd->get(), *spec, process, lio, /*detach=*/false, /*gated=*/true);
+    out[1].Reset();
+    err[1].Reset();
+    console[1].Reset();
+    return {};
+  };
+  Status setup;
+  if (pidfd.ok()) setup = prepare();
   auto go = shim::ReadLine(kGoFd);
   auto parts = go.ok() ? Split(*go, ' ') : std::vector<std::string>();
-  if (parts.size() != 4 || parts[0] != kMsgGo) return 0;  // the caller did not claim: nothing to do
+  if (parts.size() != 2 || parts[0] != kMsgGo) return 0;  // the caller did not claim: dropping `started` ends it unrun
   int64_t id = ParseInt(parts[1]).value_or(0);
-  auto rows = static_cast<uint16_t>(ParseInt(parts[2]).value_or(0));
-  auto cols = static_cast<uint16_t>(ParseInt(parts[3]).value_or(0));
   ::close(kGoFd);
   if (!eng.ok()) {  // started before the caller had the root ready: once more, now that it has
     eng = Engine::Open(Options{root, {}, /*prepare_root=*/false});
@@ -358,42 +448,24 @@ int Engine::RunExecMonitor(const std::string& root, const std::string& container
   }
   // Before the command starts, a failure of the engine's withdraws the claim: nothing ran.
   auto withdraw = [&](const Status& st) {
+    if (started.ok()) started = Status::Internal("withdrawn");  // its gate closed: it ends unrun
     (void)e.exec_records_.Withdraw(r);
     Report(std::string(shim::kMsgFailed) + " 125 " + st.ToString());
     return 1;
   };
   if (!pidfd.ok()) return withdraw(pidfd.status());
   if (c->id != r.container_id) return withdraw(Status::Conflict("container " + container_ref + " is another container now"));
-  if (c->Paused()) return withdraw(Status::FailedPrecondition("container " + c->name + " is paused"));
-  runtime::Process process = spec->process;
-  process.args = r.argv;
-  process.env = r.env;
-  process.cwd = r.working_dir;
-  process.user = r.user;
-  process.terminal = r.tty;
-  process.console_height = rows;
-  process.console_width = cols;
-  process.die_with_parent = true;
-
-  UniqueFd out[2], err[2], console[2], master;
-  runtime::LaunchIo lio{r.interactive && !r.tty ? kInFd : -1, -1, -1};
-  if (r.tty) {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return withdraw(os::ErrnoStatus("socketpair"));
-    console[0].Reset(sv[0]);
-    console[1].Reset(sv[1]);
-    lio.console_socket = console[1].get();
-  } else {
-    if (Status st = os::MakePipe(out); !st.ok()) return withdraw(st);
-    if (Status st = os::MakePipe(err); !st.ok()) return withdraw(st);
-    lio.stdout_fd = out[1].get();
-    lio.stderr_fd = err[1].get();
+  // The record is what runs: what was prepared must be it.
+  if (want->argv != r.argv || want->env != r.env || want->cwd != r.working_dir || want->user != r.user ||
+      want->tty != r.tty || want->interactive != r.interactive) {
+    return withdraw(Status::Internal("the command prepared is not the one the record holds"));
+  }
+  if (!prepared) setup = prepare();
+  if (!setup.ok()) return withdraw(setup);
+  if (started.ok()) {
+    if (Status st = runtime::ReleaseExec(*started); !st.ok()) started = st;
   }
   std::map<std::string, std::string> attrs = EventAttributes(*c, {{"execID", r.exec_id}, {"key", r.key}});
-  auto started = runtime::ExecIn(pidfd->get(), *spec, process, lio, /*detach=*/false);
-  out[1].Reset();
-  err[1].Reset();
-  console[1].Reset();
   if (!started.ok()) {
     CommandFailure failure = started.status().command_failure();
     if (failure == CommandFailure::kNone) return withdraw(started.status());
@@ -421,6 +493,7 @@ int Engine::RunExecMonitor(const std::string& root, const std::string& container
     return true;
   };
   const int64_t record_start_at = r.started_at + kRecordStartAfterMs * 1'000'000;
+  UniqueFd master;
   if (r.tty) {
     auto m = os::RecvFd(console[0].get());
     if (m.ok()) master = std::move(*m);

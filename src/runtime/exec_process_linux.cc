@@ -123,6 +123,19 @@ Status AwaitStart(int gate_fd, int report_fd) {
   return {};
 }
 
+// The gate of a prepared exec (ExecIn with `gated`): says "ready" on the report channel, then
+// waits for ReleaseExec's byte on the pipe `release_fd`. The pipe's end without one (the
+// caller dropped the exec, or died) ends the process here, before it ran anything. Reports
+// keep going to the channel: ReleaseExec reads how the exec went.
+void AwaitRelease(int release_fd, int report_fd) {
+  ChildReport ready{};
+  ready.exit_code = kReady;
+  if (os::RetryEintr([&] { return ::write(report_fd, &ready, sizeof ready); }) < 0) ::_exit(kExitEngineFailed);
+  char c;
+  if (os::RetryEintr([&] { return ::read(release_fd, &c, 1); }) != 1) ::_exit(kExitEngineFailed);
+  ::close(release_fd);
+}
+
 }  // namespace
 
 [[noreturn]] void Fail(int fd, int exit_code, const Status& st) {
@@ -242,7 +255,7 @@ Status SetCpuAffinity(const std::string& list) {
 // `host_pid`, for a container's first process: its pid as the runtime sees it, for the state
 // its startContainer hooks read (they run last before exec, once `start` released it).
 [[noreturn]] void ExecProcess(const Process& proc, const Spec& spec, int report_fd,
-                              const LaunchIo& io, int gate_fd, pid_t host_pid) {
+                              const LaunchIo& io, int gate_fd, pid_t host_pid, int release_fd) {
   auto fail = [&](const Status& st) { Fail(report_fd, kExitEngineFailed, st); };
   auto passwd = os::ReadFile("/etc/passwd");
   auto group = os::ReadFile("/etc/group");
@@ -346,6 +359,7 @@ Status SetCpuAffinity(const std::string& list) {
   if (gate_fd >= 0) {
     if (Status st = AwaitStart(gate_fd, report_fd); !st.ok()) fail(st);
   }
+  if (release_fd >= 0) AwaitRelease(release_fd, report_fd);
   if (host_pid > 0 && !spec.hooks.start_container.empty()) {
     Status st = RunHooks(spec.hooks.start_container, "startContainer", HookState(spec, host_pid, "created"));
     if (!st.ok()) fail(st);

@@ -60,6 +60,8 @@ Result<os::ChildProcess> Launch(const Spec& spec, const LaunchIo& io);
 struct ExecStarted {
   os::ChildProcess helper;  // in the host's pid namespace; exits with the process's status
   pid_t pid = 0;            // the process itself, as the host sees it
+  // Of a gated exec until ReleaseExec: the gate's write end and the process's report channel.
+  UniqueFd gate, report;
 };
 
 // Runs `process` in the namespaces of the process behind `target_pidfd` (the container's first
@@ -67,8 +69,15 @@ struct ExecStarted {
 // Returns once it has exec'd or failed. Unless `detach`, the helper waits for it and exits
 // with its status; detached, the helper exits at once and the process runs on alone.
 // Call from a single-threaded process: joining a mount namespace needs it.
+// With `gated`, returns once the process is set up to its last step (user, capabilities,
+// PATH lookup done; a failure of those is returned here) and waits for ReleaseExec; dropping
+// the ExecStarted instead ends it without running anything.
 Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& process,
-                           const LaunchIo& io, bool detach);
+                           const LaunchIo& io, bool detach, bool gated = false);
+
+// Lets a process that a gated ExecIn prepared exec, and returns once it has, or how it failed
+// (as ExecIn would have returned it).
+Status ReleaseExec(ExecStarted& started);
 
 // Releases a process that Launch left waiting on `fifo`: opens the FIFO for reading and waits
 // for the process's word, or fails if the process behind `pidfd` exits first.

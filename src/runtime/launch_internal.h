@@ -54,9 +54,10 @@ Status SetRlimitsAndOomScore(pid_t pid, const Process& proc);
 // `exec`: user from the container's /etc/passwd, working directory, capabilities,
 // no_new_privs, seccomp, PATH lookup, exec. Runs inside the container's root.
 // With `gate_fd`, waits on the start FIFO first; `host_pid`, for a container's first process,
-// is its pid as the runtime sees it (for the startContainer hooks' state).
+// is its pid as the runtime sees it (for the startContainer hooks' state). With `release_fd`
+// (a pipe's read end, for a gated ExecIn), waits for ReleaseExec's byte last before exec.
 [[noreturn]] void ExecProcess(const Process& proc, const Spec& spec, int report_fd, const LaunchIo& io,
-                              int gate_fd = -1, pid_t host_pid = 0);
+                              int gate_fd = -1, pid_t host_pid = 0, int release_fd = -1);
 
 // Everything mounted beneath the container's root before pivot_root (see rootfs_linux.cc).
 // Refuses unless the process is in a mount namespace of its own (CheckPrivateMountNamespace).

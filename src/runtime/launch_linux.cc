@@ -302,14 +302,17 @@ Status CheckPrivateMountNamespace(const NamespaceId& caller) {
 }
 
 Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& process,
-                           const LaunchIo& io, bool detach) {
+                           const LaunchIo& io, bool detach, bool gated) {
   auto fail = [](Status st, int code = kExitEngineFailed) -> Status {
     return st.WithCommandFailure(CommandFailureOfExitCode(code));
   };
   if (process.args.empty()) return fail(Status::InvalidArgument("no command given"));
-  UniqueFd report[2], pid_pipe[2];
+  UniqueFd report[2], pid_pipe[2], gate[2];
   if (Status st = MakeSocketPair(SOCK_SEQPACKET, report); !st.ok()) return fail(st);
   if (Status st = os::MakePipe(pid_pipe); !st.ok()) return fail(st);
+  if (gated) {
+    if (Status st = os::MakePipe(gate); !st.ok()) return fail(st);
+  }
   // Every namespace of the container, made or joined: the pidfd's setns enters them together
   // (a user namespace first, as the kernel orders them).
   unsigned long flags = 0;
@@ -328,6 +331,7 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
   if (helper == 0) {
     report[0].Reset();
     pid_pipe[0].Reset();
+    gate[1].Reset();  // only the caller holds it: its end closing is the process's end
     if (process.die_with_parent) {
       if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) Fail(report[1].get(), kExitEngineFailed, os::ErrnoStatus("set the parent-death signal"));
       if (::getppid() != parent) ::_exit(kExitEngineFailed);  // the parent died before the line above
@@ -345,9 +349,10 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
       if (!process.cpu_affinity_initial.empty()) {
         if (Status st = SetCpuAffinity(process.cpu_affinity_initial); !st.ok()) Fail(report[1].get(), kExitEngineFailed, st);
       }
-      ExecProcess(process, spec, report[1].get(), io);
+      ExecProcess(process, spec, report[1].get(), io, -1, 0, gate[0] ? gate[0].get() : -1);
     }
     report[1].Reset();
+    gate[0].Reset();
     (void)!::write(pid_pipe[1].get(), &pid, sizeof pid);
     pid_pipe[1].Reset();
     if (detach) ::_exit(0);
@@ -358,6 +363,7 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
   }
   report[1].Reset();
   pid_pipe[1].Reset();
+  gate[0].Reset();
   auto helper_pidfd = os::PidfdOpen(helper);  // a child: its pid cannot be recycled yet
   ExecStarted out{os::ChildProcess(helper, helper_pidfd.ok() ? std::move(*helper_pidfd) : UniqueFd()), 0};
   ssize_t got = os::RetryEintr([&] { return ::read(pid_pipe[0].get(), &out.pid, sizeof out.pid); });
@@ -375,12 +381,36 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
       return fail(st);
     }
   }
-  if (n == 0 && got == sizeof out.pid) return out;  // exec'd: its end of the channel closed
+  if (n == 0 && got == sizeof out.pid && !gated) return out;  // exec'd: its end of the channel closed
+  if (gated && n == static_cast<ssize_t>(sizeof r) && r.exit_code == kReady && got == sizeof out.pid) {
+    out.gate = std::move(gate[1]);
+    out.report = std::move(report[0]);
+    return out;  // waiting for ReleaseExec
+  }
+  gate[1].Reset();
   (void)out.helper.Wait();
   if (n != static_cast<ssize_t>(sizeof r)) {
     return fail(Status::Internal("exec helper died before the process started"));
   }
   return fail(ReportStatus(&r), r.exit_code);
+}
+
+Status ReleaseExec(ExecStarted& started) {
+  if (!started.gate || !started.report) return Status::FailedPrecondition("the exec was not gated, or was released already");
+  ssize_t wrote = os::RetryEintr([&] { return ::write(started.gate.get(), "1", 1); });
+  started.gate.Reset();
+  if (wrote != 1) {
+    (void)started.helper.Wait();
+    return os::ErrnoStatus("release the prepared exec");
+  }
+  ChildReport r{};
+  UniqueFd passed;
+  ssize_t n = ReadReport(started.report.get(), &r, &passed);
+  started.report.Reset();
+  if (n == 0) return {};  // exec'd: its end of the channel closed
+  (void)started.helper.Wait();
+  if (n != static_cast<ssize_t>(sizeof r)) return Status::Internal("exec helper died before the process started");
+  return ReportStatus(&r).WithCommandFailure(CommandFailureOfExitCode(r.exit_code));
 }
 
 Status StartGated(const std::string& fifo, int pidfd) {

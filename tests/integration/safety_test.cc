@@ -69,6 +69,62 @@ TEST(RuntimeSafety, LaunchRefusesToMountInTheCallersNamespace) {
   EXPECT_EQ(HostMountPoints(), before);
 }
 
+// A gated exec (what exec --once prepares while its claim commits) runs nothing until it is
+// released: dropped, it ends unrun; released, it runs; a command that is not there fails at
+// once, before any release.
+TEST(RuntimeSafety, GatedExecRunsOnlyOnceReleased) {
+  if (std::string why = MissingPrivilege(); !why.empty()) GTEST_SKIP() << why;
+  auto dir = os::TempDir::Create("/tmp", "bd-gate-");
+  ASSERT_TRUE(dir.ok());
+  std::string rootfs = dir->path() + "/rootfs";
+  ASSERT_TRUE(os::MkdirAll(rootfs + "/bin").ok());
+  ASSERT_TRUE(os::WriteFile(rootfs + "/bin/busybox", *os::ReadFile(engine::BusyboxPath()), 0755).ok());
+  std::string message_file = dir->path() + "/message";
+  int code = InThrowawayNamespace([&] {
+    auto say = [&](int rc, const std::string& m) {
+      (void)os::WriteFile(message_file, m);
+      return rc;
+    };
+    runtime::Spec spec;
+    spec.id = "gate";
+    spec.rootfs = rootfs;
+    spec.namespaces = {"mount", "pid", "uts", "ipc"};
+    spec.mounts = runtime::DefaultMounts();
+    spec.process.args = {"/bin/busybox", "sleep", "60"};
+    auto box = runtime::Launch(spec, {});
+    if (!box.ok()) return say(1, box.status().ToString());
+    int rc = [&] {
+      runtime::Process touch = spec.process;
+      touch.args = {"/bin/busybox", "touch", "/dropped"};
+      auto dropped = runtime::ExecIn(box->pidfd(), spec, touch, {}, false, /*gated=*/true);
+      if (!dropped.ok()) return say(2, dropped.status().ToString());
+      ::usleep(100000);  // time enough to run, were it not held
+      dropped->gate.Reset();
+      auto st = dropped->helper.Wait();
+      if (!st.ok() || runtime::ExitCodeFromWaitStatus(*st) != runtime::kExitEngineFailed) return say(3, "dropped exec did not end unrun");
+      if (os::Exists(rootfs + "/dropped")) return say(4, "a dropped gated exec ran");
+      touch.args = {"/bin/busybox", "touch", "/released"};
+      auto released = runtime::ExecIn(box->pidfd(), spec, touch, {}, false, /*gated=*/true);
+      if (!released.ok()) return say(5, released.status().ToString());
+      if (os::Exists(rootfs + "/released")) return say(6, "a gated exec ran before its release");
+      if (Status r = runtime::ReleaseExec(*released); !r.ok()) return say(7, r.ToString());
+      st = released->helper.Wait();
+      if (!st.ok() || runtime::ExitCodeFromWaitStatus(*st) != 0) return say(8, "released exec failed");
+      if (!os::Exists(rootfs + "/released")) return say(9, "a released exec did not run");
+      if (runtime::ReleaseExec(*released).ok()) return say(10, "a second release was accepted");
+      touch.args = {"/no/such/command"};
+      auto missing = runtime::ExecIn(box->pidfd(), spec, touch, {}, false, /*gated=*/true);
+      if (missing.ok() || missing.status().command_failure() != CommandFailure::kNotFound) return say(11, "a missing command was prepared");
+      return 0;
+    }();
+    (void)box->Signal(SIGKILL);
+    (void)box->Wait();
+    return rc;
+  });
+  auto message = os::ReadFile(message_file);
+  EXPECT_EQ(code, 0) << (message.ok() ? *message : "");
+}
+
 class DataRootTest : public EngineTest {};
 
 // As `nobody`: runs `sh -c script` and returns its result.
