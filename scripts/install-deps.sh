@@ -11,11 +11,12 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev
   libseccomp-dev libcap-dev
+  libcurl4-openssl-dev libmicrohttpd-dev
   busybox-static iproute2 procps util-linux criu
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(podman conmon containernetworking-plugins clang) ;;
+    --test) packages+=(podman conmon containernetworking-plugins clang python3) ;;
     --bench) packages+=(crun runc podman conmon containernetworking-plugins python3) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac

@@ -112,6 +112,7 @@ int Main(int argc, char** argv) {
   RegisterAttach(app, ctx);
   RegisterCapsule(app, ctx);
   RegisterEvents(app, ctx);
+  RegisterPlugin(app, ctx);
   RegisterStats(app, ctx);
   RegisterSystem(app, ctx);
   RegisterVolume(app, ctx);

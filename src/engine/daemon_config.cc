@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/contract.h"
+
 #include "engine/containers/store.h"
 #include "os/fs.h"
 
@@ -34,9 +36,17 @@ Result<DaemonConfig> LoadDaemonConfig(const Paths& paths) {
       auto bytes = ParseByteSize(value.get<std::string>());
       if (!bytes.ok()) return bytes.status().WithContext(file + ": " + key);
       (key == "storage-reserve" ? config.storage_reserve : config.exec_output_limit) = *bytes;
+    } else if (key == "plugin-start-timeout" || key == "plugin-call-timeout" || key == "plugin-idle-timeout") {
+      auto ms = value.is_string() ? plugin::ParseDuration(value.get<std::string>())
+                                  : Result<int64_t>(Status::InvalidArgument("not a duration string"));
+      if (!ms.ok() || *ms <= 0) return Status::InvalidArgument(file + ": " + key + " must be a duration like \"10s\"");
+      (key == "plugin-start-timeout" ? config.plugin_start_timeout_ms
+       : key == "plugin-call-timeout" ? config.plugin_call_timeout_ms
+                                      : config.plugin_idle_timeout_ms) = *ms;
     } else {
       return Status::InvalidArgument(file + ": unknown setting \"" + key +
-                                     "\" (log-opts, storage-reserve and exec-record-limit are known)");
+                                     "\" (log-opts, storage-reserve, exec-record-limit and plugin-start-timeout,"
+                                     " plugin-call-timeout, plugin-idle-timeout are known)");
     }
   }
   return config;

@@ -2,7 +2,8 @@
 // Docker has the setting:
 //   {"log-opts": {"max-size": "10m", "max-file": "3"},   // every new container's defaults
 //    "storage-reserve": "1g",                              // free disk an import must leave
-//    "exec-record-limit": "1m"}                            // bytes of each stream exec --once keeps
+//    "exec-record-limit": "1m",                            // bytes of each stream exec --once keeps
+//    "plugin-start-timeout": "10s", "plugin-call-timeout": "5m", "plugin-idle-timeout": "1m"}
 // Absent: the defaults below. Read where it is needed (a few hundred bytes); pure otherwise.
 #pragma once
 
@@ -19,6 +20,9 @@ struct DaemonConfig {
   LogLimits log;
   int64_t storage_reserve = 512ll << 20;  // bytes; 0: no reserve
   int64_t exec_output_limit = 1 << 20;    // bytes of each stream an exec --once record keeps
+  int64_t plugin_start_timeout_ms = 10'000;   // a plugin's start to its address line
+  int64_t plugin_call_timeout_ms = 300'000;   // one call of a plugin
+  int64_t plugin_idle_timeout_ms = 60'000;    // a plugin exits after this long without calls
 };
 
 // A size as daemon.json and --record-limit take it: "0", or what ParseMemorySize reads.

@@ -451,4 +451,12 @@ Status Engine::Logs(const std::string& ref, const LogsOptions& opts, int out_fd,
   return {};
 }
 
+Result<PluginManager*> Engine::plugins() {
+  if (!plugins_) {
+    BD_ASSIGN_OR_RETURN(PluginSettings settings, PluginManager::LoadSettings(paths_, os::SelfExeDir()));
+    plugins_ = std::make_unique<PluginManager>(paths_, db_.get(), std::move(settings));
+  }
+  return plugins_.get();
+}
+
 }  // namespace bd::engine

@@ -22,6 +22,7 @@
 #include "engine/gc.h"
 #include "engine/images/store.h"
 #include "engine/paths.h"
+#include "engine/plugins/manager.h"
 #include "engine/session.h"
 #include "engine/volumes/store.h"
 #include "portlayer/portlayer.h"
@@ -67,6 +68,9 @@ class Engine {
   EventLog& events() { return events_; }
   // exec --once records (engine/containers/exec_records.h).
   ExecRecordStore& exec_records() { return exec_records_; }
+  // The plugin manager, made on first use with the settings of PluginManager::LoadSettings
+  // (a malformed daemon.json setting is the error).
+  Result<PluginManager*> plugins();
   // Operations in progress, statistics and errors of every component (engine/diagnostics.h).
   Diagnostics diagnostics() { return Diagnostics(ops_); }
   const portlayer::Registry& registry() const { return registry_; }
@@ -205,6 +209,7 @@ class Engine {
   ExecRecordStore exec_records_;
   portlayer::Registry registry_;
   OperationLog* ops_;  // the data root's diagnostics database (opened on first use)
+  std::unique_ptr<PluginManager> plugins_;
   Operation* current_op_ = nullptr;  // the operation under way (Tracked), for CommitOrError's log
 };
 

@@ -179,6 +179,24 @@ CREATE TABLE exec_records (
 );
 CREATE INDEX exec_records_running ON exec_records(state) WHERE state = 'running';
 )sql"},
+      {9, R"sql(
+-- Plugins (engine/plugins/manager.h): what each binary's `capabilities` said, kept until the
+-- binary changes, and its running instance, shared by every caller.
+CREATE TABLE plugins (
+  name         TEXT PRIMARY KEY,
+  path         TEXT NOT NULL,
+  binary_id    TEXT NOT NULL,               -- device, inode, size, mtime, ctime of the file asked
+  capabilities TEXT NOT NULL DEFAULT '',    -- contract JSON; '' when they were refused
+  refused      TEXT NOT NULL DEFAULT '',    -- why the capabilities were refused
+  pid          INTEGER NOT NULL DEFAULT 0,  -- the running instance (0: none)
+  pid_start    INTEGER NOT NULL DEFAULT 0,
+  address      TEXT NOT NULL DEFAULT '',
+  started_at   INTEGER NOT NULL DEFAULT 0,
+  failures     INTEGER NOT NULL DEFAULT 0,  -- consecutive failed starts and calls
+  retry_at     INTEGER NOT NULL DEFAULT 0,  -- unix ms: no start before (backoff)
+  last_error   TEXT NOT NULL DEFAULT ''
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -1,0 +1,86 @@
+#include "engine/plugins/spawn.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/time.h"
+#include "os/error.h"
+#include "os/fs.h"
+
+namespace bd::engine {
+
+int64_t PluginNowMs() { return NowNanos() / 1'000'000; }
+
+std::vector<std::string> PluginEnvironment(const std::string& name, const std::string& root) {
+  std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+                                  "BASIC_DOCKER_PLUGIN_NAME=" + name};
+  if (!root.empty()) env.push_back("BASIC_DOCKER_ROOT=" + root);
+  return env;
+}
+
+// Starts `argv` as a plugin process: a session of its own, nothing inherited but the three
+// descriptors given, the environment only what the contract passes.
+Result<pid_t> SpawnPlugin(const std::vector<std::string>& args, int out_fd, int err_fd,
+                          const std::vector<std::string>& env) {
+  std::vector<char*> argv, envp;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, STDERR_FILENO);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, args[0].c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return os::ErrnoStatus(rc, "start plugin " + args[0]);
+  return pid;
+}
+
+// Reads from `fd` until EOF, a newline (when `line`), `max` bytes or the deadline.
+// False on the deadline.
+bool ReadUntil(int fd, std::string* out, bool line, size_t max, int64_t deadline_ms) {
+  char buf[4096];
+  while (out->size() < max && !(line && out->find('\n') != std::string::npos)) {
+    int64_t left = deadline_ms - PluginNowMs();
+    if (left <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0;
+    ssize_t got = os::RetryEintr([&] { return ::read(fd, buf, line ? 1 : sizeof buf); });
+    if (got <= 0) return true;  // EOF
+    out->append(buf, static_cast<size_t>(got));
+  }
+  return true;
+}
+
+void KillAndReap(pid_t pid) {
+  ::kill(pid, SIGKILL);  // our child, not reaped: the pid is still its
+  int status;
+  (void)os::RetryEintr([&] { return ::waitpid(pid, &status, 0); });
+}
+
+std::string DescribeExit(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
+  return "ended";
+}
+
+}  // namespace bd::engine
