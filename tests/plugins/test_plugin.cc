@@ -2,7 +2,8 @@
 // from its file name (the tests link it under several): ...-hang never prints its address,
 // ...-badjson and ...-badversion print bad capabilities, ...-crashstart exits at once.
 // Endpoints of type "test": echo (the body back), pid ({"pid": N}), sleep ({"ms": N}),
-// crash (aborts mid-call), fail (an InvalidArgument error).
+// crash (aborts mid-call), fail (an InvalidArgument error), env (its environment, a JSON
+// array). Each `capabilities` run appends a line to BINARY.asked.
 #include <unistd.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/strings.h"
 #include "plugin/sdk.h"
@@ -19,6 +21,12 @@ int main(int argc, char** argv) {
   name = name.substr(name.rfind('/') + 1);
   auto has = [&](const char* s) { return name.find(s) != std::string::npos; };
   bool caps = argc == 2 && std::string(argv[1]) == "capabilities";
+  if (caps && argc > 0) {  // each time it is asked, a line beside the binary
+    if (FILE* f = std::fopen((std::string(argv[0]) + ".asked").c_str(), "a")) {
+      std::fputs("asked\n", f);
+      std::fclose(f);
+    }
+  }
   if (caps && has("badjson")) {
     std::puts("{\"contractVersion\": \"basic-docker.plugin/v1\", \"type\": ");
     return 0;
@@ -48,6 +56,11 @@ int main(int argc, char** argv) {
   p.Serve("test", "crash", [](std::string_view) -> bd::Result<std::string> {
     std::fputs("crash: aborting mid-call\n", stderr);
     std::abort();
+  });
+  p.Serve("test", "env", [](std::string_view) -> bd::Result<std::string> {
+    std::vector<std::string> quoted;
+    for (char** e = environ; *e != nullptr; ++e) quoted.push_back("\"" + std::string(*e) + "\"");
+    return "[" + bd::Join(quoted, ",") + "]";
   });
   p.Serve("test", "fail", [](std::string_view) -> bd::Result<std::string> {
     return bd::Status::InvalidArgument("this request is wrong on purpose");

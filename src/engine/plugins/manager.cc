@@ -125,6 +125,9 @@ Result<PluginInfo> PluginManager::Refresh(const Found& f) {
   PluginInfo info;
   info.name = f.name;
   info.path = f.path;
+  auto state_of = [](const PluginInfo& i) -> std::string {
+    return !i.refused.empty() ? "invalid" : i.pid > 0 ? "running" : i.failures > 0 ? "unhealthy" : "stopped";
+  };
   auto read_row = [&]() -> Result<bool> {
     BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT path, binary_id, capabilities, refused, pid, pid_start, address,"
                                               " started_at, failures, retry_at, last_error FROM plugins WHERE name = ?"));
@@ -155,7 +158,7 @@ Result<PluginInfo> PluginManager::Refresh(const Found& f) {
     Reap();
     BD_ASSIGN_OR_RETURN(bool cached, read_row());
     if (cached) {
-      info.state = !info.refused.empty() ? "invalid" : info.pid > 0 ? "running" : info.failures > 0 ? "unhealthy" : "stopped";
+      info.state = state_of(info);
       return info;
     }
   }
@@ -192,19 +195,25 @@ Result<PluginInfo> PluginManager::Refresh(const Found& f) {
     info.refused = caps.status().message();
   }
   std::lock_guard<std::mutex> lock(mu_);
-  // A running instance of an older binary is stopped: the next call starts the new one.
-  if (auto st = db_->Prepare("SELECT pid, pid_start FROM plugins WHERE name = ?"); st.ok()) {
-    st->Bind(1, f.name);
-    if (auto row = st->Step(); row.ok() && *row) SignalIfSame(static_cast<pid_t>(st->Int(0)), static_cast<uint64_t>(st->Int(1)), SIGTERM);
-  }
-  BD_ASSIGN_OR_RETURN(auto up, db_->Prepare(
-      "INSERT INTO plugins(name, path, binary_id, capabilities, refused) VALUES (?, ?, ?, ?, ?)"
-      " ON CONFLICT(name) DO UPDATE SET path = excluded.path, binary_id = excluded.binary_id,"
-      " capabilities = excluded.capabilities, refused = excluded.refused, pid = 0, pid_start = 0, address = '',"
-      " failures = 0, retry_at = 0, last_error = ''"));
-  up.BindAll(f.name, f.path, f.binary_id, caps.ok() ? plugin::CapabilitiesJson(*caps) : std::string(), info.refused);
-  BD_RETURN_IF_ERROR(up.Run());
-  info.state = info.refused.empty() ? "stopped" : "invalid";
+  // Another caller may have asked meanwhile (and started it): its row stands. A running
+  // instance of an older binary is stopped: the next call starts the new one.
+  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT path, binary_id, pid, pid_start FROM plugins WHERE name = ?"));
+    st.Bind(1, f.name);
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row && st.Text(0) == f.path && st.Text(1) == f.binary_id) return {};
+    if (row) SignalIfSame(static_cast<pid_t>(st.Int(2)), static_cast<uint64_t>(st.Int(3)), SIGTERM);
+    BD_ASSIGN_OR_RETURN(auto up, db_->Prepare(
+        "INSERT INTO plugins(name, path, binary_id, capabilities, refused) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET path = excluded.path, binary_id = excluded.binary_id,"
+        " capabilities = excluded.capabilities, refused = excluded.refused, pid = 0, pid_start = 0, address = '',"
+        " failures = 0, retry_at = 0, last_error = ''"));
+    up.BindAll(f.name, f.path, f.binary_id, caps.ok() ? plugin::CapabilitiesJson(*caps) : std::string(), info.refused);
+    return up.Run();
+  }));
+  BD_ASSIGN_OR_RETURN(bool cached, read_row());
+  if (!cached) return Status::Conflict("plugin " + f.name + " changed while it was asked for its capabilities; try again");
+  info.state = state_of(info);
   return info;
 }
 
@@ -282,8 +291,15 @@ void PluginManager::Reap() {
 std::string PluginManager::TailOfLog(std::string_view name) const {
   auto text = os::ReadFile(LogPath(name));
   if (!text.ok() || text->empty()) return "";
-  std::string tail = text->size() > 2000 ? text->substr(text->size() - 2000) : *text;
-  return std::string(TrimSpace(tail));
+  // What this instance wrote: after the last start line.
+  std::string_view mine = *text;
+  size_t stamp = mine.rfind("--- ");
+  if (stamp != std::string_view::npos && (stamp == 0 || mine[stamp - 1] == '\n')) {
+    size_t nl = mine.find('\n', stamp);
+    mine = nl == std::string_view::npos ? std::string_view() : mine.substr(nl + 1);
+  }
+  if (mine.size() > 2000) mine = mine.substr(mine.size() - 2000);
+  return std::string(TrimSpace(mine));
 }
 
 Result<PluginManager::Instance> PluginManager::Start(const PluginInfo& p) {

@@ -1,0 +1,252 @@
+// Plugins as separate binaries: the conformance suite against every shipped plugin and the
+// Python example, and the manager's lifecycle (lazy start, shared instance, idle exit and
+// restart, crash, hang, bad capabilities) driven through the CLI.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "base/strings.h"
+#include "integration/cli_helper.h"
+
+namespace bd::testing {
+namespace {
+
+using nlohmann::json;
+
+class PluginTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    if (IsSkipped()) return;
+    ASSERT_TRUE(os::MkdirAll(root_ + "/plugins", 0700).ok());
+    Settings("2s");
+  }
+  void TearDown() override {
+    for (const std::string& name : installed_) Cli({"plugin", "stop", name});
+    EngineTest::TearDown();
+  }
+  void Settings(const std::string& idle, const std::string& start = "10s", const std::string& call = "30s") {
+    ASSERT_TRUE(os::WriteFile(root_ + "/daemon.json", json{{"plugin-idle-timeout", idle},
+                                                           {"plugin-start-timeout", start},
+                                                           {"plugin-call-timeout", call}}.dump()).ok());
+  }
+  // The test plugin, installed as `name` (its behaviour follows from the name).
+  std::string Install(const std::string& name) {
+    std::string path = root_ + "/plugins/basic-docker-plugin-" + name;
+    auto bin = os::ReadFile(std::string(BD_BIN_DIR) + "/bd-test-plugin");
+    EXPECT_TRUE(bin.ok());
+    EXPECT_TRUE(os::WriteFile(path, *bin, 0755).ok());
+    installed_.push_back(name);
+    return path;
+  }
+  int PidOf(const std::string& name) {
+    CmdResult r = Cli({"plugin", "call", name, "test/pid"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    json j = json::parse(r.out, nullptr, false);
+    return j.is_object() ? j.value("pid", 0) : 0;
+  }
+  json Inspect(const std::string& name) {
+    CmdResult r = Cli({"plugin", "inspect", name});
+    json j = json::parse(r.out, nullptr, false);
+    return j.is_array() && !j.empty() ? j[0] : json(nullptr);
+  }
+  std::vector<std::string> installed_;
+};
+
+bool Alive(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+bool WaitGone(int pid, int ms) {
+  for (int i = 0; i < ms / 20 && Alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return !Alive(pid);
+}
+
+TEST_F(PluginTest, ConformanceSuitePassesForTheTestPluginAndThePythonExample) {
+  for (const std::string& path : {std::string(BD_BIN_DIR) + "/bd-test-plugin",
+                                  std::string(BD_SOURCE_DIR) + "/examples/plugins/python/basic-docker-plugin-http-source"}) {
+    CmdResult r = Cli({"plugin", "check", path}, "", 120);
+    EXPECT_EQ(r.code, 0) << path << "\n" << r.out << r.err;
+    EXPECT_NE(r.out.find(" passed, 0 failed"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+  }
+  // The suite fails what breaks the contract.
+  std::string bad = Install("badversion");
+  CmdResult r = Cli({"plugin", "check", bad}, "", 120);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("FAIL  capabilities"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("basic-docker.plugin/v0"), std::string::npos) << r.out;
+}
+
+TEST_F(PluginTest, StartsOnFirstCallSharesTheInstanceAndPassesErrorsOn) {
+  std::string path = Install("tp");
+  CmdResult ls = Cli({"plugin", "ls", "--format", "json"});
+  ASSERT_EQ(ls.code, 0) << ls.err;
+  std::vector<json> rows = JsonLines(ls.out);
+  ASSERT_EQ(rows.size(), 1u) << ls.out;
+  EXPECT_EQ(rows[0]["Name"], "tp");
+  EXPECT_EQ(rows[0]["State"], "stopped");  // found, not started
+  EXPECT_EQ(rows[0]["Capabilities"]["test"][0], "echo");
+  int pid = PidOf("tp");
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(PidOf("tp"), pid);  // the same instance for the next caller
+  EXPECT_EQ(Inspect("tp")["State"], "running");
+  EXPECT_EQ(Inspect("tp")["Pid"], pid);
+  // Its socket directory is the engine's only.
+  struct stat st {};
+  std::string address = Inspect("tp")["Address"];
+  std::string sock = address.substr(std::string("unix://").size());
+  ASSERT_EQ(::stat(sock.substr(0, sock.rfind('/')).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  // Its error, as it said it.
+  CmdResult fail = Cli({"plugin", "call", "tp", "test/fail"});
+  EXPECT_EQ(fail.code, 1);
+  EXPECT_NE(fail.err.find("plugin tp: this request is wrong on purpose"), std::string::npos) << fail.err;
+  // What it was given: the contract's environment only.
+  CmdResult env = Cli({"plugin", "call", "tp", "test/env"});
+  ASSERT_EQ(env.code, 0) << env.err;
+  json vars = json::parse(env.out);
+  std::vector<std::string> names;
+  for (const json& v : vars) names.push_back(v.get<std::string>().substr(0, v.get<std::string>().find('=')));
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"BASIC_DOCKER_PLUGIN_NAME", "BASIC_DOCKER_ROOT", "LANG", "PATH"}));
+  // Body and capability checks.
+  CmdResult echo = Cli({"plugin", "call", "tp", "test/echo", R"({"a":[1,2]})"});
+  EXPECT_EQ(echo.out, "{\"a\":[1,2]}\n");
+  CmdResult missing = Cli({"plugin", "call", "tp", "test/nope"});
+  EXPECT_NE(missing.err.find("has no test/nope (it has test/echo"), std::string::npos) << missing.err;
+  CmdResult unknown = Cli({"plugin", "call", "nosuch", "test/echo"});
+  EXPECT_NE(unknown.err.find("no plugin nosuch (looked in " + root_ + "/plugins"), std::string::npos) << unknown.err;
+  CmdResult notjson = Cli({"plugin", "call", "tp", "test/echo", "{"});
+  EXPECT_NE(notjson.err.find("not JSON"), std::string::npos);
+  // Stop, and the next call starts it again.
+  EXPECT_EQ(Cli({"plugin", "stop", "tp"}).code, 0);
+  EXPECT_TRUE(WaitGone(pid, 3000));
+  EXPECT_EQ(Inspect("tp")["State"], "stopped");
+  int again = PidOf("tp");
+  EXPECT_GT(again, 0);
+  EXPECT_NE(again, pid);
+  (void)path;
+}
+
+TEST_F(PluginTest, CapabilitiesAreAskedOncePerBinary) {
+  std::string path = Install("tp");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Cli({"plugin", "ls"}).code, 0);
+  EXPECT_EQ(*os::ReadFile(path + ".asked"), "asked\n");
+  // A new binary (rewritten: new inode, mtime) is asked again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_TRUE(os::WriteFile(path, *os::ReadFile(std::string(BD_BIN_DIR) + "/bd-test-plugin"), 0755).ok());
+  ASSERT_EQ(Cli({"plugin", "ls"}).code, 0);
+  EXPECT_EQ(*os::ReadFile(path + ".asked"), "asked\nasked\n");
+}
+
+TEST_F(PluginTest, IdleExitThenTheNextCallStartsItAgain) {
+  Settings("300ms");
+  Install("tp");
+  int first = PidOf("tp");
+  ASSERT_GT(first, 0);
+  EXPECT_TRUE(WaitGone(first, 5000)) << "the plugin did not exit after its idle timeout";
+  int second = PidOf("tp");
+  EXPECT_GT(second, 0);
+  EXPECT_NE(second, first);
+}
+
+TEST_F(PluginTest, EightConcurrentFirstCallsStartOneInstance) {
+  Install("tp");
+  std::vector<std::thread> threads;
+  std::vector<CmdResult> results(8);
+  for (int i = 0; i < 8; ++i) threads.emplace_back([&, i] { results[i] = Cli({"plugin", "call", "tp", "test/pid"}); });
+  for (auto& t : threads) t.join();
+  std::set<std::string> pids;
+  for (const CmdResult& r : results) {
+    EXPECT_EQ(r.code, 0) << r.err;
+    pids.insert(r.out);
+  }
+  EXPECT_EQ(pids.size(), 1u);
+  // One start in its log.
+  CmdResult logs = Cli({"plugin", "logs", "tp"});
+  size_t starts = 0;
+  for (size_t at = logs.out.find(" starting "); at != std::string::npos; at = logs.out.find(" starting ", at + 1)) ++starts;
+  EXPECT_EQ(starts, 1u) << logs.out;
+}
+
+TEST_F(PluginTest, ACrashMidCallIsAnErrorAndTheNextCallRestartsIt) {
+  Install("tp");
+  int pid = PidOf("tp");
+  CmdResult crash = Cli({"plugin", "call", "tp", "test/crash"});
+  EXPECT_EQ(crash.code, 1);
+  EXPECT_NE(crash.err.find("plugin tp failed during POST /v1/test/crash"), std::string::npos) << crash.err;
+  EXPECT_NE(crash.err.find("crash: aborting mid-call"), std::string::npos) << crash.err;  // its stderr tail
+  EXPECT_TRUE(WaitGone(pid, 3000));
+  json info = Inspect("tp");
+  EXPECT_EQ(info["State"], "unhealthy");
+  EXPECT_EQ(info["Failures"], 1);
+  int again = PidOf("tp");
+  EXPECT_GT(again, 0);
+  EXPECT_NE(again, pid);
+  EXPECT_EQ(Inspect("tp")["Failures"], 0);  // healthy again
+  CmdResult logs = Cli({"plugin", "logs", "--tail", "1", "tp"});
+  EXPECT_NE(logs.out.find(" starting "), std::string::npos) << logs.out;
+}
+
+TEST_F(PluginTest, APluginThatNeverListensFailsWithADeadlineAndIsKilled) {
+  Settings("2s", "400ms");
+  Install("hang");
+  auto t0 = std::chrono::steady_clock::now();
+  CmdResult r = Cli({"plugin", "call", "hang", "test/echo"});
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("plugin hang did not print its address within 400 ms (killed)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("hang: never listening"), std::string::npos) << r.err;
+  EXPECT_LT(took, 3000);
+  EXPECT_EQ(Inspect("hang")["State"], "unhealthy");
+  // Failing again soon after is refused without a start, naming the backoff.
+  CmdResult again = Cli({"plugin", "call", "hang", "test/echo"});
+  EXPECT_EQ(again.code, 1);
+  CmdResult third = Cli({"plugin", "call", "hang", "test/echo"});
+  EXPECT_NE(third.err.find("unhealthy after 2 failures; next start in"), std::string::npos) << third.err;
+}
+
+TEST_F(PluginTest, AHungCallIsCutAtTheCallTimeout) {
+  Settings("5s", "10s", "300ms");
+  Install("tp");
+  int pid = PidOf("tp");
+  CmdResult r = Cli({"plugin", "call", "tp", "test/sleep", R"({"ms": 5000})"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("plugin tp did not answer POST /v1/test/sleep within 300 ms (killed)"), std::string::npos) << r.err;
+  EXPECT_TRUE(WaitGone(pid, 3000));
+  EXPECT_GT(PidOf("tp"), 0);
+}
+
+TEST_F(PluginTest, BadCapabilitiesAndEarlyExitsAreRefusedWithClearMessages) {
+  Install("badjson");
+  Install("badversion");
+  Install("crashstart");
+  CmdResult ls = Cli({"plugin", "ls", "--format", "json"});
+  ASSERT_EQ(ls.code, 0) << ls.err;
+  std::map<std::string, json> by_name;
+  for (const json& j : JsonLines(ls.out)) by_name[j["Name"]] = j;
+  EXPECT_EQ(by_name["badjson"]["State"], "invalid");
+  EXPECT_NE(by_name["badjson"]["Refused"].get<std::string>().find("is not JSON"), std::string::npos);
+  EXPECT_EQ(by_name["badversion"]["State"], "invalid");
+  EXPECT_NE(by_name["badversion"]["Refused"].get<std::string>().find(
+                "speaks contract basic-docker.plugin/v0, this engine speaks basic-docker.plugin/v1"),
+            std::string::npos);
+  CmdResult call = Cli({"plugin", "call", "badjson", "test/echo"});
+  EXPECT_NE(call.err.find("plugin badjson cannot be used"), std::string::npos) << call.err;
+  CmdResult early = Cli({"plugin", "call", "crashstart", "test/echo"});
+  EXPECT_EQ(early.code, 1);
+  EXPECT_NE(early.err.find("plugin crashstart exited with status 3 before it listened"), std::string::npos) << early.err;
+  EXPECT_NE(early.err.find("crashstart: giving up before listening"), std::string::npos) << early.err;
+  // A malformed setting is refused, naming it.
+  ASSERT_TRUE(os::WriteFile(root_ + "/daemon.json", R"({"plugin-idle-timeout": "soon"})").ok());
+  CmdResult bad = Cli({"plugin", "ls"});
+  EXPECT_NE(bad.err.find("plugin-idle-timeout must be a duration"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace bd::testing
