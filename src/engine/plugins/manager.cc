@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 
 #include "base/digest.h"
 #include "base/strings.h"
@@ -407,6 +408,7 @@ Status PluginManager::RecordFailure(std::string_view name, const std::string& er
 
 void PluginManager::ForgetInstance(std::string_view name, const Instance& inst) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = warm_.find(name); it != warm_.end()) warm_.erase(it);
   SignalIfSame(inst.pid, inst.pid_start, SIGKILL);  // alive without its socket: it is of no use
   Reap();
   if (auto up = db_->Prepare("UPDATE plugins SET pid = 0, pid_start = 0, address = '' WHERE name = ? AND pid = ?"); up.ok()) {
@@ -438,7 +440,25 @@ Result<std::string> PluginManager::Call(std::string_view name, std::string_view 
       return handler(type, capability, body);
     }
   }
-  BD_ASSIGN_OR_RETURN(PluginInfo p, Load(name));
+  // Warm: the instance that answered last, while its binary is the one it was started from.
+  std::optional<Warm> warm;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = warm_.find(name); it != warm_.end()) {
+      struct stat st {};
+      if (::stat(it->second.info.path.c_str(), &st) == 0 && BinaryId(st) == it->second.binary_id) {
+        warm = it->second;
+      } else {
+        warm_.erase(it);
+      }
+    }
+  }
+  PluginInfo p;
+  if (warm) {
+    p = warm->info;
+  } else {
+    BD_ASSIGN_OR_RETURN(p, Load(name));
+  }
   if (!p.refused.empty()) return Status::FailedPrecondition("plugin " + p.name + " cannot be used: " + p.refused);
   if (!p.capabilities.Has(type, capability)) {
     std::vector<std::string> has;
@@ -451,7 +471,12 @@ Result<std::string> PluginManager::Call(std::string_view name, std::string_view 
   std::string endpoint = plugin::EndpointOf(type, capability);
   thread_local net::HttpClient client;
   for (int attempt = 0;; ++attempt) {
-    BD_ASSIGN_OR_RETURN(Instance inst, Ensure(p));
+    Instance inst;
+    if (warm && attempt == 0) {
+      inst = warm->instance;
+    } else {
+      BD_ASSIGN_OR_RETURN(inst, Ensure(p));
+    }
     net::HttpRequest req;
     req.method = "POST";
     req.body = std::string(body);
@@ -467,6 +492,15 @@ Result<std::string> PluginManager::Call(std::string_view name, std::string_view 
     auto resp = client.Do(req);
     if (resp.ok()) {
       if (p.failures > 0) RecordSuccess(p.name);
+      if (!warm || attempt > 0) {
+        struct stat st {};
+        std::lock_guard<std::mutex> lock(mu_);
+        if (::stat(p.path.c_str(), &st) == 0) {
+          PluginInfo kept = p;
+          kept.failures = 0;
+          warm_[p.name] = Warm{std::move(kept), BinaryId(st), inst};
+        }
+      }
       if (resp->status >= 200 && resp->status < 300) return std::move(resp->body);
       return plugin::StatusFromErrorJson(static_cast<int>(resp->status), resp->body).WithContext("plugin " + p.name);
     }
@@ -475,6 +509,10 @@ Result<std::string> PluginManager::Call(std::string_view name, std::string_view 
     if (resp.status().code() == Code::kUnavailable && attempt == 0) {
       ForgetInstance(p.name, inst);
       continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      warm_.erase(p.name);
     }
     bool hung = resp.status().code() == Code::kDeadlineExceeded;
     std::string what = "plugin " + p.name + (hung ? " did not answer POST " + endpoint + " within " +
@@ -496,6 +534,7 @@ Status PluginManager::Stop(std::string_view name) {
   BD_ASSIGN_OR_RETURN(PluginInfo p, Load(name));
   if (p.builtin) return Status::FailedPrecondition("plugin " + p.name + " is built in: it has no process to stop");
   std::lock_guard<std::mutex> lock(mu_);
+  warm_.erase(p.name);
   BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT pid, pid_start FROM plugins WHERE name = ?"));
   st.Bind(1, p.name);
   BD_ASSIGN_OR_RETURN(bool row, st.Step());

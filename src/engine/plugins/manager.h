@@ -130,6 +130,14 @@ class PluginManager {
   std::string socket_dir_;
   std::mutex mu_;  // the database connection, children_
   std::set<pid_t> children_;  // instances we started: reaped when they exit
+  // The instance of each plugin that last answered here, with what it was started from: a
+  // call goes straight to it while its binary is unchanged (a failed connect goes the long way).
+  struct Warm {
+    PluginInfo info;
+    std::string binary_id;
+    Instance instance;
+  };
+  std::map<std::string, Warm, std::less<>> warm_;
   struct Builtin {
     plugin::Capabilities caps;
     BuiltinHandler handler;
