@@ -3,6 +3,7 @@
 // restart, crash, hang, bad capabilities) driven through the CLI.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/digest.h"
 #include "base/strings.h"
 #include "integration/cli_helper.h"
 
@@ -246,6 +248,51 @@ TEST_F(PluginTest, BadCapabilitiesAndEarlyExitsAreRefusedWithClearMessages) {
   ASSERT_TRUE(os::WriteFile(root_ + "/daemon.json", R"({"plugin-idle-timeout": "soon"})").ok());
   CmdResult bad = Cli({"plugin", "ls"});
   EXPECT_NE(bad.err.find("plugin-idle-timeout must be a duration"), std::string::npos) << bad.err;
+}
+
+// The Python example does its job: a file over HTTP (a server of the test's on loopback)
+// against a pinned sha256; a mismatch leaves nothing; a missing file is NotFound.
+TEST_F(PluginTest, ThePythonExampleFetchesOverHttpAgainstAPinnedDigest) {
+  std::string plugin = root_ + "/plugins/basic-docker-plugin-http-source";
+  ASSERT_TRUE(os::WriteFile(plugin, *os::ReadFile(std::string(BD_SOURCE_DIR) +
+                                                  "/examples/plugins/python/basic-docker-plugin-http-source"), 0755).ok());
+  installed_.push_back("http-source");
+  std::string served = dir_->path() + "/served", out = dir_->path() + "/out";
+  ASSERT_TRUE(os::MkdirAll(served).ok());
+  ASSERT_TRUE(os::MkdirAll(out).ok());
+  std::string content = "capsule content\n";
+  ASSERT_TRUE(os::WriteFile(served + "/data.txt", content).ok());
+  int port = 20000 + static_cast<int>(::getpid() % 20000);
+  pid_t server = StartInBackground({"/usr/bin/python3", "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1",
+                                    "--directory", served});
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  auto call = [&](const std::string& file, const std::string& sha) {
+    return Cli({"plugin", "call", "http-source", "capsule-source/fetch-http",
+                json{{"uri", base + "/" + file}, {"sha256", sha}, {"destination", out}}.dump()});
+  };
+  std::string sha = Sha256Digest(content).substr(7);
+  CmdResult ok;
+  for (int i = 0; i < 50; ++i) {  // until the server listens
+    ok = call("data.txt", sha);
+    if (ok.code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  json answer = json::parse(ok.out, nullptr, false);
+  EXPECT_EQ(answer["size"], static_cast<int>(content.size()));
+  EXPECT_EQ(*os::ReadFile(out + "/data.txt"), content);
+  ASSERT_EQ(::unlink((out + "/data.txt").c_str()), 0);
+  std::string wrong(64, 'a');
+  CmdResult mismatch = call("data.txt", wrong);
+  EXPECT_EQ(mismatch.code, 1);
+  EXPECT_NE(mismatch.err.find("has sha256 " + sha + ", not the pinned " + wrong), std::string::npos) << mismatch.err;
+  EXPECT_EQ(*os::ListDir(out), std::vector<std::string>{});  // nothing left behind
+  CmdResult missing = call("nothing.txt", sha);
+  EXPECT_NE(missing.err.find("HTTP 404"), std::string::npos) << missing.err;
+  CmdResult bad = Cli({"plugin", "call", "http-source", "capsule-source/fetch-http", R"({"uri": "ftp://x"})"});
+  EXPECT_NE(bad.err.find("plugin http-source: uri must be a http:// URL"), std::string::npos) << bad.err;
+  ::kill(server, SIGKILL);
+  ::waitpid(server, nullptr, 0);
 }
 
 }  // namespace
