@@ -83,7 +83,7 @@ void RegisterSystem(CLI::App& app, Context& ctx);     // system df, system info,
 void RegisterVolume(CLI::App& app, Context& ctx);     // volume create|ls|inspect|rm
 void RegisterCapsule(CLI::App& app, Context& ctx);    // capsule create|ls|inspect|rm|...
 void RegisterEvents(CLI::App& app, Context& ctx);     // events
-void RegisterPlugin(CLI::App& app, Context& ctx);     // plugin ls|inspect|logs|call|stop|check
+void RegisterPlugin(CLI::App& app, Context& ctx);     // plugin ls|inspect|logs|call|stop|install|rm|check
 
 int Main(int argc, char** argv);
 

@@ -1,4 +1,4 @@
-// plugin ls | inspect | logs | call | stop | check: the plugins the engine finds (docs/plugins.md).
+// plugin ls | inspect | logs | call | stop | install | rm | check: the plugins the engine finds (docs/plugins.md).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,6 +173,46 @@ void RegisterPlugin(CLI::App& app, Context& ctx) {
       if (!m.ok()) return Fail(m.status());
       return ForEachRef(*stop_names, [&](const std::string& name) -> Status {
         BD_RETURN_IF_ERROR((*m)->Stop(name));
+        std::printf("%s\n", name.c_str());
+        return {};
+      });
+    };
+  });
+
+  struct InstallFlags {
+    std::string source, name;
+    bool replace = false;
+  };
+  auto inf = std::make_shared<InstallFlags>();
+  CLI::App* install = plugin->add_subcommand("install", "Install a plugin from an OCI image layout (directory or tar) with one binary per platform");
+  install->add_option("--name", inf->name, "Install under this name (default: the binary's title annotation)");
+  install->add_flag("--replace", inf->replace, "Replace an installed plugin of that name");
+  install->add_option("source", inf->source, "The OCI image layout: a directory or a tar of one")->required();
+  install->callback([&ctx, inf, manager] {
+    ctx.action = [inf, manager]() -> int {
+      auto m = manager();
+      if (!m.ok()) return Fail(m.status());
+      auto r = (*m)->Install(inf->source, inf->name, inf->replace);
+      if (!r.ok()) return Fail(r.status());
+      if (r->noop) {
+        std::printf("plugin %s is installed already (%s)\n", r->name.c_str(), r->digest.c_str());
+      } else {
+        std::printf("installed plugin %s (%s, %s) as %s\n", r->name.c_str(), r->platform.c_str(), r->digest.c_str(), r->path.c_str());
+      }
+      return 0;
+    };
+  });
+
+  auto rm_names = std::make_shared<std::vector<std::string>>();
+  CLI::App* rm = plugin->add_subcommand("rm", "Remove installed plugins (stopped first)");
+  rm->alias("remove");
+  rm->add_option("names", *rm_names, "Plugin names")->required();
+  rm->callback([&ctx, rm_names, manager] {
+    ctx.action = [rm_names, manager]() -> int {
+      auto m = manager();
+      if (!m.ok()) return Fail(m.status());
+      return ForEachRef(*rm_names, [&](const std::string& name) -> Status {
+        BD_RETURN_IF_ERROR((*m)->Remove(name));
         std::printf("%s\n", name.c_str());
         return {};
       });

@@ -30,8 +30,6 @@ namespace bd::engine {
 namespace {
 
 constexpr std::string_view kBinaryPrefix = "basic-docker-plugin-";
-constexpr int64_t kCapabilitiesTimeoutMs = 5'000;
-constexpr size_t kCapabilitiesMax = 1 << 20;
 constexpr int64_t kBackoffMaxMs = 30'000;
 
 int64_t NowMs() { return PluginNowMs(); }
@@ -164,32 +162,7 @@ Result<PluginInfo> PluginManager::Refresh(const Found& f) {
     }
   }
   // New or changed: ask it (outside the lock; two askers write the same answer).
-  std::string out, err;
-  Status asked = [&]() -> Status {
-    UniqueFd out_pipe[2], err_pipe[2];
-    BD_RETURN_IF_ERROR(os::MakePipe(out_pipe));
-    BD_RETURN_IF_ERROR(os::MakePipe(err_pipe));
-    BD_ASSIGN_OR_RETURN(pid_t pid, SpawnPlugin({f.path, "capabilities"}, out_pipe[1].get(), err_pipe[1].get(),
-                                               PluginEnvironment(f.name, "")));
-    out_pipe[1].Reset();
-    err_pipe[1].Reset();
-    int64_t deadline = NowMs() + kCapabilitiesTimeoutMs;
-    bool in_time = ReadUntil(out_pipe[0].get(), &out, false, kCapabilitiesMax + 1, deadline);
-    if (!in_time) {
-      KillAndReap(pid);
-      return Status::DeadlineExceeded("`" + f.path + " capabilities` did not finish within 5s");
-    }
-    (void)ReadUntil(err_pipe[0].get(), &err, false, 4096, NowMs() + 100);
-    int status = 0;
-    (void)os::RetryEintr([&] { return ::waitpid(pid, &status, 0); });
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      return Status::InvalidArgument("`" + f.path + " capabilities` " + DescribeExit(status) +
-                                     (err.empty() ? "" : ": " + std::string(TrimSpace(err))));
-    }
-    if (out.size() > kCapabilitiesMax) return Status::InvalidArgument("`" + f.path + " capabilities` printed over 1 MiB");
-    return {};
-  }();
-  Result<plugin::Capabilities> caps = asked.ok() ? plugin::ParseCapabilities(out) : Result<plugin::Capabilities>(asked);
+  Result<plugin::Capabilities> caps = AskCapabilities(f.path, f.name);
   if (caps.ok()) {
     info.capabilities = *caps;
   } else {

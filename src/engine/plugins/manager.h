@@ -95,6 +95,20 @@ class PluginManager {
   Result<std::string> Call(std::string_view name, std::string_view type, std::string_view capability,
                            std::string_view body);
 
+  // Installs a plugin from an OCI image layout (a directory, or a tar of one) whose index lists
+  // one manifest per platform, each with the binary as its layer (docs/plugins.md): picks the
+  // one for this machine, verifies every digest, asks the binary for its capabilities, and
+  // renames it into <data-root>/plugins/basic-docker-plugin-NAME. NAME: `name`, else the
+  // layer's org.opencontainers.image.title without the prefix. The same binary again is a
+  // no-op; another one under an installed name is AlreadyExists unless `replace`.
+  struct Installed {
+    std::string name, path, digest, platform;
+    bool noop = false;
+  };
+  Result<Installed> Install(const std::string& source, const std::string& name, bool replace);
+  // Stops it and removes its file, record and log; only plugins in <data-root>/plugins.
+  Status Remove(std::string_view name);
+
   // Stops the running instance (SIGTERM, then SIGKILL after 2 s). OK when none runs.
   Status Stop(std::string_view name);
   // The last `max_bytes` of its stderr log.

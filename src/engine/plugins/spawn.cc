@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/strings.h"
 #include "base/time.h"
 #include "os/error.h"
 #include "os/fs.h"
+#include "os/process.h"
 
 namespace bd::engine {
 
@@ -81,6 +83,32 @@ std::string DescribeExit(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
   return "ended";
+}
+
+Result<plugin::Capabilities> AskCapabilities(const std::string& path, const std::string& name) {
+  constexpr int64_t kTimeoutMs = 5'000;
+  constexpr size_t kMax = 1 << 20;
+  UniqueFd out_pipe[2], err_pipe[2];
+  BD_RETURN_IF_ERROR(os::MakePipe(out_pipe));
+  BD_RETURN_IF_ERROR(os::MakePipe(err_pipe));
+  BD_ASSIGN_OR_RETURN(pid_t pid, SpawnPlugin({path, "capabilities"}, out_pipe[1].get(), err_pipe[1].get(),
+                                             PluginEnvironment(name, "")));
+  out_pipe[1].Reset();
+  err_pipe[1].Reset();
+  std::string out, err;
+  if (!ReadUntil(out_pipe[0].get(), &out, false, kMax + 1, PluginNowMs() + kTimeoutMs)) {
+    KillAndReap(pid);
+    return Status::DeadlineExceeded("`" + path + " capabilities` did not finish within 5s");
+  }
+  (void)ReadUntil(err_pipe[0].get(), &err, false, 4096, PluginNowMs() + 100);
+  int status = 0;
+  (void)os::RetryEintr([&] { return ::waitpid(pid, &status, 0); });
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::InvalidArgument("`" + path + " capabilities` " + DescribeExit(status) +
+                                   (err.empty() ? "" : ": " + std::string(TrimSpace(err))));
+  }
+  if (out.size() > kMax) return Status::InvalidArgument("`" + path + " capabilities` printed over 1 MiB");
+  return plugin::ParseCapabilities(out);
 }
 
 }  // namespace bd::engine

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "plugin/contract.h"
 
 namespace bd::engine {
 
@@ -26,6 +27,10 @@ Result<pid_t> SpawnPlugin(const std::vector<std::string>& args, int out_fd, int 
 // Reads from `fd` until EOF, a newline (when `line`), `max` bytes or the deadline (unix ms).
 // False on the deadline.
 bool ReadUntil(int fd, std::string* out, bool line, size_t max, int64_t deadline_ms);
+
+// Runs `path capabilities` (5 s at most) and parses its answer: InvalidArgument (or
+// DeadlineExceeded) saying why it is refused.
+Result<plugin::Capabilities> AskCapabilities(const std::string& path, const std::string& name);
 
 // For a child not reaped yet (its pid cannot have been reused).
 void KillAndReap(pid_t pid);
