@@ -1,4 +1,5 @@
 // capsule create | ls | inspect | rm | verify | gc, and events.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,10 +10,13 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/digest.h"
 #include "base/strings.h"
 #include "base/time.h"
 #include "cli/cli.h"
+#include "os/error.h"
 #include "os/fs.h"
+#include "os/process.h"
 
 namespace bd::cli {
 namespace {
@@ -67,13 +71,56 @@ Result<engine::Capsule> Find(engine::Engine& eng, const std::string& text) {
 
 void RegisterCapsuleAttach(CLI::App* capsule, Context& ctx);
 
+// Fetches `uri` through the capsule-source plugin for its scheme into a scratch directory
+// under the data root (kept in `scratch` until the capsule is made); the file's path.
+Result<std::string> FetchCapsuleContent(engine::Engine& eng, const std::string& uri, const std::string& sha256,
+                                        std::unique_ptr<os::TempDir>* scratch) {
+  size_t colon = uri.find("://");
+  std::string scheme = colon == std::string::npos ? "" : uri.substr(0, colon);
+  if (scheme.empty() || scheme.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos) {
+    return Status::InvalidArgument("--from `" + uri.substr(0, 100) + "` is not a URL (scheme://...)");
+  }
+  if (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return Status::InvalidArgument("--sha256 must be 64 lowercase hex digits");
+  }
+  BD_ASSIGN_OR_RETURN(engine::PluginManager * m, eng.plugins());
+  BD_ASSIGN_OR_RETURN(std::string plugin, m->Find("capsule-source", "fetch-" + scheme));
+  BD_RETURN_IF_ERROR(os::MkdirAll(eng.paths().Tmp(), 0700));
+  BD_ASSIGN_OR_RETURN(os::TempDir dir, os::TempDir::Create(eng.paths().Tmp(), "capsule-fetch-"));
+  *scratch = std::make_unique<os::TempDir>(std::move(dir));
+  nlohmann::json req = {{"uri", uri}, {"sha256", sha256}, {"destination", (*scratch)->path()}};
+  BD_ASSIGN_OR_RETURN(std::string answer, m->Call(plugin, "capsule-source", "fetch-" + scheme, req.dump()));
+  nlohmann::json j = nlohmann::json::parse(answer, nullptr, false);
+  if (!j.is_object() || !j.contains("path") || !j["path"].is_string() || j.value("sha256", "") != sha256) {
+    return Status::Internal("plugin " + plugin + " answered the fetch without the pinned file: " + answer.substr(0, 200));
+  }
+  std::string path = j["path"].get<std::string>();
+  if (path.rfind((*scratch)->path() + "/", 0) != 0 || path.find("/..") != std::string::npos) {
+    return Status::Internal("plugin " + plugin + " wrote outside the destination it was given: " + path.substr(0, 200));
+  }
+  // Checked again here: the content is what was pinned, whoever fetched it.
+  BD_ASSIGN_OR_RETURN(UniqueFd fd, os::Open(path, O_RDONLY | O_NOFOLLOW));
+  Sha256Hasher hasher;
+  std::string buf(1 << 16, '\0');
+  for (;;) {
+    ssize_t n = os::RetryEintr([&] { return ::read(fd.get(), buf.data(), buf.size()); });
+    if (n < 0) return os::ErrnoStatus("read " + path);
+    if (n == 0) break;
+    hasher.Update(buf.data(), static_cast<size_t>(n));
+  }
+  if (hasher.Finish() != "sha256:" + sha256) {
+    return Status::InvalidArgument("the content plugin " + plugin + " fetched is not the pinned sha256");
+  }
+  return path;
+}
+
 void RegisterCapsule(CLI::App& app, Context& ctx) {
   CLI::App* capsule = app.add_subcommand("capsule", "Manage Resource Capsules");
   capsule->require_subcommand(1);
   RegisterCapsuleAttach(capsule, ctx);
 
   struct CreateFlags {
-    std::string name, version, path;
+    std::string name, version, path, from, sha256;
     std::vector<std::string> labels, requires_, optional;
     bool secret = false;
   };
@@ -81,7 +128,9 @@ void RegisterCapsule(CLI::App& app, Context& ctx) {
   CLI::App* create = capsule->add_subcommand("create", "Create a capsule from a file or a directory");
   create->add_option("--name", cf->name, "Capsule name ([a-z0-9][a-z0-9._-]*)")->required();
   create->add_option("--version", cf->version, "Version: MAJOR[.MINOR[.PATCH]][-PRE][+BUILD], e.g. 1.2.3 or 1.0")->required();
-  create->add_option("--path", cf->path, "A file or a directory to pack")->required();
+  create->add_option("--path", cf->path, "A file or a directory to pack");
+  create->add_option("--from", cf->from, "A URL to fetch the content from, through a capsule-source plugin (http, https)");
+  create->add_option("--sha256", cf->sha256, "With --from: the content's pinned sha256 (64 hex digits)");
   create->add_option("-l,--label", cf->labels, "Set metadata (K=V)")->allow_extra_args(false);
   create->add_option("--requires", cf->requires_, "A required capsule: NAME@CONSTRAINT")->allow_extra_args(false);
   create->add_option("--optional", cf->optional, "An optional capsule: NAME@CONSTRAINT")->allow_extra_args(false);
@@ -103,8 +152,20 @@ void RegisterCapsule(CLI::App& app, Context& ctx) {
           opts.dependencies.push_back(*dep);
         }
       }
+      if (cf->path.empty() == cf->from.empty()) return Fail(Status::InvalidArgument("give one of --path and --from"));
+      if (!cf->from.empty() && cf->sha256.empty()) {
+        return Fail(Status::InvalidArgument("--from needs --sha256: fetched content is pinned to its digest"));
+      }
+      if (cf->from.empty() && !cf->sha256.empty()) return Fail(Status::InvalidArgument("--sha256 goes with --from"));
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
+      std::unique_ptr<os::TempDir> fetched;
+      if (!cf->from.empty()) {
+        auto path = FetchCapsuleContent(**eng, cf->from, cf->sha256, &fetched);
+        if (!path.ok()) return Fail(path.status());
+        opts.path = *path;
+        opts.labels.emplace("basic-docker.capsule.source", cf->from);
+      }
       bool created = false;
       auto c = (*eng)->capsules().Create(opts, &created);
       if (!c.ok()) return Fail(c.status());

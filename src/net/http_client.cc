@@ -40,6 +40,11 @@ size_t Collect(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
+size_t Stream(char* data, size_t size, size_t n, void* sink) {
+  auto* fn = static_cast<const std::function<bool(std::string_view)>*>(sink);
+  return (*fn)(std::string_view(data, size * n)) ? size * n : 0;
+}
+
 }  // namespace
 
 HttpClient::~HttpClient() {
@@ -62,8 +67,19 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
   c.curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   c.curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout_ms));
   c.curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.connect_timeout_ms));
-  c.curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Collect);
-  c.curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+  if (req.on_data) {
+    c.curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Stream);
+    c.curl_easy_setopt(h, CURLOPT_WRITEDATA, &req.on_data);
+  } else {
+    c.curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Collect);
+    c.curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+  }
+  if (req.follow_redirects) {
+    c.curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    c.curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    // Never from https down to http, nor to another scheme.
+    c.curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, req.url.rfind("https://", 0) == 0 ? "https" : "http,https");
+  }
   // No proxy from the environment: plugins are local, registries configure their own.
   c.curl_easy_setopt(h, CURLOPT_PROXY, "");
   curl_slist* headers = nullptr;
@@ -90,6 +106,8 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
         return Status::Unavailable(what);
       case CURLE_OPERATION_TIMEDOUT:
         return Status::DeadlineExceeded(what);
+      case CURLE_WRITE_ERROR:
+        return Status::Internal("aborted by the receiver (" + req.method + " " + req.url + ")");
       default:
         return Status::Internal(what);
     }

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -19,6 +21,10 @@ struct HttpRequest {
   std::vector<std::string> headers;  // "Name: value"
   int64_t timeout_ms = 30'000;       // the whole exchange
   int64_t connect_timeout_ms = 5'000;
+  // When set, the answer's body goes here as it arrives (not into HttpResponse::body); false
+  // stops the transfer (Internal, "aborted by the receiver").
+  std::function<bool(std::string_view)> on_data;
+  bool follow_redirects = false;
 };
 
 struct HttpResponse {

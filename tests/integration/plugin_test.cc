@@ -68,7 +68,7 @@ bool WaitGone(int pid, int ms) {
 }
 
 TEST_F(PluginTest, ConformanceSuitePassesForTheTestPluginAndThePythonExample) {
-  for (const std::string& path : {std::string(BD_BIN_DIR) + "/bd-test-plugin",
+  for (const std::string& path : {std::string(BD_BIN_DIR) + "/bd-test-plugin", std::string(BD_BIN_DIR) + "/basic-docker-plugin-http",
                                   std::string(BD_SOURCE_DIR) + "/examples/plugins/python/basic-docker-plugin-http-source"}) {
     CmdResult r = Cli({"plugin", "check", path}, "", 120);
     EXPECT_EQ(r.code, 0) << path << "\n" << r.out << r.err;
@@ -87,11 +87,12 @@ TEST_F(PluginTest, StartsOnFirstCallSharesTheInstanceAndPassesErrorsOn) {
   std::string path = Install("tp");
   CmdResult ls = Cli({"plugin", "ls", "--format", "json"});
   ASSERT_EQ(ls.code, 0) << ls.err;
-  std::vector<json> rows = JsonLines(ls.out);
-  ASSERT_EQ(rows.size(), 1u) << ls.out;
-  EXPECT_EQ(rows[0]["Name"], "tp");
-  EXPECT_EQ(rows[0]["State"], "stopped");  // found, not started
-  EXPECT_EQ(rows[0]["Capabilities"]["test"][0], "echo");
+  std::map<std::string, json> rows;
+  for (const json& j : JsonLines(ls.out)) rows[j["Name"]] = j;
+  ASSERT_EQ(rows.size(), 2u) << ls.out;  // ours, and the one shipped beside basic-docker
+  EXPECT_EQ(rows["http"]["Path"], std::string(BD_BIN_DIR) + "/basic-docker-plugin-http");
+  EXPECT_EQ(rows["tp"]["State"], "stopped");  // found, not started
+  EXPECT_EQ(rows["tp"]["Capabilities"]["test"][0], "echo");
   int pid = PidOf("tp");
   ASSERT_GT(pid, 0);
   EXPECT_EQ(PidOf("tp"), pid);  // the same instance for the next caller
@@ -291,6 +292,43 @@ TEST_F(PluginTest, ThePythonExampleFetchesOverHttpAgainstAPinnedDigest) {
   EXPECT_NE(missing.err.find("HTTP 404"), std::string::npos) << missing.err;
   CmdResult bad = Cli({"plugin", "call", "http-source", "capsule-source/fetch-http", R"({"uri": "ftp://x"})"});
   EXPECT_NE(bad.err.find("plugin http-source: uri must be a http:// URL"), std::string::npos) << bad.err;
+  ::kill(server, SIGKILL);
+  ::waitpid(server, nullptr, 0);
+}
+
+// capsule create --from URL --sha256: the shipped http plugin (found beside basic-docker)
+// fetches it; the digest is checked; a mismatch makes nothing.
+TEST_F(PluginTest, CapsuleCreateFromAUrlGoesThroughTheShippedHttpPlugin) {
+  installed_.push_back("http");
+  std::string served = dir_->path() + "/served";
+  ASSERT_TRUE(os::MkdirAll(served).ok());
+  std::string content = "key=value\n";
+  ASSERT_TRUE(os::WriteFile(served + "/app.conf", content).ok());
+  int port = 20000 + static_cast<int>((::getpid() + 7) % 20000);
+  pid_t server = StartInBackground({"/usr/bin/python3", "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1",
+                                    "--directory", served});
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/app.conf";
+  std::string sha = Sha256Digest(content).substr(7);
+  CmdResult made;
+  for (int i = 0; i < 50; ++i) {
+    made = Cli({"capsule", "create", "--name", "appconf", "--version", "1.0", "--from", url, "--sha256", sha});
+    if (made.code == 0 || made.err.find("Couldn't connect") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(made.code, 0) << made.err;
+  CmdResult inspect = Cli({"capsule", "inspect", "appconf:1.0"});
+  EXPECT_NE(inspect.out.find(url), std::string::npos) << inspect.out;
+  EXPECT_EQ(Inspect("http")["State"], "running");
+  CmdResult wrong = Cli({"capsule", "create", "--name", "appconf", "--version", "2.0", "--from", url, "--sha256", std::string(64, 'b')});
+  EXPECT_EQ(wrong.code, 1);
+  EXPECT_NE(wrong.err.find("plugin http: " + url + " has sha256 " + sha + ", not the pinned"), std::string::npos) << wrong.err;
+  EXPECT_NE(Cli({"capsule", "inspect", "appconf:2.0"}).code, 0);
+  CmdResult unpinned = Cli({"capsule", "create", "--name", "x", "--version", "1.0", "--from", url});
+  EXPECT_NE(unpinned.err.find("--from needs --sha256"), std::string::npos) << unpinned.err;
+  CmdResult scheme = Cli({"capsule", "create", "--name", "x", "--version", "1.0", "--from", "gopher://h/x", "--sha256", sha});
+  EXPECT_NE(scheme.err.find("no plugin has capsule-source/fetch-gopher"), std::string::npos) << scheme.err;
+  std::vector<std::string> tmp = *os::ListDir(root_ + "/tmp");
+  EXPECT_TRUE(tmp.empty()) << Join(tmp, ",");  // scratch directories gone
   ::kill(server, SIGKILL);
   ::waitpid(server, nullptr, 0);
 }
