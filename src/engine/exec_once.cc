@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,38 +47,10 @@ constexpr int64_t kRecordStartAfterMs = 20;
 // with `fds` as its descriptors 3.. in order and nothing else open.
 Result<pid_t> SpawnMonitor(const std::string& root, const std::string& container_ref, const std::array<int, 5>& fds) {
   std::string shim = ShimPath();
-  std::vector<std::string> args = {shim, "--root", root, "--exec-once", container_ref};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // Sources lifted above every target first, so that no dup2 clobbers one not yet placed.
-  std::array<UniqueFd, 5> lifted;
-  for (size_t i = 0; i < fds.size(); ++i) {
-    lifted[i].Reset(::fcntl(fds[i], F_DUPFD_CLOEXEC, 64));
-    if (!lifted[i]) return os::ErrnoStatus("dup a descriptor for the exec monitor");
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  for (size_t i = 0; i < fds.size(); ++i) posix_spawn_file_actions_adddup2(&actions, lifted[i].get(), kReportFd + static_cast<int>(i));
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addclosefrom_np(&actions, kErrFd + 1);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, shim.c_str(), &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    return os::ErrnoStatus(rc, "start the exec monitor `" + shim + "` (is basic-docker-shim next to basic-docker?)");
-  }
+  std::vector<os::FdMapping> map;
+  for (size_t i = 0; i < fds.size(); ++i) map.push_back({fds[i], kReportFd + static_cast<int>(i)});
+  auto pid = os::SpawnInSession({shim, "--root", root, "--exec-once", container_ref}, map);
+  if (!pid.ok()) return pid.status().WithContext("start the exec monitor (is basic-docker-shim next to basic-docker?)");
   return pid;
 }
 

@@ -27,6 +27,12 @@ struct FdMapping {
 Status SpawnDetached(const std::vector<std::string>& argv, const std::vector<FdMapping>& fds,
                      const std::vector<std::string>& extra_env = {});
 
+// Starts `argv` (argv[0] a path) as a child in a session of its own with a clean signal state:
+// `fds` dup'ed into place (whatever their numbers), stdin, stdout and stderr on /dev/null
+// unless mapped, every other descriptor closed. `env` null: the caller's environment.
+Result<pid_t> SpawnInSession(const std::vector<std::string>& argv, const std::vector<FdMapping>& fds,
+                             const std::vector<std::string>* env = nullptr);
+
 Result<UniqueFd> PidfdOpen(pid_t pid);
 // Waits until the process behind `pidfd` exits or `timeout_ms` passes (-1: forever).
 // Returns true if it exited.

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +65,47 @@ Status SpawnDetached(const std::vector<std::string>& argv, const std::vector<FdM
     return Status::Internal("spawn `" + argv[0] + "`: second fork failed");
   }
   return {};
+}
+
+Result<pid_t> SpawnInSession(const std::vector<std::string>& args, const std::vector<FdMapping>& fds,
+                             const std::vector<std::string>* env) {
+  std::vector<char*> argv, envp;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  if (env != nullptr) {
+    for (const std::string& e : *env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+  }
+  // Sources lifted above every target first, so that no dup2 clobbers one not yet placed.
+  std::vector<UniqueFd> lifted;
+  int highest = STDERR_FILENO;
+  for (const FdMapping& m : fds) {
+    lifted.emplace_back(::fcntl(m.from, F_DUPFD_CLOEXEC, 64));
+    if (!lifted.back()) return ErrnoStatus("dup a descriptor for " + args[0]);
+    highest = std::max(highest, m.to);
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  for (int std_fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+    bool mapped = std::any_of(fds.begin(), fds.end(), [&](const FdMapping& m) { return m.to == std_fd; });
+    if (!mapped) posix_spawn_file_actions_addopen(&actions, std_fd, "/dev/null", std_fd == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0);
+  }
+  for (size_t i = 0; i < fds.size(); ++i) posix_spawn_file_actions_adddup2(&actions, lifted[i].get(), fds[i].to);
+  posix_spawn_file_actions_addclosefrom_np(&actions, highest + 1);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, args[0].c_str(), &actions, &attr, argv.data(), env != nullptr ? envp.data() : environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return ErrnoStatus(rc, "start " + args[0]);
+  return pid;
 }
 
 Result<UniqueFd> PidfdOpen(pid_t pid) {
