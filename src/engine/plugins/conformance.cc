@@ -171,10 +171,11 @@ std::vector<CheckResult> CheckPlugin(const std::string& path, const std::string&
     if (again.types != caps.types) return Status::Internal("a second call listed other capabilities");
     return {};
   });
-  for (const auto& [label, config] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& bad : std::vector<std::pair<std::string, std::string>>{
            {"malformed JSON", "{"}, {"no location", R"({"id":"check","type":"unix"})"},
            {"a non-loopback tcp location", R"({"id":"check","type":"tcp","location":"0.0.0.0:1"})"}}) {
-    check("server refuses a config with " + label, [&](std::string*) -> Status {
+    const std::string& config = bad.second;
+    check("server refuses a config with " + bad.first, [&](std::string*) -> Status {
       BD_ASSIGN_OR_RETURN(auto r, Launch(path, {"server", "--config", config}, scratch));
       std::string out;
       (void)ReadUntil(r->out.get(), &out, true, 4096, PluginNowMs() + 5'000);
