@@ -20,6 +20,7 @@
 #include "engine/containers/detach.h"
 #include "engine/elements/elements.h"
 #include "engine/gc.h"
+#include "engine/plugins/builtins.h"
 #include "engine/containers/logfile.h"
 #include "engine/images/reference.h"
 #include "engine/schema.h"
@@ -455,6 +456,7 @@ Result<PluginManager*> Engine::plugins() {
   if (!plugins_) {
     BD_ASSIGN_OR_RETURN(PluginSettings settings, PluginManager::LoadSettings(paths_, os::SelfExeDir()));
     plugins_ = std::make_unique<PluginManager>(paths_, db_.get(), std::move(settings));
+    RegisterBuiltinPlugins(*plugins_);
   }
   return plugins_.get();
 }

@@ -89,8 +89,10 @@ TEST_F(PluginTest, StartsOnFirstCallSharesTheInstanceAndPassesErrorsOn) {
   ASSERT_EQ(ls.code, 0) << ls.err;
   std::map<std::string, json> rows;
   for (const json& j : JsonLines(ls.out)) rows[j["Name"]] = j;
-  ASSERT_EQ(rows.size(), 2u) << ls.out;  // ours, and the one shipped beside basic-docker
+  ASSERT_EQ(rows.size(), 3u) << ls.out;  // ours, the one shipped beside basic-docker, the built-in
   EXPECT_EQ(rows["http"]["Path"], std::string(BD_BIN_DIR) + "/basic-docker-plugin-http");
+  EXPECT_EQ(rows["builtin-file"]["State"], "builtin");
+  EXPECT_EQ(rows["builtin-file"]["Capabilities"]["capsule-source"][0], "fetch-file");
   EXPECT_EQ(rows["tp"]["State"], "stopped");  // found, not started
   EXPECT_EQ(rows["tp"]["Capabilities"]["test"][0], "echo");
   int pid = PidOf("tp");
@@ -327,6 +329,17 @@ TEST_F(PluginTest, CapsuleCreateFromAUrlGoesThroughTheShippedHttpPlugin) {
   EXPECT_NE(unpinned.err.find("--from needs --sha256"), std::string::npos) << unpinned.err;
   CmdResult scheme = Cli({"capsule", "create", "--name", "x", "--version", "1.0", "--from", "gopher://h/x", "--sha256", sha});
   EXPECT_NE(scheme.err.find("no plugin has capsule-source/fetch-gopher"), std::string::npos) << scheme.err;
+  // file:// is served in-process by the built-in, through the same contract.
+  std::string local = "file://" + served + "/app.conf";
+  CmdResult builtin = Cli({"capsule", "create", "--name", "localconf", "--version", "1.0", "--from", local, "--sha256", sha});
+  EXPECT_EQ(builtin.code, 0) << builtin.err;
+  CmdResult local_inspect = Cli({"capsule", "inspect", "localconf:1.0"});
+  EXPECT_EQ(local_inspect.code, 0) << local_inspect.err;
+  EXPECT_NE(local_inspect.out.find(local), std::string::npos) << local_inspect.out;
+  CmdResult bad_local = Cli({"capsule", "create", "--name", "localconf", "--version", "2.0", "--from", local, "--sha256", std::string(64, 'c')});
+  EXPECT_NE(bad_local.err.find("plugin builtin-file: " + local + " has sha256 " + sha), std::string::npos) << bad_local.err;
+  CmdResult missing_local = Cli({"capsule", "create", "--name", "x", "--version", "1.0", "--from", "file:///no/such/file", "--sha256", sha});
+  EXPECT_NE(missing_local.err.find("/no/such/file does not exist"), std::string::npos) << missing_local.err;
   std::vector<std::string> tmp = *os::ListDir(root_ + "/tmp");
   EXPECT_TRUE(tmp.empty()) << Join(tmp, ",");  // scratch directories gone
   ::kill(server, SIGKILL);

@@ -410,7 +410,9 @@ Result<std::string> PluginManager::Call(std::string_view name, std::string_view 
       }
       BuiltinHandler handler = it->second.handler;
       lock.unlock();
-      return handler(type, capability, body);
+      auto out = handler(type, capability, body);
+      if (!out.ok()) return out.status().WithContext("plugin " + std::string(name));
+      return out;
     }
   }
   // Warm: the instance that answered last, while its binary is the one it was started from.
