@@ -419,7 +419,9 @@ TEST_F(PluginTest, InstallPicksThisMachinesBinaryVerifiesItAndRmRemovesIt) {
   for (const std::string& f : blobs) {
     std::string p = tampered + "/blobs/sha256/" + f;
     std::string data = *os::ReadFile(p);
-    if (data.size() > 1000) ASSERT_TRUE(os::WriteFile(p, data + "x").ok());
+    if (data.size() > 1000) {
+      ASSERT_TRUE(os::WriteFile(p, data + "x").ok());
+    }
   }
   CmdResult bad = Cli({"plugin", "install", tampered});
   EXPECT_EQ(bad.code, 1);
@@ -433,7 +435,9 @@ TEST_F(PluginTest, InstallPicksThisMachinesBinaryVerifiesItAndRmRemovesIt) {
   EXPECT_FALSE(os::Exists(root_ + "/plugins/basic-docker-plugin-refused"));
   std::vector<std::string> left = *os::ListDir(root_ + "/plugins");
   for (const std::string& f : left) {  // (the test plugin's own .asked notes aside)
-    if (f.size() < 6 || f.substr(f.size() - 6) != ".asked") EXPECT_EQ(f.find(".install-"), std::string::npos) << f;
+    if (f.size() < 6 || f.substr(f.size() - 6) != ".asked") {
+      EXPECT_EQ(f.find(".install-"), std::string::npos) << f;
+    }
   }
   CmdResult notlayout = Cli({"plugin", "install", dir_->path()});
   EXPECT_NE(notlayout.err.find("is not an OCI image layout"), std::string::npos) << notlayout.err;

@@ -335,14 +335,22 @@ Result<PluginManager::Instance> PluginManager::Ensure(const PluginInfo& p) {
   if (os::RetryEintr([&] { return ::flock(lock_fd.get(), LOCK_EX); }) < 0) return os::ErrnoStatus("lock plugin " + p.name);
   std::lock_guard<std::mutex> lock(mu_);
   Reap();
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT pid, pid_start, address, failures, retry_at, last_error FROM plugins WHERE name = ?"));
-  st.Bind(1, p.name);
-  BD_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return Status::NotFound("plugin " + p.name + " is not known any more");
-  Instance have{static_cast<pid_t>(st.Int(0)), static_cast<uint64_t>(st.Int(1)), st.Text(2)};
-  int failures = static_cast<int>(st.Int(3));
-  int64_t retry_at = st.Int(4);
-  std::string last_error = st.Text(5);
+  // Read in a statement of its own, finished before any write: a read left open would make
+  // the write below fail at once (SQLITE_BUSY) when another process wrote in between.
+  Instance have;
+  int failures = 0;
+  int64_t retry_at = 0;
+  std::string last_error;
+  {
+    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT pid, pid_start, address, failures, retry_at, last_error FROM plugins WHERE name = ?"));
+    st.Bind(1, p.name);
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::NotFound("plugin " + p.name + " is not known any more");
+    have = Instance{static_cast<pid_t>(st.Int(0)), static_cast<uint64_t>(st.Int(1)), st.Text(2)};
+    failures = static_cast<int>(st.Int(3));
+    retry_at = st.Int(4);
+    last_error = st.Text(5);
+  }
   if (have.pid > 0 && os::ProcessMatches(have.pid, have.pid_start)) return have;
   if (failures > 1 && NowMs() < retry_at) {
     return Status::Unavailable("plugin " + p.name + " is unhealthy after " + std::to_string(failures) +
@@ -357,20 +365,30 @@ Result<PluginManager::Instance> PluginManager::Ensure(const PluginInfo& p) {
     (void)up.Run();
     return started.status();
   }
-  BD_ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE plugins SET pid = ?, pid_start = ?, address = ?, started_at = ? WHERE name = ?"));
-  up.BindAll(static_cast<int64_t>(started->pid), static_cast<int64_t>(started->pid_start), started->address, NowMs(), p.name);
-  BD_RETURN_IF_ERROR(up.Run());
+  Status recorded = [&]() -> Status {
+    BD_ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE plugins SET pid = ?, pid_start = ?, address = ?, started_at = ? WHERE name = ?"));
+    up.BindAll(static_cast<int64_t>(started->pid), static_cast<int64_t>(started->pid_start), started->address, NowMs(), p.name);
+    return up.Run();
+  }();
+  if (!recorded.ok()) {  // an instance nobody else can find must not live on
+    KillAndReap(started->pid);
+    children_.erase(started->pid);
+    return recorded.WithContext("record the instance of plugin " + p.name);
+  }
   return *started;
 }
 
 Status PluginManager::RecordFailure(std::string_view name, const std::string& error, bool kill_instance) {
   std::lock_guard<std::mutex> lock(mu_);
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT pid, pid_start, failures FROM plugins WHERE name = ?"));
-  st.Bind(1, name);
-  BD_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return {};
-  if (kill_instance) SignalIfSame(static_cast<pid_t>(st.Int(0)), static_cast<uint64_t>(st.Int(1)), SIGKILL);
-  int failures = static_cast<int>(st.Int(2));
+  int failures = 0;
+  {
+    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT pid, pid_start, failures FROM plugins WHERE name = ?"));
+    st.Bind(1, name);
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return {};
+    if (kill_instance) SignalIfSame(static_cast<pid_t>(st.Int(0)), static_cast<uint64_t>(st.Int(1)), SIGKILL);
+    failures = static_cast<int>(st.Int(2));
+  }
   // The first failure restarts on the next call; later ones wait, doubling up to 30 s.
   int64_t backoff = failures == 0 ? 0 : std::min<int64_t>(kBackoffMaxMs, 250LL << std::min(failures, 10));
   BD_ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE plugins SET pid = 0, pid_start = 0, address = '', failures = failures + 1,"
@@ -510,12 +528,16 @@ Status PluginManager::Stop(std::string_view name) {
   if (p.builtin) return Status::FailedPrecondition("plugin " + p.name + " is built in: it has no process to stop");
   std::lock_guard<std::mutex> lock(mu_);
   warm_.erase(p.name);
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT pid, pid_start FROM plugins WHERE name = ?"));
-  st.Bind(1, p.name);
-  BD_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return {};
-  auto pid = static_cast<pid_t>(st.Int(0));
-  auto start = static_cast<uint64_t>(st.Int(1));
+  pid_t pid = 0;
+  uint64_t start = 0;
+  {
+    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT pid, pid_start FROM plugins WHERE name = ?"));
+    st.Bind(1, p.name);
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return {};
+    pid = static_cast<pid_t>(st.Int(0));
+    start = static_cast<uint64_t>(st.Int(1));
+  }
   if (pid > 0 && os::ProcessMatches(pid, start)) {
     auto fd = os::PidfdOpen(pid);
     if (fd.ok()) {
