@@ -340,6 +340,13 @@ TEST_F(PluginTest, CapsuleCreateFromAUrlGoesThroughTheShippedHttpPlugin) {
   EXPECT_NE(bad_local.err.find("plugin builtin-file: " + local + " has sha256 " + sha), std::string::npos) << bad_local.err;
   CmdResult missing_local = Cli({"capsule", "create", "--name", "x", "--version", "1.0", "--from", "file:///no/such/file", "--sha256", sha});
   EXPECT_NE(missing_local.err.find("/no/such/file does not exist"), std::string::npos) << missing_local.err;
+  // Fields of the wrong type are a clear error, not a failure of the engine.
+  CmdResult typed = Cli({"plugin", "call", "builtin-file", "capsule-source/fetch-file", R"({"uri": 5, "sha256": []})"});
+  EXPECT_EQ(typed.code, 1);
+  EXPECT_NE(typed.err.find("plugin builtin-file: uri must be a file:///absolute/path URL"), std::string::npos) << typed.err;
+  CmdResult typed_http = Cli({"plugin", "call", "http", "capsule-source/fetch-http",
+                              json{{"uri", url}, {"sha256", sha}, {"destination", served}, {"maxBytes", "big"}}.dump()});
+  EXPECT_NE(typed_http.err.find("plugin http: maxBytes must be a non-negative integer"), std::string::npos) << typed_http.err;
   std::vector<std::string> tmp = *os::ListDir(root_ + "/tmp");
   EXPECT_TRUE(tmp.empty()) << Join(tmp, ",");  // scratch directories gone
   ::kill(server, SIGKILL);

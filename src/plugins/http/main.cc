@@ -2,23 +2,15 @@
 // capsule-source, capabilities fetch-http and fetch-https). Streams the URL into the
 // destination directory through sha256, against the pinned digest; libcurl does the transfer
 // (redirects followed, never from https to http), the SDK serves the contract.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 
-#include "base/digest.h"
-#include "base/strings.h"
 #include "net/http_client.h"
-#include "os/error.h"
-#include "os/fs.h"
+#include "plugin/capsule_source.h"
 #include "plugin/sdk.h"
 
 namespace {
 
-using nlohmann::json;
 using bd::Result;
 using bd::Status;
 
@@ -37,56 +29,25 @@ std::string FileNameOf(const std::string& uri) {
 }
 
 Result<std::string> Fetch(std::string_view scheme, std::string_view body) {
-  json req = json::parse(body, nullptr, false);
-  if (!req.is_object()) return Status::InvalidArgument("the request is not a JSON object");
-  std::string uri = req.value("uri", ""), want = req.value("sha256", ""), dest = req.value("destination", "");
-  if (uri.rfind(std::string(scheme) + "://", 0) != 0) {
-    return Status::InvalidArgument("uri must be a " + std::string(scheme) + ":// URL");
-  }
-  if (want.size() != 64 || want.find_first_not_of("0123456789abcdef") != std::string::npos) {
-    return Status::InvalidArgument("sha256 must be 64 lowercase hex digits");
-  }
-  if (dest.empty() || dest[0] != '/' || !bd::os::IsDir(dest)) {
-    return Status::InvalidArgument("destination must be an existing directory (absolute path)");
-  }
-  int64_t max_bytes = req.value("maxBytes", static_cast<int64_t>(0));
-  std::string final_path = dest + "/" + FileNameOf(uri);
-  std::string part = final_path + ".part-" + std::to_string(::getpid()) + "-" + bd::RandomHexId().substr(0, 12);
-  bd::UniqueFd out(::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!out) return bd::os::ErrnoStatus("create " + part);
-  bd::Sha256Hasher hasher;
-  int64_t size = 0;
+  BD_ASSIGN_OR_RETURN(bd::plugin::FetchRequest req,
+                      bd::plugin::ParseFetchRequest(body, std::string(scheme) + "://", "a " + std::string(scheme) + ":// URL"));
+  BD_ASSIGN_OR_RETURN(std::unique_ptr<bd::plugin::PinnedFile> file, bd::plugin::PinnedFile::Create(req, FileNameOf(req.uri)));
   Status write_failed;
   bd::net::HttpRequest http;
-  http.url = uri;
+  http.url = req.uri;
   http.timeout_ms = 3'600'000;
   http.follow_redirects = true;
   http.on_data = [&](std::string_view chunk) {
-    size += static_cast<int64_t>(chunk.size());
-    if (max_bytes > 0 && size > max_bytes) {
-      write_failed = Status::InvalidArgument(uri + " is larger than maxBytes (" + std::to_string(max_bytes) + ")");
-      return false;
-    }
-    hasher.Update(chunk.data(), chunk.size());
-    write_failed = bd::os::WriteAll(out.get(), chunk);
+    write_failed = file->Write(chunk);
     return write_failed.ok();
   };
   bd::net::HttpClient client;
   auto resp = client.Do(http);
-  auto fail = [&](Status st) -> Status {
-    ::unlink(part.c_str());
-    return st;
-  };
-  if (!write_failed.ok()) return fail(write_failed);
-  if (!resp.ok()) return fail(Status::Unavailable(resp.status().message()));
-  if (resp->status == 404 || resp->status == 410) return fail(Status::NotFound(uri + ": HTTP " + std::to_string(resp->status)));
-  if (resp->status < 200 || resp->status >= 300) return fail(Status::Unavailable(uri + ": HTTP " + std::to_string(resp->status)));
-  std::string got = hasher.Finish().substr(7);
-  if (got != want) return fail(Status::InvalidArgument(uri + " has sha256 " + got + ", not the pinned " + want));
-  if (::fsync(out.get()) < 0) return fail(bd::os::ErrnoStatus("fsync " + part));
-  out.Reset();
-  if (::rename(part.c_str(), final_path.c_str()) < 0) return fail(bd::os::ErrnoStatus("rename into " + final_path));
-  return json{{"path", final_path}, {"size", size}, {"sha256", got}}.dump();
+  if (!write_failed.ok()) return write_failed;
+  if (!resp.ok()) return Status::Unavailable(resp.status().message());
+  if (resp->status == 404 || resp->status == 410) return Status::NotFound(req.uri + ": HTTP " + std::to_string(resp->status));
+  if (resp->status < 200 || resp->status >= 300) return Status::Unavailable(req.uri + ": HTTP " + std::to_string(resp->status));
+  return file->Commit();
 }
 
 }  // namespace
