@@ -80,7 +80,7 @@ Result<std::string> FetchCapsuleContent(engine::Engine& eng, const std::string& 
   if (scheme.empty() || scheme.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos) {
     return Status::InvalidArgument("--from `" + uri.substr(0, 100) + "` is not a URL (scheme://...)");
   }
-  if (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+  if (!ValidateDigest("sha256:" + sha256).ok()) {
     return Status::InvalidArgument("--sha256 must be 64 lowercase hex digits");
   }
   BD_ASSIGN_OR_RETURN(engine::PluginManager * m, eng.plugins());

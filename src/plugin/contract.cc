@@ -188,6 +188,13 @@ std::string_view ContractCodeName(Code code) {
   return "Internal";
 }
 
+std::optional<Code> CodeOfContractName(std::string_view name) {
+  for (Code c : kCodes) {
+    if (ContractCodeName(c) == name) return c;
+  }
+  return std::nullopt;
+}
+
 std::string ErrorJson(const Status& st) {
   return json{{"code", ContractCodeName(st.ok() ? Code::kInternal : st.code())}, {"message", st.message()}}.dump(
       -1, ' ', false, json::error_handler_t::replace);
@@ -197,9 +204,7 @@ Status StatusFromErrorJson(int http_status, std::string_view body) {
   json j = json::parse(body, nullptr, false);
   if (j.is_object() && j.contains("code") && j["code"].is_string() && j.contains("message") && j["message"].is_string()) {
     std::string name = j["code"].get<std::string>();
-    for (Code c : kCodes) {
-      if (ContractCodeName(c) == name) return Status::FromCode(c, j["message"].get<std::string>());
-    }
+    if (std::optional<Code> c = CodeOfContractName(name)) return Status::FromCode(*c, j["message"].get<std::string>());
     return Status::Internal(j["message"].get<std::string>() + " (unknown error code " + name.substr(0, 40) + ")");
   }
   std::string shown(body.substr(0, 200));

@@ -61,6 +61,8 @@ std::string EndpointOf(std::string_view type, std::string_view capability);
 // HTTP status of its code.
 std::string ErrorJson(const Status& st);
 std::string_view ContractCodeName(Code code);
+// The code a contract name stands for ("NotFound"); nothing for a name the contract lacks.
+std::optional<Code> CodeOfContractName(std::string_view name);
 // A plugin's error body back as a Status; a body that is not one: Internal, with what it was.
 Status StatusFromErrorJson(int http_status, std::string_view body);
 

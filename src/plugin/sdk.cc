@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -77,9 +76,7 @@ struct Request {
 
 struct Plugin::Server {
   Plugin* plugin;
-  const ServerConfig* config;
-  std::mutex mu;
-  std::condition_variable cv;
+  std::mutex mu;  // in_flight, last_done_ms: read by the idle check
   int in_flight = 0;
   int64_t last_done_ms = NowMs();
 
@@ -144,7 +141,6 @@ struct Plugin::Server {
     std::lock_guard<std::mutex> lock(self->mu);
     --self->in_flight;
     self->last_done_ms = NowMs();
-    self->cv.notify_all();
   }
 };
 
@@ -168,7 +164,7 @@ int Plugin::RunServer(const ServerConfig& config) {
     std::fprintf(stderr, "%s\n", listener.status().ToString().c_str());
     return 1;
   }
-  Server server{this, &config};
+  Server server{this};
   MHD_Daemon* daemon = MHD_start_daemon(
       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, 0, nullptr, nullptr,
       &Server::Access, &server, MHD_OPTION_LISTEN_SOCKET, listener->get(), MHD_OPTION_NOTIFY_COMPLETED,
@@ -186,7 +182,7 @@ int Plugin::RunServer(const ServerConfig& config) {
   for (;;) {
     int64_t wait_ms = 1000;
     {
-      std::unique_lock<std::mutex> lock(server.mu);
+      std::lock_guard<std::mutex> lock(server.mu);
       if (config.idle_timeout_ms) {
         int64_t idle_for = NowMs() - server.last_done_ms;
         if (server.in_flight == 0 && idle_for >= *config.idle_timeout_ms) break;

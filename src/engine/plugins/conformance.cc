@@ -119,8 +119,7 @@ Status IsContractError(const Result<net::HttpResponse>& r, long lo, long hi) {
     return Status::Internal("the body is not {\"code\": ..., \"message\": ...}: " + r->body.substr(0, 200));
   }
   std::string code = j["code"].get<std::string>();
-  Status back = plugin::StatusFromErrorJson(static_cast<int>(r->status), r->body);
-  if (back.message().find("unknown error code") != std::string::npos) return Status::Internal("unknown error code " + code);
+  if (!plugin::CodeOfContractName(code)) return Status::Internal("unknown error code " + code);
   return {};
 }
 

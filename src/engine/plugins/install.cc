@@ -42,8 +42,7 @@ Result<std::string> ReadBlob(int layout_fd, const json& desc, std::string_view w
     return Status::InvalidArgument(std::string(what) + " has no digest");
   }
   std::string digest = desc["digest"].get<std::string>();
-  if (digest.rfind("sha256:", 0) != 0 || digest.size() != 71 ||
-      digest.find_first_not_of("0123456789abcdef", 7) != std::string::npos) {
+  if (!ValidateDigest(digest).ok()) {
     return Status::InvalidArgument(std::string(what) + " has a digest that is not sha256:<64 hex>: " + digest.substr(0, 80));
   }
   auto fd = os::OpenInRoot(layout_fd, "blobs/sha256/" + digest.substr(7), O_RDONLY);
@@ -143,9 +142,9 @@ Result<PluginManager::Installed> PluginManager::Install(const std::string& sourc
     return Status::InvalidArgument(source + ": no name for the plugin (give --name, or annotate its layer with " +
                                    std::string(kTitle) + ")");
   }
-  if (name.find('/') != std::string::npos || name[0] == '.' || name.size() > 64 ||
-      name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") != std::string::npos) {
-    return Status::InvalidArgument("`" + name.substr(0, 80) + "` is not a plugin name (1-64 of a-z, 0-9, ., _ and -)");
+  if (!ValidPluginName(name)) {
+    return Status::InvalidArgument("`" + name.substr(0, 80) +
+                                   "` is not a plugin name (1-64 of a-z, 0-9, ., _ and -, starting with a letter or digit)");
   }
   Installed out;
   out.name = name;

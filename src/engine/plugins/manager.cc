@@ -34,18 +34,19 @@ constexpr int64_t kBackoffMaxMs = 30'000;
 
 int64_t NowMs() { return PluginNowMs(); }
 
-// A plugin's name: 1-64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit.
-bool ValidPluginName(std::string_view n) {
-  if (n.empty() || n.size() > 64 || !(std::islower(static_cast<unsigned char>(n[0])) || std::isdigit(static_cast<unsigned char>(n[0])))) return false;
-  return std::all_of(n.begin(), n.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-  });
-}
-
 std::string BinaryId(const struct stat& st) {
   return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
          std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
          std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
+}
+
+PluginInfo BuiltinInfo(const std::string& name, const plugin::Capabilities& caps) {
+  PluginInfo info;
+  info.name = name;
+  info.builtin = true;
+  info.capabilities = caps;
+  info.state = "builtin";
+  return info;
 }
 
 // A signal to `pid` only while it is the process started at `start`.
@@ -56,6 +57,13 @@ void SignalIfSame(pid_t pid, uint64_t start, int sig) {
 }
 
 }  // namespace
+
+bool ValidPluginName(std::string_view n) {
+  if (n.empty() || n.size() > 64 || !(std::islower(static_cast<unsigned char>(n[0])) || std::isdigit(static_cast<unsigned char>(n[0])))) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
 
 PluginManager::PluginManager(Paths paths, store::Db* db, PluginSettings settings)
     : paths_(std::move(paths)), db_(db), settings_(std::move(settings)) {
@@ -195,14 +203,7 @@ Result<std::vector<PluginInfo>> PluginManager::List() {
   std::vector<PluginInfo> out;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [name, b] : builtins_) {
-      PluginInfo info;
-      info.name = name;
-      info.builtin = true;
-      info.capabilities = b.caps;
-      info.state = "builtin";
-      out.push_back(std::move(info));
-    }
+    for (const auto& [name, b] : builtins_) out.push_back(BuiltinInfo(name, b.caps));
   }
   BD_ASSIGN_OR_RETURN(std::vector<Found> found, Discover());
   for (const Found& f : found) {
@@ -216,14 +217,7 @@ Result<std::vector<PluginInfo>> PluginManager::List() {
 Result<PluginInfo> PluginManager::Load(std::string_view name) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = builtins_.find(name); it != builtins_.end()) {
-      PluginInfo info;
-      info.name = std::string(name);
-      info.builtin = true;
-      info.capabilities = it->second.caps;
-      info.state = "builtin";
-      return info;
-    }
+    if (auto it = builtins_.find(name); it != builtins_.end()) return BuiltinInfo(it->first, it->second.caps);
   }
   BD_ASSIGN_OR_RETURN(std::vector<Found> found, Discover());
   for (const Found& f : found) {
@@ -358,11 +352,7 @@ Result<PluginManager::Instance> PluginManager::Ensure(const PluginInfo& p) {
   }
   auto started = Start(p);
   if (!started.ok()) {
-    int64_t backoff = std::min<int64_t>(kBackoffMaxMs, 250LL << std::min(failures, 10));
-    BD_ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE plugins SET pid = 0, pid_start = 0, address = '', failures = failures + 1,"
-                                              " retry_at = ?, last_error = ? WHERE name = ?"));
-    up.BindAll(NowMs() + backoff, started.status().message(), p.name);
-    (void)up.Run();
+    (void)MarkFailed(p.name, failures, started.status().message());
     return started.status();
   }
   Status recorded = [&]() -> Status {
@@ -389,6 +379,10 @@ Status PluginManager::RecordFailure(std::string_view name, const std::string& er
     if (kill_instance) SignalIfSame(static_cast<pid_t>(st.Int(0)), static_cast<uint64_t>(st.Int(1)), SIGKILL);
     failures = static_cast<int>(st.Int(2));
   }
+  return MarkFailed(name, failures, error);
+}
+
+Status PluginManager::MarkFailed(std::string_view name, int failures, const std::string& error) {
   // The first failure restarts on the next call; later ones wait, doubling up to 30 s.
   int64_t backoff = failures == 0 ? 0 : std::min<int64_t>(kBackoffMaxMs, 250LL << std::min(failures, 10));
   BD_ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE plugins SET pid = 0, pid_start = 0, address = '', failures = failures + 1,"

@@ -45,6 +45,9 @@ struct PluginSettings {
   std::string bin_dir;                  // the engine's own binaries ("" : not searched)
 };
 
+// A plugin's name: 1-64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit.
+bool ValidPluginName(std::string_view name);
+
 struct PluginInfo {
   std::string name;
   std::string path;  // "" for a built-in
@@ -133,6 +136,9 @@ class PluginManager {
   Result<Instance> Ensure(const PluginInfo& p);
   Result<Instance> Start(const PluginInfo& p);
   Status RecordFailure(std::string_view name, const std::string& error, bool kill_instance);
+  // failures + 1, the backoff that follows from `failures` (the count before this one), no
+  // instance. mu_ held.
+  Status MarkFailed(std::string_view name, int failures, const std::string& error);
   void RecordSuccess(std::string_view name);
   void ForgetInstance(std::string_view name, const Instance& inst);
   void Reap();
