@@ -398,10 +398,11 @@ Result<ExecStarted> ExecIn(int target_pidfd, const Spec& spec, const Process& pr
 Status ReleaseExec(ExecStarted& started) {
   if (!started.gate || !started.report) return Status::FailedPrecondition("the exec was not gated, or was released already");
   ssize_t wrote = os::RetryEintr([&] { return ::write(started.gate.get(), "1", 1); });
+  int err = errno;  // before the wait below can change it
   started.gate.Reset();
   if (wrote != 1) {
     (void)started.helper.Wait();
-    return os::ErrnoStatus("release the prepared exec");
+    return os::ErrnoStatus(err, "release the prepared exec");
   }
   ChildReport r{};
   UniqueFd passed;
