@@ -221,10 +221,13 @@ TEST_F(OciRuntimeTest, HooksRunAtTheirLifecyclePoints) {
   EXPECT_FALSE(os::Exists(bundle_ + "/rootfs/started"));
   ASSERT_EQ(Rt({"start", "c1"}).code, 0);
   ASSERT_EQ(lines().size(), 4u);
-  for (int i = 0; i < 100 && !os::Exists(bundle_ + "/rootfs/started"); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The hook creates the file before cat has written the state into it: wait for a whole document.
+  json started = json::value_t::discarded;
+  for (int i = 0; i < 100 && started.is_discarded(); ++i) {
+    started = json::parse(os::ReadFile(bundle_ + "/rootfs/started").value_or(""), nullptr, false);
+    if (started.is_discarded()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  json started = json::parse(os::ReadFile(bundle_ + "/rootfs/started").value_or(""), nullptr, false);
+  ASSERT_TRUE(started.is_object()) << os::ReadFile(bundle_ + "/rootfs/started").value_or("(missing)");
   EXPECT_EQ(started["status"], "created");
   ASSERT_EQ(Rt({"delete", "--force", "c1"}).code, 0);
   auto all = lines();
