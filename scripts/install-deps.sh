@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages basic-docker needs to build, test and run.
 # Usage: scripts/install-deps.sh [--test] [--bench]
-#   --test   adds podman (the real OCI client the basic-runtime tests drive) and clang
+#   --test   adds podman (the real OCI client the basic-runtime tests drive), crun and runc
+#            (the `run --runtime` tests) and clang
 #            (the libFuzzer targets in fuzz/)
 #   --bench  adds the peers compared in bench/ (crun, runc, podman) and python3
 set -euo pipefail
@@ -16,7 +17,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(podman conmon containernetworking-plugins clang python3) ;;
+    --test) packages+=(podman conmon crun runc containernetworking-plugins clang python3) ;;
     --bench) packages+=(crun runc podman conmon containernetworking-plugins python3) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac

@@ -64,6 +64,8 @@ void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
   sub->add_option("--log-opt", f.opts.log_opts,
                   "Log options: max-size=SIZE (default 20m, -1: unlimited), max-file=N (default 5)")
       ->allow_extra_args(false);
+  sub->add_option("--runtime", f.opts.runtime,
+                  "Runtime for the container: builtin (default), crun, runc, basic-runtime or one of daemon.json's");
   sub->add_flag("--init", f.opts.init, "Run an init inside the container that reaps and forwards signals");
   sub->add_flag("-i,--interactive", f.interactive, "Keep STDIN open");
   sub->add_flag("-t,--tty", f.tty, "Allocate a pseudo-TTY");

@@ -5,6 +5,7 @@
 #include "plugin/contract.h"
 
 #include "engine/containers/store.h"
+#include "engine/runtimes/runtimes.h"
 #include "os/fs.h"
 
 namespace bd::engine {
@@ -43,10 +44,38 @@ Result<DaemonConfig> LoadDaemonConfig(const Paths& paths) {
       (key == "plugin-start-timeout" ? config.plugin_start_timeout_ms
        : key == "plugin-call-timeout" ? config.plugin_call_timeout_ms
                                       : config.plugin_idle_timeout_ms) = *ms;
+    } else if (key == "default-runtime") {
+      if (!value.is_string() || !ValidRuntimeName(value.get<std::string>())) {
+        return Status::InvalidArgument(file + ": default-runtime must be a runtime's name");
+      }
+      config.default_runtime = value.get<std::string>();
+    } else if (key == "runtimes") {
+      if (!value.is_object()) return Status::InvalidArgument(file + ": runtimes is not an object");
+      for (const auto& [name, rt] : value.items()) {
+        std::string where = file + ": runtimes." + name;
+        if (!ValidRuntimeName(name) || name == kBuiltinRuntime) {
+          return Status::InvalidArgument(where + ": a runtime's name is 1-64 of [A-Za-z0-9_.-], not \"builtin\"");
+        }
+        if (!rt.is_object() || !rt.contains("path") || !rt["path"].is_string() || rt["path"].get<std::string>().empty()) {
+          return Status::InvalidArgument(where + " needs a \"path\" (the runtime binary)");
+        }
+        ConfiguredRuntime c{rt["path"].get<std::string>(), {}};
+        for (const auto& [k, v] : rt.items()) {
+          if (k == "path") continue;
+          if (k != "runtimeArgs" || !v.is_array()) {
+            return Status::InvalidArgument(where + ": only \"path\" and \"runtimeArgs\" (an array of strings) are known");
+          }
+          for (const auto& a : v) {
+            if (!a.is_string()) return Status::InvalidArgument(where + ".runtimeArgs must be strings");
+            c.args.push_back(a.get<std::string>());
+          }
+        }
+        config.runtimes[name] = std::move(c);
+      }
     } else {
       return Status::InvalidArgument(file + ": unknown setting \"" + key +
-                                     "\" (log-opts, storage-reserve, exec-record-limit and plugin-start-timeout,"
-                                     " plugin-call-timeout, plugin-idle-timeout are known)");
+                                     "\" (log-opts, storage-reserve, exec-record-limit, plugin-start-timeout,"
+                                     " plugin-call-timeout, plugin-idle-timeout, default-runtime and runtimes are known)");
     }
   }
   return config;

@@ -1,4 +1,5 @@
 #include "engine/engine.h"
+#include "engine/runtimes/runtimes.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -138,6 +139,8 @@ Result<ContainerConfig> Engine::MergedConfig(const CreateOptions& opts, Image* i
   CreateOptions merged = opts;
   BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
   merged.log_defaults = daemon.log;
+  BD_ASSIGN_OR_RETURN(RuntimeInfo rt, ResolveRuntime(daemon, os::SelfExeDir(), opts.runtime));
+  merged.runtime = rt.builtin() ? "" : rt.name;
   return MergeConfig(merged, *image);
 }
 
@@ -272,7 +275,10 @@ Result<UniqueFd> Engine::ContainerPidfd(const Container& c) {
   // Pin the process first, then check its parent: the check holds for the pinned process.
   BD_ASSIGN_OR_RETURN(UniqueFd pidfd, os::PidfdOpen(c.pid));
   os::ProcessStat stat = os::ReadProcessStat(c.pid);
-  if (stat.ppid != c.shim_pid || stat.state == 'Z' || stat.state == 'X') {
+  // An OCI runtime's container is its keeper's child (basic-docker-plugin-oci), not the shim's:
+  // its start time tells a recycled pid apart instead.
+  bool ours = c.config.runtime.empty() ? stat.ppid == c.shim_pid : stat.start_time == c.pid_start;
+  if (!ours || stat.state == 'Z' || stat.state == 'X') {
     return Status::FailedPrecondition("container " + c.name + " is not running");
   }
   return pidfd;
@@ -339,9 +345,30 @@ Status Engine::Remove(const std::string& ref, bool force) {
     Status st;
     CommitOrError(h, &st);
     BD_RETURN_IF_ERROR(st);
+    if (!c.config.runtime.empty()) ForgetInRuntime(c);
     CrashPoint("rm.before-record");
     return containers_.Delete(c.id);
   }, &current_op_);
+}
+
+void Engine::ForgetInRuntime(const Container& c) {
+  // The shim deletes the container from its runtime when it exits; one that died before
+  // leaves the runtime's state (and maybe a process waiting to start) behind.
+  auto daemon = LoadDaemonConfig(paths_);
+  auto rt = daemon.ok() ? ResolveRuntime(*daemon, os::SelfExeDir(), c.config.runtime) : Result<RuntimeInfo>(daemon.status());
+  if (!rt.ok() || !os::Exists(RuntimeStateRoot(paths_, rt->name) + "/" + c.id)) return;
+  Status st;
+  auto plugins = this->plugins();
+  auto name = plugins.ok() ? (*plugins)->Find("executor", "delete") : Result<std::string>(plugins.status());
+  if (name.ok()) {
+    std::string body = ExecutorRequest(paths_, *rt, c.id);
+    body.back() = ',';
+    body += R"("force":true})";
+    st = (*plugins)->Call(*name, "executor", "delete", body).status();
+  } else {
+    st = name.status();
+  }
+  if (!st.ok() && st.code() != Code::kNotFound) log::Warn("delete {} from runtime {}: {}", c.name, rt->name, st.ToString());
 }
 
 Result<bool> Engine::Stop(const std::string& ref, std::optional<int> timeout) {

@@ -182,6 +182,8 @@ class Engine {
   Status WaitShim(const Container& c, int timeout_ms);
 
  private:
+  // Best effort: deletes a container of an OCI runtime from that runtime (rm).
+  void ForgetInRuntime(const Container& c);
   Engine(Paths paths, std::unique_ptr<store::Db> db, store::BlobStore blobs);
   // The configuration `opts` gives over its image (resolved into `image`) and the engine defaults.
   Result<ContainerConfig> MergedConfig(const CreateOptions& opts, Image* image);

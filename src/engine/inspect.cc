@@ -1,4 +1,5 @@
 // `docker inspect`-shaped JSON for containers and images.
+#include "engine/runtimes/runtimes.h"
 #include <nlohmann/json.hpp>
 
 #include "base/digest.h"
@@ -64,6 +65,7 @@ std::string Engine::InspectContainer(const Container& c) const {
         {"Memory", c.config.memory},
         {"NanoCpus", c.config.nano_cpus},
         {"PidsLimit", c.config.pids_limit},
+        {"Runtime", c.config.runtime.empty() ? std::string(kBuiltinRuntime) : c.config.runtime},
         {"LogConfig",
          {{"Type", "json-file"},
           {"Config",

@@ -20,6 +20,8 @@
 #include "os/fs.h"
 #include "os/process.h"
 
+#include "base/strings.h"
+
 namespace bd::os {
 
 Status SpawnDetached(const std::vector<std::string>& argv, const std::vector<FdMapping>& fds,
@@ -300,24 +302,37 @@ void TrimResidentMemory() {
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0) return;
   exe[n] = '\0';
-  auto maps = ReadFile("/proc/self/maps");
+  // smaps: a mapping's header line, then its fields. A mapping the process wrote to (a
+  // dynamic binary's relocated GOT and RELRO pages, read-only since) is never dropped: its
+  // pages would come back as the file has them, unrelocated.
+  auto maps = ReadFile("/proc/self/smaps");
   if (!maps.ok()) return;
+  uintptr_t from = 0, to = 0;
+  bool candidate = false;
   size_t pos = 0;
   while (pos < maps->size()) {
     size_t end = maps->find('\n', pos);
     if (end == std::string::npos) end = maps->size();
     std::string_view line(maps->data() + pos, end - pos);
     pos = end + 1;
-    // "start-end perms offset dev inode path": only this executable, never writable mappings.
-    if (line.size() < 2 || !line.ends_with(exe)) continue;
     size_t dash = line.find('-');
     size_t space = line.find(' ');
-    if (dash == std::string_view::npos || space == std::string_view::npos) continue;
-    std::string_view perms = line.substr(space + 1, 4);
-    if (perms[1] == 'w' || perms[3] != 'p') continue;
-    uintptr_t from = std::strtoull(std::string(line.substr(0, dash)).c_str(), nullptr, 16);
-    uintptr_t to = std::strtoull(std::string(line.substr(dash + 1, space - dash - 1)).c_str(), nullptr, 16);
-    ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+    if (dash != std::string_view::npos && space != std::string_view::npos && dash < space) {
+      // "start-end perms offset dev inode path": only this executable, never writable mappings.
+      candidate = false;
+      if (line.size() < 2 || !line.ends_with(exe) || line.size() < space + 5) continue;
+      std::string_view perms = line.substr(space + 1, 4);
+      if (perms[1] == 'w' || perms[3] != 'p') continue;
+      from = std::strtoull(std::string(line.substr(0, dash)).c_str(), nullptr, 16);
+      to = std::strtoull(std::string(line.substr(dash + 1, space - dash - 1)).c_str(), nullptr, 16);
+      candidate = true;
+      continue;
+    }
+    if (candidate && line.rfind("Private_Dirty:", 0) == 0) {
+      candidate = false;
+      std::string_view value = TrimSpace(line.substr(14));
+      if (value == "0 kB") ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+    }
   }
 }
 

@@ -17,6 +17,7 @@
 #include "os/error.h"
 #include "os/fs.h"
 #include "runtime/security.h"
+#include "runtime/oci_export.h"
 
 namespace bd::runtime {
 
@@ -233,6 +234,49 @@ Result<std::string> BuildSeccomp(std::string_view profile,
 Result<std::string> CompileSeccompProfile(std::string_view profile,
                                           const std::vector<std::string>& caps) {
   return BuildSeccomp(profile, caps);
+}
+
+Result<std::string> SeccompProfileForOci(std::string_view profile, const std::vector<std::string>& cap_list) {
+  json p = json::parse(profile, nullptr, false);
+  if (p.is_discarded() || !p.is_object()) {
+    return Status::InvalidArgument("seccomp profile is not a JSON object");
+  }
+  std::set<std::string> caps(cap_list.begin(), cap_list.end());
+  try {
+    json out = {{"defaultAction", p.value("defaultAction", "")}};
+    if (p.contains("defaultErrnoRet")) out["defaultErrnoRet"] = p["defaultErrnoRet"];
+    std::vector<std::string> arches;
+    if (p.contains("architectures")) arches = p["architectures"].get<std::vector<std::string>>();
+    for (const json& m : p.value("archMap", json::array())) {
+      if (m.value("architecture", "") != NativeArch()) continue;
+      arches.push_back(m.value("architecture", ""));
+      for (const json& sub : m.value("subArchitectures", json::array())) arches.push_back(sub.get<std::string>());
+    }
+    if (!arches.empty()) out["architectures"] = arches;
+    for (const char* key : {"flags", "listenerPath", "listenerMetadata"}) {
+      if (p.contains(key)) out[key] = p[key];
+    }
+    json rules = json::array();
+    for (const json& r : p.value("syscalls", json::array())) {
+      if (!r.is_object()) return Status::InvalidArgument("seccomp profile: syscall rule is not an object");
+      if (!RuleApplies(r, caps)) continue;
+      json rule = r;
+      rule.erase("includes");
+      rule.erase("excludes");
+      rule.erase("comment");
+      if (rule.contains("name")) {
+        json names = rule.value("names", json::array());
+        names.push_back(rule["name"]);
+        rule["names"] = std::move(names);
+        rule.erase("name");
+      }
+      rules.push_back(std::move(rule));
+    }
+    out["syscalls"] = std::move(rules);
+    return out.dump();
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("seccomp profile: ") + e.what());
+  }
 }
 
 }  // namespace bd::runtime

@@ -32,6 +32,7 @@
 #include "os/terminal.h"
 #include "runtime/launch.h"
 #include "runtime/live_mount.h"
+#include "shim/oci_executor.h"
 #include "shim/protocol.h"
 
 namespace bd::shim {
@@ -116,11 +117,20 @@ struct RunResult {
   Status error;
 };
 
+// A container of an OCI runtime: what its executor needs besides the spec.
+struct External {
+  const engine::Paths* paths;
+  store::Db* db;
+  const engine::Container* container;
+};
+
 // `stdin_source`: an fd to copy into the container's stdin (the attached CLI's), -1 for none.
 // With `open_stdin` and no source, the container's stdin is a pipe that stays open, empty.
+// `external`: run by an OCI runtime through its executor (null: the builtin runtime).
 RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
                   const std::string& id, engine::LogWriter& log, bool attach, bool report, bool open_stdin,
-                  int stdin_source, const std::string& detach_keys, Attachment* attachment) {
+                  int stdin_source, const std::string& detach_keys, Attachment* attachment,
+                  const External* external) {
   RunResult result;
   UniqueFd out[2], err[2], in[2], console[2];
   bool tty = spec.process.terminal;
@@ -145,16 +155,27 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
   }
   runtime::LaunchIo io{in[0] ? in[0].get() : -1, out[1].get(), err[1].get(),
                        console[1] ? console[1].get() : -1};
-  auto launched = runtime::Launch(spec, io);
+  os::ChildProcess child;  // the builtin runtime's process
+  std::unique_ptr<OciTask> oci;  // or an OCI runtime's
+  Status launch_status;
+  if (external) {
+    auto task = OciTask::Launch(*external->paths, external->db, *external->container, spec, io);
+    if (task.ok()) oci = std::move(task).value();
+    else launch_status = task.status();
+  } else {
+    auto launched = runtime::Launch(spec, io);
+    if (launched.ok()) child = std::move(launched).value();
+    else launch_status = launched.status();
+  }
   out[1].Reset();
   err[1].Reset();
   in[0].Reset();
   console[1].Reset();
   UniqueFd master;
-  if (launched.ok() && tty) {
+  if (launch_status.ok() && tty) {
     // The container sent its terminal's master before exec: output comes from it (stdout and
     // stderr are one stream on a terminal) and input goes to it.
-    auto received = os::RecvFd(console[0].get());
+    auto received = os::RecvFd(oci ? oci->console() : console[0].get());
     if (!received.ok()) {
       result.error = received.status().WithContext("receive the container's terminal");
       return result;
@@ -166,21 +187,22 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     in[1].Reset(::dup(master.get()));
     if (stdin_source >= 0) os::CopyWindowSize(stdin_source, master.get());
   }
-  if (!launched.ok()) {
-    result.error = launched.status();
-    result.exit_code = runtime::ExitCodeOf(launched.status().command_failure());
+  if (!launch_status.ok()) {
+    result.error = launch_status;
+    result.exit_code = runtime::ExitCodeOf(launch_status.command_failure());
     return result;
   }
-  os::ChildProcess& child = *launched;
+  const pid_t pid = oci ? oci->pid() : child.pid();
+  const int pidfd = oci ? oci->pidfd() : child.pidfd();
   pid_t self = ::getpid();
-  Status st = containers.MarkRunning(id, child.pid(), self, os::ProcessStartTime(self), NowNanos());
+  Status st = containers.MarkRunning(id, pid, self, os::ProcessStartTime(self), NowNanos());
   if (!st.ok()) {
     // Without a record nobody could manage the container: `child` takes it down on return.
     result.error = st.WithContext("record start");
     return result;
   }
   result.launched = true;
-  if (report) Report(std::string(shim::kMsgStarted) + " " + std::to_string(child.pid()));
+  if (report) Report(std::string(shim::kMsgStarted) + " " + std::to_string(pid));
   // From here the shim mostly sleeps in poll(): keep only what that loop touches resident.
   os::TrimResidentMemory();
 
@@ -193,6 +215,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
   }
   bool exited = false;
   int wait_status = 0;
+  int oci_exit_code = 0;
   char buf[65536];
   // Input from the attached CLI: read only while nothing is pending, so a container that does
   // not read never blocks this loop (its output must keep flowing).
@@ -261,7 +284,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
       }
     }
     if (!exited) {
-      fds[n] = {child.pidfd(), POLLIN, 0};
+      fds[n] = {pidfd, POLLIN, 0};
       index[n++] = -1;
     }
     if (os::RetryEintr([&] { return ::poll(fds, static_cast<nfds_t>(n), -1); }) < 0) break;
@@ -323,7 +346,12 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
         continue;
       }
       if (index[k] < 0) {
-        if (auto waited = child.Wait(); waited.ok()) {
+        if (oci) {
+          auto code = oci->Wait();
+          if (!code.ok()) log::Error("exit status: {}", code.status().ToString());
+          oci_exit_code = code.ok() ? *code : 255;
+          exited = true;
+        } else if (auto waited = child.Wait(); waited.ok()) {
           wait_status = *waited;
           exited = true;
         }
@@ -345,11 +373,14 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
       if (o.attach_fd >= 0 && !os::WriteAll(o.attach_fd, data).ok()) o.attach_fd = -1;
     }
   }
-  result.exit_code = runtime::ExitCodeFromWaitStatus(wait_status);
+  result.exit_code = oci ? oci_exit_code : runtime::ExitCodeFromWaitStatus(wait_status);
   // The run's cgroup tells whether the kernel's OOM killer ended it; then it goes.
   runtime::CgroupPlan cgroup = runtime::PlanFor(spec);
   if (auto stats = runtime::ReadCgroupStats(cgroup); stats.ok()) {
     result.oom_killed = stats->oom_kills > 0;
+  }
+  if (oci) {
+    if (Status st = oci->Delete(); !st.ok()) log::Error("delete from the runtime: {}", st.ToString());
   }
   if (Status st = runtime::RemoveCgroup(cgroup); !st.ok()) {
     log::Error("remove cgroup: {}", st.ToString());
@@ -446,10 +477,10 @@ int Run(const std::string& root, const std::string& id, bool attach, bool attach
         else log::Warn("capsules for the restart: {}", fresh.status().ToString());
       }
     }
+    External external{&paths, db->get(), &*c};
     RunResult run = RunOnce(*spec, containers, id, *log, attach && first, first,
                             c->config.open_stdin, attach_stdin && first ? kAttachInFd : -1,
-                            detach_keys,
-                            &attachment);
+                            detach_keys, &attachment, c->config.runtime.empty() ? nullptr : &external);
     int64_t finished = NowNanos();
     if (first && !run.launched) {
       Status st = containers.MarkExited(id, run.exit_code, run.error.message(), finished);

@@ -195,6 +195,7 @@ Result<ContainerConfig> MergeConfig(const CreateOptions& opts, const Image& imag
   c.open_stdin = opts.open_stdin;
   c.tty = opts.tty;
   c.persistent = opts.persistent;
+  c.runtime = opts.runtime;
   BD_RETURN_IF_ERROR(ApplySecurityOptions(opts, &c));
   BD_RETURN_IF_ERROR(ValidateConfigText(c));
   return c;

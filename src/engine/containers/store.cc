@@ -31,6 +31,8 @@ std::string ContainerConfigToJson(const ContainerConfig& c) {
             {"Tty", c.tty},
             {"LogMaxSize", c.log.max_size}, {"LogMaxFile", c.log.max_file},
             {"Persistent", c.persistent}};
+  // Only when not the builtin one: the configuration hash of an older container stays the same.
+  if (!c.runtime.empty()) j["Runtime"] = c.runtime;
   return j.dump();
 }
 
@@ -74,6 +76,7 @@ Result<ContainerConfig> ContainerConfigFromJson(std::string_view text) {
     c.log.max_size = j.value("LogMaxSize", c.log.max_size);
     c.log.max_file = j.value("LogMaxFile", c.log.max_file);
     c.persistent = j.value("Persistent", false);
+    c.runtime = j.value("Runtime", "");
     return c;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("container config: ") + e.what());
@@ -115,6 +118,9 @@ std::vector<std::string> ConfigDifferences(const ContainerConfig& have, const st
     for (const std::string& kv : have.env) if (!in_b.count(kv)) names.insert(EnvName(kv));
     for (const std::string& kv : want.env) if (!in_a.count(kv)) names.insert(EnvName(kv));
     out.push_back(names.empty() ? "Env (order)" : "Env (" + Join(std::vector<std::string>(names.begin(), names.end()), ", ") + ")");
+  }
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    if (!b.contains(it.key())) out.push_back(it.key());  // a setting only the old one has (Runtime)
   }
   return out;
 }

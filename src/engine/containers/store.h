@@ -59,6 +59,7 @@ struct ContainerConfig {
   bool tty = false;                // -t: the container's stdio is its own pseudo-terminal
   LogLimits log;                   // --log-opt max-size / max-file
   bool persistent = false;         // run --persistent: found again by name and reused
+  std::string runtime;             // an OCI runtime's name (engine/runtimes); "": builtin
 };
 
 // One -v: a host path (absolute) or a named volume, mounted at an absolute container path.
@@ -172,6 +173,7 @@ struct CreateOptions {
   std::vector<std::string> log_opts;  // --log-opt KEY=VALUE
   LogLimits log_defaults;             // the engine's (daemon.json "log-opts"), under log_opts
   bool persistent = false;            // --persistent (Engine::CreatePersistent)
+  std::string runtime;                // --runtime NAME, resolved by the engine ("" : builtin)
 };
 
 // InvalidArgument when text the config holds is not UTF-8 or the hostname is not one.

@@ -52,8 +52,10 @@ bool UsePropagation();
 std::unique_ptr<portlayer::Component> MakeRootfsComponent(const Paths* paths);
 std::unique_ptr<portlayer::Component> MakeTaskComponent(Engine* engine);
 // The shim binary: BASIC_DOCKER_SHIM, or basic-docker-shim beside this executable. It
-// supervises containers (the task component) and exec --once runs (engine/exec_once.h).
-std::string ShimPath();
+// supervises containers (the task component) and exec --once runs (engine/exec_once.h). A
+// container of an OCI runtime gets basic-docker-shim-dynamic, the same code linked dynamically
+// (it loads libcurl to call the executor plugin).
+std::string ShimPath(bool external_runtime = false);
 std::unique_ptr<portlayer::Component> MakeCapsuleComponent(Engine* engine);
 
 }  // namespace bd::engine

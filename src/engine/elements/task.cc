@@ -16,7 +16,8 @@
 
 namespace bd::engine {
 
-std::string ShimPath() {
+std::string ShimPath(bool external_runtime) {
+  if (external_runtime) return os::SelfExeDir() + "/basic-docker-shim-dynamic";
   if (const char* p = std::getenv("BASIC_DOCKER_SHIM"); p && *p) return p;
   return os::SelfExeDir() + "/basic-docker-shim";
 }
@@ -54,7 +55,8 @@ class TaskComponent : public portlayer::Component {
     UniqueFd sync[2];
     BD_RETURN_IF_ERROR(os::MakePipe(sync));
     // The id goes in the environment (readable by root only), not on the command line.
-    std::vector<std::string> argv = {ShimPath(), "--root", engine_->paths().root};
+    BD_ASSIGN_OR_RETURN(Container c, engine_->containers().Get(h.container_id()));
+    std::vector<std::string> argv = {ShimPath(!c.config.runtime.empty()), "--root", engine_->paths().root};
     std::vector<os::FdMapping> fds = {{sync[1].get(), 3}};
     if (start && start->io) {
       argv.push_back("--attach");
