@@ -60,7 +60,9 @@ int PrintInfo(Context& ctx, const std::string& format) {
                     "\nCapsules: " + std::to_string(i.capsules) + "\nServer Version: " + i.server_version +
                     "\nStorage Driver: " + i.storage_driver + "\nLogging Driver: " + i.logging_driver +
                     "\nCgroup Driver: " + i.cgroup_driver + "\nCgroup Version: " + i.cgroup_version +
-                    "\nDefault Runtime: " + i.default_runtime + "\nSecurity Options:\n";
+                    "\nRuntimes:";
+  for (const auto& [name, path] : i.runtimes) out += " " + name;
+  out += "\nDefault Runtime: " + i.default_runtime + "\nSecurity Options:\n";
   for (const std::string& s : i.security_options) out += " " + s + "\n";
   out += "Kernel Version: " + i.kernel_version + "\nOperating System: " + i.operating_system +
          "\nOSType: linux\nArchitecture: " + i.architecture + "\nCPUs: " + std::to_string(i.ncpu) +

@@ -8,8 +8,11 @@
 #include <set>
 
 #include "base/strings.h"
+#include "engine/daemon_config.h"
 #include "engine/engine.h"
+#include "engine/runtimes/runtimes.h"
 #include "os/fs.h"
+#include "os/process.h"
 #include "runtime/cgroups.h"
 
 namespace bd::engine {
@@ -105,7 +108,11 @@ Result<SystemInfo> Info(Engine& engine) {
     }
   }
   info.docker_root_dir = engine.paths().root;
-  info.default_runtime = "basic-runtime";
+  info.default_runtime = std::string(kBuiltinRuntime);
+  if (auto daemon = LoadDaemonConfig(engine.paths()); daemon.ok()) {
+    if (!daemon->default_runtime.empty()) info.default_runtime = daemon->default_runtime;
+    for (const RuntimeInfo& r : KnownRuntimes(*daemon, os::SelfExeDir())) info.runtimes.push_back({r.name, r.path});
+  }
   info.ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
   info.mem_total = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE);
   info.security_options = {"name=seccomp,profile=builtin", "name=no-new-privileges"};
@@ -133,6 +140,11 @@ std::string InfoJson(const SystemInfo& i) {
                       {"MemTotal", i.mem_total},
                       {"DockerRootDir", i.docker_root_dir},
                       {"DefaultRuntime", i.default_runtime},
+                      {"Runtimes", [&] {
+                         nlohmann::json r = nlohmann::json::object();
+                         for (const auto& [name, path] : i.runtimes) r[name] = {{"path", path}};
+                         return r;
+                       }()},
                       {"SecurityOptions", i.security_options}};
   return j.dump();
 }

@@ -34,6 +34,7 @@ struct SystemInfo {
   std::string kernel_version, operating_system, architecture, docker_root_dir, default_runtime;
   int64_t ncpu = 0, mem_total = 0;
   std::vector<std::string> security_options;  // Docker's "name=seccomp,profile=builtin" form
+  std::vector<std::pair<std::string, std::string>> runtimes;  // name, binary ("" : builtin)
 };
 Result<SystemInfo> Info(Engine& engine);
 // Docker's /info JSON shape (the fields above under Docker's names).

@@ -49,6 +49,7 @@ std::string ReadFromLayers(const runtime::Spec& spec, const std::string& file) {
 Status WithCommandFailure(Status st) {
   const std::string& m = st.message();
   if (m.find("executable file not found") != std::string::npos ||
+      (m.find("executable file") != std::string::npos && m.find("not found") != std::string::npos) ||
       (m.find("no such file or directory") != std::string::npos && m.find("exec") != std::string::npos)) {
     return Status::NotFound(m).WithCommandFailure(CommandFailure::kNotFound);
   }

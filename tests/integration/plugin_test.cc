@@ -69,6 +69,7 @@ bool WaitGone(int pid, int ms) {
 
 TEST_F(PluginTest, ConformanceSuitePassesForTheTestPluginAndThePythonExample) {
   for (const std::string& path : {std::string(BD_BIN_DIR) + "/bd-test-plugin", std::string(BD_BIN_DIR) + "/basic-docker-plugin-http",
+                                  std::string(BD_BIN_DIR) + "/basic-docker-plugin-oci",
                                   std::string(BD_SOURCE_DIR) + "/examples/plugins/python/basic-docker-plugin-http-source"}) {
     CmdResult r = Cli({"plugin", "check", path}, "", 120);
     EXPECT_EQ(r.code, 0) << path << "\n" << r.out << r.err;

@@ -6,7 +6,8 @@
 
 namespace bd::engine {
 
-// builtin-file: capsule-source/fetch-file (file:// URIs).
+// builtin-file: capsule-source/fetch-file (file:// URIs); builtin-executor: executor/runtimes
+// (the runtimes `run --runtime` knows, and the default).
 void RegisterBuiltinPlugins(PluginManager& m);
 
 }  // namespace bd::engine

@@ -117,6 +117,7 @@ class PluginManager {
   // The last `max_bytes` of its stderr log.
   Result<std::string> Logs(std::string_view name, int64_t max_bytes);
 
+  const Paths& paths() const { return paths_; }
   // Where its instance listens and where its stderr goes.
   std::string SocketDir() const { return socket_dir_; }
   std::string LogPath(std::string_view name) const;

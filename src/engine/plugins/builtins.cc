@@ -6,6 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
+#include "engine/daemon_config.h"
+#include "engine/runtimes/runtimes.h"
 #include "os/error.h"
 #include "os/fs.h"
 #include "os/process.h"
@@ -41,6 +45,21 @@ void RegisterBuiltinPlugins(PluginManager& m) {
   caps.types["capsule-source"] = {"fetch-file"};
   m.RegisterBuiltin("builtin-file", caps, [](std::string_view, std::string_view, std::string_view body) {
     return FetchFile(body);
+  });
+  // The builtin runtime runs in each container's shim (it must be the container's parent), so
+  // its only remote capability is telling what runtimes there are; OCI runtime binaries are
+  // created, started and deleted by an executor plugin (basic-docker-plugin-oci).
+  plugin::Capabilities exec_caps;
+  exec_caps.types["executor"] = {"runtimes"};
+  Paths paths = m.paths();
+  m.RegisterBuiltin("builtin-executor", exec_caps, [paths](std::string_view, std::string_view, std::string_view) -> Result<std::string> {
+    BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths));
+    nlohmann::json list = nlohmann::json::array();
+    for (const RuntimeInfo& r : KnownRuntimes(daemon, os::SelfExeDir())) {
+      list.push_back({{"name", r.name}, {"path", r.path}, {"args", r.args}, {"source", r.source}});
+    }
+    std::string def = daemon.default_runtime.empty() ? std::string(kBuiltinRuntime) : daemon.default_runtime;
+    return nlohmann::json{{"runtimes", list}, {"default", def}}.dump();
   });
 }
 
