@@ -81,6 +81,25 @@ def start_suite(args):
     print(f"podman / basic-docker: {m[names[3]] / m[names[0]]:.1f}x faster (target >= 5)")
 
 
+def runtimes_suite(args):
+    # `run --runtime X`: the executor plugin's cost over the runtime's own `run` of a bundle.
+    counter = iter(range(10**9))
+    bd = lambda rt: (lambda: [args.bd, "--root", args.root, "run", "--rm", "--runtime", rt, "busybox", "true"])
+    commands = {
+        "basic-docker run --rm (builtin) true": bd("builtin"),
+        "basic-docker run --rm --runtime crun true": bd("crun"),
+        "basic-docker run --rm --runtime runc true": bd("runc"),
+        "crun run (bare bundle)": lambda: ["crun", "run", "--bundle", args.bundle, f"bd-bench-{next(counter)}"],
+        "runc run (bare bundle)": lambda: ["runc", "run", "--bundle", args.bundle, f"bd-bench-{next(counter)}"],
+        "podman run --rm --net=none (crun)": lambda: podman_run(args, ["--rm"]) + ["true"],
+    }
+    names, samples = measure(commands, args.rounds)
+    m = report(names, samples)
+    print(f"\n--runtime crun / crun run: {m[names[1]] / m[names[3]]:.2f}x; "
+          f"--runtime runc / runc run: {m[names[2]] / m[names[4]]:.2f}x; "
+          f"podman / --runtime crun: {m[names[5]] / m[names[1]]:.1f}x")
+
+
 def exec_suite(args):
     # One long-running container per engine, made here and removed afterwards.
     run([args.bd, "--root", args.root, "run", "-d", "--name", "bench-exec", "busybox", "sleep", "3600"])
@@ -225,7 +244,7 @@ def rss_suite(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("suite", choices=["start", "exec", "exec-once", "rss", "runtime", "update"])
+    ap.add_argument("suite", choices=["start", "runtimes", "exec", "exec-once", "rss", "runtime", "update"])
     ap.add_argument("--rounds", type=int, default=50)
     ap.add_argument("--bd", required=True)
     ap.add_argument("--root", required=True)
@@ -233,7 +252,7 @@ def main():
     ap.add_argument("--podman-dir", required=True)
     ap.add_argument("--runtime", required=True)
     args = ap.parse_args()
-    {"start": start_suite, "exec": exec_suite, "exec-once": exec_once_suite, "rss": rss_suite,
+    {"start": start_suite, "runtimes": runtimes_suite, "exec": exec_suite, "exec-once": exec_once_suite, "rss": rss_suite,
      "runtime": runtime_suite, "update": update_suite}[args.suite](args)
 
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # basic-docker against crun, runc and podman on this machine, interleaved in one run.
-# Usage (root): bench/run_peer_bench.sh start|exec|exec-once|rss|runtime|update [ROUNDS]
+# Usage (root): bench/run_peer_bench.sh start|runtimes|exec|exec-once|rss|runtime|update [ROUNDS]
 #   start: `basic-docker run --rm busybox true` against `crun run` / `runc run` of a bundle with
 #          the same busybox rootfs and `podman run --rm --net=none` of that rootfs.
+#   runtimes: `run --rm --runtime crun|runc busybox true` (the executor plugin driving them)
+#          against the builtin runtime, the runtimes' own `run` of the bundle and podman.
 #   exec:  `exec CTR true` in a running container of each.
 #   exec-once: `exec --once KEY CTR true` replayed and run for the first time (a new key each
 #          round) against a plain `exec CTR true` and `crun exec`.
@@ -16,7 +18,7 @@
 # where an empty file covers it (podman uses crun too). The host is not changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-suite="${1:?usage: bench/run_peer_bench.sh start|exec|exec-once|rss|runtime|update [ROUNDS]}"
+suite="${1:?usage: bench/run_peer_bench.sh start|runtimes|exec|exec-once|rss|runtime|update [ROUNDS]}"
 rounds="${2:-50}"
 scripts/install-deps.sh --bench
 scripts/build.sh >/dev/null

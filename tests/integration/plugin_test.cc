@@ -90,8 +90,10 @@ TEST_F(PluginTest, StartsOnFirstCallSharesTheInstanceAndPassesErrorsOn) {
   ASSERT_EQ(ls.code, 0) << ls.err;
   std::map<std::string, json> rows;
   for (const json& j : JsonLines(ls.out)) rows[j["Name"]] = j;
-  ASSERT_EQ(rows.size(), 3u) << ls.out;  // ours, the one shipped beside basic-docker, the built-in
+  ASSERT_EQ(rows.size(), 5u) << ls.out;  // ours, the two shipped beside basic-docker, the built-ins
   EXPECT_EQ(rows["http"]["Path"], std::string(BD_BIN_DIR) + "/basic-docker-plugin-http");
+  EXPECT_EQ(rows["oci"]["Capabilities"]["executor"][0], "create");
+  EXPECT_EQ(rows["builtin-executor"]["State"], "builtin");
   EXPECT_EQ(rows["builtin-file"]["State"], "builtin");
   EXPECT_EQ(rows["builtin-file"]["Capabilities"]["capsule-source"][0], "fetch-file");
   EXPECT_EQ(rows["tp"]["State"], "stopped");  // found, not started
