@@ -350,7 +350,7 @@ Result<std::string> Wait(std::string_view body) {
     }
     if (text.status().code() != bd::Code::kNotFound) return text.status();
     if (std::chrono::steady_clock::now() >= deadline) return std::string(R"({"exited":false})");
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 
@@ -546,7 +546,8 @@ int Keep() {
   }
   exit["finishedAt"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            std::chrono::system_clock::now().time_since_epoch()).count();
-  (void)bd::os::WriteFileAtomic(ExitFile(r), exit.dump(), 0600);
+  // Not fsynced: after a host crash the container is gone with it.
+  (void)bd::os::WriteFileAtomic(ExitFile(r), exit.dump(), 0600, /*durable=*/false);
   ::unlink(log_file.c_str());
   return 0;
 }
