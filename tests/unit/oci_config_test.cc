@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <sys/resource.h>
 
 #include <gtest/gtest.h>
@@ -5,6 +6,8 @@
 
 #include "os/fs.h"
 #include "runtime/oci_config.h"
+#include "runtime/oci_export.h"
+#include "runtime/security.h"
 
 namespace bd::runtime {
 namespace {
@@ -320,6 +323,98 @@ TEST_F(OciConfigTest, SeccompNotifyNeedsAListenerAndFlagsAreParsed) {
   EXPECT_EQ(b->spec.seccomp_listener, "");
   config_["linux"]["seccomp"]["flags"] = {"SECCOMP_FILTER_FLAG_SOMETIMES"};
   EXPECT_FALSE(Parse().ok());
+}
+
+}  // namespace
+}  // namespace bd::runtime
+
+namespace bd::runtime {
+namespace {
+
+// The engine's spec written out as a bundle's config.json reads back as the same container.
+TEST(OciExportTest, AnEngineSpecRoundTripsThroughConfigJson) {
+  Spec s;
+  s.id = "c1";
+  s.process.args = {"sh", "-c", "echo hi"};
+  s.process.env = {"A=1", "HOME="};
+  s.process.cwd = "/srv";
+  s.process.terminal = true;
+  s.process.capabilities = {"CAP_CHOWN", "CAP_KILL"};
+  s.process.rlimits = {{RLIMIT_NOFILE, 1024, 2048}};
+  s.hostname = "web";
+  s.rootfs = "/";  // must exist for the reader
+  s.readonly_rootfs = true;
+  s.mounts = DefaultMounts();
+  s.mounts.push_back({"/data", "bind", "/host/data", {"rbind", "ro", ""}});
+  s.namespaces = DefaultNamespaces();
+  s.masked_paths = {"/proc/kcore"};
+  s.readonly_paths = {"/proc/sys"};
+  s.cgroup_name = "basic-docker/c1";
+  s.limits.memory_bytes = 64 << 20;
+  s.limits.pids_max = 100;
+  s.limits.allowed_devices = std::vector<std::string>{"c 1:3 rwm", "c 136:* rwm"};
+  OciExport extra;
+  extra.user = {1000, 100, {10}};
+  extra.home = "/home/u";
+  auto text = OciConfigOf(s, extra);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  json j = json::parse(*text);
+  EXPECT_EQ(j["linux"]["cgroupsPath"], "/basic-docker/c1");
+  EXPECT_EQ(j["process"]["user"]["uid"], 1000);
+  EXPECT_EQ(j["process"]["capabilities"]["effective"], json::array());  // not root: none
+  EXPECT_EQ(j["process"]["capabilities"]["bounding"], json({"CAP_CHOWN", "CAP_KILL"}));
+  EXPECT_EQ(j["linux"]["resources"]["devices"][0], json({{"allow", false}, {"access", "rwm"}}));
+  EXPECT_EQ(j["linux"]["resources"]["devices"][2], json({{"allow", true}, {"type", "c"}, {"major", 136}, {"access", "rwm"}}));
+  auto back = ParseOciConfig(*text, "/bundle", "c1");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  const Spec& b = back->spec;
+  EXPECT_EQ(b.process.args, s.process.args);
+  EXPECT_EQ(b.process.cwd, "/srv");
+  EXPECT_TRUE(b.process.terminal);
+  ASSERT_TRUE(b.process.numeric_user);
+  EXPECT_EQ(b.process.numeric_user->uid, 1000u);
+  EXPECT_EQ(b.process.numeric_user->additional_gids, std::vector<uint32_t>{10});
+  EXPECT_NE(std::find(b.process.env.begin(), b.process.env.end(), "HOME=/home/u"), b.process.env.end());
+  EXPECT_EQ(b.rootfs, "/");
+  EXPECT_TRUE(b.readonly_rootfs);
+  EXPECT_EQ(b.hostname, "web");
+  EXPECT_EQ(b.namespaces, s.namespaces);
+  EXPECT_EQ(b.mounts.size(), s.mounts.size());
+  EXPECT_EQ(b.mounts.back().destination, "/data");
+  EXPECT_EQ(b.masked_paths, s.masked_paths);
+  json res = json::parse(b.limits.oci_resources.empty() ? "{}" : b.limits.oci_resources);
+  EXPECT_EQ(b.limits.memory_bytes > 0 ? b.limits.memory_bytes : res["memory"]["limit"].get<int64_t>(), 64 << 20) << res.dump();
+  EXPECT_EQ(b.limits.pids_max > 0 ? b.limits.pids_max : res["pids"]["limit"].get<int64_t>(), 100);
+  ASSERT_EQ(b.process.rlimits.size(), 1u);
+  EXPECT_EQ(b.process.rlimits[0].hard, 2048u);
+  // What a bundle cannot carry is refused by name.
+  s.seccomp_listener = "/run/agent.sock";
+  EXPECT_NE(OciConfigOf(s, extra).status().message().find("listenerPath"), std::string::npos);
+}
+
+TEST(OciExportTest, DockerProfilesBecomeOciSeccompForTheGivenCapabilities) {
+  const std::string profile = R"({"defaultAction": "SCMP_ACT_ALLOW",
+    "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]},
+                {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}],
+    "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO", "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+                 {"name": "reboot", "action": "SCMP_ACT_ERRNO", "includes": {"caps": ["CAP_SYS_BOOT"]}}]})";
+  auto none = SeccompProfileForOci(profile, {});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  json j = json::parse(*none);
+  ASSERT_EQ(j["syscalls"].size(), 1u);  // mount denied; the reboot rule needs CAP_SYS_BOOT
+  EXPECT_EQ(j["syscalls"][0]["names"], json({"mount"}));
+  EXPECT_FALSE(j["syscalls"][0].contains("excludes"));
+#if defined(__x86_64__)
+  EXPECT_EQ(j["architectures"], json({"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}));
+#endif
+  json admin = json::parse(*SeccompProfileForOci(profile, {"CAP_SYS_ADMIN", "CAP_SYS_BOOT"}));
+  ASSERT_EQ(admin["syscalls"].size(), 1u);
+  EXPECT_EQ(admin["syscalls"][0]["names"], json({"reboot"}));
+  EXPECT_FALSE(SeccompProfileForOci("[1]", {}).ok());
+  // The engine's default profile converts and still compiles.
+  auto def = SeccompProfileForOci(DefaultSeccompProfile(), {"CAP_CHOWN"});
+  ASSERT_TRUE(def.ok()) << def.status().ToString();
+  EXPECT_TRUE(CompileSeccompProfile(*def, {"CAP_CHOWN"}).ok());
 }
 
 }  // namespace
