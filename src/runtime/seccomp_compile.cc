@@ -104,9 +104,9 @@ std::string NativeArch() {
 #endif
 }
 
-// Adds the architectures a profile names ("SCMP_ARCH_X86", or Docker's archMap entry for this
-// machine with its sub-architectures) so that their calls are filtered instead of killed.
-Status AddArchitectures(scmp_filter_ctx ctx, const json& p) {
+// The architectures a profile names ("SCMP_ARCH_X86", or Docker's archMap entry for this
+// machine with its sub-architectures).
+std::vector<std::string> ProfileArchitectures(const json& p) {
   std::vector<std::string> arches;
   if (p.contains("architectures")) arches = p["architectures"].get<std::vector<std::string>>();
   for (const json& m : p.value("archMap", json::array())) {
@@ -114,7 +114,12 @@ Status AddArchitectures(scmp_filter_ctx ctx, const json& p) {
     arches.push_back(m.value("architecture", ""));
     for (const json& sub : m.value("subArchitectures", json::array())) arches.push_back(sub.get<std::string>());
   }
-  for (const std::string& name : arches) {
+  return arches;
+}
+
+// Adds them to the filter, so that their calls are filtered instead of killed.
+Status AddArchitectures(scmp_filter_ctx ctx, const json& p) {
+  for (const std::string& name : ProfileArchitectures(p)) {
     std::string lower = name.rfind("SCMP_ARCH_", 0) == 0 ? name.substr(10) : name;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
     uint32_t arch = seccomp_arch_resolve_name(lower.c_str());
@@ -245,14 +250,7 @@ Result<std::string> SeccompProfileForOci(std::string_view profile, const std::ve
   try {
     json out = {{"defaultAction", p.value("defaultAction", "")}};
     if (p.contains("defaultErrnoRet")) out["defaultErrnoRet"] = p["defaultErrnoRet"];
-    std::vector<std::string> arches;
-    if (p.contains("architectures")) arches = p["architectures"].get<std::vector<std::string>>();
-    for (const json& m : p.value("archMap", json::array())) {
-      if (m.value("architecture", "") != NativeArch()) continue;
-      arches.push_back(m.value("architecture", ""));
-      for (const json& sub : m.value("subArchitectures", json::array())) arches.push_back(sub.get<std::string>());
-    }
-    if (!arches.empty()) out["architectures"] = arches;
+    if (std::vector<std::string> arches = ProfileArchitectures(p); !arches.empty()) out["architectures"] = arches;
     for (const char* key : {"flags", "listenerPath", "listenerMetadata"}) {
       if (p.contains(key)) out[key] = p[key];
     }
