@@ -35,7 +35,8 @@ Result<engine::ExitOutcome> DriveTask(engine::TaskSession& s, const engine::Cont
   std::optional<os::RawMode> raw;
   if (c.config.tty && c.config.open_stdin) raw.emplace(STDIN_FILENO);
   ::signal(SIGPIPE, SIG_IGN);
-  pid_t shim = os::ReadProcessStat(s.pid()).ppid;
+  // The builtin runtime's process is its shim's child; an OCI runtime's is its keeper's.
+  pid_t shim = c.config.runtime.empty() ? os::ReadProcessStat(s.pid()).ppid : s.ShimPid();
   os::SignalForwarder forward({c.config.tty ? 0 : s.pid(), c.config.tty && shim > 1 ? shim : 0, -1});
   return s.Wait();
 }

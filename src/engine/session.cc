@@ -257,4 +257,9 @@ Result<std::unique_ptr<ExecSession>> Engine::StartExec(const std::string& ref, c
   return session;
 }
 
+pid_t TaskSession::ShimPid() const {
+  auto c = eng_->containers().Get(id_);
+  return c.ok() ? c->shim_pid : 0;
+}
+
 }  // namespace bd::engine

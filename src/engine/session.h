@@ -59,6 +59,8 @@ class TaskSession {
   TaskSession(Engine* eng, std::string id, UniqueFd fd, pid_t pid)
       : eng_(eng), id_(std::move(id)), fd_(std::move(fd)), pid_(pid) {}
   pid_t pid() const { return pid_; }
+  // The container's shim, from its record (0 when unknown): SIGWINCH goes there.
+  pid_t ShimPid() const;
   int fd() const { return fd_.get(); }
   // The container's terminal (run -t) to `rows` x `cols` (Engine::ResizeTerminal).
   Status Resize(unsigned short rows, unsigned short cols);

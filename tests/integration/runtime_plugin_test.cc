@@ -135,6 +135,10 @@ TEST_P(RuntimePluginTest, ACapsuleAttachesLiveAndATerminalWorks) {
   Terminal term({std::string(BD_BIN_DIR) + "/basic-docker", "--root", root_, "run", "--rm", "-it", "--runtime",
                  GetParam(), "busybox", "sh"});
   ASSERT_TRUE(term.WaitFor("# ")) << term.screen();
+  term.Resize(30, 100);  // forwarded to the container's shim, which sets the terminal's size
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  term.Type("stty size\r");
+  EXPECT_TRUE(term.WaitFor("30 100")) << term.screen();
   term.Type("tty; exit 5\r");
   EXPECT_TRUE(term.WaitFor("/dev/pts/0")) << term.screen();
   EXPECT_EQ(term.Exit(), 5) << term.screen();
