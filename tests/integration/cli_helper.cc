@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstring>
 
+#include "base/digest.h"
 #include "base/strings.h"
+#include "engine/paths.h"
 #include "engine/images/store.h"
 #include "os/process.h"
 
@@ -153,6 +155,9 @@ void EngineTest::TearDown() {
   for (const std::string& id : Split(ids.out, '\n')) {
     if (!id.empty()) Cli({"rm", "-f", id});
   }
+  // A data root this long keeps its plugin sockets and locks under /run (PluginManager): they
+  // go with it.
+  (void)os::RemoveAll(engine::Paths::RunDir() + "/plugins-" + Sha256Digest(root_).substr(7, 12));
 }
 
 CmdResult EngineTest::Cli(std::vector<std::string> args, const std::string& input, int timeout_s) {

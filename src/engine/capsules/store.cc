@@ -168,7 +168,7 @@ Result<std::vector<Capsule>> CapsuleStore::Versions(const std::string& name) {
 }
 
 Result<std::optional<Capsule>> CapsuleStore::Existing(const Capsule& c) {
-  auto existing = Get(c.name, c.version);
+  Result<Capsule> existing = Get(c.name, c.version);
   if (!existing.ok()) {
     if (existing.status().code() != Code::kNotFound) return existing.status();
     // "1.0" beside "1.0.0" (or "1"): one version spelled two ways would make references and
@@ -176,13 +176,19 @@ Result<std::optional<Capsule>> CapsuleStore::Existing(const Capsule& c) {
     BD_ASSIGN_OR_RETURN(Version mine, ParseVersion(c.version));
     BD_ASSIGN_OR_RETURN(std::vector<Capsule> versions, Versions(c.name));
     for (const Capsule& other : versions) {
+      // The same spelling: another creator recorded it since the Get (outside a transaction
+      // the two reads are not one snapshot); compared below as that record.
+      if (other.version == c.version) {
+        existing = other;
+        break;
+      }
       auto theirs = ParseVersion(other.version);
       if (theirs.ok() && *theirs == mine && theirs->build == mine.build) {
         return Status::AlreadyExists("capsule " + c.Ref() + " would be ambiguous beside " + other.Ref() +
                                      ": the same version spelled differently");
       }
     }
-    return std::optional<Capsule>();
+    if (!existing.ok()) return std::optional<Capsule>();
   }
   if (existing->digest == c.digest) return std::optional<Capsule>(*existing);
   if (existing->content_digest == c.content_digest) {
