@@ -37,6 +37,7 @@
 #include "os/fs.h"
 #include "os/process.h"
 #include "plugin/sdk.h"
+#include "shim/protocol.h"  // ReadLine
 
 namespace {
 
@@ -278,22 +279,30 @@ Status Failed(const Request& r, const char* what, const Ran& ran) {
   return Status::FailedPrecondition(text);
 }
 
-Result<std::string> Simple(std::string_view body, const char* what, std::vector<std::string> args) {
-  BD_ASSIGN_OR_RETURN(Request r, ParseRequest(body));
-  args.push_back(r.id);
+// A boolean member of the request (absent: false).
+Result<bool> BoolField(const json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end()) return false;
+  if (!it->is_boolean()) return Invalid(std::string(key) + " must be true or false");
+  return it->get<bool>();
+}
+
+// Runs the runtime with `args` (the container's id among them); its failure is the call's.
+Result<Ran> RunChecked(const Request& r, const char* what, const std::vector<std::string>& args) {
   BD_ASSIGN_OR_RETURN(Ran ran, Run(r, args));
   if (!WIFEXITED(ran.status) || WEXITSTATUS(ran.status) != 0) return Failed(r, what, ran);
+  return ran;
+}
+
+Result<std::string> Start(std::string_view body) {
+  BD_ASSIGN_OR_RETURN(Request r, ParseRequest(body));
+  BD_RETURN_IF_ERROR(RunChecked(r, "start", {"start", r.id}).status());
   return std::string("{}");
 }
 
-Result<std::string> Start(std::string_view body) { return Simple(body, "start", {"start"}); }
-
 Result<std::string> Kill(std::string_view body) {
-  json j = json::parse(body, nullptr, false);
-  std::vector<std::string> args = {"kill"};
-  if (j.is_object() && j.value("all", false)) args.push_back("--all");
-  // The id goes before the signal.
   BD_ASSIGN_OR_RETURN(Request r, ParseRequest(body));
+  BD_ASSIGN_OR_RETURN(bool all, BoolField(r.body, "all"));
   std::string sig = "SIGTERM";
   if (r.body.contains("signal")) {
     const json& s = r.body["signal"];
@@ -301,28 +310,28 @@ Result<std::string> Kill(std::string_view body) {
     else if (s.is_string() && !s.get<std::string>().empty() && s.get<std::string>().size() < 16) sig = s.get<std::string>();
     else return Invalid("signal must be a number 1-64 or a name such as \"SIGTERM\"");
   }
-  args.push_back(r.id);
+  std::vector<std::string> args = {"kill"};
+  if (all) args.push_back("--all");
+  args.push_back(r.id);  // the id goes before the signal
   args.push_back(sig);
-  BD_ASSIGN_OR_RETURN(Ran ran, Run(r, args));
-  if (!WIFEXITED(ran.status) || WEXITSTATUS(ran.status) != 0) return Failed(r, "kill", ran);
+  BD_RETURN_IF_ERROR(RunChecked(r, "kill", args).status());
   return std::string("{}");
 }
 
 Result<std::string> Delete(std::string_view body) {
   BD_ASSIGN_OR_RETURN(Request r, ParseRequest(body));
+  BD_ASSIGN_OR_RETURN(bool force, BoolField(r.body, "force"));
   std::vector<std::string> args = {"delete"};
-  if (r.body.value("force", false)) args.push_back("--force");
+  if (force) args.push_back("--force");
   args.push_back(r.id);
-  BD_ASSIGN_OR_RETURN(Ran ran, Run(r, args));
-  if (!WIFEXITED(ran.status) || WEXITSTATUS(ran.status) != 0) return Failed(r, "delete", ran);
+  BD_RETURN_IF_ERROR(RunChecked(r, "delete", args).status());
   ::unlink(ExitFile(r).c_str());
   return std::string("{}");
 }
 
 Result<std::string> State(std::string_view body) {
   BD_ASSIGN_OR_RETURN(Request r, ParseRequest(body));
-  BD_ASSIGN_OR_RETURN(Ran ran, Run(r, {"state", r.id}));
-  if (!WIFEXITED(ran.status) || WEXITSTATUS(ran.status) != 0) return Failed(r, "state", ran);
+  BD_ASSIGN_OR_RETURN(Ran ran, RunChecked(r, "state", {"state", r.id}));
   json state = json::parse(ran.out, nullptr, false);
   if (!state.is_object()) return Status::Internal(r.runtime_path + " state " + r.id + " printed no JSON object");
   return state.dump();
@@ -364,6 +373,7 @@ Result<std::vector<RootfsMount>> RootfsMounts(const json& body) {
     RootfsMount r{StringField(m, "type"), StringField(m, "source")};
     if (r.type.empty() || r.source.empty()) return Invalid("a rootfs mount needs a type and a source");
     std::vector<std::string> data;
+    if (m.contains("options") && !m["options"].is_array()) return Invalid("rootfs options must be an array of strings");
     for (const json& o : m.value("options", json::array())) {
       if (!o.is_string()) return Invalid("rootfs options must be strings");
       std::string opt = o.get<std::string>();
@@ -408,13 +418,7 @@ Result<std::string> Create(std::string_view body) {
   BD_RETURN_IF_ERROR(bd::os::SpawnDetached({"/proc/self/exe", "keep"}, fds));
   in[0].Reset();
   report[1].Reset();
-  std::string line;
-  char c;
-  while (true) {
-    ssize_t n = bd::os::RetryEintr([&] { return ::read(report[0].get(), &c, 1); });
-    if (n <= 0 || c == '\n') break;
-    line.push_back(c);
-  }
+  std::string line = bd::shim::ReadLine(report[0].get()).value_or("");
   if (line.rfind("pid ", 0) == 0) {
     auto pid = bd::ParseInt(line.substr(4));
     if (pid && *pid > 0) return json{{"pid", *pid}}.dump();
@@ -447,19 +451,14 @@ int Keep() {
   std::string log_file = KeeperDir(r) + "/" + r.id + ".log";
   ::unlink(pid_file.c_str());
   ::unlink(log_file.c_str());
-  std::vector<std::string> args = {"--log", log_file, "--log-format", "json", "create", "--bundle", bundle,
-                                   "--pid-file", pid_file};
-  std::string console = StringField(r.body, "consoleSocket");
-  if (!console.empty()) {
-    args.push_back("--console-socket");
-    args.push_back(console);
-  }
-  args.push_back(r.id);
   // --log and --log-format are global options: before the command.
-  std::vector<std::string> global(args.begin(), args.begin() + 4);
-  std::vector<std::string> command(args.begin() + 4, args.end());
   Request with_log = r;
-  with_log.runtime_args.insert(with_log.runtime_args.end(), global.begin(), global.end());
+  with_log.runtime_args.insert(with_log.runtime_args.end(), {"--log", log_file, "--log-format", "json"});
+  std::vector<std::string> command = {"create", "--bundle", bundle, "--pid-file", pid_file};
+  if (std::string console = StringField(r.body, "consoleSocket"); !console.empty()) {
+    command.insert(command.end(), {"--console-socket", console});
+  }
+  command.push_back(r.id);
   Exec e = RuntimeCommand(with_log, command);
   auto mounts = RootfsMounts(r.body);
   if (!mounts.ok()) {
