@@ -251,6 +251,7 @@ Result<std::unique_ptr<TaskSession>> Engine::Start(const std::string& ref, const
     if (!c.Active()) BD_RETURN_IF_ERROR(SyncCapsuleMounts(&c));
     auto task = std::make_shared<TaskConfig>();
     task->io = io;
+    task->runtime = c.config.runtime;
     portlayer::Handle h(c.id, c.version);
     h.Join({"rootfs", "rootfs", RootfsConfigOf(c)});
     h.Join({"task", "task", task});
@@ -357,17 +358,11 @@ void Engine::ForgetInRuntime(const Container& c) {
   auto daemon = LoadDaemonConfig(paths_);
   auto rt = daemon.ok() ? ResolveRuntime(*daemon, os::SelfExeDir(), c.config.runtime) : Result<RuntimeInfo>(daemon.status());
   if (!rt.ok() || !os::Exists(RuntimeStateRoot(paths_, rt->name) + "/" + c.id)) return;
-  Status st;
-  auto plugins = this->plugins();
-  auto name = plugins.ok() ? (*plugins)->Find("executor", "delete") : Result<std::string>(plugins.status());
-  if (name.ok()) {
-    std::string body = ExecutorRequest(paths_, *rt, c.id);
-    body.back() = ',';
-    body += R"("force":true})";
-    st = (*plugins)->Call(*name, "executor", "delete", body).status();
-  } else {
-    st = name.status();
-  }
+  Status st = [&]() -> Status {
+    BD_ASSIGN_OR_RETURN(PluginManager * plugins, this->plugins());
+    BD_ASSIGN_OR_RETURN(std::string name, plugins->Find("executor", "delete"));
+    return plugins->Call(name, "executor", "delete", ExecutorRequest(paths_, *rt, c.id, R"({"force":true})")).status();
+  }();
   if (!st.ok() && st.code() != Code::kNotFound) log::Warn("delete {} from runtime {}: {}", c.name, rt->name, st.ToString());
 }
 

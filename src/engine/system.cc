@@ -110,7 +110,7 @@ Result<SystemInfo> Info(Engine& engine) {
   info.docker_root_dir = engine.paths().root;
   info.default_runtime = std::string(kBuiltinRuntime);
   if (auto daemon = LoadDaemonConfig(engine.paths()); daemon.ok()) {
-    if (!daemon->default_runtime.empty()) info.default_runtime = daemon->default_runtime;
+    info.default_runtime = DefaultRuntimeName(*daemon);
     for (const RuntimeInfo& r : KnownRuntimes(*daemon, os::SelfExeDir())) info.runtimes.push_back({r.name, r.path});
   }
   info.ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);

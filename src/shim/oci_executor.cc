@@ -102,7 +102,9 @@ Result<std::unique_ptr<OciTask>> OciTask::Launch(const engine::Paths& paths, sto
   BD_ASSIGN_OR_RETURN(engine::PluginSettings settings, engine::PluginManager::LoadSettings(paths, os::SelfExeDir()));
   t->plugins_ = std::make_unique<engine::PluginManager>(paths, db, settings);
   BD_ASSIGN_OR_RETURN(t->plugin_, t->plugins_->Find("executor", "create"));
-  t->request_ = engine::ExecutorRequest(paths, rt, c.id);
+  t->paths_ = paths;
+  t->runtime_ = rt;
+  t->id_ = c.id;
 
   std::string dir = paths.Container(c.id);
   std::string bundle = dir + "/bundle";
@@ -129,9 +131,7 @@ Result<std::unique_ptr<OciTask>> OciTask::Launch(const engine::Paths& paths, sto
     BD_ASSIGN_OR_RETURN(listener, ListenConsole(console_path));
     create["consoleSocket"] = console_path;
   }
-  std::string members = create.dump();
-  members = members.substr(1, members.size() - 2);
-  auto created = t->Call("create", members);
+  auto created = t->Call("create", create.dump());
   if (listener) ::unlink(console_path.c_str());
   if (!created.ok()) return WithCommandFailure(created.status());
   t->created_ = true;
@@ -148,28 +148,25 @@ Result<std::unique_ptr<OciTask>> OciTask::Launch(const engine::Paths& paths, sto
     t->console_.Reset(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!t->console_) return os::ErrnoStatus("accept the runtime's console connection");
   }
-  BD_RETURN_IF_ERROR(WithCommandFailure(t->Call("start", "").status()));
+  BD_RETURN_IF_ERROR(WithCommandFailure(t->Call("start").status()));
   return t;
 }
 
-Result<std::string> OciTask::Call(const char* capability, std::string_view extra_fields) {
-  std::string body = request_;
-  if (!extra_fields.empty()) {
-    body.pop_back();
-    body += ",";
-    body += extra_fields;
-    body += "}";
-  }
-  return plugins_->Call(plugin_, "executor", capability, body);
+Result<std::string> OciTask::Call(const char* capability, std::string_view extra) {
+  return plugins_->Call(plugin_, "executor", capability, engine::ExecutorRequest(paths_, runtime_, id_, extra));
 }
 
 Result<int> OciTask::Wait() {
   // The keeper writes the status as soon as it has reaped the process: a few ms at most.
   for (int round = 0; round < 6; ++round) {
-    BD_ASSIGN_OR_RETURN(std::string text, Call("wait", R"("timeoutMs":10000)"));
+    BD_ASSIGN_OR_RETURN(std::string text, Call("wait", R"({"timeoutMs":10000})"));
     json j = json::parse(text, nullptr, false);
     if (!j.is_object()) return Status::Internal("executor " + plugin_ + " answered wait with no JSON object");
-    if (j.value("exited", false)) {
+    // A plugin's answer is checked, not trusted: a wrong type is an error, never an exception.
+    if (!j.contains("exited") || !j["exited"].is_boolean()) {
+      return Status::Internal("executor " + plugin_ + " answered wait without \"exited\"");
+    }
+    if (j["exited"].get<bool>()) {
       if (!j.contains("exitCode") || !j["exitCode"].is_number_integer()) {
         return Status::Internal("executor " + plugin_ + " answered wait without an exit code");
       }
@@ -182,7 +179,7 @@ Result<int> OciTask::Wait() {
 Status OciTask::Delete() {
   if (!created_) return {};
   created_ = false;
-  auto r = Call("delete", R"("force":true)");
+  auto r = Call("delete", R"({"force":true})");
   if (!r.ok() && r.status().code() != Code::kNotFound) return r.status();
   return {};
 }

@@ -15,6 +15,7 @@
 #include "engine/containers/store.h"
 #include "engine/paths.h"
 #include "engine/plugins/manager.h"
+#include "engine/runtimes/runtimes.h"
 #include "runtime/launch.h"
 #include "runtime/spec.h"
 
@@ -49,11 +50,13 @@ class OciTask {
 
  private:
   OciTask() = default;
-  Result<std::string> Call(const char* capability, std::string_view extra_fields);  // JSON members, or ""
+  Result<std::string> Call(const char* capability, std::string_view extra = "{}");  // a JSON object
 
   std::unique_ptr<engine::PluginManager> plugins_;
   std::string plugin_;
-  std::string request_;  // id, runtime and stateRoot, as JSON
+  engine::Paths paths_;
+  engine::RuntimeInfo runtime_;
+  std::string id_;
   pid_t pid_ = 0;
   UniqueFd pidfd_;
   UniqueFd console_;

@@ -197,7 +197,8 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
   pid_t self = ::getpid();
   Status st = containers.MarkRunning(id, pid, self, os::ProcessStartTime(self), NowNanos());
   if (!st.ok()) {
-    // Without a record nobody could manage the container: `child` takes it down on return.
+    // Without a record nobody could manage the container: `child` (or `oci`, deleting it from
+    // its runtime) takes it down on return.
     result.error = st.WithContext("record start");
     return result;
   }
@@ -214,8 +215,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
     if (open_stdin) stdin_source = attachment->in.get();
   }
   bool exited = false;
-  int wait_status = 0;
-  int oci_exit_code = 0;
+  int exit_code = 0;
   char buf[65536];
   // Input from the attached CLI: read only while nothing is pending, so a container that does
   // not read never blocks this loop (its output must keep flowing).
@@ -349,10 +349,10 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
         if (oci) {
           auto code = oci->Wait();
           if (!code.ok()) log::Error("exit status: {}", code.status().ToString());
-          oci_exit_code = code.ok() ? *code : 255;
+          exit_code = code.ok() ? *code : 255;
           exited = true;
         } else if (auto waited = child.Wait(); waited.ok()) {
-          wait_status = *waited;
+          exit_code = runtime::ExitCodeFromWaitStatus(*waited);
           exited = true;
         }
         continue;
@@ -373,7 +373,7 @@ RunResult RunOnce(const runtime::Spec& spec, engine::ContainerStore& containers,
       if (o.attach_fd >= 0 && !os::WriteAll(o.attach_fd, data).ok()) o.attach_fd = -1;
     }
   }
-  result.exit_code = oci ? oci_exit_code : runtime::ExitCodeFromWaitStatus(wait_status);
+  result.exit_code = exit_code;
   // The run's cgroup tells whether the kernel's OOM killer ended it; then it goes.
   runtime::CgroupPlan cgroup = runtime::PlanFor(spec);
   if (auto stats = runtime::ReadCgroupStats(cgroup); stats.ok()) {

@@ -12,25 +12,19 @@
 #include "base/strings.h"
 #include "integration/cli_helper.h"
 #include "os/fs.h"
+#include "runtime/launch.h"
 
 namespace bd::testing {
 namespace {
 
 using nlohmann::json;
 
-bool OnPath(const std::string& name) {
-  for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
-    if (::access((std::string(dir) + "/" + name).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
 class RuntimePluginTest : public EngineTest, public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
     EngineTest::SetUp();
     if (IsSkipped()) return;
-    if (GetParam() != "basic-runtime" && !OnPath(GetParam())) {
+    if (GetParam() != "basic-runtime" && !runtime::LookPath(GetParam(), {}).ok()) {  // the default PATH
       GTEST_SKIP() << GetParam() << " is not installed (scripts/install-deps.sh --test installs it)";
     }
   }
@@ -208,6 +202,23 @@ TEST_F(RuntimeChoiceTest, UnknownRuntimesAndBadSettingsAreRefusedAndTheDefaultAp
   EXPECT_EQ(rts["default"], "mine");
   EXPECT_NE(r.out.find("\"name\":\"mine\""), std::string::npos) << r.out;
   EXPECT_NE(Cli({"info"}).out.find("Default Runtime: mine"), std::string::npos);
+  // The executor's members of the wrong type are the caller's error, named, and nothing runs.
+  json bad = {{"id", "x1"}, {"runtime", {{"path", std::string(BD_BIN_DIR) + "/basic-runtime"}}},
+              {"stateRoot", root_ + "/runtimes/probe"}};
+  for (const auto& [cap, member] : {std::pair<const char*, const char*>{"executor/delete", "force"}, {"executor/kill", "all"}}) {
+    json body = bad;
+    body[member] = "yes";
+    r = Cli({"plugin", "call", "oci", cap, body.dump()});
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find(std::string(member) + " must be true or false"), std::string::npos) << r.err;
+  }
+  json rootfs = bad;
+  rootfs["bundle"] = dir_->path();
+  rootfs["rootfs"] = {{{"type", "overlay"}, {"source", "overlay"}, {"options", "ro"}}};
+  ASSERT_TRUE(os::WriteFile(dir_->path() + "/config.json", "{}").ok());
+  r = Cli({"plugin", "call", "oci", "executor/create", rootfs.dump()});
+  EXPECT_NE(r.err.find("rootfs options must be an array"), std::string::npos) << r.err;
+  EXPECT_FALSE(os::Exists(root_ + "/runtimes/probe.keeper/x1.exit"));
   Cli({"plugin", "stop", "oci"});
 }
 

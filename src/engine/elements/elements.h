@@ -28,6 +28,7 @@ std::shared_ptr<const RootfsConfig> RootfsConfigOf(const Container& c);
 struct TaskConfig : portlayer::ElementConfig {
   const AttachIo* io = nullptr;     // start attached: output (and -i input) through the shim
   std::optional<int> stop_timeout;  // seconds between SIGTERM and SIGKILL; unset: the container's
+  std::string runtime;              // the container's (ContainerConfig::runtime): picks its shim
   // Receives the session of a start (its channel to the shim, which reports the exit).
   std::shared_ptr<std::unique_ptr<TaskSession>> session = std::make_shared<std::unique_ptr<TaskSession>>();
 };

@@ -55,8 +55,7 @@ class TaskComponent : public portlayer::Component {
     UniqueFd sync[2];
     BD_RETURN_IF_ERROR(os::MakePipe(sync));
     // The id goes in the environment (readable by root only), not on the command line.
-    BD_ASSIGN_OR_RETURN(Container c, engine_->containers().Get(h.container_id()));
-    std::vector<std::string> argv = {ShimPath(!c.config.runtime.empty()), "--root", engine_->paths().root};
+    std::vector<std::string> argv = {ShimPath(start && !start->runtime.empty()), "--root", engine_->paths().root};
     std::vector<os::FdMapping> fds = {{sync[1].get(), 3}};
     if (start && start->io) {
       argv.push_back("--attach");

@@ -58,8 +58,7 @@ void RegisterBuiltinPlugins(PluginManager& m) {
     for (const RuntimeInfo& r : KnownRuntimes(daemon, os::SelfExeDir())) {
       list.push_back({{"name", r.name}, {"path", r.path}, {"args", r.args}, {"source", r.source}});
     }
-    std::string def = daemon.default_runtime.empty() ? std::string(kBuiltinRuntime) : daemon.default_runtime;
-    return nlohmann::json{{"runtimes", list}, {"default", def}}.dump();
+    return nlohmann::json{{"runtimes", list}, {"default", DefaultRuntimeName(daemon)}}.dump();
   });
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "runtime/launch.h"
 
 namespace bd::engine {
 
@@ -21,16 +22,13 @@ bool ValidRuntimeName(std::string_view name) {
 
 namespace {
 
-// `file` on the caller's PATH (the standard directories without one); "" when absent.
+// `file` on the caller's PATH, as execvp finds it; "" when absent or found only through a
+// relative PATH entry (the executor takes absolute paths).
 std::string FindOnPath(const std::string& file) {
-  const char* env = std::getenv("PATH");
-  std::string path = env && *env ? env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (const std::string& dir : Split(path, ':')) {
-    if (dir.empty() || dir[0] != '/') continue;
-    std::string candidate = dir + "/" + file;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
+  std::vector<std::string> env;
+  if (const char* path = std::getenv("PATH"); path && *path) env.push_back(std::string("PATH=") + path);
+  std::string found = runtime::LookPath(file, env).value_or("");
+  return found.rfind('/', 0) == 0 ? found : "";
 }
 
 }  // namespace
@@ -58,8 +56,7 @@ std::vector<RuntimeInfo> KnownRuntimes(const DaemonConfig& config, const std::st
 }
 
 Result<RuntimeInfo> ResolveRuntime(const DaemonConfig& config, const std::string& bin_dir, std::string_view name) {
-  std::string want = name.empty() ? (config.default_runtime.empty() ? std::string(kBuiltinRuntime) : config.default_runtime)
-                                  : std::string(name);
+  std::string want = name.empty() ? DefaultRuntimeName(config) : std::string(name);
   if (!ValidRuntimeName(want)) {
     return Status::InvalidArgument("invalid runtime name \"" + want + "\": 1-64 of [A-Za-z0-9_.-]");
   }
@@ -77,10 +74,13 @@ Result<RuntimeInfo> ResolveRuntime(const DaemonConfig& config, const std::string
                           "; add others under \"runtimes\" in daemon.json)");
 }
 
-std::string ExecutorRequest(const Paths& paths, const RuntimeInfo& runtime, const std::string& id) {
-  nlohmann::json j = {{"id", id},
-                      {"runtime", {{"name", runtime.name}, {"path", runtime.path}, {"args", runtime.args}}},
-                      {"stateRoot", RuntimeStateRoot(paths, runtime.name)}};
+std::string ExecutorRequest(const Paths& paths, const RuntimeInfo& runtime, const std::string& id,
+                            std::string_view extra) {
+  nlohmann::json j = nlohmann::json::parse(extra, nullptr, false);
+  if (!j.is_object()) j = nlohmann::json::object();  // the callers' own literals: always objects
+  j["id"] = id;
+  j["runtime"] = {{"name", runtime.name}, {"path", runtime.path}, {"args", runtime.args}};
+  j["stateRoot"] = RuntimeStateRoot(paths, runtime.name);
   return j.dump();
 }
 

@@ -30,6 +30,11 @@ struct RuntimeInfo {
 // A runtime's name: 1-64 of [A-Za-z0-9_.-], starting with a letter or digit.
 bool ValidRuntimeName(std::string_view name);
 
+// daemon.json's "default-runtime", else builtin.
+inline std::string DefaultRuntimeName(const DaemonConfig& config) {
+  return config.default_runtime.empty() ? std::string(kBuiltinRuntime) : config.default_runtime;
+}
+
 // Every runtime there is, the builtin one first; a configured name hides a found one.
 std::vector<RuntimeInfo> KnownRuntimes(const DaemonConfig& config, const std::string& bin_dir);
 
@@ -42,8 +47,9 @@ inline std::string RuntimeStateRoot(const Paths& paths, std::string_view name) {
   return paths.root + "/runtimes/" + std::string(name);
 }
 
-// The members every executor call carries (docs/plugins.md): {"id", "runtime": {name, path,
-// args}, "stateRoot"}, as a JSON object.
-std::string ExecutorRequest(const Paths& paths, const RuntimeInfo& runtime, const std::string& id);
+// An executor call's body (docs/plugins.md): the members every call carries, {"id", "runtime":
+// {name, path, args}, "stateRoot"}, and those of `extra`, a JSON object.
+std::string ExecutorRequest(const Paths& paths, const RuntimeInfo& runtime, const std::string& id,
+                            std::string_view extra = "{}");
 
 }  // namespace bd::engine
