@@ -34,5 +34,7 @@ std::string HumanSize(int64_t bytes, bool binary = false);
 
 // Standard base64 (RFC 4648, with padding), e.g. for bytes that are not UTF-8 in JSON.
 std::string Base64Encode(std::string_view data);
+// Standard or URL-safe base64, padding optional; nullopt on a character outside the alphabet.
+std::optional<std::string> Base64Decode(std::string_view text);
 
 }  // namespace bd

@@ -2,6 +2,7 @@
 // Verbs return the process exit code; failures go through one table (ExitCodeOf).
 #pragma once
 
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,7 +69,16 @@ Result<engine::ExitOutcome> DriveTask(engine::TaskSession& s, const engine::Cont
 // A session's outcome as the CLI's exit code: the process's own, 0 when the user detached.
 inline int ExitCodeOfOutcome(const engine::ExitOutcome& o) { return o.detached ? 0 : o.exit_code; }
 
+// `pull` of `ref` with Docker's progress display on `out` (nothing but the name with `quiet`).
+Status PullImage(engine::Engine& eng, const std::string& ref, const std::string& platform, bool quiet,
+                 FILE* out);
+// What `run` and `create` do before creating: `policy` "missing" pulls an image that is not
+// here (saying so on stderr, as Docker does), "always" pulls, "never" only looks.
+Status EnsureImage(engine::Engine& eng, const std::string& ref, const std::string& policy,
+                   const std::string& platform);
+
 void RegisterRun(CLI::App& app, Context& ctx);      // run, create, start
+void RegisterRegistry(CLI::App& app, Context& ctx);  // pull, login, logout, tag
 void RegisterPs(CLI::App& app, Context& ctx);       // ps
 void RegisterLogs(CLI::App& app, Context& ctx);     // logs
 void RegisterRm(CLI::App& app, Context& ctx);       // rm, wait

@@ -25,6 +25,8 @@ struct CreateFlags {
   bool interactive = false;
   bool tty = false;
   int stop_timeout = -1;
+  std::string pull = "missing";
+  std::string platform;
 };
 
 void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
@@ -66,6 +68,8 @@ void AddCreateFlags(CLI::App* sub, CreateFlags& f) {
       ->allow_extra_args(false);
   sub->add_option("--runtime", f.opts.runtime,
                   "Runtime for the container: builtin (default), crun, runc, basic-runtime or one of daemon.json's");
+  sub->add_option("--pull", f.pull, "Pull the image before creating: missing (default), always or never");
+  sub->add_option("--platform", f.platform, "os/arch[/variant] of the image to pull");
   sub->add_flag("--init", f.opts.init, "Run an init inside the container that reaps and forwards signals");
   sub->add_flag("-i,--interactive", f.interactive, "Keep STDIN open");
   sub->add_flag("-t,--tty", f.tty, "Allocate a pseudo-TTY");
@@ -199,6 +203,9 @@ void RegisterRun(CLI::App& app, Context& ctx) {
       }
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status(), ExitStyle::kRun);
+      if (Status st = EnsureImage(**eng, run_flags->opts.image, run_flags->pull, run_flags->platform); !st.ok()) {
+        return Fail(st, ExitStyle::kRun);
+      }
       if (run_flags->opts.persistent) return RunPersistent(**eng, run_flags->opts, *replace, *detach, *detach_keys);
       auto c = (*eng)->Create(run_flags->opts);
       if (!c.ok()) return Fail(c.status(), ExitStyle::kRun);
@@ -225,6 +232,9 @@ void RegisterRun(CLI::App& app, Context& ctx) {
       }
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status(), ExitStyle::kRun);
+      if (Status st = EnsureImage(**eng, create_flags->opts.image, create_flags->pull, create_flags->platform); !st.ok()) {
+        return Fail(st, ExitStyle::kRun);
+      }
       auto c = [&]() -> Result<engine::Container> {
         if (!create_flags->opts.persistent) return (*eng)->Create(create_flags->opts);
         BD_ASSIGN_OR_RETURN(engine::Engine::Persistent p, (*eng)->CreatePersistent(create_flags->opts, *create_replace));

@@ -101,6 +101,7 @@ int Main(int argc, char** argv) {
   app.set_version_flag("-v,--version", "basic-docker version 0.1.0");
 
   RegisterRun(app, ctx);
+  RegisterRegistry(app, ctx);
   RegisterPs(app, ctx);
   RegisterLogs(app, ctx);
   RegisterRm(app, ctx);

@@ -72,10 +72,14 @@ Result<DaemonConfig> LoadDaemonConfig(const Paths& paths) {
         }
         config.runtimes[name] = std::move(c);
       }
+    } else if (key == "insecure-registries" || key == "registry-mirrors" ||
+               key == "max-concurrent-downloads" || key == "max-concurrent-uploads") {
+      // Read (and checked) with registries.conf when a registry is used (registry/hosts.h).
     } else {
       return Status::InvalidArgument(file + ": unknown setting \"" + key +
                                      "\" (log-opts, storage-reserve, exec-record-limit, plugin-start-timeout,"
-                                     " plugin-call-timeout, plugin-idle-timeout, default-runtime and runtimes are known)");
+                                     " plugin-call-timeout, plugin-idle-timeout, default-runtime, runtimes, insecure-registries,"
+                                     " registry-mirrors, max-concurrent-downloads and max-concurrent-uploads are known)");
     }
   }
   return config;

@@ -53,7 +53,8 @@ Result<GcReport> CollectGarbage(const Paths& paths, store::Db* db, const store::
   }
   std::set<std::string> live_blobs;
   for (const char* sql : {"SELECT id FROM images", "SELECT manifest_digest FROM images",
-                          "SELECT blob_digest FROM layers", "SELECT digest FROM capsules",
+                          "SELECT blob_digest FROM layers", "SELECT digest FROM image_blobs",
+                          "SELECT digest FROM capsules",
                           "SELECT config_digest FROM capsules", "SELECT layer_digest FROM capsules"}) {
     BD_ASSIGN_OR_RETURN(std::set<std::string> some, Column(db, sql));
     live_blobs.merge(some);
@@ -98,7 +99,8 @@ Result<GcReport> CollectGarbage(const Paths& paths, store::Db* db, const store::
     if (!dry_run) BD_RETURN_IF_ERROR(blobs.Delete(digest));
   }
   // Scratch of writers that were killed: nobody writes while the lock is held.
-  for (const std::string& dir : {paths.Tmp(), blobs.root() + "/ingest", paths.Trash()}) {
+  // A full collection also drops the downloads a killed pull left for resuming.
+  for (const std::string& dir : {paths.Tmp(), blobs.root() + "/ingest", blobs.root() + "/partial", paths.Trash()}) {
     report.bytes += Empty(dir, dry_run);
   }
   return report;

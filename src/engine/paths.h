@@ -14,6 +14,11 @@ struct Paths {
   std::string Db() const { return root + "/state.db"; }
   // The engine's settings, in Docker's daemon.json shape ("log-opts").
   std::string DaemonConfig() const { return root + "/daemon.json"; }
+  // Registries: where they are and how to reach them (registry/hosts.h), and the logins
+  // (Docker's config.json shape, 0600; registry/auth.h).
+  std::string RegistriesConf() const { return root + "/registries.conf"; }
+  static std::string SystemRegistriesConf() { return "/etc/basic-docker/registries.conf"; }
+  std::string Credentials() const { return root + "/config.json"; }
   std::string Layers() const { return root + "/layers"; }
   std::string Layer(std::string_view diff_id) const {
     return Layers() + "/" + std::string(DigestHex(diff_id));

@@ -197,6 +197,22 @@ CREATE TABLE plugins (
   last_error   TEXT NOT NULL DEFAULT ''
 );
 )sql"},
+      {10, R"sql(
+-- Registries (engine/images/pull.cc): the digest each image has in the repositories it was
+-- pulled from or pushed to, as Docker's RepoDigests, and every blob its manifests name beyond
+-- the layer rows (an index, the compressed layer blobs as the registry has them), so garbage
+-- collection keeps what `push` and `save` write back out.
+CREATE TABLE image_repo_digests (
+  name     TEXT PRIMARY KEY,                                     -- repository@sha256:...
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+);
+CREATE INDEX image_repo_digests_by_image ON image_repo_digests(image_id);
+CREATE TABLE image_blobs (
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  digest   TEXT NOT NULL,
+  PRIMARY KEY (image_id, digest)
+);
+)sql"},
   };
   return kMigrations;
 }

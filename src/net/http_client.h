@@ -3,6 +3,8 @@
 // plugins (their servers, on a unix socket or loopback port) and registries.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -21,15 +23,36 @@ struct HttpRequest {
   std::vector<std::string> headers;  // "Name: value"
   int64_t timeout_ms = 30'000;       // the whole exchange
   int64_t connect_timeout_ms = 5'000;
-  // When set, the answer's body goes here as it arrives (not into HttpResponse::body); false
-  // stops the transfer (Internal, "aborted by the receiver").
+  // When set, a successful (2xx) answer's body goes here as it arrives (not into
+  // HttpResponse::body, which keeps the body of any other answer); false stops the transfer
+  // (Internal, "aborted by the receiver").
   std::function<bool(std::string_view)> on_data;
+  // Called with the status (200, 206, ...) before the first byte of a successful answer's body
+  // goes to `on_data`.
+  std::function<void(long)> on_start;
+  // When set (with any method but GET and HEAD), the request body is read from here instead of
+  // `body`: it fills the buffer and returns the bytes written, 0 at the end, or -1 to abort.
+  // `upload_size` is the body's length (-1: unknown, sent chunked).
+  std::function<ssize_t(char*, size_t)> on_upload;
+  int64_t upload_size = -1;
   bool follow_redirects = false;
+  // TLS without verifying the server's certificate (a registry configured `insecure`).
+  bool insecure_tls = false;
+  // Aborts with DeadlineExceeded when fewer than `low_speed_bytes` arrive per second for
+  // `low_speed_seconds` (a stalled download) even though `timeout_ms` has not passed. 0: off.
+  long low_speed_bytes = 0;
+  long low_speed_seconds = 0;
 };
 
 struct HttpResponse {
   long status = 0;
   std::string body;
+  // The final answer's headers (after redirects), names lowercased, in the order received.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string effective_url;  // where the answer came from, after redirects
+
+  // The first header of that name (lowercase), or "".
+  std::string Header(std::string_view name) const;
 };
 
 // Failures of the exchange (an HTTP error status is a response, not a failure):

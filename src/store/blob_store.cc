@@ -56,6 +56,7 @@ Result<BlobInfo> BlobWriter::Commit(std::optional<std::string_view> expected) {
 Result<BlobStore> BlobStore::Open(const std::string& root) {
   BD_RETURN_IF_ERROR(os::MkdirAll(os::JoinPath(root, "blobs/sha256"), 0700));
   BD_RETURN_IF_ERROR(os::MkdirAll(os::JoinPath(root, "ingest"), 0700));
+  BD_RETURN_IF_ERROR(os::MkdirAll(os::JoinPath(root, "partial"), 0700));
   return BlobStore(root);
 }
 
@@ -130,6 +131,24 @@ Result<std::string> BlobStore::Read(std::string_view digest) const {
     return r.status();
   }
   return r;
+}
+
+std::string BlobStore::PartialPath(std::string_view digest) const {
+  return os::JoinPath(os::JoinPath(root_, "partial"), DigestHex(digest));
+}
+
+Status BlobStore::CommitVerified(const std::string& path, std::string_view digest) const {
+  BD_RETURN_IF_ERROR(ValidateDigest(digest));
+  std::string final_path = PathFor(digest);
+  if (::access(final_path.c_str(), F_OK) == 0) {
+    ::unlink(path.c_str());
+    return {};
+  }
+  if (::chmod(path.c_str(), 0644) < 0) return os::ErrnoStatus("chmod `" + path + "`");
+  if (::rename(path.c_str(), final_path.c_str()) < 0) {
+    return os::ErrnoStatus("rename into `" + final_path + "`");
+  }
+  return os::FsyncDir(os::Dirname(final_path));
 }
 
 Status BlobStore::Delete(std::string_view digest) const {

@@ -2,6 +2,7 @@
 // Blobs are written into <root>/ingest, fsynced, checked against their digest and renamed into
 // place, so a visible blob is always complete and correct; a blob that already exists is a
 // success. Blobs are deleted only by the engine's reference-based garbage collection.
+// Registry downloads are written under partial/ and moved in once their digest is checked.
 // Thread-safe and multi-process-safe: every write goes through its own ingest file.
 #pragma once
 
@@ -60,6 +61,13 @@ class BlobStore {
   Result<BlobInfo> AdoptFile(const std::string& path,
                              std::optional<std::string_view> expected = std::nullopt) const;
   Result<std::string> Read(std::string_view digest) const;
+
+  // Downloads in progress, kept across a killed pull so the next one resumes them:
+  // <root>/partial/<hex>. Not swept with ingest/ (only a full garbage collection empties it).
+  std::string PartialPath(std::string_view digest) const;
+  // Moves the (fsynced) file at `path`, whose content the caller has checked to be `digest`,
+  // into the store; an already stored copy wins and `path` is removed.
+  Status CommitVerified(const std::string& path, std::string_view digest) const;
   Status Delete(std::string_view digest) const;
 
   const std::string& root() const { return root_; }

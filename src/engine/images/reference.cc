@@ -65,6 +65,31 @@ bool ValidTag(std::string_view t) {
 
 }  // namespace
 
+namespace {
+// The first component names a registry when it has a '.' or ':', is "localhost", or has
+// capitals (which no repository path may have).
+bool NamesRegistry(std::string_view first) {
+  return first.find_first_of(".:") != std::string_view::npos || first == "localhost" ||
+         first.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string_view::npos;
+}
+}  // namespace
+
+std::string ImageRef::Domain() const {
+  size_t slash = repository.find('/');
+  if (slash != std::string::npos && NamesRegistry(std::string_view(repository).substr(0, slash))) {
+    return repository.substr(0, slash);
+  }
+  return "docker.io";
+}
+
+std::string ImageRef::RemotePath() const {
+  size_t slash = repository.find('/');
+  if (slash != std::string::npos && NamesRegistry(std::string_view(repository).substr(0, slash))) {
+    return repository.substr(slash + 1);
+  }
+  return slash == std::string::npos ? "library/" + repository : repository;
+}
+
 std::string ImageRef::Canonical() const {
   return digest.empty() ? repository + ":" + tag : repository + "@" + digest;
 }
@@ -96,9 +121,7 @@ Result<ImageRef> ParseImageRef(std::string_view ref) {
   size_t first = 0;
   if (parts.size() > 1) {
     const std::string& p0 = parts[0];
-    bool looks_like_domain = p0.find_first_of(".:") != std::string::npos || p0 == "localhost" ||
-                             p0.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos;
-    if (looks_like_domain) {
+    if (NamesRegistry(p0)) {
       if (!ValidDomain(p0)) return invalid("bad registry host");
       first = 1;
     }
@@ -108,12 +131,16 @@ Result<ImageRef> ParseImageRef(std::string_view ref) {
       return invalid("repository name must be lowercase letters, digits and separators");
     }
   }
+  // Docker Hub's names are kept as Docker shows them: "docker.io/library/x" and "library/x"
+  // are "x", "docker.io/team/x" is "team/x".
   std::string repo(rest);
-  for (std::string_view prefix : {"docker.io/library/", "index.docker.io/library/"}) {
-    if (repo.rfind(prefix, 0) == 0 && repo.find('/', prefix.size()) == std::string::npos) {
+  for (std::string_view prefix : {"docker.io/", "index.docker.io/"}) {
+    if (repo.rfind(prefix, 0) == 0) {
       repo = repo.substr(prefix.size());
+      break;
     }
   }
+  if (repo.rfind("library/", 0) == 0 && repo.find('/', 8) == std::string::npos) repo = repo.substr(8);
   if (repo.size() > 255) return invalid("repository name longer than 255 characters");
   out.repository = repo;
   if (out.tag.empty() && out.digest.empty()) out.tag = "latest";

@@ -16,11 +16,17 @@ struct ImageRef {
 
   // "repository:tag" (or "repository@digest"): the key image tags are stored under.
   std::string Canonical() const;
+  // The registry it names: "docker.io" when none is given, else "host[:port]".
+  std::string Domain() const;
+  // The repository's path on that registry: "library/busybox", "team/app".
+  std::string RemotePath() const;
 };
 
 // Parses and validates a reference with the rules of the distribution spec: lowercase path
 // components of [a-z0-9] joined by '.', '_', '__' or '-'; an optional host[:port] first;
-// tags of [A-Za-z0-9_.-] up to 128 characters. "docker.io/library/x" is shown as "x".
+// tags of [A-Za-z0-9_.-] up to 128 characters. Docker Hub's names are kept short, as Docker
+// shows them: "docker.io/library/x" and "library/x" are "x", "docker.io/team/x" is "team/x".
+// "repo:tag@digest" keeps both: the digest pins, the tag is what it is stored under.
 Result<ImageRef> ParseImageRef(std::string_view ref);
 
 // Container names as Docker takes them: [a-zA-Z0-9][a-zA-Z0-9_.-]+, at most 128 characters.

@@ -154,11 +154,15 @@ Result<Image> ImageStore::Resolve(std::string_view ref) {
   }
   auto parsed = ParseImageRef(ref);
   if (!parsed.ok()) return parsed.status();
-  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT image_id FROM image_tags WHERE name = ?"));
+  // A name with a digest is found by the repository digest a pull recorded.
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      parsed->digest.empty() ? "SELECT image_id FROM image_tags WHERE name = ?"
+                             : "SELECT image_id FROM image_repo_digests WHERE name = ?"));
   st.BindAll(parsed->Canonical());
   BD_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return Status::NotFound("No such image: " + parsed->Canonical());
-  return Load(st.Text(0));
+  std::string id = st.Text(0);
+  return Load(id);
 }
 
 Result<std::vector<Image>> ImageStore::List() {
@@ -213,7 +217,8 @@ Result<std::string> ImageStore::UnpackLayer(int fd, std::string_view expected_di
 
 Status ImageStore::Register(const std::string& config_json, const std::string& manifest_digest,
                             const std::vector<LayerInput>& layers,
-                            const std::vector<std::string>& tags) {
+                            const std::vector<std::string>& tags,
+                            const std::function<Status(const std::string& id)>& extra) {
   std::string id = Sha256Digest(config_json);
   int64_t size = 0;
   for (const auto& l : layers) size += os::DiskUsage(paths_.Layer(l.diff_id));
@@ -237,7 +242,7 @@ Status ImageStore::Register(const std::string& config_json, const std::string& m
           " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
       BD_RETURN_IF_ERROR(ts.BindAll(tag, id).Run());
     }
-    return {};
+    return extra ? extra(id) : Status();
   });
 }
 
@@ -306,6 +311,35 @@ Result<std::vector<std::string>> ImageStore::Remove(std::string_view ref, bool f
     }
     return out;
   });
+}
+
+Status ImageStore::Tag(std::string_view source, std::string_view target) {
+  BD_ASSIGN_OR_RETURN(Image img, Resolve(source));
+  BD_ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(target));
+  if (!ref.digest.empty()) {
+    return Status::InvalidArgument("refusing to create a tag with a digest reference: " + std::string(target));
+  }
+  BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
+    BD_ASSIGN_OR_RETURN(auto ts, db_->Prepare(
+        "INSERT INTO image_tags(name, image_id) VALUES (?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
+    return ts.BindAll(ref.Canonical(), img.id).Run();
+  }));
+  EventLog events(db_);
+  (void)events.Emit("image", "tag", img.id, {{"name", ref.Canonical()}});
+  return {};
+}
+
+Result<std::vector<std::string>> ImageStore::RepoDigests(const std::string& image_id) {
+  BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT name FROM image_repo_digests WHERE image_id = ? ORDER BY name"));
+  st.BindAll(image_id);
+  std::vector<std::string> out;
+  while (true) {
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(st.Text(0));
+  }
+  return out;
 }
 
 Result<Image> ImageStore::ResolveOrBuiltin(std::string_view ref) {

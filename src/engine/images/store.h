@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -42,6 +43,47 @@ struct Image {
   std::string config_json;
 };
 
+// What a pull reports as it goes, per layer (`id`: the blob digest's first 12 hex digits),
+// as Docker's progress display shows it.
+struct PullProgress {
+  // A push reports kDownloading as its upload and kMounted for a blob mounted from another
+  // repository.
+  enum class Phase { kWaiting, kExists, kDownloading, kVerifying, kExtracting, kDone, kMounted };
+  std::string id;
+  Phase phase = Phase::kWaiting;
+  int64_t current = 0;  // bytes so far (kDownloading)
+  int64_t total = 0;    // the layer's size, when known
+};
+
+struct PullOptions {
+  std::string platform;  // "os/arch[/variant]"; "" is this machine's
+  // Called as layers advance and with status lines ("latest: Pulling from library/busybox");
+  // one at a time (from the download threads).
+  std::function<void(const PullProgress&)> progress;
+  std::function<void(const std::string&)> message;
+};
+
+struct PullResult {
+  std::string image_id;
+  std::string digest;  // the repository's digest of what was pulled (an index's, if one)
+  std::string name;    // "busybox:latest" or "busybox@sha256:..."
+  bool downloaded = false;  // false: the image was already here ("Image is up to date")
+};
+
+struct PushResult {
+  std::string tag;
+  std::string digest;  // of the manifest, as the registry now has it
+  int64_t size = 0;    // of the manifest
+};
+
+// A platform as `--platform` takes it: "linux/amd64", "linux/arm64/v8".
+struct Platform {
+  std::string os, architecture, variant;
+  std::string ToString() const;
+};
+Result<Platform> ParsePlatform(std::string_view text);
+Platform HostPlatform();
+
 class ImageStore {
  public:
   ImageStore(Paths paths, store::Db* db, store::BlobStore* blobs)
@@ -65,6 +107,22 @@ class ImageStore {
   // Like `docker rmi`. Returns lines such as "Untagged: x:latest" and "Deleted: sha256:...".
   Result<std::vector<std::string>> Remove(std::string_view ref, bool force);
 
+  // Like `docker tag`: `target` (a name, not a digest) now also names the image `source` does.
+  Status Tag(std::string_view source, std::string_view target);
+  // The repository digests of an image ("busybox@sha256:..."), as RepoDigests.
+  Result<std::vector<std::string>> RepoDigests(const std::string& image_id);
+
+  // Like `docker pull`: the image `ref` names from its registry (mirrors first), for
+  // `opts.platform`. Layers are downloaded in parallel (max-concurrent-downloads), each streamed
+  // through sha256 and the unpacker at once; nothing becomes visible before its digest checks.
+  // engine/images/pull.cc.
+  Result<PullResult> Pull(std::string_view ref, const PullOptions& opts);
+  // Like `docker push`: the image `ref` (repository:tag) names, its blobs and manifest as they
+  // are stored, so the registry's digest is the one `images --digests` shows. engine/images/push.cc.
+  Result<PushResult> Push(std::string_view ref, const PullOptions& opts);
+  // The tags of `repository` on its registry (`pull -a`).
+  Result<std::vector<std::string>> RemoteTags(std::string_view repository);
+
   // Resolves `ref`; when it is the built-in "busybox" image and missing, creates it first from
   // the host's static busybox.
   Result<Image> ResolveOrBuiltin(std::string_view ref);
@@ -80,8 +138,10 @@ class ImageStore {
     int64_t size = 0;
   };
   Result<Image> Load(const std::string& id);
+  // `extra` runs inside the same transaction (a pull's repository digest and blob rows).
   Status Register(const std::string& config_json, const std::string& manifest_digest,
-                  const std::vector<LayerInput>& layers, const std::vector<std::string>& tags);
+                  const std::vector<LayerInput>& layers, const std::vector<std::string>& tags,
+                  const std::function<Status(const std::string& id)>& extra = nullptr);
   // Unpacks a layer tar read from `fd` into layers/<diff_id> unless already there. With
   // `expected_diff_id` set, the content must match it.
   Result<std::string> UnpackLayer(int fd, std::string_view expected_diff_id,
