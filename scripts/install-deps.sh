@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages basic-docker needs to build, test and run.
 # Usage: scripts/install-deps.sh [--test] [--bench]
 #   --test   adds podman (the real OCI client the basic-runtime tests drive), crun and runc
-#            (the `run --runtime` tests) and clang
+#            (the `run --runtime` tests), docker-registry, skopeo and htpasswd (the registry
+#            tests, on 127.0.0.1 ports of their own) and clang
 #            (the libFuzzer targets in fuzz/)
 #   --bench  adds the peers compared in bench/ (crun, runc, podman) and python3
 set -euo pipefail
@@ -17,8 +18,10 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(podman conmon crun runc containernetworking-plugins clang python3) ;;
-    --bench) packages+=(crun runc podman conmon containernetworking-plugins python3) ;;
+    --test) packages+=(podman conmon crun runc containernetworking-plugins clang python3
+                       docker-registry skopeo apache2-utils) ;;
+    --bench) packages+=(crun runc podman conmon containernetworking-plugins python3
+                        docker-registry skopeo) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac
 done
@@ -29,5 +32,12 @@ done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Packages install without starting their services (docker-registry would listen on :5000);
+  # the tests start what they need themselves.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -1,4 +1,4 @@
-// images, rmi, import, load.
+// images, rmi, import, load, save.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -28,8 +28,10 @@ void RegisterImages(CLI::App& app, Context& ctx) {
     bool quiet = false;
     bool no_trunc = false;
     bool all = false;
+    bool digests = false;
     std::string format;
     std::vector<std::string> filters;
+    std::string repository;
   };
   auto lf = std::make_shared<ListFlags>();
   CLI::App* images = app.add_subcommand("images", "List images");
@@ -39,18 +41,22 @@ void RegisterImages(CLI::App& app, Context& ctx) {
   images->add_option("-f,--filter", lf->filters, "Filter: dangling=true|false, label=K[=V], before=, since=, reference=")
       ->allow_extra_args(false);
   images->add_option("--format", lf->format, "\"table\" (default) or \"json\" (one object per line)");
+  images->add_flag("--digests", lf->digests, "Show digests");
+  images->add_option("repository", lf->repository, "REPOSITORY[:TAG] to list");
   images->callback([&ctx, lf] {
     ctx.action = [&ctx, lf]() -> int {
       if (Status st = CheckFormat(lf->format); !st.ok()) return Fail(st);
-      auto filter = engine::ListFilter::Parse(lf->filters, engine::kImageFilterKeys, "images");
+      std::vector<std::string> filters = lf->filters;
+      if (!lf->repository.empty()) filters.push_back("reference=" + lf->repository);
+      auto filter = engine::ListFilter::Parse(filters, engine::kImageFilterKeys, "images");
       if (!filter.ok()) return Fail(filter.status());
       filter->SetShowHidden(lf->all);
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
       auto list = (*eng)->images().List(*filter);
       if (!list.ok()) return Fail(list.status());
-      std::vector<std::vector<std::string>> rows = {
-          {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
+      std::vector<std::vector<std::string>> rows = {{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
+      if (lf->digests) rows[0].insert(rows[0].begin() + 2, "DIGEST");
       std::string out;
       int64_t now = NowNanos();
       for (const engine::Image& img : *list) {
@@ -63,6 +69,14 @@ void RegisterImages(CLI::App& app, Context& ctx) {
           names.emplace_back(t.substr(0, colon), t.substr(colon + 1));
         }
         if (names.empty()) names.emplace_back("<none>", "<none>");
+        // The digest a repository has the image under ("<none>": never pulled or pushed).
+        auto digest_of = [&](const std::string& repo) -> std::string {
+          for (const std::string& rd : img.repo_digests) {
+            size_t at = rd.rfind('@');
+            if (at != std::string::npos && (rd.substr(0, at) == repo || repo == "<none>")) return rd.substr(at + 1);
+          }
+          return "<none>";
+        };
         if (lf->quiet) {
           out += id + "\n";
           continue;
@@ -71,10 +85,12 @@ void RegisterImages(CLI::App& app, Context& ctx) {
           if (lf->format == "json") {
             nlohmann::json j = {{"Repository", repo}, {"Tag", tag},     {"ID", id},
                                 {"CreatedAt", img.created}, {"CreatedSince", ago},
-                                {"Size", HumanSize(img.size)}, {"VirtualSize", img.size}};
+                                {"Size", HumanSize(img.size)}, {"VirtualSize", img.size},
+                                {"Digest", digest_of(repo)}};
             out += j.dump() + "\n";
           } else {
             rows.push_back({repo, tag, id, ago, HumanSize(img.size)});
+            if (lf->digests) rows.back().insert(rows.back().begin() + 2, digest_of(repo));
           }
         }
       }
@@ -127,6 +143,42 @@ void RegisterImages(CLI::App& app, Context& ctx) {
 
   auto input = std::make_shared<std::string>("-");
   auto quiet = std::make_shared<bool>(false);
+  struct SaveFlags {
+    std::string output;
+    std::string format = "docker";
+    std::vector<std::string> images;
+  };
+  auto sf = std::make_shared<SaveFlags>();
+  CLI::App* save = app.add_subcommand("save", "Save one or more images to a tar archive (streamed to STDOUT by default)");
+  save->add_option("-o,--output", sf->output, "Write to a file, instead of STDOUT");
+  save->add_option("--format", sf->format, "docker (a docker save archive, the default) or oci (an OCI image layout)");
+  save->add_option("images", sf->images, "Images")->required();
+  save->callback([&ctx, sf] {
+    ctx.action = [&ctx, sf]() -> int {
+      if (sf->output.empty() && ::isatty(STDOUT_FILENO) == 1) {
+        return Fail(Status::InvalidArgument("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+      }
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      if (sf->output.empty()) {
+        Status st = (*eng)->images().Save(sf->images, sf->format, [](std::string_view d) { return os::WriteAll(STDOUT_FILENO, d); });
+        return st.ok() ? 0 : Fail(st);
+      }
+      // Written beside the target and renamed into place: a failed save leaves no half file.
+      std::string tmp = sf->output + ".tmp-" + RandomHexId().substr(0, 8);
+      auto fd = os::Open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (!fd.ok()) return Fail(fd.status());
+      Status st = (*eng)->images().Save(sf->images, sf->format, [&](std::string_view d) { return os::WriteAll(fd->get(), d); });
+      if (st.ok() && ::fsync(fd->get()) < 0) st = Status::Internal("fsync `" + tmp + "` failed");
+      if (st.ok() && ::rename(tmp.c_str(), sf->output.c_str()) < 0) st = Status::Internal("rename into `" + sf->output + "` failed");
+      if (!st.ok()) {
+        ::unlink(tmp.c_str());
+        return Fail(st);
+      }
+      return 0;
+    };
+  });
+
   CLI::App* load = app.add_subcommand("load", "Load images from a docker save or OCI layout archive");
   load->add_option("-i,--input", *input, "Read from a tar archive file instead of STDIN");
   load->add_flag("-q,--quiet", *quiet, "Suppress the load output");

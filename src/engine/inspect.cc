@@ -101,7 +101,7 @@ std::string Engine::InspectImage(const Image& img) const {
   json j = {
       {"Id", img.id},
       {"RepoTags", img.tags},
-      {"RepoDigests", json::array()},
+      {"RepoDigests", img.repo_digests},
       {"Created", img.created},
       {"Architecture", img.architecture},
       {"Os", img.os},

@@ -207,6 +207,9 @@ CREATE TABLE image_repo_digests (
   image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
 );
 CREATE INDEX image_repo_digests_by_image ON image_repo_digests(image_id);
+-- The manifest each tag was pulled as ('' : the image's own): one config may come in several
+-- (gzip and zstd layers), and a push of the tag sends the one it has.
+ALTER TABLE image_tags ADD COLUMN manifest_digest TEXT NOT NULL DEFAULT '';
 CREATE TABLE image_blobs (
   image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
   digest   TEXT NOT NULL,

@@ -213,9 +213,14 @@ static Status PullLayer(const Paths& paths, const store::BlobStore& blobs, regis
     int64_t last_report = 0;
     progress(PullProgress::Phase::kDownloading, received);
     if (download.ok() && (job.blob.size < 0 || have < job.blob.size)) {
+      bool past_half = false;
       download = client.GetBlob(job.blob.digest, have, [&](std::string_view chunk) {
         if (!feed(chunk, true)) return false;
         received += static_cast<int64_t>(chunk.size());
+        if (!past_half && job.blob.size > 0 && received * 2 >= job.blob.size) {
+          past_half = true;
+          CrashPoint("pull.mid-layer");  // tests: a kill -9 with half a layer on disk
+        }
         if (received - last_report >= (256 << 10)) {
           last_report = received;
           progress(PullProgress::Phase::kDownloading, received);
@@ -434,7 +439,9 @@ Result<PullResult> ImageStore::Pull(std::string_view ref_text, const PullOptions
       std::string image_id = config_desc.digest;
       bool had_image = false;
       {
-        BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT 1 FROM images WHERE id = ? AND manifest_digest = ?"));
+        BD_ASSIGN_OR_RETURN(auto st, db_->Prepare(
+            "SELECT 1 FROM images i WHERE i.id = ?1 AND (i.manifest_digest = ?2 OR EXISTS"
+            " (SELECT 1 FROM image_blobs b WHERE b.image_id = i.id AND b.digest = ?2))"));
         st.BindAll(image_id, manifest.digest);
         BD_ASSIGN_OR_RETURN(had_image, st.Step());
       }
@@ -473,6 +480,10 @@ Result<PullResult> ImageStore::Pull(std::string_view ref_text, const PullOptions
             "INSERT INTO image_repo_digests(name, image_id) VALUES (?, ?)"
             " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
         BD_RETURN_IF_ERROR(rd.BindAll(repo_digest, id).Run());
+        for (const std::string& t : tags) {
+          BD_ASSIGN_OR_RETURN(auto tm, db_->Prepare("UPDATE image_tags SET manifest_digest = ? WHERE name = ?"));
+          BD_RETURN_IF_ERROR(tm.BindAll(manifest.digest, t).Run());
+        }
         std::vector<std::string> named = {top->digest, manifest.digest};
         for (const LayerJob& j : jobs) named.push_back(j.blob.digest);
         for (const std::string& d : named) {

@@ -47,7 +47,8 @@ Result<PushResult> ImageStore::Push(std::string_view ref_text, const PullOptions
       }
       return image.status();
     }
-    BD_ASSIGN_OR_RETURN(std::string manifest_body, blobs_->Read(image->manifest_digest));
+    BD_ASSIGN_OR_RETURN(std::string manifest_digest, ManifestOf(*image, ref.Canonical()));
+    BD_ASSIGN_OR_RETURN(std::string manifest_body, blobs_->Read(manifest_digest));
     json doc = ParseJson(manifest_body);
     if (!doc.is_object() || !doc.contains("config") || !doc.contains("layers") || !doc["layers"].is_array()) {
       return Status::Internal("the stored manifest of " + ref.Canonical() + " lacks config or layers");

@@ -121,6 +121,7 @@ Result<Image> ImageStore::Load(const std::string& id) {
     if (!more) break;
     img.tags.push_back(tags.Text(0));
   }
+  BD_ASSIGN_OR_RETURN(img.repo_digests, RepoDigests(id));
   BD_ASSIGN_OR_RETURN(auto layers, db_->Prepare(
       "SELECT diff_id FROM image_layers WHERE image_id = ? ORDER BY position"));
   layers.BindAll(id);
@@ -239,7 +240,7 @@ Status ImageStore::Register(const std::string& config_json, const std::string& m
     for (const auto& tag : tags) {
       BD_ASSIGN_OR_RETURN(auto ts, db_->Prepare(
           "INSERT INTO image_tags(name, image_id) VALUES (?, ?)"
-          " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
+          " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id, manifest_digest = ''"));
       BD_RETURN_IF_ERROR(ts.BindAll(tag, id).Run());
     }
     return extra ? extra(id) : Status();
@@ -319,15 +320,29 @@ Status ImageStore::Tag(std::string_view source, std::string_view target) {
   if (!ref.digest.empty()) {
     return Status::InvalidArgument("refusing to create a tag with a digest reference: " + std::string(target));
   }
+  // The new name sends what the old one would: the manifest it was pulled as.
+  BD_ASSIGN_OR_RETURN(std::string manifest, ManifestOf(img, source));
+  if (manifest == img.manifest_digest) manifest.clear();
   BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
     BD_ASSIGN_OR_RETURN(auto ts, db_->Prepare(
-        "INSERT INTO image_tags(name, image_id) VALUES (?, ?)"
-        " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
-    return ts.BindAll(ref.Canonical(), img.id).Run();
+        "INSERT INTO image_tags(name, image_id, manifest_digest) VALUES (?, ?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id, manifest_digest = excluded.manifest_digest"));
+    return ts.BindAll(ref.Canonical(), img.id, manifest).Run();
   }));
   EventLog events(db_);
   (void)events.Emit("image", "tag", img.id, {{"name", ref.Canonical()}});
   return {};
+}
+
+Result<std::string> ImageStore::ManifestOf(const Image& img, std::string_view ref) {
+  auto parsed = ParseImageRef(ref);
+  if (parsed.ok() && parsed->digest.empty()) {
+    BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT manifest_digest FROM image_tags WHERE name = ? AND image_id = ?"));
+    st.BindAll(parsed->Canonical(), img.id);
+    BD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row && !st.Text(0).empty()) return st.Text(0);
+  }
+  return img.manifest_digest;
 }
 
 Result<std::vector<std::string>> ImageStore::RepoDigests(const std::string& image_id) {

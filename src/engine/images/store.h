@@ -33,6 +33,7 @@ struct Image {
   std::string id;  // digest of the config
   std::string manifest_digest;
   std::vector<std::string> tags;      // "repository:tag"
+  std::vector<std::string> repo_digests;  // "repository@sha256:..." (pulled or pushed there)
   std::vector<std::string> diff_ids;  // base layer first
   int64_t size = 0;
   int64_t stored_at = 0;
@@ -104,11 +105,18 @@ class ImageStore {
   // Like `docker load`: a `docker save` archive or an OCI image layout archive. Returns one line
   // per loaded image ("Loaded image: busybox:latest" or "Loaded image ID: sha256:...").
   Result<std::vector<std::string>> Load(int fd);
+  // Like `docker save`: the images `refs` name, as they are stored, as a tar written to `sink`:
+  // `format` "oci" (an OCI image layout) or "docker" (the same with Docker's manifest.json).
+  // engine/images/save.cc.
+  Status Save(const std::vector<std::string>& refs, std::string_view format, const store::ByteSink& sink);
   // Like `docker rmi`. Returns lines such as "Untagged: x:latest" and "Deleted: sha256:...".
   Result<std::vector<std::string>> Remove(std::string_view ref, bool force);
 
   // Like `docker tag`: `target` (a name, not a digest) now also names the image `source` does.
   Status Tag(std::string_view source, std::string_view target);
+  // The manifest `ref` (a name of `img`) stands for: the one its tag was pulled as, else the
+  // image's own. Push and save send it.
+  Result<std::string> ManifestOf(const Image& img, std::string_view ref);
   // The repository digests of an image ("busybox@sha256:..."), as RepoDigests.
   Result<std::vector<std::string>> RepoDigests(const std::string& image_id);
 

@@ -1,0 +1,408 @@
+// Registries, for real: Debian's docker-registry (distribution 2.8) started on a 127.0.0.1
+// port, plain and with htpasswd Basic auth; images put there by skopeo (Docker schema2 and OCI,
+// gzip and zstd, a multi-platform index) and by our own push. Loopback only.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/digest.h"
+#include "base/strings.h"
+#include "integration/cli_helper.h"
+#include "net/http_client.h"
+
+namespace bd::testing {
+namespace {
+
+using nlohmann::json;
+
+int FreePort() {
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  ::close(s);
+  return port;
+}
+
+bool Installed(const char* path) { return ::access(path, X_OK) == 0; }
+
+std::string Trimmed(const std::string& s) { return std::string(TrimSpace(s)); }
+
+// One docker-registry process on 127.0.0.1:<free port>, its storage under `dir`.
+class Registry {
+ public:
+  Registry(const std::string& dir, const std::string& htpasswd = "") : dir_(dir) {
+    port_ = FreePort();
+    std::string conf = "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n"
+                       "  filesystem:\n    rootdirectory: " + dir + "/data\n  delete:\n    enabled: true\n"
+                       "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
+    if (!htpasswd.empty()) conf += "auth:\n  htpasswd:\n    realm: test-realm\n    path: " + htpasswd + "\n";
+    EXPECT_TRUE(os::WriteFileAtomic(dir + "/config.yml", conf).ok());
+    pid_ = StartInBackground({"/usr/bin/docker-registry", "serve", dir + "/config.yml"});
+    net::HttpClient http;
+    for (int i = 0; i < 200; ++i) {
+      net::HttpRequest req;
+      req.url = "http://" + host() + "/v2/";
+      req.timeout_ms = 1000;
+      auto r = http.Do(req);
+      if (r.ok() && (r->status == 200 || r->status == 401)) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "docker-registry did not answer on " << host();
+  }
+  ~Registry() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  // The file the registry serves blob `digest` from.
+  std::string BlobData(const std::string& digest) const {
+    std::string hex(DigestHex(digest));
+    return dir_ + "/data/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
+  }
+
+ private:
+  std::string dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+class RegistryTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    for (const char* tool : {"/usr/bin/docker-registry", "/usr/bin/skopeo"}) {
+      if (!Installed(tool)) GTEST_SKIP() << tool << " is not installed (scripts/install-deps.sh --test installs it)";
+    }
+    if (std::string why = MissingPrivilege(); !why.empty()) GTEST_SKIP() << why;
+    ASSERT_EQ(::mkdir((dir_->path() + "/reg").c_str(), 0700), 0);
+  }
+
+  // A second, empty data root (another machine pulling).
+  std::vector<std::string> Other(std::vector<std::string> args) {
+    std::vector<std::string> argv = {std::string(BD_BIN_DIR) + "/basic-docker", "--root", dir_->path() + "/other"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  CmdResult Skopeo(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/skopeo", "--insecure-policy"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCmd(argv, "", 120);
+  }
+
+  // sha256 of the manifest the registry has for `ref`, as skopeo reads it.
+  std::string SkopeoDigest(const std::string& ref) {
+    CmdResult r = Skopeo({"inspect", "--tls-verify=false", "--raw", "docker://" + ref});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return Sha256Digest(r.out);
+  }
+
+  // The built-in busybox, saved as an OCI archive (skopeo's source for the registry).
+  std::string SavedBusybox() {
+    EXPECT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
+    std::string path = dir_->path() + "/busybox-oci.tar";
+    CmdResult r = Cli({"save", "--format", "oci", "-o", path, "busybox"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return path;
+  }
+};
+
+TEST_F(RegistryTest, PushThenPullGivesTheRegistrysDigestsAndTheImageRuns) {
+  Registry reg(dir_->path() + "/reg");
+  std::string name = reg.host() + "/team/bb:v1";
+  ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
+  ASSERT_EQ(Cli({"tag", "busybox", name}).code, 0);
+  CmdResult push = Cli({"push", name});
+  ASSERT_EQ(push.code, 0) << push.err;
+  EXPECT_NE(push.out.find("The push refers to repository [" + reg.host() + "/team/bb]"), std::string::npos) << push.out;
+  std::string digest = SkopeoDigest(name);
+  EXPECT_NE(push.out.find("v1: digest: " + digest), std::string::npos) << push.out;
+
+  // A second push sends nothing again.
+  CmdResult again = Cli({"push", name});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("Layer already exists"), std::string::npos) << again.out;
+
+  CmdResult pull = RunCmd(Other({"pull", name}));
+  ASSERT_EQ(pull.code, 0) << pull.err;
+  EXPECT_NE(pull.out.find("Digest: " + digest), std::string::npos) << pull.out;
+  EXPECT_NE(pull.out.find("Status: Downloaded newer image for " + name), std::string::npos) << pull.out;
+  CmdResult run = RunCmd(Other({"run", "--rm", name, "echo", "pulled"}));
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.out, "pulled\n");
+  // The same image id as where it was pushed from, and the digest pins it.
+  std::string id_here = Trimmed(Cli({"images", "-q", "--no-trunc", name}).out);
+  std::string id_there = Trimmed(RunCmd(Other({"images", "-q", "--no-trunc", name})).out);
+  EXPECT_EQ(id_here, id_there);
+  CmdResult by_digest = RunCmd(Other({"run", "--rm", reg.host() + "/team/bb@" + digest, "true"}));
+  EXPECT_EQ(by_digest.code, 0) << by_digest.err;
+  CmdResult digests = RunCmd(Other({"images", "--digests"}));
+  EXPECT_NE(digests.out.find(digest), std::string::npos) << digests.out;
+
+  // Up to date: nothing downloaded; -q prints the name only.
+  CmdResult quiet = RunCmd(Other({"pull", "-q", name}));
+  EXPECT_EQ(quiet.code, 0) << quiet.err;
+  EXPECT_EQ(quiet.out, reg.host() + "/team/bb:v1\n");
+  CmdResult up = RunCmd(Other({"pull", name}));
+  EXPECT_NE(up.out.find("Image is up to date"), std::string::npos) << up.out;
+}
+
+TEST_F(RegistryTest, PullsWhatSkopeoPutsThereInEveryFormatAndCompression) {
+  Registry reg(dir_->path() + "/reg");
+  std::string src = "oci-archive:" + SavedBusybox();
+  struct Case {
+    const char* repo;
+    std::vector<std::string> flags;
+  };
+  std::vector<Case> cases = {
+      {"sk/oci-gzip", {"--format", "oci", "--dest-compress", "--dest-compress-format", "gzip"}},
+      {"sk/oci-zstd", {"--format", "oci", "--dest-compress", "--dest-compress-format", "zstd"}},
+      {"sk/v2s2-gzip", {"--format", "v2s2", "--dest-compress", "--dest-compress-format", "gzip"}},
+      {"sk/oci-plain", {"--format", "oci"}},
+  };
+  for (const Case& c : cases) {
+    std::string name = reg.host() + "/" + c.repo + ":1";
+    std::vector<std::string> args = {"copy", "--dest-tls-verify=false"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    args.push_back(src);
+    args.push_back("docker://" + name);
+    CmdResult copy = Skopeo(args);
+    ASSERT_EQ(copy.code, 0) << c.repo << ": " << copy.err;
+    CmdResult pull = RunCmd(Other({"pull", name}));
+    ASSERT_EQ(pull.code, 0) << c.repo << ": " << pull.err;
+    EXPECT_NE(pull.out.find("Digest: " + SkopeoDigest(name)), std::string::npos) << pull.out;
+    CmdResult run = RunCmd(Other({"run", "--rm", name, "echo", c.repo}));
+    EXPECT_EQ(run.out, std::string(c.repo) + "\n") << run.err;
+    // And back out: our push of what we pulled gives the registry the same manifest.
+    std::string copy_name = reg.host() + "/back/" + std::string(c.repo).substr(3) + ":1";
+    ASSERT_EQ(RunCmd(Other({"tag", name, copy_name})).code, 0);
+    CmdResult push = RunCmd(Other({"push", copy_name}));
+    ASSERT_EQ(push.code, 0) << push.err;
+    EXPECT_EQ(SkopeoDigest(copy_name), SkopeoDigest(name)) << c.repo;
+    EXPECT_NE(push.out.find("Mounted from"), std::string::npos) << "layers mounted from the repository they came from: " << push.out;
+  }
+  // `save` of a pulled image is read by skopeo, in both formats.
+  std::string saved = dir_->path() + "/pulled.tar";
+  for (const char* format : {"docker", "oci"}) {
+    CmdResult save = RunCmd(Other({"save", "--format", format, "-o", saved, reg.host() + "/sk/oci-zstd:1"}));
+    ASSERT_EQ(save.code, 0) << save.err;
+    std::string transport = std::string(format) == "oci" ? "oci-archive:" + saved : "docker-archive:" + saved;
+    CmdResult inspect = Skopeo({"inspect", transport});
+    EXPECT_EQ(inspect.code, 0) << format << ": " << inspect.err;
+  }
+}
+
+TEST_F(RegistryTest, AMultiPlatformIndexGivesThisMachinesImageOrTheOneAskedFor) {
+  Registry reg(dir_->path() + "/reg");
+  // An OCI layout with an index of two platforms: the busybox image as amd64, and the same
+  // layers under an arm64 config.
+  std::string layout = dir_->path() + "/layout";
+  ASSERT_EQ(::mkdir(layout.c_str(), 0700), 0);
+  ASSERT_EQ(RunCmd({"/bin/tar", "-xf", SavedBusybox(), "-C", layout}).code, 0);
+  json index = json::parse(*os::ReadFile(layout + "/index.json"));
+  std::string amd_digest = index["manifests"][0]["digest"];
+  auto blob = [&](const std::string& d) { return *os::ReadFile(layout + "/blobs/sha256/" + std::string(DigestHex(d))); };
+  auto put = [&](const std::string& data) {
+    std::string d = Sha256Digest(data);
+    EXPECT_TRUE(os::WriteFileAtomic(layout + "/blobs/sha256/" + std::string(DigestHex(d)), data).ok());
+    return d;
+  };
+  json amd = json::parse(blob(amd_digest));
+  json cfg = json::parse(blob(amd["config"]["digest"]));
+  cfg["architecture"] = "arm64";
+  cfg["variant"] = "v8";
+  std::string arm_cfg = cfg.dump();
+  json arm = amd;
+  arm["config"]["digest"] = put(arm_cfg);
+  arm["config"]["size"] = arm_cfg.size();
+  std::string arm_manifest = arm.dump();
+  std::string amd_manifest = blob(amd_digest);
+  json list = {{"schemaVersion", 2},
+               {"mediaType", "application/vnd.oci.image.index.v1+json"},
+               {"manifests",
+                {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", amd_digest},
+                  {"size", amd_manifest.size()}, {"platform", {{"os", "linux"}, {"architecture", "amd64"}}}},
+                 {{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", put(arm_manifest)},
+                  {"size", arm_manifest.size()},
+                  {"platform", {{"os", "linux"}, {"architecture", "arm64"}, {"variant", "v8"}}}}}}};
+  std::string list_text = list.dump();
+  json top = {{"schemaVersion", 2},
+              {"manifests", {{{"mediaType", "application/vnd.oci.image.index.v1+json"}, {"digest", put(list_text)},
+                              {"size", list_text.size()}, {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}}}}};
+  ASSERT_TRUE(os::WriteFileAtomic(layout + "/index.json", top.dump()).ok());
+  std::string name = reg.host() + "/sk/multi:1";
+  CmdResult copy = Skopeo({"copy", "--all", "--dest-tls-verify=false", "oci:" + layout + ":multi", "docker://" + name});
+  ASSERT_EQ(copy.code, 0) << copy.err;
+  std::string index_digest = SkopeoDigest(name);
+
+  CmdResult pull = RunCmd(Other({"pull", name}));
+  ASSERT_EQ(pull.code, 0) << pull.err;
+  EXPECT_NE(pull.out.find("Digest: " + index_digest), std::string::npos) << "the index's digest, as Docker prints it: " << pull.out;
+  EXPECT_EQ(RunCmd(Other({"run", "--rm", name, "echo", "native"})).out, "native\n");
+
+  std::string arm_name = reg.host() + "/sk/multi-arm:1";
+  CmdResult arm_pull = RunCmd(Other({"pull", "--platform", "linux/arm64", name}));
+  ASSERT_EQ(arm_pull.code, 0) << arm_pull.err;
+  CmdResult inspect = RunCmd(Other({"inspect", name}));
+  EXPECT_NE(inspect.out.find("\"Architecture\": \"arm64\""), std::string::npos) << inspect.out.substr(0, 2000);
+
+  CmdResult none = RunCmd(Other({"pull", "--platform", "linux/s390x", name}));
+  EXPECT_NE(none.code, 0);
+  EXPECT_NE(none.err.find("no matching manifest for linux/s390x"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("linux/amd64, linux/arm64/v8"), std::string::npos) << none.err;
+  EXPECT_EQ(RunCmd(Other({"pull", "--platform", "s390x", name})).code, 1);
+}
+
+TEST_F(RegistryTest, BasicAuthLoginLogoutAndWrongPasswords) {
+  if (!Installed("/usr/bin/htpasswd")) GTEST_SKIP() << "htpasswd (apache2-utils) is not installed";
+  std::string htpasswd = dir_->path() + "/htpasswd";
+  CmdResult h = RunCmd({"/usr/bin/htpasswd", "-Bbc", htpasswd, "alice", "wonder-land"});
+  ASSERT_EQ(h.code, 0) << h.err;
+  Registry reg(dir_->path() + "/reg", htpasswd);
+  std::string name = reg.host() + "/private/bb:1";
+  ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
+  ASSERT_EQ(Cli({"tag", "busybox", name}).code, 0);
+
+  CmdResult anonymous = Cli({"push", name});
+  EXPECT_EQ(anonymous.code, 1);
+  EXPECT_NE(anonymous.err.find("requires a login"), std::string::npos) << anonymous.err;
+  EXPECT_NE(anonymous.err.find(reg.host()), std::string::npos) << anonymous.err;
+
+  CmdResult wrong = Cli({"login", "-u", "alice", "--password-stdin", reg.host()}, "not-it\n");
+  EXPECT_EQ(wrong.code, 1);
+  EXPECT_NE(wrong.err.find("incorrect username or password"), std::string::npos) << wrong.err;
+  EXPECT_EQ(wrong.err.find("not-it"), std::string::npos) << "the password is never printed";
+  EXPECT_FALSE(os::Exists(root_ + "/config.json")) << "a refused login stores nothing";
+
+  CmdResult login = Cli({"login", "-u", "alice", "--password-stdin", reg.host()}, "wonder-land\n");
+  ASSERT_EQ(login.code, 0) << login.err;
+  EXPECT_EQ(login.out, "Login Succeeded\n");
+  struct stat st;
+  ASSERT_EQ(::stat((root_ + "/config.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string creds = *os::ReadFile(root_ + "/config.json");
+  EXPECT_EQ(creds.find("wonder-land"), std::string::npos);
+  EXPECT_NE(creds.find(Base64Encode("alice:wonder-land")), std::string::npos);
+
+  CmdResult push = Cli({"push", name});
+  ASSERT_EQ(push.code, 0) << push.err;
+  ASSERT_EQ(Cli({"rmi", name}).code, 0);
+  CmdResult pull = Cli({"pull", name});
+  ASSERT_EQ(pull.code, 0) << pull.err;
+  // Nothing secret in the event log or the operation log.
+  CmdResult events = Cli({"events", "--since", "10m", "--until", "0s", "--format", "json"});
+  EXPECT_EQ(events.out.find("wonder-land"), std::string::npos);
+  EXPECT_EQ(events.out.find(Base64Encode("alice:wonder-land")), std::string::npos);
+
+  CmdResult logout = Cli({"logout", reg.host()});
+  EXPECT_EQ(logout.code, 0);
+  EXPECT_EQ(logout.out, "Removing login credentials for " + reg.host() + "\n");
+  EXPECT_EQ(Cli({"pull", name}).code, 1);
+  EXPECT_EQ(Cli({"logout", reg.host()}).out, "Not logged in to " + reg.host() + "\n");
+}
+
+TEST_F(RegistryTest, MissingTagsReposAndRegistriesAndACorruptBlobGetTheirMessages) {
+  Registry reg(dir_->path() + "/reg");
+  std::string name = reg.host() + "/team/bb:v1";
+  ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
+  ASSERT_EQ(Cli({"tag", "busybox", name}).code, 0);
+  ASSERT_EQ(Cli({"push", name}).code, 0);
+
+  CmdResult tag = RunCmd(Other({"pull", reg.host() + "/team/bb:nope"}));
+  EXPECT_EQ(tag.code, 1);
+  EXPECT_NE(tag.err.find("manifest for team/bb:nope not found on " + reg.host()), std::string::npos) << tag.err;
+  CmdResult repo = RunCmd(Other({"run", "--rm", reg.host() + "/no/such:1", "true"}));
+  EXPECT_EQ(repo.code, 125);
+  EXPECT_NE(repo.err.find("Unable to find image"), std::string::npos) << repo.err;
+  EXPECT_NE(repo.err.find("not found"), std::string::npos) << repo.err;
+  CmdResult never = RunCmd(Other({"run", "--rm", "--pull", "never", name, "true"}));
+  EXPECT_EQ(never.code, 125);
+  EXPECT_NE(never.err.find("No such image"), std::string::npos) << never.err;
+  CmdResult bad_policy = RunCmd(Other({"run", "--rm", "--pull", "sometimes", name, "true"}));
+  EXPECT_EQ(bad_policy.code, 125);
+  EXPECT_NE(bad_policy.err.find("invalid pull option"), std::string::npos) << bad_policy.err;
+  CmdResult closed = RunCmd(Other({"pull", "127.0.0.1:" + std::to_string(FreePort()) + "/x/y:1"}));
+  EXPECT_EQ(closed.code, 1);
+  EXPECT_NE(closed.err.find("cannot reach registry"), std::string::npos) << closed.err;
+  CmdResult bad_ref = RunCmd(Other({"pull", "registry.example/Upper"}));
+  EXPECT_EQ(bad_ref.code, 1);
+  EXPECT_NE(bad_ref.err.find("invalid reference format"), std::string::npos) << bad_ref.err;
+
+  // The registry's copy of the layer is damaged: refused, and nothing of it is kept.
+  std::string manifest = RunCmd({"/usr/bin/skopeo", "inspect", "--tls-verify=false", "--raw", "docker://" + name}).out;
+  std::string layer = json::parse(manifest)["layers"][0]["digest"];
+  std::string data = reg.BlobData(layer);
+  std::string content = *os::ReadFile(data);
+  content[content.size() / 2] ^= 0x55;
+  ASSERT_TRUE(os::WriteFileAtomic(data, content).ok());
+  CmdResult corrupt = RunCmd(Other({"pull", name}));
+  EXPECT_EQ(corrupt.code, 1);
+  EXPECT_NE(corrupt.err.find("corrupt"), std::string::npos) << corrupt.err;
+  auto layers = os::ListDir(dir_->path() + "/other/layers");
+  EXPECT_TRUE(!layers.ok() || layers->empty()) << "no half or wrong layer is visible";
+  EXPECT_FALSE(os::Exists(dir_->path() + "/other/blobs/sha256/" + std::string(DigestHex(layer))));
+  EXPECT_EQ(Trimmed(RunCmd(Other({"images", "-q"})).out), "");
+}
+
+TEST_F(RegistryTest, APullKilledMidLayerResumesAndConcurrentPullsShareTheWork) {
+  Registry reg(dir_->path() + "/reg");
+  // A layer big enough to be caught halfway: 24 MiB that gzip cannot shrink.
+  std::string noise(24 << 20, '\0');
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < noise.size(); i += 8) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    std::memcpy(&noise[i], &x, 8);
+  }
+  std::string tar = BuildTar([&](store::TarBuilder& t) { ASSERT_TRUE(t.AddFile("noise.bin", noise, {}).ok()); });
+  std::string tar_path = WriteFile("noise.tar", tar);
+  ASSERT_EQ(Cli({"import", tar_path, "noise:1"}).code, 0);
+  std::string name = reg.host() + "/big/noise:1";
+  ASSERT_EQ(Cli({"tag", "noise:1", name}).code, 0);
+  ASSERT_EQ(Cli({"push", name}).code, 0);
+
+  // kill -9 with half the layer on disk: no layer, no image, the partial download kept.
+  std::vector<std::string> argv = Other({"pull", name});
+  std::string cmd = "BASIC_DOCKER_CRASH_AT=pull.mid-layer";
+  for (const std::string& a : argv) cmd += " '" + a + "'";
+  CmdResult crashed = RunCmd({"/bin/sh", "-c", cmd});
+  EXPECT_EQ(crashed.code, 128 + 9) << crashed.err;
+  std::string other = dir_->path() + "/other";
+  auto layers = os::ListDir(other + "/layers");
+  EXPECT_TRUE(!layers.ok() || layers->empty());
+  auto partial = os::ListDir(other + "/partial");
+  ASSERT_TRUE(partial.ok() && partial->size() == 1) << "the half-downloaded layer is kept to resume";
+  struct stat st;
+  ASSERT_EQ(::stat((other + "/partial/" + (*partial)[0]).c_str(), &st), 0);
+  EXPECT_GT(st.st_size, 0);
+  EXPECT_LT(st.st_size, static_cast<off_t>(tar.size()));
+  EXPECT_EQ(Trimmed(RunCmd(Other({"images", "-q"})).out), "");
+
+  // Two pulls at once, resuming it: one downloads, the other waits and finds it done.
+  std::vector<CmdResult> results(2);
+  std::thread a([&] { results[0] = RunCmd(Other({"pull", name})); });
+  std::thread b([&] { results[1] = RunCmd(Other({"pull", name})); });
+  a.join();
+  b.join();
+  for (const CmdResult& r : results) EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(os::ListDir(other + "/partial")->empty());
+  auto dirs = os::ListDir(other + "/layers");
+  ASSERT_TRUE(dirs.ok() && dirs->size() == 1);
+  auto got = os::ReadFile(other + "/layers/" + (*dirs)[0] + "/noise.bin");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(*got == noise) << "the resumed layer is the whole layer";
+}
+
+}  // namespace
+}  // namespace bd::testing
