@@ -302,6 +302,7 @@ void RegisterRegistry(CLI::App& app, Context& ctx) {
       const engine::Paths& paths = (*eng)->paths();
       auto regs = registry::Registries::Load({engine::Paths::SystemRegistriesConf(), paths.DaemonConfig(), paths.RegistriesConf()});
       if (!regs.ok()) return Fail(regs.status());
+      if (Status st = regs->CheckAllowed(server); !st.ok()) return Fail(st);
       // The registry is asked first: a wrong password is never stored.
       auto session = std::make_shared<registry::Session>();
       session->endpoint = regs->PushEndpoint(server);

@@ -101,6 +101,10 @@ Result<Registries> Registries::Load(const std::vector<std::string>& files) {
           if (!entry["insecure"].is_boolean()) return WrongType(file, where + ".insecure", "true or false");
           h.insecure = entry["insecure"].get<bool>();
         }
+        if (entry.contains("blocked")) {
+          if (!entry["blocked"].is_boolean()) return WrongType(file, where + ".blocked", "true or false");
+          h.blocked = entry["blocked"].get<bool>();
+        }
         if (entry.contains("mirrors")) {
           BD_ASSIGN_OR_RETURN(h.mirrors, Strings(entry["mirrors"], file, where + ".mirrors"));
         }
@@ -122,6 +126,13 @@ Result<Registries> Registries::Load(const std::vector<std::string>& files) {
     }
   }
   return r;
+}
+
+Status Registries::CheckAllowed(std::string_view domain) const {
+  if (auto it = hosts_.find(domain); it != hosts_.end() && it->second.blocked) {
+    return Status::FailedPrecondition("registry " + std::string(domain) + " is blocked (\"blocked\": true in registries.conf)");
+  }
+  return {};
 }
 
 Endpoint Registries::Direct(std::string_view domain) const {

@@ -1,7 +1,8 @@
 // Where a registry is reached, and how: registries.conf (JSON) under the data root and in
 // /etc/basic-docker, plus the keys Docker's daemon.json has for the same things.
 //
-//   {"registries": {"HOST[:PORT]": {"insecure": true, "mirrors": ["HOST[:PORT]" | "URL"]}},
+//   {"registries": {"HOST[:PORT]": {"insecure": true, "blocked": false,
+//                                   "mirrors": ["HOST[:PORT]" | "URL"]}},
 //    "insecure-registries": ["HOST[:PORT]"], "registry-mirrors": ["URL"],   (Docker's: Hub)
 //    "max-concurrent-downloads": 3, "max-concurrent-uploads": 5}
 //
@@ -30,6 +31,7 @@ struct Endpoint {
 
 struct HostSettings {
   bool insecure = false;
+  bool blocked = false;  // never contacted (pulls and pushes fail saying so), as podman's
   std::vector<std::string> mirrors;
 };
 
@@ -40,6 +42,8 @@ class Registries {
   // the file and the member.
   static Result<Registries> Load(const std::vector<std::string>& files);
 
+  // FailedPrecondition when `domain` is blocked.
+  Status CheckAllowed(std::string_view domain) const;
   // Mirrors first (in order), then the registry itself. Docker Hub ("docker.io") is reached at
   // registry-1.docker.io.
   std::vector<Endpoint> PullEndpoints(std::string_view domain) const;

@@ -54,6 +54,10 @@ pid_t StartInBackground(const std::vector<std::string>& args);
 // Mount points of the calling process (field 5 of /proc/self/mountinfo).
 std::vector<std::string> HostMountPoints();
 
+// Writes registries.conf under `root` (created if needed) blocking Docker Hub, so that a test
+// never sends traffic beyond loopback (EngineTest does it for its root).
+void BlockDockerHub(const std::string& root);
+
 // A fixture with a fresh data root, removed (containers first) afterwards.
 class EngineTest : public ::testing::Test {
  protected:

@@ -195,7 +195,11 @@ TEST_F(ContainerTest, InspectShowsStateAndConfig) {
 TEST_F(ContainerTest, BadInputFailsClearlyAndLeavesNothing) {
   CmdResult missing = Cli({"run", "--rm", "no-such-image"});
   EXPECT_EQ(missing.code, 125);
-  EXPECT_NE(missing.err.find("No such image: no-such-image:latest"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("Unable to find image 'no-such-image:latest' locally"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("registry docker.io is blocked"), std::string::npos) << missing.err;
+  CmdResult never = Cli({"run", "--rm", "--pull", "never", "no-such-image"});
+  EXPECT_EQ(never.code, 125);
+  EXPECT_NE(never.err.find("No such image: no-such-image:latest"), std::string::npos) << never.err;
   CmdResult notfound = Cli({"run", "busybox", "no-such-command"});
   EXPECT_EQ(notfound.code, 127);
   EXPECT_NE(notfound.err.find("executable file not found"), std::string::npos) << notfound.err;

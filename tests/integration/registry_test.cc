@@ -40,12 +40,13 @@ std::string Trimmed(const std::string& s) { return std::string(TrimSpace(s)); }
 // One docker-registry process on 127.0.0.1:<free port>, its storage under `dir`.
 class Registry {
  public:
-  Registry(const std::string& dir, const std::string& htpasswd = "") : dir_(dir) {
+  // `auth`: the YAML of the config's auth section (htpasswd or token), "" for none.
+  Registry(const std::string& dir, const std::string& auth = "") : dir_(dir) {
     port_ = FreePort();
     std::string conf = "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n"
                        "  filesystem:\n    rootdirectory: " + dir + "/data\n  delete:\n    enabled: true\n"
                        "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
-    if (!htpasswd.empty()) conf += "auth:\n  htpasswd:\n    realm: test-realm\n    path: " + htpasswd + "\n";
+    if (!auth.empty()) conf += "auth:\n" + auth;
     EXPECT_TRUE(os::WriteFileAtomic(dir + "/config.yml", conf).ok());
     pid_ = StartInBackground({"/usr/bin/docker-registry", "serve", dir + "/config.yml"});
     net::HttpClient http;
@@ -87,6 +88,7 @@ class RegistryTest : public EngineTest {
     }
     if (std::string why = MissingPrivilege(); !why.empty()) GTEST_SKIP() << why;
     ASSERT_EQ(::mkdir((dir_->path() + "/reg").c_str(), 0700), 0);
+    BlockDockerHub(dir_->path() + "/other");
   }
 
   // A second, empty data root (another machine pulling).
@@ -270,7 +272,7 @@ TEST_F(RegistryTest, BasicAuthLoginLogoutAndWrongPasswords) {
   std::string htpasswd = dir_->path() + "/htpasswd";
   CmdResult h = RunCmd({"/usr/bin/htpasswd", "-Bbc", htpasswd, "alice", "wonder-land"});
   ASSERT_EQ(h.code, 0) << h.err;
-  Registry reg(dir_->path() + "/reg", htpasswd);
+  Registry reg(dir_->path() + "/reg", "  htpasswd:\n    realm: test-realm\n    path: " + htpasswd + "\n");
   std::string name = reg.host() + "/private/bb:1";
   ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
   ASSERT_EQ(Cli({"tag", "busybox", name}).code, 0);
@@ -311,6 +313,68 @@ TEST_F(RegistryTest, BasicAuthLoginLogoutAndWrongPasswords) {
   EXPECT_EQ(logout.out, "Removing login credentials for " + reg.host() + "\n");
   EXPECT_EQ(Cli({"pull", name}).code, 1);
   EXPECT_EQ(Cli({"logout", reg.host()}).out, "Not logged in to " + reg.host() + "\n");
+}
+
+// Token auth as Docker Hub does it: the registry answers 401 with a Bearer challenge, a token
+// server the test runs signs JWTs the registry checks against its certificate.
+TEST_F(RegistryTest, BearerTokensAreFetchedForTheScopeCachedAndRefusedWhenTheyGrantNothing) {
+  for (const char* tool : {"/usr/bin/openssl", "/usr/bin/python3"}) {
+    if (!Installed(tool)) GTEST_SKIP() << tool << " is not installed (scripts/install-deps.sh --test installs it)";
+  }
+  std::string d = dir_->path();
+  CmdResult keygen = RunCmd({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/key.pem",
+                             "-out", d + "/cert.pem", "-subj", "/CN=test-token-issuer", "-days", "1"});
+  ASSERT_EQ(keygen.code, 0) << keygen.err;
+  int token_port = FreePort();
+  std::string log = d + "/token.log";
+  pid_t tokens = StartInBackground({"/usr/bin/python3", std::string(BD_SOURCE_DIR) + "/tests/registry/token_server.py",
+                                    std::to_string(token_port), d + "/key.pem", d + "/cert.pem", "bob", "builder", "300", log});
+  struct Reap {
+    pid_t pid;
+    ~Reap() { ::kill(pid, SIGKILL), ::waitpid(pid, nullptr, 0); }
+  } reap{tokens};
+  net::HttpClient http;
+  for (int i = 0; i < 100; ++i) {
+    net::HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(token_port) + "/token";
+    auto r = http.Do(req);
+    if (r.ok() && r->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Registry reg(d + "/reg", "  token:\n    realm: http://127.0.0.1:" + std::to_string(token_port) +
+                               "/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: " +
+                               d + "/cert.pem\n");
+  ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
+  std::string pub = reg.host() + "/public/bb:1", priv = reg.host() + "/private/bb:1";
+  ASSERT_EQ(Cli({"tag", "busybox", pub}).code, 0);
+  ASSERT_EQ(Cli({"tag", "busybox", priv}).code, 0);
+
+  CmdResult anonymous = Cli({"push", pub});
+  EXPECT_EQ(anonymous.code, 1);
+  EXPECT_NE(anonymous.err.find("authentication required"), std::string::npos) << anonymous.err;
+  CmdResult wrong = Cli({"login", "-u", "bob", "--password-stdin", reg.host()}, "guess\n");
+  EXPECT_EQ(wrong.code, 1);
+  EXPECT_NE(wrong.err.find("incorrect username or password"), std::string::npos) << wrong.err;
+  CmdResult login = Cli({"login", "-u", "bob", "--password-stdin", reg.host()}, "builder\n");
+  ASSERT_EQ(login.code, 0) << login.err;
+  for (const std::string& name : {pub, priv}) {
+    CmdResult push = Cli({"push", name});
+    ASSERT_EQ(push.code, 0) << push.err;
+  }
+  EXPECT_NE(os::ReadFile(log)->find("repository:public/bb:pull,push"), std::string::npos) << "the scope asked for";
+
+  // Anonymous: the public repository pulls, the private one is refused. One token per pull,
+  // shared by its parallel downloads.
+  size_t before = Split(*os::ReadFile(log), '\n').size();
+  CmdResult pull = RunCmd(Other({"pull", pub}));
+  ASSERT_EQ(pull.code, 0) << pull.err;
+  EXPECT_EQ(Split(*os::ReadFile(log), '\n').size(), before + 1) << *os::ReadFile(log);
+  EXPECT_EQ(RunCmd(Other({"run", "--rm", pub, "echo", "tok"})).out, "tok\n");
+  CmdResult denied = RunCmd(Other({"pull", priv}));
+  EXPECT_EQ(denied.code, 1);
+  EXPECT_NE(denied.err.find("unauthorized"), std::string::npos) << denied.err;
+  EXPECT_NE(denied.err.find(reg.host()), std::string::npos) << denied.err;
+  EXPECT_EQ(denied.err.find("builder"), std::string::npos);
 }
 
 TEST_F(RegistryTest, MissingTagsReposAndRegistriesAndACorruptBlobGetTheirMessages) {

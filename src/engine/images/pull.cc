@@ -306,6 +306,7 @@ Result<registry::Registries> LoadRegistries(const Paths& paths) {
 Result<std::vector<std::string>> ImageStore::RemoteTags(std::string_view repository) {
   BD_ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(repository));
   BD_ASSIGN_OR_RETURN(registry::Registries regs, LoadRegistries(paths_));
+  BD_RETURN_IF_ERROR(regs.CheckAllowed(ref.Domain()));
   registry::CredentialStore creds = registry::CredentialStore::Load(paths_.Credentials());
   Status last;
   for (const registry::Endpoint& ep : regs.PullEndpoints(ref.Domain())) {
@@ -325,6 +326,7 @@ Result<PullResult> ImageStore::Pull(std::string_view ref_text, const PullOptions
       BD_ASSIGN_OR_RETURN(want, ParsePlatform(opts.platform));
     }
     BD_ASSIGN_OR_RETURN(registry::Registries regs, LoadRegistries(paths_));
+    BD_RETURN_IF_ERROR(regs.CheckAllowed(ref.Domain()));
     BD_ASSIGN_OR_RETURN(DaemonConfig daemon, LoadDaemonConfig(paths_));
     registry::CredentialStore creds = registry::CredentialStore::Load(paths_.Credentials());
     std::mutex report_mu;

@@ -69,6 +69,7 @@ Result<PushResult> ImageStore::Push(std::string_view ref_text, const PullOptions
     }
     BD_ASSIGN_OR_RETURN(registry::Registries regs, registry::Registries::Load(
         {Paths::SystemRegistriesConf(), paths_.DaemonConfig(), paths_.RegistriesConf()}));
+    BD_RETURN_IF_ERROR(regs.CheckAllowed(ref.Domain()));
     registry::CredentialStore creds = registry::CredentialStore::Load(paths_.Credentials());
     auto session = std::make_shared<registry::Session>();
     session->endpoint = regs.PushEndpoint(ref.Domain());
