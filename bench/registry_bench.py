@@ -6,6 +6,10 @@ Wall time and CPU time (user + system of the command and its children) per round
 import argparse, glob, json, os, resource, shutil, statistics, subprocess, time
 
 
+# The peers' storage mounts (overlay's) live in a mount namespace that ends with the command.
+PRIVATE = ["unshare", "-m", "--propagation", "private"]
+
+
 def timed(argv, **kw):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
@@ -20,8 +24,7 @@ def timed(argv, **kw):
 
 def fresh(path):
     if os.path.exists(path):
-        subprocess.run(["umount", "-R", path], stderr=subprocess.DEVNULL)
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(path)
     os.makedirs(path)
     return path
 
@@ -50,10 +53,10 @@ def main():
             # Interleaved, the order rotated each round.
             jobs = [
                 ("basic-docker pull", lambda: timed([a.bd, "--root", fresh(w + "/bd"), "pull", "-q", ref])),
-                ("podman pull", lambda: timed(["podman", "--root", fresh(w + "/pm"), "--runroot", fresh(w + "/pmr"),
+                ("podman pull", lambda: timed(PRIVATE + ["podman", "--root", fresh(w + "/pm"), "--runroot", fresh(w + "/pmr"),
                                                "--storage-driver", "overlay", "pull", "-q", "--tls-verify=false", ref])),
                 ("skopeo copy to containers-storage",
-                 lambda: timed(["skopeo", "--insecure-policy", "copy", "-q", "--src-tls-verify=false", "docker://" + ref,
+                 lambda: timed(PRIVATE + ["skopeo", "--insecure-policy", "copy", "-q", "--src-tls-verify=false", "docker://" + ref,
                                 "containers-storage:[overlay@%s+%s]bench:1" % (fresh(w + "/sk"), fresh(w + "/skr"))])),
                 ("%s -dc | tar -x (floor)" % tool, lambda: floor(tool, blob_paths, fresh(w + "/floor"))),
             ]

@@ -21,7 +21,7 @@ for arg in "$@"; do
     --test) packages+=(podman conmon crun runc containernetworking-plugins clang python3
                        docker-registry skopeo apache2-utils openssl) ;;
     --bench) packages+=(crun runc podman conmon containernetworking-plugins python3
-                        docker-registry skopeo) ;;
+                        docker-registry skopeo zstd gzip) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac
 done
