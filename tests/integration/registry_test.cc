@@ -420,6 +420,50 @@ TEST_F(RegistryTest, MissingTagsReposAndRegistriesAndACorruptBlobGetTheirMessage
   EXPECT_EQ(Trimmed(RunCmd(Other({"images", "-q"})).out), "");
 }
 
+// What real registries do not serve on purpose: a schema 1 manifest, rate limits, a digest
+// header that lies (tests/registry/fake_registry.py).
+TEST_F(RegistryTest, SchemaOneRateLimitsAndLyingDigestsGetTheirMessages) {
+  if (!Installed("/usr/bin/python3")) GTEST_SKIP() << "python3 is not installed (scripts/install-deps.sh --test installs it)";
+  int port = FreePort();
+  pid_t fake = StartInBackground({"/usr/bin/python3", std::string(BD_SOURCE_DIR) + "/tests/registry/fake_registry.py",
+                                  std::to_string(port)});
+  struct Reap {
+    pid_t pid;
+    ~Reap() { ::kill(pid, SIGKILL), ::waitpid(pid, nullptr, 0); }
+  } reap{fake};
+  std::string host = "127.0.0.1:" + std::to_string(port);
+  net::HttpClient http;
+  for (int i = 0; i < 100; ++i) {
+    net::HttpRequest req;
+    req.url = "http://" + host + "/v2/";
+    auto r = http.Do(req);
+    if (r.ok() && r->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CmdResult old = RunCmd(Other({"pull", host + "/old:1"}));
+  EXPECT_EQ(old.code, 1);
+  EXPECT_NE(old.err.find("schema 1, which is not supported"), std::string::npos) << old.err;
+
+  auto start = std::chrono::steady_clock::now();
+  CmdResult limited = RunCmd(Other({"pull", host + "/limited:1"}));
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(limited.code, 1);
+  EXPECT_NE(limited.err.find("not found"), std::string::npos) << "Retry-After honoured, then the real answer: " << limited.err;
+  EXPECT_GE(waited, 1.9);
+
+  start = std::chrono::steady_clock::now();
+  CmdResult busy = RunCmd(Other({"pull", host + "/busy:1"}));
+  waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(busy.code, 1);
+  EXPECT_NE(busy.err.find("toomanyrequests"), std::string::npos) << busy.err;
+  EXPECT_LT(waited, 10) << "a Retry-After beyond the bound is reported, not waited for";
+
+  CmdResult liar = RunCmd(Other({"pull", host + "/liar:1"}));
+  EXPECT_EQ(liar.code, 1);
+  EXPECT_NE(liar.err.find("claims digest"), std::string::npos) << liar.err;
+  EXPECT_EQ(Trimmed(RunCmd(Other({"images", "-q"})).out), "");
+}
+
 TEST_F(RegistryTest, APullKilledMidLayerResumesAndConcurrentPullsShareTheWork) {
   Registry reg(dir_->path() + "/reg");
   // A layer big enough to be caught halfway: 24 MiB that gzip cannot shrink.
