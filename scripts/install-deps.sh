@@ -19,7 +19,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(podman conmon crun runc containernetworking-plugins clang python3
-                       docker-registry skopeo apache2-utils openssl) ;;
+                       docker-registry skopeo apache2-utils openssl zstd) ;;
     --bench) packages+=(crun runc podman conmon containernetworking-plugins python3
                         docker-registry skopeo zstd gzip) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;

@@ -300,7 +300,7 @@ void RegisterRegistry(CLI::App& app, Context& ctx) {
       auto eng = ctx.Engine();
       if (!eng.ok()) return Fail(eng.status());
       const engine::Paths& paths = (*eng)->paths();
-      auto regs = registry::Registries::Load({engine::Paths::SystemRegistriesConf(), paths.DaemonConfig(), paths.RegistriesConf()});
+      auto regs = engine::LoadRegistries(paths);
       if (!regs.ok()) return Fail(regs.status());
       if (Status st = regs->CheckAllowed(server); !st.ok()) return Fail(st);
       // The registry is asked first: a wrong password is never stored.

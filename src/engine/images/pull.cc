@@ -297,11 +297,18 @@ std::shared_ptr<registry::Session> NewSession(const registry::Endpoint& ep, cons
   return s;
 }
 
+}  // namespace
+
 Result<registry::Registries> LoadRegistries(const Paths& paths) {
   return registry::Registries::Load({Paths::SystemRegistriesConf(), paths.DaemonConfig(), paths.RegistriesConf()});
 }
 
-}  // namespace
+Status ImageStore::RecordRepoDigest(const std::string& name, const std::string& image_id) {
+  BD_ASSIGN_OR_RETURN(auto rd, db_->Prepare(
+      "INSERT INTO image_repo_digests(name, image_id) VALUES (?, ?)"
+      " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
+  return rd.BindAll(name, image_id).Run();
+}
 
 Result<std::vector<std::string>> ImageStore::RemoteTags(std::string_view repository) {
   BD_ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(repository));
@@ -478,10 +485,7 @@ Result<PullResult> ImageStore::Pull(std::string_view ref_text, const PullOptions
       if (ref.digest.empty()) tags.push_back(ref.Canonical());
       const std::string repo_digest = ref.repository + "@" + top->digest;
       BD_RETURN_IF_ERROR(Register(config_json, manifest.digest, layers, tags, [&](const std::string& id) -> Status {
-        BD_ASSIGN_OR_RETURN(auto rd, db_->Prepare(
-            "INSERT INTO image_repo_digests(name, image_id) VALUES (?, ?)"
-            " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
-        BD_RETURN_IF_ERROR(rd.BindAll(repo_digest, id).Run());
+        BD_RETURN_IF_ERROR(RecordRepoDigest(repo_digest, id));
         for (const std::string& t : tags) {
           BD_ASSIGN_OR_RETURN(auto tm, db_->Prepare("UPDATE image_tags SET manifest_digest = ? WHERE name = ?"));
           BD_RETURN_IF_ERROR(tm.BindAll(manifest.digest, t).Run());

@@ -67,8 +67,7 @@ Result<PushResult> ImageStore::Push(std::string_view ref_text, const PullOptions
                                           " is not in the store; pull or load the image again");
       }
     }
-    BD_ASSIGN_OR_RETURN(registry::Registries regs, registry::Registries::Load(
-        {Paths::SystemRegistriesConf(), paths_.DaemonConfig(), paths_.RegistriesConf()}));
+    BD_ASSIGN_OR_RETURN(registry::Registries regs, LoadRegistries(paths_));
     BD_RETURN_IF_ERROR(regs.CheckAllowed(ref.Domain()));
     registry::CredentialStore creds = registry::CredentialStore::Load(paths_.Credentials());
     auto session = std::make_shared<registry::Session>();
@@ -77,17 +76,17 @@ Result<PushResult> ImageStore::Push(std::string_view ref_text, const PullOptions
     session->repository = ref.RemotePath();
     session->credentials = creds.For(ref.Domain());
     session->push = true;
-    // A repository of the same registry the image is known in: blobs are mounted from there.
+    // A repository of the same registry the image is known in: blobs are mounted from there,
+    // best one that has this very manifest (its blobs, not another compression's).
     std::string mount_from;
     BD_ASSIGN_OR_RETURN(std::vector<std::string> known, RepoDigests(image->id));
     for (const std::string& name : known) {
       auto other = ParseImageRef(name);
-      if (other.ok() && other->Domain() == ref.Domain() && other->RemotePath() != ref.RemotePath()) {
-        mount_from = other->RemotePath();
-        session->extra_scopes.push_back("repository:" + mount_from + ":pull");
-        break;
-      }
+      if (!other.ok() || other->Domain() != ref.Domain() || other->RemotePath() == ref.RemotePath()) continue;
+      if (mount_from.empty() || other->digest == manifest_digest) mount_from = other->RemotePath();
+      if (other->digest == manifest_digest) break;
     }
+    if (!mount_from.empty()) session->extra_scopes.push_back("repository:" + mount_from + ":pull");
     std::mutex report_mu;
     auto report = [&](const PullProgress& p) {
       std::lock_guard<std::mutex> g(report_mu);
@@ -147,12 +146,7 @@ Result<PushResult> ImageStore::Push(std::string_view ref_text, const PullOptions
     for (std::thread& t : workers) t.join();
     for (const Status& st : results) BD_RETURN_IF_ERROR(st);
     BD_ASSIGN_OR_RETURN(std::string digest, client.PutManifest(ref.tag, media_type, manifest_body));
-    BD_RETURN_IF_ERROR(db_->WriteTxn([&]() -> Status {
-      BD_ASSIGN_OR_RETURN(auto rd, db_->Prepare(
-          "INSERT INTO image_repo_digests(name, image_id) VALUES (?, ?)"
-          " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
-      return rd.BindAll(ref.repository + "@" + digest, image->id).Run();
-    }));
+    BD_RETURN_IF_ERROR(db_->WriteTxn([&] { return RecordRepoDigest(ref.repository + "@" + digest, image->id); }));
     EventLog events(db_);
     (void)events.Emit("image", "push", image->id, {{"name", ref.Canonical()}});
     return PushResult{ref.tag, digest, static_cast<int64_t>(manifest_body.size())};

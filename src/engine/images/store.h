@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "engine/filter.h"
 #include "engine/paths.h"
+#include "registry/hosts.h"
 #include "store/archive.h"
 #include "store/blob_store.h"
 #include "store/db.h"
@@ -163,6 +164,8 @@ class ImageStore {
                                    const std::vector<std::string>& tags);
   // Inside a write transaction: the image's rows and the layer rows no other image uses.
   Status DeleteRows(const std::string& id);
+  // Inside a write transaction: `name` (repository@digest) now names image `image_id`.
+  Status RecordRepoDigest(const std::string& name, const std::string& image_id);
   Status CreateBuiltinBusybox(const std::string& tag);
   // `action` (import, load) of image `id`, then a tag event for each of `tags`.
   void EmitImageEvents(const std::string& action, const std::string& id, const std::vector<std::string>& tags);
@@ -181,6 +184,9 @@ inline constexpr std::string_view kMediaLayerGzip =
     "application/vnd.oci.image.layer.v1.tar+gzip";
 inline constexpr std::string_view kMediaDockerManifestList =
     "application/vnd.docker.distribution.manifest.list.v2+json";
+
+// registries.conf (system, then the data root's) and daemon.json's registry keys.
+Result<registry::Registries> LoadRegistries(const Paths& paths);
 
 // Parses an OCI image config JSON into `image` (config, created, architecture, os, diff_ids).
 Status ParseImageConfig(std::string_view json, Image* image);
