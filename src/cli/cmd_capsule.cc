@@ -401,6 +401,44 @@ void RegisterCapsuleAttach(CLI::App* capsule, Context& ctx) {
     };
   });
 
+  auto push_args = std::make_shared<std::vector<std::string>>();
+  CLI::App* push = capsule->add_subcommand("push", "Push a capsule and its dependencies to a registry");
+  push->add_option("args", *push_args, "NAME:VERSION REPOSITORY[:TAG] (the tag defaults to the version)")
+      ->required()->expected(2);
+  push->callback([&ctx, push_args] {
+    ctx.action = [&ctx, push_args]() -> int {
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      auto c = Find(**eng, (*push_args)[0]);
+      if (!c.ok()) return Fail(c.status());
+      std::string tag;
+      auto digest = (*eng)->capsules().Push(*c, (*push_args)[1], &tag);
+      if (!digest.ok()) return Fail(digest.status());
+      (void)(*eng)->events().Emit("capsule", "push", c->Ref(), {{"digest", *digest}});
+      std::printf("%s: digest: %s\n", tag.c_str(), digest->c_str());
+      return 0;
+    };
+  });
+
+  auto pull_ref = std::make_shared<std::string>();
+  CLI::App* pull = capsule->add_subcommand("pull", "Pull a capsule and its dependencies from a registry");
+  pull->add_option("reference", *pull_ref, "REPOSITORY:TAG or REPOSITORY@DIGEST")->required();
+  pull->callback([&ctx, pull_ref] {
+    ctx.action = [&ctx, pull_ref]() -> int {
+      auto eng = ctx.Engine();
+      if (!eng.ok()) return Fail(eng.status());
+      std::vector<bool> created;
+      auto list = (*eng)->capsules().Pull(*pull_ref, &created);
+      if (!list.ok()) return Fail(list.status());
+      for (size_t i = 0; i < list->size(); ++i) {
+        const engine::Capsule& c = (*list)[i];
+        if (created[i]) (void)(*eng)->events().Emit("capsule", "pull", c.Ref(), {{"digest", c.digest}});
+        std::printf("%s %s%s\n", c.Ref().c_str(), c.digest.c_str(), created[i] ? "" : " NOOP (already stored)");
+      }
+      return 0;
+    };
+  });
+
   auto deps_ref = std::make_shared<std::string>();
   CLI::App* deps = capsule->add_subcommand("deps", "Show the resolved dependency tree of a capsule");
   deps->add_option("capsule", *deps_ref, "NAME:VERSION")->required();

@@ -452,6 +452,61 @@ TEST_F(RegistryTest, MissingTagsReposAndRegistriesAndACorruptBlobGetTheirMessage
   EXPECT_EQ(Trimmed(RunCmd(Other({"images", "-q"})).out), "");
 }
 
+// Capsules as OCI artifacts: pushed with their dependencies, pulled into another store,
+// attached there; an image reference is not a capsule and a capsule is not an image.
+TEST_F(RegistryTest, CapsulesArePushedAndPulledWithTheirDependencies) {
+  Registry reg(dir_->path() + "/reg");
+  std::string base = dir_->path() + "/base", app = dir_->path() + "/app";
+  ASSERT_EQ(::mkdir(base.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(app.c_str(), 0755), 0);
+  ASSERT_TRUE(os::WriteFileAtomic(base + "/lib.txt", "base library\n").ok());
+  ASSERT_TRUE(os::WriteFileAtomic(app + "/app.conf", "mode=fast\n").ok());
+  CmdResult b = Cli({"capsule", "create", "--name", "base-lib", "--version", "1.2.0", "--path", base});
+  ASSERT_EQ(b.code, 0) << b.err;
+  CmdResult a = Cli({"capsule", "create", "--name", "app-config", "--version", "2.0.0", "--path", app,
+                     "--requires", "base-lib@^1.0.0"});
+  ASSERT_EQ(a.code, 0) << a.err;
+  std::string repo = reg.host() + "/caps/app-config";
+  CmdResult push = Cli({"capsule", "push", "app-config:2.0.0", repo});
+  ASSERT_EQ(push.code, 0) << push.err;
+  EXPECT_NE(push.out.find("2.0.0: digest: sha256:"), std::string::npos) << push.out;
+  std::string raw = Skopeo({"inspect", "--tls-verify=false", "--raw", "docker://" + repo + ":2.0.0"}).out;
+  json index = json::parse(raw);
+  EXPECT_EQ(index["artifactType"], "application/vnd.basic-docker.capsule.v1");
+  ASSERT_EQ(index["manifests"].size(), 2u) << raw;
+
+  CmdResult pull = RunCmd(Other({"capsule", "pull", repo + ":2.0.0"}));
+  ASSERT_EQ(pull.code, 0) << pull.err;
+  EXPECT_NE(pull.out.find("app-config:2.0.0 sha256:"), std::string::npos) << pull.out;
+  EXPECT_NE(pull.out.find("base-lib:1.2.0 sha256:"), std::string::npos) << pull.out;
+  // The same identities as where they came from.
+  std::string here = Cli({"capsule", "ls", "--format", "json"}).out;
+  std::string there = RunCmd(Other({"capsule", "ls", "--format", "json"})).out;
+  for (const json& j : JsonLines(here)) EXPECT_NE(there.find(j["Digest"].get<std::string>()), std::string::npos) << there;
+  CmdResult again = RunCmd(Other({"capsule", "pull", repo + ":2.0.0"}));
+  EXPECT_NE(again.out.find("NOOP"), std::string::npos) << again.out;
+
+  // Attached in the other store, dependencies and all.
+  CmdResult run = RunCmd(Other({"run", "--rm", "--capsule", "app-config:2.0.0", "busybox", "cat",
+                                "/capsules/app-config/2.0.0/app.conf", "/capsules/base-lib/1.2.0/lib.txt"}));
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.out, "mode=fast\nbase library\n");
+
+  // Kinds are not mixed up.
+  ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
+  ASSERT_EQ(Cli({"tag", "busybox", reg.host() + "/img/bb:1"}).code, 0);
+  ASSERT_EQ(Cli({"push", reg.host() + "/img/bb:1"}).code, 0);
+  CmdResult not_capsule = RunCmd(Other({"capsule", "pull", reg.host() + "/img/bb:1"}));
+  EXPECT_EQ(not_capsule.code, 1);
+  EXPECT_NE(not_capsule.err.find("is not a capsule"), std::string::npos) << not_capsule.err;
+  CmdResult not_image = RunCmd(Other({"pull", repo + ":2.0.0"}));
+  EXPECT_EQ(not_image.code, 1);
+  EXPECT_NE(not_image.err.find("capsule pull"), std::string::npos) << not_image.err;
+  CmdResult missing = RunCmd(Other({"capsule", "pull", repo + ":9.9.9"}));
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
+}
+
 // What real registries do not serve on purpose: a schema 1 manifest, rate limits, a digest
 // header that lies (tests/registry/fake_registry.py).
 TEST_F(RegistryTest, SchemaOneRateLimitsAndLyingDigestsGetTheirMessages) {

@@ -92,7 +92,20 @@ class CapsuleStore {
   // and the content are verified before anything is recorded; unsafe entries are refused.
   Result<std::vector<Capsule>> Import(const std::string& path, std::vector<bool>* created);
 
+  // `capsule push`: NAME:VERSION and its dependency closure to the repository `ref` names (a
+  // tag; the capsule's version when none is given): each capsule's blobs and manifest (by
+  // digest), then an OCI index of them all, artifactType the capsule's, under the tag.
+  // Returns the index's digest. engine/capsules/registry.cc.
+  Result<std::string> Push(const Capsule& c, const std::string& ref, std::string* tag);
+  // `capsule pull`: what Push wrote (or one capsule manifest) from `ref`, every blob verified,
+  // recorded as Import records. The capsule `ref` names comes first in the result.
+  Result<std::vector<Capsule>> Pull(const std::string& ref, std::vector<bool>* created);
+
  private:
+  // Import's work on an unpacked OCI layout `dir` (the caller holds the store lock); `what`
+  // names it in errors.
+  Result<std::vector<Capsule>> ImportLayout(const std::string& dir, const std::string& what,
+                                            std::vector<bool>* created);
   Result<Capsule> Load(store::Statement& st);
   // The stored capsule when `c` is already there identically; an error when NAME:VERSION
   // holds something else.

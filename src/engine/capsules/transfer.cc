@@ -80,7 +80,14 @@ Result<std::vector<Capsule>> CapsuleStore::Import(const std::string& path, std::
     unpack.min_free_bytes = daemon.storage_reserve;
     unpack.preserve_owner = false;
     BD_RETURN_IF_ERROR(store::UnpackTar(in.get(), tmp.path(), unpack).status().WithContext("read `" + path + "`"));
-    int root = ::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return ImportLayout(tmp.path(), "`" + path + "`", created);
+  });
+}
+
+Result<std::vector<Capsule>> CapsuleStore::ImportLayout(const std::string& dir, const std::string& what,
+                                                        std::vector<bool>* created) {
+  {
+    int root = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) return os::ErrnoStatus("open the unpacked archive");
     UniqueFd root_fd(root);
     // Every path the archive's JSON names is opened beneath the unpacked directory only.
@@ -105,12 +112,12 @@ Result<std::vector<Capsule>> CapsuleStore::Import(const std::string& path, std::
         if (!ok) return Status::InvalidArgument("archive entry `" + part + "` is not a plain " +
                                                 (part == rel ? "file" : "directory"));
       }
-      return tmp.path() + "/" + rel;
+      return dir + "/" + rel;
     };
     BD_ASSIGN_OR_RETURN(std::string index_text, read_in("index.json"));
     json index = json::parse(index_text, nullptr, false);
     if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
-      return Status::InvalidArgument("`" + path + "` is not an OCI image layout (no index.json manifests)");
+      return Status::InvalidArgument(what + " is not an OCI image layout (no index.json manifests)");
     }
     std::vector<Capsule> staged;
     try {
@@ -168,7 +175,7 @@ Result<std::vector<Capsule>> CapsuleStore::Import(const std::string& path, std::
     } catch (const json::exception& e) {
       return Status::InvalidArgument(std::string("capsule archive: ") + e.what());
     }
-    if (staged.empty()) return Status::InvalidArgument("`" + path + "` holds no capsule");
+    if (staged.empty()) return Status::InvalidArgument(what + " holds no capsule");
     // All verified: check immutability for every one, then store blobs and rows.
     std::vector<Capsule> out;
     created->clear();
@@ -188,6 +195,6 @@ Result<std::vector<Capsule>> CapsuleStore::Import(const std::string& path, std::
       created->push_back(!raced);
     }
     return out;
-  });
+  }
 }
 }  // namespace bd::engine

@@ -286,18 +286,19 @@ static Status PullLayer(const Paths& paths, const store::BlobStore& blobs, regis
 
 namespace {
 
-std::shared_ptr<registry::Session> NewSession(const registry::Endpoint& ep, const ImageRef& ref,
-                                              const registry::CredentialStore& creds) {
+}  // namespace
+
+std::shared_ptr<registry::Session> NewRegistrySession(const registry::Endpoint& ep, const ImageRef& ref,
+                                                      const registry::CredentialStore& creds, bool push) {
   auto s = std::make_shared<registry::Session>();
   s->endpoint = ep;
   s->registry = ref.Domain();
   s->repository = ref.RemotePath();
   // A mirror is asked with the registry's login only when it is the registry itself.
   s->credentials = creds.For(ep.mirror ? ep.host : ref.Domain());
+  s->push = push;
   return s;
 }
-
-}  // namespace
 
 Result<registry::Registries> LoadRegistries(const Paths& paths) {
   return registry::Registries::Load({Paths::SystemRegistriesConf(), paths.DaemonConfig(), paths.RegistriesConf()});
@@ -317,7 +318,7 @@ Result<std::vector<std::string>> ImageStore::RemoteTags(std::string_view reposit
   registry::CredentialStore creds = registry::CredentialStore::Load(paths_.Credentials());
   Status last;
   for (const registry::Endpoint& ep : regs.PullEndpoints(ref.Domain())) {
-    registry::Client client(NewSession(ep, ref, creds));
+    registry::Client client(NewRegistrySession(ep, ref, creds, false));
     auto tags = client.Tags();
     if (tags.ok() || !ep.mirror) return tags;
     last = tags.status();
@@ -350,7 +351,7 @@ Result<PullResult> ImageStore::Pull(std::string_view ref_text, const PullOptions
     Status last;
     for (size_t e = 0; e < endpoints.size(); ++e) {
       const registry::Endpoint& ep = endpoints[e];
-      auto session = NewSession(ep, ref, creds);
+      auto session = NewRegistrySession(ep, ref, creds, false);
       registry::Client client(session);
       auto top = client.GetManifest(reference);
       if (!top.ok()) {
@@ -364,6 +365,10 @@ Result<PullResult> ImageStore::Pull(std::string_view ref_text, const PullOptions
       registry::Manifest manifest = *top;
       if (IsIndex(manifest.media_type)) {
         json index = ParseJson(manifest.body);
+        if (std::string artifact = JsonString(index, "artifactType"); !artifact.empty()) {
+          return Status::InvalidArgument(ref.Canonical() + " is not a container image (its type is " + artifact +
+                                         "); a capsule is pulled with `capsule pull`, a plugin with `plugin install`");
+        }
         if (!index.contains("manifests") || !index["manifests"].is_array()) {
           return Status::InvalidArgument("the index of " + ref.Canonical() + " has no manifests array");
         }
@@ -454,6 +459,13 @@ Result<PullResult> ImageStore::Pull(std::string_view ref_text, const PullOptions
         st.BindAll(image_id, manifest.digest);
         BD_ASSIGN_OR_RETURN(had_image, st.Step());
       }
+      // "Image is up to date" only when the name already meant this image.
+      bool name_current = !ref.digest.empty();
+      if (ref.digest.empty()) {
+        BD_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT 1 FROM image_tags WHERE name = ? AND image_id = ?"));
+        st.BindAll(ref.Canonical(), image_id);
+        BD_ASSIGN_OR_RETURN(name_current, st.Step());
+      }
       // An image already here is only checked: no layer lines, as Docker shows it.
       auto quiet_report = [](const PullProgress&) {};
       const std::function<void(const PullProgress&)> layer_report =
@@ -505,7 +517,7 @@ Result<PullResult> ImageStore::Pull(std::string_view ref_text, const PullOptions
       out.image_id = image_id;
       out.digest = top->digest;
       out.name = ref.Canonical();
-      out.downloaded = !had_image;
+      out.downloaded = !had_image || !name_current;
       return out;
     }
     return last;

@@ -70,12 +70,7 @@ Result<PushResult> ImageStore::Push(std::string_view ref_text, const PullOptions
     BD_ASSIGN_OR_RETURN(registry::Registries regs, LoadRegistries(paths_));
     BD_RETURN_IF_ERROR(regs.CheckAllowed(ref.Domain()));
     registry::CredentialStore creds = registry::CredentialStore::Load(paths_.Credentials());
-    auto session = std::make_shared<registry::Session>();
-    session->endpoint = regs.PushEndpoint(ref.Domain());
-    session->registry = ref.Domain();
-    session->repository = ref.RemotePath();
-    session->credentials = creds.For(ref.Domain());
-    session->push = true;
+    auto session = NewRegistrySession(regs.PushEndpoint(ref.Domain()), ref, creds, /*push=*/true);
     // A repository of the same registry the image is known in: blobs are mounted from there,
     // best one that has this very manifest (its blobs, not another compression's).
     std::string mount_from;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,10 +14,16 @@
 #include "base/status.h"
 #include "engine/filter.h"
 #include "engine/paths.h"
+#include "engine/images/reference.h"
+#include "registry/auth.h"
 #include "registry/hosts.h"
 #include "store/archive.h"
 #include "store/blob_store.h"
 #include "store/db.h"
+
+namespace bd::registry {
+struct Session;
+}  // namespace bd::registry
 
 namespace bd::engine {
 
@@ -187,6 +194,9 @@ inline constexpr std::string_view kMediaDockerManifestList =
 
 // registries.conf (system, then the data root's) and daemon.json's registry keys.
 Result<registry::Registries> LoadRegistries(const Paths& paths);
+// A session for `ref`'s repository at `ep`, with the login `creds` hold for its registry.
+std::shared_ptr<registry::Session> NewRegistrySession(const registry::Endpoint& ep, const ImageRef& ref,
+                                                      const registry::CredentialStore& creds, bool push);
 
 // Parses an OCI image config JSON into `image` (config, created, architecture, os, diff_ids).
 Status ParseImageConfig(std::string_view json, Image* image);
