@@ -507,6 +507,59 @@ TEST_F(RegistryTest, CapsulesArePushedAndPulledWithTheirDependencies) {
   EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
 }
 
+// `plugin install REF`: the index is read and only this machine's binary is downloaded.
+TEST_F(RegistryTest, PluginInstallFromARegistryTakesThisMachinesBinary) {
+  Registry reg(dir_->path() + "/reg");
+  std::string layout = dir_->path() + "/plugin-layout";
+  ASSERT_TRUE(os::MkdirAll(layout + "/blobs/sha256").ok());
+  auto put = [&](const std::string& data) {
+    std::string d = Sha256Digest(data);
+    EXPECT_TRUE(os::WriteFileAtomic(layout + "/blobs/sha256/" + std::string(DigestHex(d)), data).ok());
+    return d;
+  };
+  std::string bin = *os::ReadFile(std::string(BD_BIN_DIR) + "/bd-test-plugin");
+  std::string other = "#!/bin/sh\necho not for this machine\n";
+  std::string empty = put("{}");
+  json entries = json::array();
+  for (const auto& [arch, binary] : std::vector<std::pair<std::string, std::string>>{{"arm64", other}, {"amd64", bin}}) {
+    json layer = {{"mediaType", "application/vnd.basic-docker.plugin.binary.v1"}, {"digest", put(binary)},
+                  {"size", binary.size()}, {"annotations", {{"org.opencontainers.image.title", "basic-docker-plugin-fromreg"}}}};
+    std::string m = json{{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                         {"artifactType", "application/vnd.basic-docker.plugin.v1"},
+                         {"config", {{"mediaType", "application/vnd.oci.empty.v1+json"}, {"digest", empty}, {"size", 2}}},
+                         {"layers", json::array({layer})}}.dump();
+    entries.push_back({{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", put(m)},
+                       {"size", m.size()}, {"platform", {{"os", "linux"}, {"architecture", arch}}}});
+  }
+  std::string index = json{{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                           {"manifests", entries}}.dump();
+  json top = {{"schemaVersion", 2},
+              {"manifests", {{{"mediaType", "application/vnd.oci.image.index.v1+json"}, {"digest", put(index)},
+                              {"size", index.size()}, {"annotations", {{"org.opencontainers.image.ref.name", "1"}}}}}}};
+  ASSERT_TRUE(os::WriteFileAtomic(layout + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})").ok());
+  ASSERT_TRUE(os::WriteFileAtomic(layout + "/index.json", top.dump()).ok());
+  std::string ref = reg.host() + "/plugins/fromreg:1";
+  CmdResult copy = Skopeo({"copy", "--all", "--dest-tls-verify=false", "oci:" + layout + ":1", "docker://" + ref});
+  ASSERT_EQ(copy.code, 0) << copy.err;
+
+  CmdResult in = Cli({"plugin", "install", ref});
+  ASSERT_EQ(in.code, 0) << in.err;
+  EXPECT_NE(in.out.find("fromreg (linux/amd64, " + Sha256Digest(bin)), std::string::npos) << in.out;
+  EXPECT_TRUE(*os::ReadFile(root_ + "/plugins/basic-docker-plugin-fromreg") == bin);
+  CmdResult again = Cli({"plugin", "install", ref});
+  EXPECT_EQ(again.code, 0) << again.err;
+  CmdResult missing = Cli({"plugin", "install", reg.host() + "/plugins/fromreg:2"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
+  // An image is not a plugin: no single binary layer for this machine.
+  ASSERT_EQ(Cli({"run", "--rm", "busybox", "true"}).code, 0);
+  ASSERT_EQ(Cli({"tag", "busybox", reg.host() + "/img/bb:1"}).code, 0);
+  ASSERT_EQ(Cli({"push", reg.host() + "/img/bb:1"}).code, 0);
+  CmdResult image = Cli({"plugin", "install", "--name", "img", reg.host() + "/img/bb:1"});
+  EXPECT_NE(image.code, 0);
+  EXPECT_EQ(image.err.find("plugin-pull-"), std::string::npos) << "errors name the reference: " << image.err;
+}
+
 // What real registries do not serve on purpose: a schema 1 manifest, rate limits, a digest
 // header that lies (tests/registry/fake_registry.py).
 TEST_F(RegistryTest, SchemaOneRateLimitsAndLyingDigestsGetTheirMessages) {

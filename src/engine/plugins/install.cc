@@ -8,10 +8,12 @@
 
 #include "base/digest.h"
 #include "base/strings.h"
+#include "engine/images/store.h"
 #include "engine/plugins/manager.h"
 #include "engine/plugins/spawn.h"
 #include "os/error.h"
 #include "os/fs.h"
+#include "registry/client.h"
 #include "store/archive.h"
 #include "store/db.h"
 
@@ -76,7 +78,13 @@ Result<PluginManager::Installed> PluginManager::Install(const std::string& sourc
   std::unique_ptr<os::TempDir> unpacked;
   std::string layout = source;
   struct stat st {};
-  if (::stat(source.c_str(), &st) != 0) return os::ErrnoStatus("plugin install: " + source);
+  if (::stat(source.c_str(), &st) != 0) {
+    // Not a file here: a registry reference ("host:port/plugins/x:1") when it reads as one.
+    bool reference = errno == ENOENT && source.find_first_of(":/") != std::string::npos && source[0] != '.' &&
+                     source[0] != '/' && ParseImageRef(source).ok();
+    if (reference) return InstallFromRegistry(source, name_in, replace);
+    return os::ErrnoStatus("plugin install: " + source);
+  }
   if (!S_ISDIR(st.st_mode)) {
     BD_RETURN_IF_ERROR(os::MkdirAll(paths_.Tmp(), 0700));
     BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "plugin-install-"));
@@ -172,6 +180,88 @@ Result<PluginManager::Installed> PluginManager::Install(const std::string& sourc
   if (::rename(staged.c_str(), out.path.c_str()) < 0) return drop(os::ErrnoStatus("install " + out.path));
   BD_RETURN_IF_ERROR(os::FsyncDir(dir));
   return out;
+}
+
+Result<PluginManager::Installed> PluginManager::InstallFromRegistry(const std::string& source, const std::string& name,
+                                                                   bool replace) {
+  BD_ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(source));
+  BD_ASSIGN_OR_RETURN(registry::Registries regs, LoadRegistries(paths_));
+  BD_RETURN_IF_ERROR(regs.CheckAllowed(ref.Domain()));
+  registry::CredentialStore creds = registry::CredentialStore::Load(paths_.Credentials());
+  BD_RETURN_IF_ERROR(os::MkdirAll(paths_.Tmp(), 0700));
+  BD_ASSIGN_OR_RETURN(os::TempDir tmp, os::TempDir::Create(paths_.Tmp(), "plugin-pull-"));
+  BD_RETURN_IF_ERROR(os::MkdirAll(tmp.path() + "/blobs/sha256", 0700));
+  auto put = [&](const std::string& digest, const std::string& data) {
+    return os::WriteFileAtomic(tmp.path() + "/blobs/sha256/" + std::string(DigestHex(digest)), data, 0600, false);
+  };
+  const std::string reference = ref.digest.empty() ? ref.tag : ref.digest;
+  Status last;
+  for (const registry::Endpoint& ep : regs.PullEndpoints(ref.Domain())) {
+    registry::Client client(NewRegistrySession(ep, ref, creds, false));
+    auto top = client.GetManifest(reference);
+    if (!top.ok()) {
+      last = top.status();
+      if (ep.mirror) continue;
+      return last;
+    }
+    // Only what this machine needs is downloaded: the index, then the one manifest and
+    // binary for linux/<arch>. Install reads (and checks) the layout as it would a local one.
+    std::string want = "linux/" + MachineArchitecture();
+    auto fetch_manifest_and_binary = [&](const std::string& digest) -> Status {
+      BD_ASSIGN_OR_RETURN(registry::Manifest m, client.GetManifest(digest));
+      BD_RETURN_IF_ERROR(put(m.digest, m.body));
+      json doc = ParseJson(m.body, "manifest");
+      if (!doc.contains("layers") || !doc["layers"].is_array() || doc["layers"].size() != 1 ||
+          !doc["layers"][0].is_object() || !doc["layers"][0].contains("digest") || !doc["layers"][0]["digest"].is_string()) {
+        return Status::InvalidArgument(source + ": the manifest for " + want + " must have exactly one layer, the binary");
+      }
+      std::string layer = doc["layers"][0]["digest"].get<std::string>();
+      BD_RETURN_IF_ERROR(ValidateDigest(layer).WithContext(source));
+      std::string binary;
+      Status sink;
+      BD_RETURN_IF_ERROR(client.GetBlob(layer, 0, [&](std::string_view chunk) {
+        if (binary.size() + chunk.size() > (size_t{1} << 30)) {
+          sink = Status::InvalidArgument(source + ": the plugin binary is larger than 1 GiB");
+          return false;
+        }
+        binary.append(chunk);
+        return true;
+      }));
+      BD_RETURN_IF_ERROR(sink);
+      return put(layer, binary);
+    };
+    json desc = {{"mediaType", top->media_type}, {"digest", top->digest}, {"size", top->body.size()}};
+    BD_RETURN_IF_ERROR(put(top->digest, top->body));
+    if (top->media_type == kIndexType || top->media_type == registry::kDockerManifestList) {
+      desc["mediaType"] = kIndexType;
+      json index = ParseJson(top->body, "index");
+      if (index.contains("manifests") && index["manifests"].is_array()) {
+        for (const json& m : index["manifests"]) {
+          std::string p = PlatformOf(m);
+          if ((p == want || p.rfind(want + "/", 0) == 0) && m.contains("digest") && m["digest"].is_string()) {
+            BD_RETURN_IF_ERROR(fetch_manifest_and_binary(m["digest"].get<std::string>()));
+            break;
+          }
+        }
+      }
+    } else {
+      // A lone manifest says no platform: it is taken as this machine's.
+      desc["platform"] = {{"os", "linux"}, {"architecture", MachineArchitecture()}};
+      BD_RETURN_IF_ERROR(fetch_manifest_and_binary(top->digest));
+    }
+    BD_RETURN_IF_ERROR(os::WriteFileAtomic(tmp.path() + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})", 0600, false));
+    BD_RETURN_IF_ERROR(os::WriteFileAtomic(tmp.path() + "/index.json",
+                                           json{{"schemaVersion", 2}, {"manifests", json::array({desc})}}.dump(), 0600, false));
+    auto installed = Install(tmp.path(), name, replace);
+    if (!installed.ok()) {
+      // Errors name the registry reference, not the scratch directory.
+      std::string msg = installed.status().message();
+      for (size_t at; (at = msg.find(tmp.path())) != std::string::npos;) msg.replace(at, tmp.path().size(), source);
+      return Status::FromCode(installed.status().code(), msg);
+    }
+    return installed;
+  }
+  return last;
 }
 
 Status PluginManager::Remove(std::string_view name) {

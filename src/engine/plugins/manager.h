@@ -108,6 +108,8 @@ class PluginManager {
     std::string name, path, digest, platform;
     bool noop = false;
   };
+  // `source` may also be a registry reference ("host:port/plugins/x:1"): the index there is
+  // read and only this machine's manifest and binary are downloaded.
   Result<Installed> Install(const std::string& source, const std::string& name, bool replace);
   // Stops it and removes its file, record and log; only plugins in <data-root>/plugins.
   Status Remove(std::string_view name);
@@ -123,6 +125,7 @@ class PluginManager {
   std::string LogPath(std::string_view name) const;
 
  private:
+  Result<Installed> InstallFromRegistry(const std::string& ref, const std::string& name, bool replace);
   struct Found {
     std::string name, path, binary_id;
   };
